@@ -1,0 +1,31 @@
+/** `piflow <command>`: the command-line front end (Node; wasm backend by default). */
+import { UsageError } from './args.js';
+import { conformanceCommand } from './conformance.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help' || !(command in COMMANDS)) {
+    const list = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(14)} ${v.help}`).join('\n');
+    const msg = `usage: piflow <command> [options]\ncommands:\n${list}`;
+    if (command && command !== '--help' && command !== 'help') {
+      console.error(`piflow: unknown command '${command}'\n${msg}`);
+      return 2;
+    }
+    console.log(msg);
+    return command ? 0 : 2;
+  }
+  return COMMANDS[command].run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof UsageError) console.error(`piflow: ${e.message}`);
+    else console.error(`piflow: ${(e as Error).message ?? e}`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

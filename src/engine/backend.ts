@@ -1,0 +1,36 @@
+/**
+ * Backend selection for Node (wasm by default, or cpu). The browser front end has its own chooser
+ * in src/runtime; the engine itself never picks a backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export type NodeBackend = 'wasm' | 'cpu';
+export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu'];
+
+let wasmPathsSet = false;
+
+/** Initialise tfjs on the named backend in Node and wait until it is ready. */
+export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
+  if (!NODE_BACKENDS.includes(name)) {
+    throw new Error(
+      `--backend: unknown or unavailable backend '${name}' in Node; allowed: ${NODE_BACKENDS.join(', ')} ` +
+        `(webgl and webgpu run in the browser notebooks)`,
+    );
+  }
+  if (name === 'wasm' && !wasmPathsSet) {
+    const require = createRequire(import.meta.url);
+    const wasmFile = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm');
+    setWasmPaths(path.dirname(wasmFile) + path.sep);
+    wasmPathsSet = true;
+  }
+  // production mode: no debug checks, and no console banner suggesting tfjs-node (it cannot install here)
+  tf.env().set('PROD', true);
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`could not initialise the '${name}' backend`);
+  await tf.ready();
+  return tf.getBackend();
+}

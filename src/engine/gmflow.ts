@@ -1,0 +1,183 @@
+/**
+ * GMFlow policy: K Gaussians over x₀ predicted at (x_src, σ_src); its velocity at any later (x_t, σ_t)
+ * is the closed-form posterior mean of that mixture given x_t.
+ *
+ * Network output (u-space), reference layout:
+ *   means      [B, K, …F]         (F = [C] or [C, H, W])
+ *   logweights [B, K, 1, …S]      (log-softmax over K; S = spatial dims, none for points)
+ *   logstds    [B, 1, 1, …1]      (one shared log-std per sample)
+ * Construction (x₀ space):  μ_k = x_src − σ_src·means_k,  v = exp(2·logstd)·σ_src²,  l_k = logweights_k.
+ * Evaluation π(x_t, σ_t), a = max(σ_src, ε), b = max(σ_t, ε), r_a = (1−a)/a, r_b = (1−b)/b:
+ *   ζ = r_b² − r_a²,  ν = r_b·x_t/b − r_a·x_src/a,  D = max(v·ζ + 1, ε)
+ *   Δl_k = Σ_c μ_k·(ν − ζ·μ_k/2) / D,   x̂₀ = Σ_k softmax_k(l + Δl)·(v·ν + μ_k)/D
+ *   u = (x_t − x̂₀) / max(σ_t, ε)
+ * At the source point itself (x_t = x_src, σ_t = σ_src for the whole batch) x̂₀ = Σ_k softmax(l)_k μ_k.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Policy } from './policy.js';
+import { Times } from './time.js';
+import { check, perSample, sameTimes, stopGradient } from './tensors.js';
+import { Rng } from './rng.js';
+
+export interface GMFlowOutput {
+  means: tf.Tensor; // [B, K, …F]
+  logweights: tf.Tensor; // [B, K, 1, …S]
+  logstds: tf.Tensor; // [B, 1, 1, …1]
+}
+
+export class GMFlowPolicy implements Policy {
+  readonly batch: number;
+  readonly numComponents: number;
+  /** μ_k in x₀ space: [B, K, …F] */
+  means: tf.Tensor;
+  /** shared isotropic variance v: [B, 1, 1, …1] */
+  gmVars: tf.Tensor;
+  /** l_k: [B, K, 1, …S] */
+  logweights: tf.Tensor;
+  private raSrc: Times; // r_a / a per sample
+
+  /**
+   * @param output  the network's u-space output (not consumed: the policy makes its own tensors)
+   * @param xTSrc   [B, …F] the construction point (kept by reference, owned by the caller)
+   * @param sigmaTSrc σ_src per sample
+   * @param eps     1e-6 in training (the reference default), 1e-4 in sampling
+   */
+  constructor(
+    output: GMFlowOutput | null,
+    readonly xTSrc: tf.Tensor,
+    readonly sigmaTSrc: Times,
+    readonly eps = 1e-4,
+    x0Space?: { means: tf.Tensor; gmVars: tf.Tensor; logweights: tf.Tensor },
+  ) {
+    this.batch = xTSrc.shape[0];
+    check(sigmaTSrc.length === this.batch, `GMFlowPolicy: sigmaTSrc has ${sigmaTSrc.length} entries for a batch of ${this.batch}`);
+    if (x0Space) {
+      ({ means: this.means, gmVars: this.gmVars, logweights: this.logweights } = x0Space);
+    } else {
+      check(output !== null, 'GMFlowPolicy: no network output');
+      const o = output!;
+      check(o.means.rank === xTSrc.rank + 1, `GMFlowPolicy: means must be [B, K, ...x.shape[1:]], got [${o.means.shape}] for x [${xTSrc.shape}]`);
+      const rank = o.means.rank;
+      [this.means, this.gmVars, this.logweights] = tf.tidy(() => {
+        const s = perSample(sigmaTSrc, rank);
+        const means = xTSrc.expandDims(1).sub(s.mul(o.means));
+        const gmVars = o.logstds.mul(2).exp().mul(s.square());
+        return [means, gmVars, o.logweights.clone()];
+      });
+    }
+    this.numComponents = this.means.shape[1] as number;
+    const raSrc = new Float64Array(this.batch);
+    for (let i = 0; i < this.batch; i++) {
+      const a = Math.max(sigmaTSrc[i], eps);
+      raSrc[i] = (1 - a) / a / a;
+    }
+    this.raSrc = raSrc;
+  }
+
+  /** True for the points layout ([B, C]): softmax over K is then a single kernel on [B, K]. */
+  private get isPoints(): boolean {
+    return this.xTSrc.rank === 2;
+  }
+
+  private softmaxK(logits: tf.Tensor): tf.Tensor {
+    if (this.isPoints) {
+      const [B, K] = logits.shape;
+      return tf.softmax(logits.reshape([B, K])).reshape(logits.shape);
+    }
+    return tf.exp(logits.sub(tf.logSumExp(logits, 1, true)));
+  }
+
+  x0(xT: tf.Tensor, sigmaT: Times): tf.Tensor {
+    return tf.tidy(() => {
+      const rank = this.means.rank;
+      if (xT === this.xTSrc && sameTimes(sigmaT, this.sigmaTSrc)) {
+        // the fast path of the reference: at the source the posterior is the prior
+        return this.softmaxK(this.logweights).mul(this.means).sum(1);
+      }
+      const B = this.batch;
+      const cx = new Float64Array(B);
+      const zeta = new Float64Array(B);
+      for (let i = 0; i < B; i++) {
+        const a = Math.max(this.sigmaTSrc[i], this.eps);
+        const b = Math.max(sigmaT[i], this.eps);
+        const ra = (1 - a) / a;
+        const rb = (1 - b) / b;
+        zeta[i] = rb * rb - ra * ra;
+        cx[i] = rb / b;
+      }
+      const zetaT = perSample(zeta, rank); // [B,1,1,…]
+      // ν = r_b·x/b − r_a·x_src/a: [B, 1, …F]
+      const nu = xT.mul(perSample(cx, xT.rank)).sub(this.xTSrc.mul(perSample(this.raSrc, xT.rank))).expandDims(1);
+      const invDen = tf.scalar(1).div(tf.maximum(this.gmVars.mul(zetaT).add(1), this.eps)); // [B,1,1,…]
+      // Δl_k = Σ_c μ_k(ν − ζ μ_k / 2) / D: [B, K, 1, …S]
+      const dl = this.means.mul(nu.sub(zetaT.mul(0.5).mul(this.means))).sum(2, true).mul(invDen);
+      const w = this.softmaxK(this.logweights.add(dl)); // [B, K, 1, …S]
+      // x̂₀ = (v ν + Σ_k w_k μ_k) / D
+      const wmu = w.mul(this.means).sum(1); // [B, …F]
+      return this.gmVars.mul(nu).squeeze([1]).add(wmu).mul(invDen.squeeze([1]));
+    });
+  }
+
+  pi(xT: tf.Tensor, sigmaT: Times): tf.Tensor {
+    return tf.tidy(() => {
+      const inv = new Float64Array(this.batch);
+      for (let i = 0; i < this.batch; i++) inv[i] = 1 / Math.max(sigmaT[i], this.eps);
+      return xT.sub(this.x0(xT, sigmaT)).mul(perSample(inv, xT.rank));
+    });
+  }
+
+  /** A policy over the same x₀-space tensors (shared), for copy-then-modify operations. */
+  private withTensors(means: tf.Tensor, gmVars: tf.Tensor, logweights: tf.Tensor): GMFlowPolicy {
+    return new GMFlowPolicy(null, this.xTSrc, this.sigmaTSrc, this.eps, { means, gmVars, logweights });
+  }
+
+  detach(): GMFlowPolicy {
+    return this.withTensors(stopGradient(this.means), stopGradient(this.gmVars), stopGradient(this.logweights));
+  }
+
+  /**
+   * Temperature (sampling): for T < 1, T' = max(T, ε): l ← log_softmax_k(l/T'), v ← v·T'.
+   * Returns a new policy (this one is left as it is); T ≥ 1 returns an unchanged copy.
+   */
+  temperature(temperature: number): GMFlowPolicy {
+    check(Number.isFinite(temperature) && temperature > 0, `temperature must be a finite number > 0, got ${temperature}`);
+    if (temperature >= 1) return this.withTensors(this.means.clone(), this.gmVars.clone(), this.logweights.clone());
+    const t = Math.max(temperature, this.eps);
+    const [gmVars, logw] = tf.tidy(() => {
+      const l = this.logweights.div(t);
+      return [this.gmVars.mul(t), l.sub(tf.logSumExp(l, 1, true))];
+    });
+    return this.withTensors(this.means.clone(), gmVars, logw);
+  }
+
+  /**
+   * GM dropout (training, on the detached policy): each component of each sample is dropped with
+   * probability p (its log-weight set to −∞), unless that would drop all K. Masks come from `rng`.
+   * Returns a new policy; p ≤ 0 or p ≥ 1 returns an unchanged copy (as in the reference).
+   */
+  dropout(p: number, rng: Rng): GMFlowPolicy {
+    check(Number.isFinite(p) && p >= 0 && p <= 1, `gmDropout must be in [0, 1], got ${p}`);
+    const [B, K] = this.logweights.shape;
+    if (p <= 0 || p >= 1) return this.withTensors(this.means.clone(), this.gmVars.clone(), this.logweights.clone());
+    const mask = new Float32Array(B * K);
+    for (let b = 0; b < B; b++) {
+      let all = true;
+      for (let k = 0; k < K; k++) {
+        const drop = rng.uniform() < p;
+        mask[b * K + k] = drop ? -Infinity : 0;
+        all &&= drop;
+      }
+      if (all) mask.fill(0, b * K, (b + 1) * K);
+    }
+    const rank = this.logweights.rank;
+    const maskShape = [B, K, ...new Array(rank - 2).fill(1)];
+    const logw = tf.tidy(() => this.logweights.add(tf.tensor(mask, maskShape)));
+    return this.withTensors(this.means.clone(), this.gmVars.clone(), logw);
+  }
+
+  dispose(): void {
+    this.means.dispose();
+    this.gmVars.dispose();
+    this.logweights.dispose();
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A guarded Adam step: gradients are computed, their global norm and the loss are read back together
+ * (one 2-float readback), and the update is applied only when both are finite. A non-finite step
+ * throws `NonFiniteLossError` and leaves the variables and the optimizer state exactly as they were.
+ * Options: linear learning-rate warm-up and global-norm gradient clipping.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { check } from './tensors.js';
+
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly iteration: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(
+      `training diverged at iteration ${iteration}: loss = ${loss}, gradient norm = ${gradNorm}; ` +
+        'the step was not applied (the model is unchanged) — lower the learning rate or check the data',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export interface AdamConfig {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** linear warm-up of the learning rate over this many steps (0: none) */
+  warmupSteps?: number;
+  /** clip the global gradient norm to this value (0 or absent: no clipping) */
+  clipNorm?: number;
+}
+
+export function validateAdam(cfg: AdamConfig): void {
+  check(Number.isFinite(cfg.lr) && cfg.lr > 0, `learning rate must be a finite number > 0, got ${cfg.lr}`);
+  for (const [k, v] of [['beta1', cfg.beta1], ['beta2', cfg.beta2]] as const) {
+    if (v !== undefined) check(Number.isFinite(v) && v >= 0 && v < 1, `${k} must be in [0, 1), got ${v}`);
+  }
+  if (cfg.warmupSteps !== undefined) check(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0, `warmupSteps must be an integer >= 0, got ${cfg.warmupSteps}`);
+  if (cfg.clipNorm !== undefined) check(Number.isFinite(cfg.clipNorm) && cfg.clipNorm >= 0, `clipNorm must be >= 0, got ${cfg.clipNorm}`);
+}
+
+export interface StepStats {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+}
+
+export class GuardedAdam {
+  readonly optimizer: tf.AdamOptimizer;
+  /** number of applied steps */
+  step = 0;
+
+  constructor(readonly cfg: AdamConfig) {
+    validateAdam(cfg);
+    this.optimizer = tf.train.adam(cfg.lr, cfg.beta1 ?? 0.9, cfg.beta2 ?? 0.999, cfg.epsilon ?? 1e-8);
+  }
+
+  currentLr(): number {
+    const w = this.cfg.warmupSteps ?? 0;
+    return w > 0 ? this.cfg.lr * Math.min(1, (this.step + 1) / w) : this.cfg.lr;
+  }
+
+  /**
+   * Computes gradients of `lossFn` with respect to `vars` and applies them if finite.
+   * `extraGrads` lets a caller accumulate gradients from several losses (already computed) into one update.
+   */
+  async minimize(lossFn: () => tf.Scalar, vars: tf.Variable[]): Promise<StepStats> {
+    const { value, grads } = tf.variableGrads(lossFn, vars);
+    return this.apply(value, grads);
+  }
+
+  /** Applies precomputed gradients (takes ownership of `loss` and `grads`). */
+  async apply(loss: tf.Scalar, grads: tf.NamedTensorMap): Promise<StepStats> {
+    const names = Object.keys(grads);
+    const stats = tf.tidy(() => {
+      const sq = names.map((n) => grads[n].square().sum());
+      const norm = sq.length ? tf.addN(sq).sqrt() : tf.scalar(0);
+      return tf.stack([loss, norm]);
+    });
+    let lossV: number;
+    let normV: number;
+    try {
+      const data = await stats.data();
+      lossV = data[0];
+      normV = data[1];
+    } finally {
+      stats.dispose();
+      loss.dispose();
+    }
+    if (!Number.isFinite(lossV) || !Number.isFinite(normV)) {
+      names.forEach((n) => grads[n].dispose());
+      throw new NonFiniteLossError(this.step + 1, lossV, normV);
+    }
+    const lr = this.currentLr();
+    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const clip = this.cfg.clipNorm ?? 0;
+    if (clip > 0 && normV > clip) {
+      const scale = clip / normV;
+      for (const n of names) {
+        const g = grads[n];
+        grads[n] = tf.tidy(() => g.mul(scale));
+        g.dispose();
+      }
+    }
+    this.optimizer.applyGradients(grads as tf.NamedTensorMap as never);
+    names.forEach((n) => grads[n].dispose());
+    this.step++;
+    return { loss: lossV, gradNorm: normV, lr };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,23 @@
+/** Shared test helpers: backend set-up, paths, and running the compiled CLI. */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initNodeBackend } from '../src/engine/backend.js';
+
+/** repository root (tests run from dist/tests) */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'piflow.js');
+export const FIXTURES = path.join(ROOT, 'tests', 'fixtures');
+
+export async function useBackend(name = 'wasm'): Promise<void> {
+  await initNodeBackend(name);
+}
+
+export function runCli(args: string[], opts: { timeoutMs?: number } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 600_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
