@@ -1,8 +1,13 @@
 /** `piflow <command>`: the command-line front end (Node; wasm backend by default). */
 import { UsageError } from './args.js';
 import { conformanceCommand } from './conformance.js';
+import { distillCommand, evaluateCommand, sampleCommand, trainTeacherCommand } from './train.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  'train-teacher': { run: trainTeacherCommand, help: 'train a 2D flow-matching teacher' },
+  distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID' },
+  sample: { run: sampleCommand, help: 'draw samples from a teacher or student into a CSV' },
+  evaluate: { run: evaluateCommand, help: "sliced W1 of a model's samples to fresh data (JSON)" },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
 };
 

@@ -1,0 +1,243 @@
+/** `piflow train-teacher`, `piflow distill`, `piflow sample`, `piflow evaluate` (2D). */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { initNodeBackend } from '../engine/backend.js';
+import { NonFiniteLossError } from '../engine/optim.js';
+import { Rng } from '../engine/rng.js';
+import { DATASETS_2D, sample2d, toCsv2d } from '../data/toy2d.js';
+import { createToyNet, ToyNet } from '../models/mlp.js';
+import { loadToyNet, saveToyNet } from '../models/io-node.js';
+import { slicedWasserstein1 } from '../metrics/swd.js';
+import {
+  datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, StudentPolicyConfig,
+  TeacherTrainer, validateStudentPolicyConfig,
+} from '../runtime/toy.js';
+import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
+import { Progress } from './progress.js';
+
+const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
+const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
+
+function outDirOption(o: ParsedOpts): string {
+  const out = String(o.out);
+  if (out.trim() === '') throw new UsageError('--out: must be a directory path');
+  return out;
+}
+
+/** Runs a training loop, saving every `saveEvery` steps and at the end; a NaN stops it, the last save intact. */
+async function trainLoop(
+  label: string,
+  steps: number,
+  saveEvery: number,
+  step: () => Promise<{ loss: number }>,
+  save: (done: number) => Promise<void>,
+): Promise<number> {
+  const progress = new Progress(label, steps);
+  let lastLoss = NaN;
+  for (let i = 1; i <= steps; i++) {
+    try {
+      lastLoss = (await step()).loss;
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) {
+        process.stderr.write('\n');
+        throw new Error(`${e.message}. The last saved model (if any) is left as it was.`);
+      }
+      throw e;
+    }
+    progress.update(i, lastLoss);
+    if ((saveEvery > 0 && i % saveEvery === 0) || i === steps) await save(i);
+  }
+  return progress.elapsed();
+}
+
+export const TRAIN_TEACHER_OPTS: OptSpecs = {
+  dataset: { type: 'string', choices: DATASETS_2D, help: '2D dataset' },
+  steps: { type: 'int', min: 1, help: 'training steps' },
+  batch: { type: 'int', default: 2048, min: 1, help: 'batch size' },
+  lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
+  width: { type: 'int', default: 256, min: 1, help: 'MLP width' },
+  depth: { type: 'int', default: 4, min: 1, help: 'MLP hidden layers' },
+  seed: SEED,
+  out: { type: 'string', help: 'output directory (model.json, weights.bin, config.json)' },
+  'save-every': { type: 'int', default: 500, min: 0, help: 'checkpoint every N steps (0: only at the end)' },
+  backend: BACKEND,
+};
+
+export async function trainTeacherCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, TRAIN_TEACHER_OPTS);
+  const out = outDirOption(o);
+  const backend = await initNodeBackend(String(o.backend));
+  const seed = Number(o.seed);
+  const rng = new Rng(seed);
+  const net = createToyNet({ kind: 'teacher', width: Number(o.width), depth: Number(o.depth) }, rng.fork());
+  const trainer = new TeacherTrainer(net, datasetSource(String(o.dataset)), Number(o.batch), { lr: Number(o.lr) }, rng.nextU32());
+  const meta = {
+    dataset: o.dataset, steps: o.steps, batch: o.batch, lr: o.lr, seed, backend,
+    command: `piflow train-teacher ${argv.join(' ')}`,
+  };
+  const secs = await trainLoop('teacher', Number(o.steps), Number(o['save-every']), () => trainer.step(), (done) =>
+    saveToyNet(net, out, { ...meta, stepsDone: done }),
+  );
+  console.log(JSON.stringify({ out, steps: o.steps, seconds: +secs.toFixed(1), backend }));
+  trainer.dispose();
+  net.dispose();
+  return 0;
+}
+
+export const DISTILL_OPTS: OptSpecs = {
+  teacher: { type: 'string', help: 'teacher model directory' },
+  policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
+  k: { type: 'int', default: 32, min: 1, help: 'GMFlow components K' },
+  n: { type: 'int', default: 10, min: 1, help: 'DX grid points N' },
+  'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
+  nfe: { type: 'int', default: 2, min: 1, help: 'student steps (network evaluations)' },
+  iters: { type: 'int', min: 1, help: 'π-ID iterations' },
+  batch: { type: 'int', default: 2048, min: 1, help: 'batch size' },
+  lr: { type: 'number', default: 1e-4, gt: 0, help: 'Adam learning rate' },
+  beta2: { type: 'number', default: 0.999, min: 0, max: 0.999999, help: 'Adam beta2' },
+  warmup: { type: 'int', default: 0, min: 0, help: 'learning-rate warm-up steps' },
+  clip: { type: 'number', default: 0, min: 0, help: 'gradient-norm clip (0: none)' },
+  substeps: { type: 'int', default: 128, min: 1, help: 'total rollout substeps' },
+  intermediate: { type: 'int', default: 2, min: 1, help: 'intermediate states per segment' },
+  'decay-iters': { type: 'int', default: 0, min: 0, help: 'teacher-ratio decay iterations (0: off)' },
+  window: { type: 'int', default: -1, min: -1, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  'gm-dropout': { type: 'number', default: 0, min: 0, max: 0.999, help: 'GM dropout probability' },
+  'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
+  shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
+  'data-free': { type: 'flag', help: 'data-free π-ID (segments rolled out from noise)' },
+  dataset: { type: 'string', optional: true, choices: DATASETS_2D, help: "data (default: the teacher's)" },
+  seed: SEED,
+  out: { type: 'string', help: 'output directory' },
+  'save-every': { type: 'int', default: 250, min: 0, help: 'checkpoint every N iterations (0: only at the end)' },
+  backend: BACKEND,
+};
+
+export async function distillCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, DISTILL_OPTS);
+  const out = outDirOption(o);
+  const backend = await initNodeBackend(String(o.backend));
+  const teacher = await loadToyNet(String(o.teacher), 'teacher');
+  const dataset = String(o.dataset ?? teacher.meta.dataset ?? '');
+  if (!(DATASETS_2D as readonly string[]).includes(dataset)) {
+    throw new UsageError(`--dataset: the teacher's config names no known dataset ('${dataset}'); pass --dataset`);
+  }
+  const policy = String(o.policy) as 'gmflow' | 'dx';
+  const window = Number(o.window) >= 0 ? Number(o.window) : policy === 'dx' ? 3 : 0;
+  const cfg = {
+    ...DEFAULT_DISTILL,
+    policy, k: Number(o.k), n: Number(o.n), dxMode: String(o['dx-mode']) as 'grid' | 'polynomial',
+    nfe: Number(o.nfe), batch: Number(o.batch), seed: Number(o.seed),
+    adam: { lr: Number(o.lr), beta2: Number(o.beta2), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) },
+    totalSubsteps: Number(o.substeps), numIntermediateStates: Number(o.intermediate), numDecayIters: Number(o['decay-iters']),
+    windowSubsteps: window, gmDropout: Number(o['gm-dropout']), finalStepSizeScale: Number(o['final-step-scale']),
+    shift: Number(o.shift), dataFree: Boolean(o['data-free']),
+  };
+  let distiller: Distiller;
+  try {
+    distiller = new Distiller(teacher, datasetSource(dataset), cfg);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const meta = {
+    dataset, teacher: path.resolve(String(o.teacher)), backend, piid: cfg, policy: policyConfigOf(cfg),
+    command: `piflow distill ${argv.join(' ')}`,
+  };
+  const secs = await trainLoop(`π-ID ${policy}`, Number(o.iters), Number(o['save-every']), () => distiller.step(), (done) =>
+    saveToyNet(distiller.student, out, { ...meta, itersDone: done }),
+  );
+  console.log(JSON.stringify({ out, iters: o.iters, seconds: +secs.toFixed(1), backend }));
+  distiller.dispose();
+  distiller.student.dispose();
+  teacher.dispose();
+  return 0;
+}
+
+export const SAMPLE_OPTS: OptSpecs = {
+  model: { type: 'string', help: 'model directory (teacher or student)' },
+  count: { type: 'int', min: 1, help: 'number of samples' },
+  nfe: { type: 'int', optional: true, min: 1, help: 'student: network evaluations (default: as distilled)' },
+  steps: { type: 'int', optional: true, min: 1, help: 'teacher: Euler steps' },
+  temperature: { type: 'number', default: 1, gt: 0, help: 'GMFlow temperature (all steps but the last)' },
+  substeps: { type: 'int', optional: true, min: 1, help: 'student: total rollout substeps (default: as distilled)' },
+  h: { type: 'number', default: 0, min: 0, help: 'FlowMap-SDE h (0: deterministic)' },
+  seed: SEED,
+  out: { type: 'string', help: 'output CSV file (x,y)' },
+  backend: BACKEND,
+};
+
+interface LoadedModel {
+  net: ToyNet & { meta: Record<string, unknown> };
+  policy?: StudentPolicyConfig;
+}
+
+async function loadModel(dir: string): Promise<LoadedModel> {
+  const net = await loadToyNet(dir);
+  if (net.cfg.kind === 'teacher') return { net };
+  const policy = net.meta.policy as StudentPolicyConfig;
+  try {
+    validateStudentPolicyConfig(policy);
+  } catch (e) {
+    throw new Error(`${path.join(dir, 'config.json')}: meta.policy is not a valid student policy config (${(e as Error).message})`);
+  }
+  return { net, policy };
+}
+
+async function drawSamples(m: LoadedModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
+  if (!m.policy) {
+    if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
+    if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
+    return sampleTeacher(m.net, count, Number(o.steps), seed);
+  }
+  if (o.steps !== undefined) throw new UsageError('--steps is for teachers; a student samples with --nfe');
+  return sampleStudent(m.net, m.policy, count, seed, {
+    nfe: o.nfe === undefined ? undefined : Number(o.nfe),
+    temperature: Number(o.temperature),
+    totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
+    h: Number(o.h),
+  });
+}
+
+export async function sampleCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, SAMPLE_OPTS);
+  const out = String(o.out);
+  await initNodeBackend(String(o.backend));
+  const m = await loadModel(String(o.model));
+  const samples = await drawSamples(m, o, Number(o.count), Number(o.seed));
+  if (!samples.every(Number.isFinite)) throw new Error('sampling produced non-finite values; nothing was written');
+  const tmp = `${out}.tmp-${process.pid}`;
+  await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  await fs.writeFile(tmp, toCsv2d(samples));
+  await fs.rename(tmp, out);
+  console.log(JSON.stringify({ out, count: o.count }));
+  m.net.dispose();
+  return 0;
+}
+
+export const EVALUATE_OPTS: OptSpecs = {
+  ...Object.fromEntries(Object.entries(SAMPLE_OPTS).filter(([k]) => k !== 'out' && k !== 'count')),
+  count: { type: 'int', default: 20000, min: 2, help: 'samples (and fresh data points)' },
+  projections: { type: 'int', default: 256, min: 1, help: 'sliced-Wasserstein projections' },
+  dataset: { type: 'string', optional: true, choices: DATASETS_2D, help: "reference data (default: the model's)" },
+};
+
+/** `piflow evaluate`: sliced W1 of a model's samples to fresh data, as JSON. */
+export async function evaluateCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, EVALUATE_OPTS);
+  const backend = await initNodeBackend(String(o.backend));
+  const m = await loadModel(String(o.model));
+  const dataset = String(o.dataset ?? m.net.meta.dataset ?? '');
+  if (!(DATASETS_2D as readonly string[]).includes(dataset)) throw new UsageError(`--dataset: unknown '${dataset}'`);
+  const count = Number(o.count);
+  const seed = Number(o.seed);
+  const t0 = performance.now();
+  const samples = await drawSamples(m, o, count, seed);
+  const sampleSecs = (performance.now() - t0) / 1000;
+  const rng = new Rng(seed + 1_000_003);
+  const data = sample2d(dataset, count, rng);
+  const swd = slicedWasserstein1(samples, data, 2, Number(o.projections), rng);
+  const kind = m.policy ? `student ${m.policy.policy} nfe ${o.nfe ?? m.policy.nfe}` : `teacher euler ${o.steps}`;
+  console.log(JSON.stringify({ model: o.model, kind, dataset, count, swd: +swd.toFixed(5), sampleSeconds: +sampleSecs.toFixed(2), backend }));
+  m.net.dispose();
+  return 0;
+}
+
