@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 
 export type NodeBackend = 'wasm' | 'cpu';
 export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu'];
@@ -32,5 +33,6 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`could not initialise the '${name}' backend`);
   await tf.ready();
+  if (name === 'wasm') installWasmTransposeFreeMatMul();
   return tf.getBackend();
 }

@@ -219,9 +219,9 @@ export class PiFlowImitation {
       const preds = targets.states.map((s) =>
         policyAverageU(policy, s.xA, s.sigmaA, s.rawA, s.rawEnd, c.totalSubsteps, c.shift, c.eps),
       );
-      const pred = tf.concat(preds, 0);
-      const tgt = tf.concat(targets.states.map((s) => s.target), 0);
-      return tf.squaredDifference(pred, tgt).mean() as tf.Scalar;
+      // mean over all states of (u_π − u_teacher)²; every state has the same size, so the mean of means
+      const terms = preds.map((p, k) => tf.squaredDifference(p, targets.states[k].target).mean());
+      return tf.addN(terms).div(terms.length) as tf.Scalar;
     } finally {
       policy.dispose();
     }

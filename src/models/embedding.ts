@@ -64,19 +64,47 @@ export function timeEmbedding(sigma: Float64Array, timeDim = DEFAULT_TIME_DIM): 
 
 /**
  * x: [B, 2] (tensor), sigma: [B] (host) -> [B, timeDim + 2*coordDim].
- * Kernels: one upload (time part), mul, sin, cos, 2 concats. Not meant to be differentiated.
+ * The time part is computed on the host; the coordinate part is one small fused matmul and one sin:
+ *   arg = x · S + phase,  S[c, ·] = 2π/p_j in the columns of coordinate c,  phase = 0 (sin) or π/2 (cos),
+ * since cos(b) = sin(b + π/2). No concat (slow on wasm for narrow rows): the host time part is uploaded
+ * into the left columns of a zero-padded row and the padded coordinate part is added.
  */
 export function embed2d(x: tf.Tensor2D, sigma: Float64Array, cfg: EmbedConfig = {}): tf.Tensor2D {
-  const { timeDim, coordDim } = embedDims(cfg);
+  const { timeDim, coordDim, embedDim } = embedDims(cfg);
   const [B, d] = x.shape;
   if (d !== 2) throw new Error(`embed2d: x must be [B, 2], got [${x.shape}]`);
   if (sigma.length !== B) throw new Error(`embed2d: sigma has length ${sigma.length}, expected B = ${B}`);
-  const m = coordDim / 2;
+  const { select, phase } = coordProjection(coordDim);
+  const timeHost = timeEmbedding(sigma, timeDim);
+  const padded = new Float32Array(B * embedDim);
+  for (let i = 0; i < B; i++) padded.set(timeHost.subarray(i * timeDim, (i + 1) * timeDim), i * embedDim);
   return tf.tidy(() => {
-    const time = tf.tensor2d(timeEmbedding(sigma, timeDim), [B, timeDim]); // [B, timeDim]
-    const freqs = tf.tensor3d(Float32Array.from(coordFreqs(coordDim)), [1, 1, m]); // [1, 1, m]
-    const b = tf.mul(tf.reshape(x, [B, 2, 1]), freqs); // [B, 2, m]
-    const coord = tf.reshape(tf.concat([tf.sin(b), tf.cos(b)], 2), [B, 2 * coordDim]); // [B, 2*coordDim]
-    return tf.concat([time, coord], 1) as tf.Tensor2D;
+    const arg = tf.fused.matMul({ a: x, b: tf.tensor2d(select, [2, 2 * coordDim]), bias: tf.tensor1d(phase) }); // [B, 2*coordDim]
+    const coord = tf.pad(tf.sin(arg), [[0, 0], [timeDim, 0]]); // [B, embedDim]
+    return tf.add(tf.tensor2d(padded, [B, embedDim]), coord) as tf.Tensor2D;
   });
+}
+
+const projections = new Map<number, { select: Float32Array; phase: Float32Array }>();
+
+/** The [2, 2·coordDim] frequency selector and the sin/cos phases, per coordDim (cached). */
+function coordProjection(coordDim: number): { select: Float32Array; phase: Float32Array } {
+  let p = projections.get(coordDim);
+  if (!p) {
+    const m = coordDim / 2;
+    const f = coordFreqs(coordDim);
+    const select = new Float32Array(2 * 2 * coordDim);
+    const phase = new Float32Array(2 * coordDim);
+    for (let c = 0; c < 2; c++) {
+      for (let j = 0; j < m; j++) {
+        const col = c * coordDim + j; // sin block of coordinate c, then its cos block
+        select[c * 2 * coordDim + col] = f[j];
+        select[c * 2 * coordDim + col + m] = f[j];
+        phase[col + m] = Math.PI / 2;
+      }
+    }
+    p = { select, phase };
+    projections.set(coordDim, p);
+  }
+  return p;
 }
