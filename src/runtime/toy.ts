@@ -10,7 +10,7 @@ import { GMFlowPolicy } from '../engine/gmflow.js';
 import { DXMode, DXPolicy, DX_MODES } from '../engine/dx.js';
 import { Policy } from '../engine/policy.js';
 import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
-import { GuardedAdam, AdamConfig, StepStats } from '../engine/optim.js';
+import { GuardedAdam, AdamConfig, StepStats, validateAdam } from '../engine/optim.js';
 import { DEFAULT_PIID, PiFlowImitation, PiIDConfig, StudentPolicyFn, validatePiID } from '../engine/piid.js';
 import { eulerSample, piflowSample, VelocityFn } from '../engine/sample.js';
 import { createToyNet, initStudentFromTeacher, MlpConfig, splitDxOutput, splitGmflowOutput, ToyNet } from '../models/mlp.js';
@@ -168,6 +168,7 @@ export class Distiller {
     check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
     check(c.policy !== 'gmflow' || (Number.isInteger(c.k) && c.k >= 1), `K must be an integer >= 1, got ${c.k}`);
     check(c.policy !== 'dx' || (Number.isInteger(c.n) && c.n >= 1), `N must be an integer >= 1, got ${c.n}`);
+    validateAdam(c.adam); // everything is checked before anything is allocated
     this.rng = new Rng(c.seed);
     if (student) this.student = student;
     else {
