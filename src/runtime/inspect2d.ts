@@ -1,0 +1,166 @@
+/**
+ * What the 2D views show, computed from the models (browser-safe; runs in the training worker):
+ * teacher ODE trajectories, policy trajectories with every substep, each step's policy in x₀ space,
+ * the policy's x̂₀ along its substeps, and the teacher's velocity field. Results are plain typed arrays
+ * read back with one `data()` each, so views never touch tfjs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { eulerSample } from '../engine/sample.js';
+import { piflowSample } from '../engine/sample.js';
+import { GMFlowPolicy } from '../engine/gmflow.js';
+import { DXPolicy } from '../engine/dx.js';
+import { fillTimes } from '../engine/time.js';
+import { ToyNet } from '../models/mlp.js';
+import { StudentPolicyConfig, studentPolicy, teacherVelocity } from './toy.js';
+
+/** States along paths: `states` is [T, P, 2] row-major (T states of P particles), σ per state. */
+export interface Paths {
+  sigma: number[];
+  states: Float32Array;
+  numParticles: number;
+}
+
+/** Stacks [P, 2] snapshots into one [T, P, 2] array with a single readback; disposes the snapshots. */
+async function stackStates(snaps: tf.Tensor[]): Promise<Float32Array> {
+  const stacked = tf.stack(snaps);
+  snaps.forEach((t) => t.dispose());
+  const data = (await stacked.data()) as Float32Array;
+  stacked.dispose();
+  return data;
+}
+
+/** The teacher's Euler ODE from the given noise points (noise: [P, 2]). */
+export async function teacherPaths(teacher: ToyNet, noise: Float32Array, steps: number): Promise<Paths> {
+  const P = noise.length / 2;
+  const snaps: tf.Tensor[] = [];
+  const sigma: number[] = [];
+  const x = tf.tensor2d(noise, [P, 2]);
+  const end = eulerSample(teacherVelocity(teacher), x, steps, {
+    observe: (_i, xi, s) => {
+      snaps.push(xi.clone());
+      sigma.push(s);
+    },
+  });
+  end.dispose();
+  x.dispose();
+  return { sigma, states: await stackStates(snaps), numParticles: P };
+}
+
+/** A step's policy in x₀ space, per particle. */
+export type StepPolicy =
+  | { kind: 'gmflow'; sigmaSrc: number; means: Float32Array /* [P, K, 2] */; weights: Float32Array /* [P, K] */; std: Float32Array /* [P] */; k: number }
+  | { kind: 'dx'; sigmaSrc: number; points: Float32Array /* [P, N, 2] */; n: number };
+
+export interface PolicyPaths extends Paths {
+  /** index into `sigma`/`states` of each network evaluation (the step's source state) */
+  nfeIndices: number[];
+  /** the policy's x̂₀ at every state: [T, P, 2] */
+  x0: Float32Array;
+  /** each step's policy */
+  steps: StepPolicy[];
+}
+
+/**
+ * The student's few-step sampling from the given noise points, recording every substep, each step's
+ * policy (after temperature), and the policy's x̂₀ along its own substeps.
+ */
+export async function policyPaths(
+  student: ToyNet,
+  p: StudentPolicyConfig,
+  noise: Float32Array,
+  opts: { nfe?: number; temperature?: number; totalSubsteps?: number } = {},
+): Promise<PolicyPaths> {
+  const P = noise.length / 2;
+  const snaps: tf.Tensor[] = [];
+  const x0s: tf.Tensor[] = [];
+  const sigma: number[] = [];
+  const nfeIndices: number[] = [];
+  const stepTensors: { sigmaSrc: number; parts: tf.Tensor[]; kind: 'gmflow' | 'dx' }[] = [];
+  let current: GMFlowPolicy | DXPolicy | null = null;
+  const make = studentPolicy(student, p);
+  const x = tf.tensor2d(noise, [P, 2]);
+  const end = piflowSample((xs, s) => make(xs, s, 1e-4), x, {
+    nfe: opts.nfe ?? p.nfe,
+    totalSubsteps: opts.totalSubsteps ?? p.totalSubsteps,
+    shift: p.shift,
+    finalStepSizeScale: p.finalStepSizeScale,
+    temperature: opts.temperature ?? 1,
+    onStep: (_i, policy, _xSrc, sigmaSrc) => {
+      current = policy as GMFlowPolicy | DXPolicy;
+      if (policy instanceof GMFlowPolicy) {
+        const [B, K] = policy.logweights.shape as number[];
+        stepTensors.push({
+          sigmaSrc,
+          kind: 'gmflow',
+          parts: tf.tidy(() => [
+            policy.means.clone(),
+            tf.softmax(policy.logweights.reshape([B, K])),
+            policy.gmVars.reshape([B]).sqrt(),
+          ]),
+        });
+      } else if (policy instanceof DXPolicy) {
+        stepTensors.push({ sigmaSrc, kind: 'dx', parts: [policy.points.clone()] });
+      }
+    },
+    onSubstep: (_i, j, xs, s) => {
+      if (j === 0) {
+        // the step's source: the end of the previous step's substeps unless this is the first
+        if (snaps.length > 0) {
+          snaps.pop()!.dispose();
+          x0s.pop()!.dispose();
+          sigma.pop();
+        }
+        nfeIndices.push(snaps.length);
+      }
+      snaps.push(xs.clone());
+      x0s.push(current!.x0(xs, fillTimes(P, s[0])));
+      sigma.push(s[0]);
+    },
+  });
+  end.dispose();
+  x.dispose();
+  const steps: StepPolicy[] = [];
+  for (const st of stepTensors) {
+    const data = await Promise.all(st.parts.map((t) => t.data()));
+    if (st.kind === 'gmflow') {
+      const k = st.parts[1].shape[1] as number;
+      steps.push({ kind: 'gmflow', sigmaSrc: st.sigmaSrc, means: data[0] as Float32Array, weights: data[1] as Float32Array, std: data[2] as Float32Array, k });
+    } else {
+      steps.push({ kind: 'dx', sigmaSrc: st.sigmaSrc, points: data[0] as Float32Array, n: st.parts[0].shape[1] as number });
+    }
+    st.parts.forEach((t) => t.dispose());
+  }
+  return { sigma, states: await stackStates(snaps), x0: await stackStates(x0s), numParticles: P, nfeIndices, steps };
+}
+
+/** The teacher's velocity on an n×n grid over [−extent, extent]² at σ: positions and −u (the direction of motion as σ falls). */
+export async function velocityField(teacher: ToyNet, sigma: number, n: number, extent: number): Promise<{ positions: Float32Array; vectors: Float32Array }> {
+  const positions = new Float32Array(2 * n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      positions[2 * (i * n + j)] = -extent + (2 * extent * (j + 0.5)) / n;
+      positions[2 * (i * n + j) + 1] = -extent + (2 * extent * (i + 0.5)) / n;
+    }
+  }
+  const u = tf.tidy(() => teacherVelocity(teacher)(tf.tensor2d(positions, [n * n, 2]), fillTimes(n * n, sigma)).neg());
+  const vectors = (await u.data()) as Float32Array;
+  u.dispose();
+  return { positions, vectors };
+}
+
+/** A normalised 2D histogram of points on an n×n grid over [−extent, extent]²: [n, n] row-major (y rows). */
+export function densityGrid(points: Float32Array, n: number, extent: number): Float32Array {
+  const grid = new Float32Array(n * n);
+  const scale = n / (2 * extent);
+  let count = 0;
+  for (let i = 0; i < points.length; i += 2) {
+    const gx = Math.floor((points[i] + extent) * scale);
+    const gy = Math.floor((points[i + 1] + extent) * scale);
+    if (gx >= 0 && gx < n && gy >= 0 && gy < n) {
+      grid[gy * n + gx]++;
+      count++;
+    }
+  }
+  if (count > 0) for (let i = 0; i < grid.length; i++) grid[i] /= count;
+  return grid;
+}
