@@ -91,3 +91,17 @@ test('a diverging run stops with a clear error and leaves the last saved model i
   const after = ['model.json', 'weights.bin', 'config.json'].map((f) => readFileSync(path.join(out, f)));
   before.forEach((b, i) => assert.ok(b.equals(after[i])));
 });
+
+test('bench --quick prints one JSON line last with both backends and the dispatch count', () => {
+  const r = runCli(['bench', '--quick']);
+  assert.equal(r.code, 0, r.stderr);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  for (const b of ['wasm', 'cpu']) {
+    const res = last.results[b];
+    for (const k of ['teacher_steps_per_s', 'piid_iters_per_s', 'euler32_samples_per_s', 'student2nfe_samples_per_s']) {
+      assert.ok(res[k] > 0, `${b} ${k}`);
+    }
+    assert.ok(res.piid_kernels_per_iter > 100, `${b} kernels`);
+    assert.equal(res.leak_free, true);
+  }
+});

@@ -1,6 +1,7 @@
 /** `piflow <command>`: the command-line front end (Node; wasm backend by default). */
 import { UsageError } from './args.js';
 import { conformanceCommand } from './conformance.js';
+import { benchCommand } from './bench.js';
 import { distillCommand, evaluateCommand, sampleCommand, trainTeacherCommand } from './train.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   sample: { run: sampleCommand, help: 'draw samples from a teacher or student into a CSV' },
   evaluate: { run: evaluateCommand, help: "sliced W1 of a model's samples to fresh data (JSON)" },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
+  bench: { run: benchCommand, help: 'time the benchmark workload on wasm and cpu (JSON last)' },
 };
 
 async function main(argv: string[]): Promise<number> {
