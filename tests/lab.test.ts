@@ -1,0 +1,82 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './helpers.js';
+import { Lab } from '../src/runtime/lab.js';
+
+before(() => useBackend('wasm'));
+
+const small = { width: 16, depth: 2, lr: 3e-3, batch: 64, steps: 40, seed: 1 };
+
+test('train, pause, resume and stop a teacher; progress and losses are reported', async () => {
+  const lab = new Lab();
+  lab.newTeacher(small);
+  const losses: number[] = [];
+  let last: { iter: number } | null = null;
+  const run = lab.trainTeacher({ onLoss: (_i, l) => losses.push(l), onProgress: (p) => (last = p), yieldMs: 0 });
+  await new Promise((r) => setTimeout(r, 5));
+  lab.pause();
+  await new Promise((r) => setTimeout(r, 30));
+  const atPause = lab.teacherIteration;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(lab.teacherIteration, atPause, 'paused: no steps');
+  assert.ok(atPause < 40);
+  assert.throws(() => lab.newTeacher(small), /busy: the teacher is training/);
+  lab.resume();
+  await run;
+  assert.equal(lab.teacherIteration, 40);
+  assert.equal(losses.length, 40);
+  assert.equal(last!.iter, 40);
+  // stop ends a loop early
+  lab.newStudent({ k: 4, batch: 32, totalSubsteps: 16 });
+  const d = lab.distill(1000, { yieldMs: 0 });
+  await new Promise((r) => setTimeout(r, 20));
+  lab.stop();
+  await d;
+  assert.ok(lab.studentIteration > 0 && lab.studentIteration < 1000);
+  lab.dispose();
+});
+
+test('save and load round-trip; a malformed or mismatched file leaves the current model untouched', async () => {
+  const lab = new Lab();
+  lab.newTeacher({ ...small, steps: 5 });
+  await lab.trainTeacher();
+  lab.newStudent({ policy: 'dx', n: 3, batch: 32, totalSubsteps: 16 });
+  await lab.distill(3);
+  const tArt = await lab.saveTeacher();
+  const sArt = await lab.saveStudent();
+  const noise = new Float32Array([0.1, -0.2, 0.5, 0.3]);
+  const before = await lab.studentSamples(8, 3);
+  const lab2 = new Lab();
+  await lab2.loadTeacher(tArt, 'teacher.json');
+  await lab2.loadStudent(sArt, 'student.json');
+  assert.deepEqual(await lab2.studentSamples(8, 3), before);
+  assert.deepEqual((await lab2.teacherPaths(noise, 4)).states, (await lab.teacherPaths(noise, 4)).states);
+  // malformed: truncated weights → clear error, models untouched
+  await assert.rejects(lab2.loadTeacher({ ...tArt, weights: tArt.weights.slice(0, 100) }, 'bad.json'), /bad\.json \(weights\): 100 bytes, expected \d+/);
+  await assert.rejects(lab2.loadStudent(tArt, 'teacher-as-student.json'), /this is a teacher, not a π-Flow student/);
+  await assert.rejects(lab2.loadTeacher(sArt, 'student-as-teacher.json'), /expected a 'teacher' network, found kind 'dx'/);
+  await assert.rejects(lab2.loadTeacher({ ...tArt, file: { config: { kind: 'teacher', width: -1, depth: 2 } } }, 'cfg.json'), /width and depth must be positive integers/);
+  assert.deepEqual(await lab2.studentSamples(8, 3), before, 'student unchanged');
+  lab.dispose();
+  lab2.dispose();
+});
+
+test('custom data and invalid settings get clear messages and allocate nothing', async () => {
+  const lab = new Lab();
+  const n0 = tf.memory().numTensors;
+  assert.throws(() => lab.setData({ kind: 'builtin', name: 'galaxy' }), /unknown dataset 'galaxy'/);
+  assert.throws(() => lab.setData({ kind: 'points', points: new Float32Array(0) }), /at least one/);
+  assert.throws(() => lab.newTeacher({ ...small, lr: NaN }), /learning rate must be a finite number in \(0, 1\), got NaN/);
+  assert.throws(() => lab.newTeacher({ ...small, width: 0 }), /width must be an integer in \[1, 1024\], got 0/);
+  assert.throws(() => lab.newStudent({ k: 4 }), /train or load a teacher first/);
+  assert.equal(tf.memory().numTensors, n0);
+  lab.setData({ kind: 'points', points: new Float32Array([1, 1, -1, -1, 1, -1]), name: 'drawn' });
+  lab.newTeacher({ ...small, steps: 3 });
+  await lab.trainTeacher();
+  assert.throws(() => lab.newStudent({ k: 0 }), /K must be an integer >= 1, got 0/);
+  const s = lab.dataSamples(100, 1);
+  for (let i = 0; i < s.length; i++) assert.equal(Math.abs(s[i]), 1);
+  lab.dispose();
+  assert.equal(tf.memory().numTensors, n0);
+});
