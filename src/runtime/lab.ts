@@ -149,6 +149,15 @@ export class Lab {
       throw new Error(`${name} (config): meta.policy is not a valid student policy (${(e as Error).message})`);
     }
     this.disposeStudent();
+    const piid = net.meta.piid as Partial<DistillConfig> | undefined;
+    if (piid && this.teacher) {
+      // a student saved while distilling carries its π-ID settings: distillation can go on
+      try {
+        this.distiller = new Distiller(this.teacher, this.data, piid, net);
+      } catch {
+        this.distiller = null;
+      }
+    }
     this.student = net;
     this.studentPolicy = policy;
   }

@@ -1,0 +1,89 @@
+/**
+ * The message protocol between a notebook page and its training worker: requests name a Lab
+ * operation (`LabApi`), responses carry its value or an error message, and events stream progress,
+ * losses and metrics while a loop runs. Plain, structured-clone-able data only.
+ */
+import type { DataSpec, Progress, TeacherTrainConfig } from './lab.js';
+import type { DistillConfig, StudentPolicyConfig } from './toy.js';
+import type { Paths, PolicyPaths } from './inspect2d.js';
+import type { ToyNetArtifacts } from '../models/artifacts.js';
+import type { MlpConfig } from '../models/mlp.js';
+
+export interface BackendInfo {
+  name: string;
+  fellBackFrom: string[];
+  reason?: string;
+}
+
+export interface LoopOptions {
+  /** evaluate the live metric every N iterations (0: never) */
+  metricEvery?: number;
+  /** samples for the live metric */
+  metricCount?: number;
+  /** student NFE for the live metric (default: as distilled) */
+  metricNfe?: number;
+  /** teacher Euler steps for the live metric */
+  metricSteps?: number;
+}
+
+export interface LabStatus {
+  backend: BackendInfo;
+  dataName: string;
+  teacher: MlpConfig | null;
+  teacherIteration: number;
+  student: MlpConfig | null;
+  studentPolicy: StudentPolicyConfig | null;
+  studentIteration: number;
+  running: 'idle' | 'teacher' | 'student';
+  paused: boolean;
+}
+
+/** Operations the worker performs; each returns a promise of the value. */
+export interface LabApi {
+  init(backend?: string): BackendInfo;
+  status(): LabStatus;
+  setData(spec: DataSpec): void;
+  newTeacher(cfg: TeacherTrainConfig): void;
+  trainTeacher(opts: LoopOptions & { steps?: number }): void;
+  loadTeacher(art: ToyNetArtifacts, name: string): void;
+  loadTeacherUrl(url: string): void;
+  saveTeacher(): ToyNetArtifacts;
+  newStudent(cfg: Partial<DistillConfig>): void;
+  distill(iters: number, opts: LoopOptions): void;
+  loadStudent(art: ToyNetArtifacts, name: string): void;
+  saveStudent(): ToyNetArtifacts;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  teacherSamples(count: number, steps: number, seed: number): Float32Array;
+  studentSamples(count: number, seed: number, opts: { nfe?: number; temperature?: number }): Float32Array;
+  dataSamples(count: number, seed: number): Float32Array;
+  swd(samples: Float32Array, seed: number, projections?: number): number;
+  teacherPaths(noise: Float32Array, steps: number): Paths;
+  policyPaths(noise: Float32Array, opts: { nfe?: number; temperature?: number }): PolicyPaths;
+  field(sigma: number, n: number, extent: number): { positions: Float32Array; vectors: Float32Array };
+  density(points: Float32Array, n: number, extent: number): Float32Array;
+  /** loses the GPU device on purpose (tests): true if there was one to lose */
+  simulateDeviceLoss(): boolean;
+}
+
+export type LabMethod = keyof LabApi;
+
+export interface LabRequest {
+  id: number;
+  method: LabMethod;
+  args: unknown[];
+}
+
+export type LabResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+export type LabEvent =
+  | { event: 'progress'; progress: Progress }
+  | { event: 'loss'; phase: 'teacher' | 'student'; iters: number[]; losses: number[] }
+  | { event: 'metric'; phase: 'teacher' | 'student'; iter: number; swd: number }
+  | { event: 'backend'; backend: BackendInfo; restored: string }
+  | { event: 'log'; message: string };
+
+export function isResponse(m: LabResponse | LabEvent): m is LabResponse {
+  return (m as LabResponse).id !== undefined;
+}
