@@ -1,0 +1,60 @@
+/**
+ * The pure part of the browser's backend choice (src/runtime/backend.ts): the default order, the
+ * `?backend=` parameter and the indicator text. No tfjs, no DOM: unit-tested in Node.
+ */
+
+/** The default order, fastest first. */
+export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_ORDER)[number];
+
+export function isBackendName(name: string): name is BackendName {
+  return (BACKEND_ORDER as readonly string[]).includes(name);
+}
+
+export interface BackendChoice {
+  /** the active tfjs backend */
+  name: BackendName;
+  /** backends tried before it that failed, in order */
+  fellBackFrom: BackendName[];
+  /** why it is not the first choice (failed backends, an invalid `?backend=`), for the page to show */
+  reason?: string;
+  /** the `?backend=` value (or argument) as given, if any */
+  requested?: string;
+}
+
+export interface BackendParam {
+  forced?: BackendName;
+  requested?: string;
+  message?: string;
+}
+
+/** Validates a backend name as given by a user (case and spaces ignored). */
+export function validateBackendName(raw: string): BackendParam {
+  const name = raw.trim().toLowerCase();
+  if (isBackendName(name)) return { forced: name, requested: raw };
+  return {
+    requested: raw,
+    message: `unknown backend '${raw}' in ?backend=; allowed: ${BACKEND_ORDER.join(', ')}; using the default order`,
+  };
+}
+
+/** Reads and validates `?backend=` from a query string (`search` as in `location.search`). */
+export function parseBackendParam(search: string): BackendParam {
+  const raw = new URLSearchParams(search.replace(/^\?/, '')).get('backend');
+  if (raw === null || raw.trim() === '') return {};
+  return validateBackendName(raw);
+}
+
+/**
+ * The candidates to try, in order: a forced backend and those after it in the default order (forcing
+ * says "no faster than this": forcing webgl on a machine without WebGL gives wasm, then cpu), or the
+ * whole default order.
+ */
+export function candidateOrder(forced?: BackendName): BackendName[] {
+  return forced ? BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(forced)) : [...BACKEND_ORDER];
+}
+
+/** One line for the backend indicator, e.g. "webgl (fell back from webgpu)". */
+export function describeBackend(choice: BackendChoice): string {
+  return choice.fellBackFrom.length > 0 ? `${choice.name} (fell back from ${choice.fellBackFrom.join(', ')})` : choice.name;
+}

@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  bool, defaultState, hashFor, int, num, numList, oneOf, parseState, readLocationState, serializeState, str,
+  validateState, type StateOf,
+} from '../src/runtime/url-state.js';
+import { DATASETS_2D } from '../src/data/toy2d.js';
+import { candidateOrder, parseBackendParam } from '../src/runtime/backend-param.js';
+
+const schema = {
+  dataset: oneOf(DATASETS_2D, 'checkerboard', 'toy dataset'),
+  k: int(8, { min: 1, max: 64 }, 'GMFlow components'),
+  lr: num(1e-3, { min: 0, max: 1, exclusiveMin: true }, 'learning rate'),
+  seed: int(0, { min: 0 }),
+  dataFree: bool(false),
+  label: str('run', { maxLength: 12, pattern: /^[\w-]*$/ }),
+  sweep: numList([1, 2, 4], { integer: true, min: 1, max: 8, minLength: 1, maxLength: 6 }),
+};
+
+test('url-state: defaults, and the state type follows the schema', () => {
+  const s: StateOf<typeof schema> = defaultState(schema);
+  assert.deepEqual(s, { dataset: 'checkerboard', k: 8, lr: 1e-3, seed: 0, dataFree: false, label: 'run', sweep: [1, 2, 4] });
+  s.sweep.push(8);
+  assert.deepEqual(defaultState(schema).sweep, [1, 2, 4], 'defaults are copied, not shared');
+});
+
+test('url-state: valid values parse from a hash or a query string', () => {
+  for (const prefix of ['#', '?', '']) {
+    const { state, messages, given } = parseState(
+      schema,
+      `${prefix}dataset=moons&k=32&lr=2.5e-4&seed=7&dataFree=true&label=my-run&sweep=1,2,8`,
+    );
+    assert.deepEqual(messages, []);
+    assert.deepEqual(state, { dataset: 'moons', k: 32, lr: 2.5e-4, seed: 7, dataFree: true, label: 'my-run', sweep: [1, 2, 8] });
+    assert.deepEqual(given.sort(), ['dataFree', 'dataset', 'k', 'label', 'lr', 'seed', 'sweep']);
+  }
+});
+
+test('url-state: every bad value falls back to its default with a message naming it', () => {
+  const { state, messages } = parseState(
+    schema,
+    '#dataset=mnist&k=0&lr=NaN&seed=1.5&dataFree=maybe&label=a%20b&sweep=1,x&extra=1',
+  );
+  assert.deepEqual(state, defaultState(schema));
+  assert.equal(messages.length, 8, messages.join('\n'));
+  const byKey = (k: string) => messages.find((m) => m.startsWith(k)) ?? '';
+  assert.match(byKey('dataset'), /'mnist' must be one of checkerboard, moons/);
+  assert.match(byKey('k'), /GMFlow components.*'0' must be >= 1 and <= 64; using 8/);
+  assert.match(byKey('lr'), /'NaN' not a number; using 0\.001/);
+  assert.match(byKey('seed'), /not an integer/);
+  assert.match(byKey('dataFree'), /true or false/);
+  assert.match(byKey('label'), /does not match/);
+  assert.match(byKey('sweep'), /'x' is not a number/);
+  assert.match(messages.find((m) => m.includes('extra')) ?? '', /unknown parameter 'extra' ignored/);
+});
+
+test('url-state: ranges, exclusive bounds, lists, and strict number syntax', () => {
+  const p = (t: string) => parseState(schema, t);
+  assert.equal(p('lr=0').state.lr, 1e-3, 'exclusive minimum');
+  assert.equal(p('lr=1').state.lr, 1, 'inclusive maximum');
+  assert.equal(p('k=65').state.k, 8);
+  for (const bad of ['', ' ', '0x10', 'Infinity', '1e999', '12abc']) {
+    assert.equal(p(`k=${encodeURIComponent(bad)}`).state.k, 8, `'${bad}' must be refused`);
+  }
+  assert.equal(p('k=%2B16').state.k, 16, 'explicit + sign');
+  assert.deepEqual(p('sweep=').state.sweep, [1, 2, 4], 'too short');
+  assert.deepEqual(p('sweep=1,2,3,4,5,6,7').state.sweep, [1, 2, 4], 'too long');
+  assert.deepEqual(p('sweep=1,9').state.sweep, [1, 2, 4], 'out of range');
+  assert.deepEqual(p('sweep=1,2.5').state.sweep, [1, 2, 4], 'not integers');
+  assert.equal(p('dataFree').state.dataFree, true, 'a bare flag means true');
+  assert.equal(p('dataFree=0').state.dataFree, false);
+  assert.equal(p('k=4&k=16').state.k, 16, 'the last repeated key wins');
+  assert.equal(p('__proto__=1&constructor=2').messages.length, 2, 'object keys are not schema keys');
+});
+
+test('url-state: serialize → parse round-trips every value, including encoded strings', () => {
+  const state: StateOf<typeof schema> = {
+    dataset: 'spirals', k: 3, lr: 0.1 + 0.2, seed: 123456789, dataFree: true, label: 'a_b-c', sweep: [8, 1],
+  };
+  const text = serializeState(schema, state);
+  assert.equal(text, 'dataset=spirals&k=3&lr=0.30000000000000004&seed=123456789&dataFree=true&label=a_b-c&sweep=8%2C1');
+  const back = parseState(schema, text);
+  assert.deepEqual(back.messages, []);
+  assert.deepEqual(back.state, state);
+  const free = { ...schema, note: str('') };
+  const withSpaces = { ...defaultState(free), note: 'x & y = 50%?#' };
+  assert.deepEqual(parseState(free, hashFor(free, withSpaces)).state, withSpaces);
+});
+
+test('url-state: omitDefaults writes only what differs', () => {
+  const state = { ...defaultState(schema), k: 16, sweep: [1, 2, 4] };
+  assert.equal(serializeState(schema, state, { omitDefaults: true }), 'k=16');
+  assert.equal(hashFor(schema, defaultState(schema), { omitDefaults: true }), '#');
+});
+
+test('url-state: location reading takes the query first, the hash wins, ?backend= is not reported', () => {
+  const r = readLocationState(schema, { search: '?backend=wasm&k=4&seed=3', hash: '#k=12&bogus=1' });
+  assert.equal(r.state.k, 12);
+  assert.equal(r.state.seed, 3);
+  assert.deepEqual(r.messages, ["unknown parameter 'bogus' ignored"]);
+  assert.deepEqual([...r.given].sort(), ['k', 'seed']);
+});
+
+test('url-state: validateState checks values from controls', () => {
+  const { state, messages } = validateState(schema, { k: 4, lr: Number.NaN, dataset: 'rings', sweep: [2, 0] });
+  assert.equal(state.k, 4);
+  assert.equal(state.lr, 1e-3);
+  assert.equal(state.dataset, 'rings');
+  assert.deepEqual(state.sweep, [1, 2, 4]);
+  assert.equal(messages.length, 2, messages.join('\n'));
+  assert.match(messages[0], /^lr: NaN not a finite number; using 0\.001$/);
+});
+
+test('backend parameter: validated, and the order after a forced backend', () => {
+  assert.deepEqual(parseBackendParam(''), {});
+  assert.deepEqual(parseBackendParam('?k=1'), {});
+  assert.deepEqual(parseBackendParam('?backend=WebGL'), { forced: 'webgl', requested: 'WebGL' });
+  const bad = parseBackendParam('?backend=cuda');
+  assert.equal(bad.forced, undefined);
+  assert.match(bad.message ?? '', /unknown backend 'cuda'.*allowed: webgpu, webgl, wasm, cpu; using the default order/);
+  assert.deepEqual(candidateOrder(), ['webgpu', 'webgl', 'wasm', 'cpu']);
+  assert.deepEqual(candidateOrder('webgl'), ['webgl', 'wasm', 'cpu']);
+  assert.deepEqual(candidateOrder('cpu'), ['cpu']);
+});

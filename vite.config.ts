@@ -1,0 +1,131 @@
+/**
+ * Vite build of the browser playground: every HTML page under web/ is an entry (multi-page), the
+ * output goes to dist/web, and `npm start` serves that folder offline (src/cli/serve.ts).
+ *
+ * - web/index.html lists the notebooks: the `<!-- notebook-list -->` marker is replaced at build time
+ *   by a link to every web/notebooks/*.html with its <title> and <meta name="description">. Order by
+ *   `<meta name="piflow:order" content="N">` (then file name); pages with
+ *   `<meta name="piflow:kind" content="check">` are listed under "Checks" instead of "Notebooks".
+ * - static/ is Vite's public folder: its files are copied as they are to the site root
+ *   (static/style.css → /style.css, static/weights/x.json → /weights/x.json).
+ * - Nothing is loaded from a CDN: tfjs, its wasm binaries (`?url` imports in src/runtime/backend.ts),
+ *   d3, Plotly and the Observable runtime are all bundled from node_modules.
+ *
+ * Not compiled by tsc (tsconfig.json covers src/ and tests/ only); Vite reads it directly.
+ */
+import { defineConfig, type Plugin } from 'vite';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const WEB = path.join(ROOT, 'web');
+const NOTEBOOKS = path.join(WEB, 'notebooks');
+
+/** Every .html file under `dir`, recursively, as absolute paths. */
+function htmlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = path.join(dir, name);
+    if (statSync(file).isDirectory()) out.push(...htmlFiles(file));
+    else if (name.endsWith('.html')) out.push(file);
+  }
+  return out;
+}
+
+/** Rolldown inputs: { 'index': web/index.html, 'notebooks/flow-matching-2d': … }. */
+function pageInputs(): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const file of htmlFiles(WEB)) {
+    inputs[path.relative(WEB, file).replace(/\.html$/, '').split(path.sep).join('/')] = file;
+  }
+  return inputs;
+}
+
+interface NotebookEntry {
+  href: string;
+  title: string;
+  description: string;
+  order: number;
+  kind: string;
+}
+
+function meta(html: string, name: string): string | undefined {
+  const tag = html.match(new RegExp(`<meta\\s+name=(["'])${name}\\1[^>]*>`, 'i'))?.[0];
+  return tag?.match(/content=(["'])(.*?)\1/i)?.[2];
+}
+
+function notebookEntries(): NotebookEntry[] {
+  let files: string[] = [];
+  try {
+    files = htmlFiles(NOTEBOOKS);
+  } catch {
+    return [];
+  }
+  return files
+    .map((file) => {
+      const html = readFileSync(file, 'utf8');
+      const rel = path.relative(WEB, file).split(path.sep).join('/');
+      const order = Number(meta(html, 'piflow:order'));
+      return {
+        href: rel,
+        title: html.match(/<title>([^<]*)<\/title>/i)?.[1].trim() || rel,
+        description: meta(html, 'description') ?? '',
+        order: Number.isFinite(order) ? order : 1000,
+        kind: meta(html, 'piflow:kind') ?? 'notebook',
+      };
+    })
+    .sort((a, b) => a.order - b.order || a.href.localeCompare(b.href));
+}
+
+function listHtml(entries: NotebookEntry[], testid: string): string {
+  if (entries.length === 0) return `<p data-testid="${testid}">None yet.</p>`;
+  const items = entries.map(
+    (e) =>
+      `  <li><a href="${e.href}" data-testid="notebook-link">${e.title}</a>` +
+      (e.description ? ` — ${e.description}` : '') +
+      '</li>',
+  );
+  return `<ul data-testid="${testid}">\n${items.join('\n')}\n</ul>`;
+}
+
+/** Replaces `<!-- notebook-list -->` in web/index.html by the generated lists. */
+function notebookIndex(): Plugin {
+  return {
+    name: 'piflow-notebook-index',
+    transformIndexHtml: {
+      order: 'pre',
+      handler(html, ctx) {
+        if (path.resolve(ctx.filename) !== path.join(WEB, 'index.html')) return html;
+        const all = notebookEntries();
+        const lessons = all.filter((e) => e.kind !== 'check');
+        const checks = all.filter((e) => e.kind === 'check');
+        return html.replace(
+          '<!-- notebook-list -->',
+          `<h2>Notebooks</h2>\n${listHtml(lessons, 'notebook-list')}\n` +
+            `<h2>Checks</h2>\n${listHtml(checks, 'check-list')}`,
+        );
+      },
+    },
+  };
+}
+
+export default defineConfig({
+  root: WEB,
+  // relative asset URLs: dist/web works from any path (a sub-folder of a web server too)
+  base: './',
+  publicDir: path.join(ROOT, 'static'),
+  plugins: [notebookIndex()],
+  build: {
+    outDir: path.join(ROOT, 'dist', 'web'),
+    emptyOutDir: true,
+    sourcemap: false,
+    // tfjs with the webgl, webgpu and wasm backends is ~2 MB minified; it is served locally
+    chunkSizeWarningLimit: 4096,
+    rolldownOptions: { input: pageInputs() },
+  },
+  // training runs in module workers (`new Worker(new URL('./x.ts', import.meta.url), { type: 'module' })`)
+  worker: { format: 'es' },
+  server: { host: 'localhost', port: 5173, strictPort: false },
+  preview: { host: 'localhost', port: 5173 },
+});
