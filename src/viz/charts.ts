@@ -1,0 +1,290 @@
+/**
+ * Plotly line charts, fed with plain numbers; PNG export through Plotly.toImage.
+ *
+ *  - LossChart   (data-testid="loss-plot"): a loss against iteration, streamed with `extend(iter, loss)`
+ *    (buffered, flushed with one Plotly.extendTraces at most every `flushMs`), raw trace plus a
+ *    bias-corrected EMA trace, optional log-y.
+ *  - MetricChart (data-testid="metric-plot"): one or more metric series (e.g. sliced W1 to data) against
+ *    iteration, streamed the same way, with horizontal reference lines (e.g. "teacher Euler-128").
+ *  - SweepChart  (data-testid="sweep-plot"): quality against a swept hyperparameter value, several
+ *    series, optional log-x / log-y, optional reference lines.
+ *
+ * Non-finite values are plotted as gaps (null). Every chart keeps its own copy of the data, so `update`,
+ * log-axis toggles and export never depend on Plotly's internal state.
+ */
+import Plotly from 'plotly.js-dist';
+import type { Data, Layout as PlotlyLayout } from 'plotly.js-dist';
+import { Ema } from './geometry.js';
+import { fin, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+
+export { referenceLayout, type Reference };
+
+export interface ChartOptions {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  logY?: boolean;
+  /** px (default 420 × 260) */
+  width?: number;
+  height?: number;
+  /** data-testid of the chart div */
+  testid?: string;
+}
+
+type Layout = Partial<PlotlyLayout>;
+type Trace = { type: 'scatter'; mode: 'lines' | 'lines+markers'; name: string; x: (number | string)[]; y: (number | null)[];
+  line?: { color?: string; width?: number; dash?: string }; opacity?: number; visible?: boolean; error_y?: { type: 'data'; array: number[]; visible: boolean } };
+
+/** Shared Plotly plumbing: a div, an ordered promise chain, relayout, PNG export, purge. */
+abstract class PlotlyChart {
+  readonly div: HTMLDivElement;
+  protected chain: Promise<unknown> = Promise.resolve();
+  protected logY: boolean;
+
+  constructor(parent: HTMLElement, protected readonly o: ChartOptions, testid: string) {
+    this.div = parent.ownerDocument.createElement('div');
+    this.div.dataset.testid = o.testid ?? testid;
+    Object.assign(this.div.style, { width: `${o.width ?? 420}px`, height: `${o.height ?? 260}px` });
+    parent.appendChild(this.div);
+    this.logY = o.logY ?? false;
+  }
+
+  get element(): HTMLDivElement { return this.div; }
+
+  /** runs Plotly calls in order; errors are logged, never thrown into the caller's loop */
+  protected enqueue(f: () => Promise<unknown> | unknown): Promise<unknown> {
+    this.chain = this.chain.then(f).catch((e) => console.error('chart:', e));
+    return this.chain;
+  }
+
+  protected baseLayout(extra: { logX?: boolean } = {}): Layout {
+    const o = this.o;
+    return {
+      title: o.title ? { text: o.title, font: { size: 13 } } : undefined,
+      width: o.width ?? 420, height: o.height ?? 260,
+      margin: { l: 50, r: 12, t: o.title ? 32 : 12, b: 38 },
+      xaxis: { title: { text: o.xTitle ?? 'iteration' }, type: extra.logX ? 'log' : 'linear', zeroline: false },
+      yaxis: { title: { text: o.yTitle ?? '' }, type: this.logY ? 'log' : 'linear', zeroline: false },
+      legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 10 } },
+      showlegend: true,
+    } as Layout;
+  }
+
+  /** switches the y axis between linear and log */
+  setLogY(on: boolean): Promise<unknown> {
+    this.logY = on;
+    return this.enqueue(() => Plotly.relayout(this.div, { 'yaxis.type': on ? 'log' : 'linear' } as Layout));
+  }
+
+  /** PNG data URL of the chart (scale 2 by default) */
+  async exportPng(o: { width?: number; height?: number; scale?: number } = {}): Promise<string> {
+    await this.chain;
+    return Plotly.toImage(this.div, { format: 'png', width: o.width ?? null, height: o.height ?? null, scale: o.scale ?? 2 });
+  }
+
+  /** a promise that settles when every queued Plotly call has run (tests and exports wait on it) */
+  flushed(): Promise<unknown> { return this.chain; }
+
+  destroy(): void {
+    void this.chain.then(() => { Plotly.purge(this.div); this.div.remove(); });
+  }
+}
+
+/** Streaming x/y series with a buffered extendTraces flush. */
+abstract class StreamChart extends PlotlyChart {
+  protected xs: number[] = [];
+  protected ys: number[][];
+  private buf: { x: number[]; y: number[][] } | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(parent: HTMLElement, o: ChartOptions & { maxPoints?: number; flushMs?: number }, testid: string, protected readonly nTraces: number) {
+    super(parent, o, testid);
+    this.ys = Array.from({ length: nTraces }, () => []);
+  }
+
+  protected get maxPoints(): number { return (this.o as { maxPoints?: number }).maxPoints ?? 20000; }
+
+  /** the traces for the current data */
+  protected abstract traces(): Trace[];
+  protected abstract layout(): Layout;
+
+  /** (re)draws from the stored data */
+  protected redraw(): Promise<unknown> {
+    // snapshot now: the buffered points are part of it, so the pending flush is dropped
+    const traces = this.traces(), layout = this.layout();
+    this.buf = null;
+    return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
+  }
+
+  /** appends one row: x and one y per trace; flushed to Plotly within `flushMs` (default 100 ms) */
+  protected push(x: number, y: number[]): void {
+    this.xs.push(x);
+    y.forEach((v, k) => this.ys[k].push(v));
+    const over = this.xs.length - this.maxPoints;
+    if (over > 0) { this.xs.splice(0, over); this.ys.forEach((s) => s.splice(0, over)); }
+    if (!this.buf) this.buf = { x: [], y: Array.from({ length: this.nTraces }, () => []) };
+    this.buf.x.push(x);
+    y.forEach((v, k) => this.buf!.y[k].push(v));
+    if (this.timer === null) this.timer = setTimeout(() => this.flush(), (this.o as { flushMs?: number }).flushMs ?? 100);
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const b = this.buf;
+    this.buf = null;
+    if (!b) return;
+    const idx = Array.from({ length: this.nTraces }, (_, k) => k);
+    this.enqueue(() => Plotly.extendTraces(this.div, { x: idx.map(() => b.x.slice()), y: b.y.map((s) => s.map(fin)) }, idx, this.maxPoints));
+  }
+
+  /** removes all points */
+  clear(): Promise<unknown> {
+    this.xs = [];
+    this.ys = this.ys.map(() => []);
+    this.buf = null;
+    return this.redraw();
+  }
+
+  /** number of points stored */
+  get length(): number { return this.xs.length; }
+
+  override destroy(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    super.destroy();
+  }
+}
+
+export interface LossChartOptions extends ChartOptions {
+  /** EMA factor β for the smoothed trace (default 0.9; 0 hides it) */
+  smoothing?: number;
+  /** points kept per trace (default 20 000) */
+  maxPoints?: number;
+  flushMs?: number;
+  color?: string;
+}
+
+export class LossChart extends StreamChart {
+  private ema: Ema;
+
+  constructor(parent: HTMLElement, readonly options: LossChartOptions = {}) {
+    super(parent, { yTitle: 'loss', ...options }, 'loss-plot', 2);
+    const beta = options.smoothing ?? 0.9;
+    this.ema = new Ema(beta > 0 ? beta : 0);
+    void this.redraw();
+  }
+
+  /** appends one loss value at iteration `iter` */
+  extend(iter: number, loss: number): void { this.push(iter, [loss, this.smooth ? this.ema.push(loss) : NaN]); }
+
+  private get smooth(): boolean { return (this.options.smoothing ?? 0.9) > 0; }
+
+  /** appends many values */
+  extendMany(iters: ArrayLike<number>, losses: ArrayLike<number>): void {
+    for (let i = 0; i < Math.min(iters.length, losses.length); i++) this.extend(iters[i], losses[i]);
+  }
+
+  /** replaces the whole series (e.g. after Reset or on restoring a run) */
+  update(data: { iter: ArrayLike<number>; loss: ArrayLike<number> }): Promise<unknown> {
+    this.ema.reset();
+    this.xs = Array.from(data.iter);
+    this.ys = [Array.from(data.loss), Array.from(data.loss, (v) => (this.smooth ? this.ema.push(v) : NaN))];
+    return this.redraw();
+  }
+
+  override clear(): Promise<unknown> { this.ema.reset(); return super.clear(); }
+
+  protected traces(): Trace[] {
+    const c = this.options.color ?? '#1f77b4';
+    const smooth = this.smooth;
+    return [
+      { type: 'scatter', mode: 'lines', name: 'loss', x: this.xs.slice(), y: this.ys[0].map(fin), line: { color: c, width: 1 }, opacity: smooth ? 0.35 : 1 },
+      { type: 'scatter', mode: 'lines', name: 'EMA', x: this.xs.slice(), y: this.ys[1].map(fin), visible: smooth, line: { color: c, width: 2 } },
+    ];
+  }
+
+  protected layout(): Layout { return this.baseLayout(); }
+}
+
+export interface MetricChartOptions extends ChartOptions {
+  /** series names (default ['student']) */
+  series?: string[];
+  references?: Reference[];
+  maxPoints?: number;
+  flushMs?: number;
+}
+
+export class MetricChart extends StreamChart {
+  private refs: Reference[];
+  private readonly names: string[];
+
+  constructor(parent: HTMLElement, readonly options: MetricChartOptions = {}) {
+    const names = options.series?.length ? options.series : ['student'];
+    super(parent, { yTitle: 'sliced W1 to data', ...options }, 'metric-plot', names.length);
+    this.names = names;
+    this.refs = options.references ?? [];
+    void this.redraw();
+  }
+
+  /** appends one value per series (a number when there is one series) at iteration `iter` */
+  extend(iter: number, values: number | ArrayLike<number>): void {
+    const v = typeof values === 'number' ? [values] : Array.from(values);
+    if (v.length !== this.nTraces) throw new Error(`MetricChart: ${v.length} values for ${this.nTraces} series`);
+    this.push(iter, v);
+  }
+
+  /** replaces every series: values[k] is series k (a flat array when there is one series) */
+  update(data: { iter: ArrayLike<number>; values: ArrayLike<number> | ArrayLike<number>[] }): Promise<unknown> {
+    const v = data.values;
+    const rows = v.length && typeof v[0] !== 'number' ? Array.from(v as ArrayLike<number>[], (s) => Array.from(s)) : [Array.from(v as ArrayLike<number>)];
+    if (rows.length !== this.nTraces) throw new Error(`MetricChart: ${rows.length} series for ${this.nTraces}`);
+    this.xs = Array.from(data.iter);
+    this.ys = rows;
+    return this.redraw();
+  }
+
+  /** sets the horizontal reference lines (e.g. teacher Euler-128 and Euler-2 distances) */
+  setReferences(refs: Reference[]): Promise<unknown> {
+    this.refs = refs;
+    return this.enqueue(() => Plotly.relayout(this.div, referenceLayout(refs) as Layout));
+  }
+
+  protected traces(): Trace[] {
+    return this.names.map((name, k) => ({
+      type: 'scatter', mode: 'lines+markers', name, x: this.xs.slice(), y: this.ys[k].map(fin),
+      line: { color: SERIES_COLORS[k % SERIES_COLORS.length], width: 1.5 },
+    }));
+  }
+
+  protected layout(): Layout { return { ...this.baseLayout(), ...referenceLayout(this.refs) } as Layout; }
+}
+
+export interface SweepSeries { name: string; y: ArrayLike<number>; /** optional ± error bars */ error?: ArrayLike<number>; color?: string; }
+export interface SweepData { x: ArrayLike<number> | string[]; series: SweepSeries[]; references?: Reference[]; }
+
+export interface SweepChartOptions extends ChartOptions { logX?: boolean; }
+
+export class SweepChart extends PlotlyChart {
+  private data: SweepData = { x: [], series: [] };
+  private logX: boolean;
+
+  constructor(parent: HTMLElement, readonly options: SweepChartOptions = {}) {
+    super(parent, { yTitle: 'sliced W1 to data', xTitle: 'value', ...options }, 'sweep-plot');
+    this.logX = options.logX ?? false;
+    this.update(this.data);
+  }
+
+  /** redraws with quality values per swept value (x may be numbers or category labels) */
+  update(data: SweepData): Promise<unknown> {
+    this.data = data;
+    const x = Array.from(data.x as ArrayLike<number | string>);
+    const traces: Trace[] = data.series.map((s, k) => ({
+      type: 'scatter', mode: 'lines+markers', name: s.name, x, y: Array.from(s.y, fin),
+      line: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length], width: 1.5 },
+      ...(s.error ? { error_y: { type: 'data' as const, array: Array.from(s.error), visible: true } } : {}),
+    }));
+    const layout = { ...this.baseLayout({ logX: this.logX && x.every((v) => typeof v === 'number' && v > 0) }), ...referenceLayout(data.references ?? []) } as Layout;
+    return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
+  }
+
+  setLogX(on: boolean): Promise<unknown> { this.logX = on; return this.update(this.data); }
+}

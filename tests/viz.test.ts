@@ -1,0 +1,234 @@
+/**
+ * Tests for the DOM-free parts of src/viz: geometry (particle at σ, path data, arrows, component
+ * circles, density pixels), EMA / rate / progress texts, snapshot choice in the policy inspector,
+ * reference-line layout, and standalone SVG serialisation of markup strings. The DOM views themselves
+ * are exercised in headless Chromium (no jsdom in Node).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Ema, RateMeter, arrowD, arrowScale, arrows, componentCircles, count, densityRGBA, dotsD, ema, formatDuration,
+  formatValue, gridShape, gridSpacing, pointAtIndex, pointAtSigma, polylineD, sigmaIndex, softmax, stepsToPaths, toXY,
+} from '../src/viz/geometry.js';
+import { dataUrlToBlob, escapeXml, standaloneSvg, styleString } from '../src/viz/export.js';
+import { progressText } from '../src/viz/progress.js';
+import { snapshotAt } from '../src/viz/policy-inspector.js';
+import { referenceLayout } from '../src/viz/chart-layout.js';
+
+const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+const id = (v: number) => v;
+
+test('toXY accepts interleaved arrays and [x, y] pairs', () => {
+  const f = new Float32Array([1, 2, 3, 4]);
+  assert.equal(toXY(f), f);
+  assert.deepEqual(Array.from(toXY([[1, 2], [3, 4]])), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(toXY([1, 2, 3, 4])), [1, 2, 3, 4]);
+  assert.equal(count(toXY([])), 0);
+});
+
+test('sigmaIndex on a decreasing grid: ends, interior, exact hits, clamping', () => {
+  const s = [1, 0.75, 0.5, 0.25, 0];
+  assert.equal(sigmaIndex(s, 1), 0);
+  assert.equal(sigmaIndex(s, 1.5), 0);
+  assert.equal(sigmaIndex(s, 0), 4);
+  assert.equal(sigmaIndex(s, -1), 4);
+  assert.equal(sigmaIndex(s, 0.5), 2);
+  close(sigmaIndex(s, 0.6), 1.6);
+  close(sigmaIndex(s, 0.1), 3.6);
+  assert.equal(sigmaIndex([0.3], 0.1), 0);
+  assert.equal(sigmaIndex(s, NaN), 0);
+});
+
+test('sigmaIndex handles increasing grids and plateaus (frozen samples) at the earliest entry', () => {
+  close(sigmaIndex([0, 0.5, 1], 0.25), 0.5);
+  // a sample that finished early stays frozen at σ = 0.2
+  const s = [1, 0.6, 0.2, 0.2, 0.2];
+  assert.equal(sigmaIndex(s, 0.2), 2);
+  assert.equal(sigmaIndex(s, 0.1), 4);
+  close(sigmaIndex(s, 0.4), 1.5);
+});
+
+test('pointAtSigma interpolates the particle linearly between stored states', () => {
+  const sigma = [1, 0.5, 0];
+  const xy = new Float32Array([0, 0, 2, 4, 2, 8]);
+  assert.deepEqual(pointAtSigma(sigma, xy, 1), [0, 0]);
+  assert.deepEqual(pointAtSigma(sigma, xy, 0.75), [1, 2]);
+  assert.deepEqual(pointAtSigma(sigma, xy, 0.25), [2, 6]);
+  assert.deepEqual(pointAtSigma(sigma, xy, 0), [2, 8]);
+  assert.deepEqual(pointAtSigma(sigma, xy, -3), [2, 8]);
+  assert.deepEqual(pointAtIndex(new Float32Array([5, 6]), 3), [5, 6]);
+  assert.ok(Number.isNaN(pointAtIndex(new Float32Array(0), 0)[0]));
+});
+
+test('stepsToPaths transposes per-step batches into per-path arrays (shared or per-sample σ)', () => {
+  const states = [new Float32Array([0, 0, 10, 10]), new Float32Array([1, 1, 11, 11]), new Float32Array([2, 2, 12, 12])];
+  const paths = stepsToPaths([1, 0.5, 0], states);
+  assert.equal(paths.length, 2);
+  assert.deepEqual(Array.from(paths[1].points), [10, 10, 11, 11, 12, 12]);
+  assert.deepEqual(Array.from(paths[0].sigma), [1, 0.5, 0]);
+  const per = stepsToPaths([[1, 1], [0.5, 0.4], [0, 0]], states);
+  assert.deepEqual(Array.from(per[1].sigma), [1, 0.4, 0]);
+  assert.throws(() => stepsToPaths([1], states), /σ entries/);
+  assert.throws(() => stepsToPaths([1, 0], [states[0], new Float32Array(2)]), /expected 2/);
+});
+
+test('polylineD and dotsD: scaled path data, gaps at non-finite points, index subsets', () => {
+  const xy = new Float32Array([0, 0, 1, 1, NaN, 0, 2, 2]);
+  const sx = (v: number) => 10 * v, sy = (v: number) => 100 - 10 * v;
+  assert.equal(polylineD(xy, sx, sy), 'M0,100L10,90M20,80');
+  assert.equal(dotsD(xy, sx, sy, [0, 3]), 'M0,100h0M20,80h0');
+  assert.equal(polylineD(new Float32Array([1 / 3, 0]), id, id), 'M0.33,0');
+});
+
+test('arrow scaling: the longest arrow spans 0.9 grid cells; flip negates; NaN vectors vanish', () => {
+  const pos = new Float32Array([0, 0, 0.5, 0, 0, 0.5, 0.5, 0.5]);
+  assert.equal(gridSpacing(pos), 0.5);
+  assert.equal(gridSpacing(new Float32Array([1, 1])), Infinity);
+  const vec = new Float32Array([3, 4, 0, 1, NaN, 0, 0, 0]);
+  const s = arrowScale(vec, 0.5);
+  close(s, 0.09);
+  const a = arrows(pos, vec, s);
+  close(Math.hypot(a[0].x2 - a[0].x1, a[0].y2 - a[0].y1), 0.45);
+  assert.equal(a[0].magnitude, 5);
+  assert.equal(a[2].x2, a[2].x1);
+  const f = arrows(pos, vec, s, true);
+  close(f[0].x2, -0.27);
+  assert.equal(arrowScale(new Float32Array([0, 0, NaN, 1]), 1), 0);
+});
+
+test('arrowD draws shaft + V head, shrinks the head on short arrows, empty for zero length', () => {
+  assert.equal(arrowD(0, 0, 0, 0), '');
+  const d = arrowD(0, 0, 10, 0, 4);
+  assert.match(d, /^M0,0L10,0M6,2L10,0L6,-2$/);
+  const short = arrowD(0, 0, 5, 0, 4); // head limited to 40% of 5 = 2
+  assert.match(short, /M3,1L5,0L3,-1$/);
+});
+
+test('componentCircles: area ∝ weight, normalised weights, std ring radius, heaviest drawn last', () => {
+  const c = componentCircles([[0, 0], [1, 1], [2, 2]], [0.2, 0.8, 0], 0.3, 10, 1.5);
+  assert.deepEqual(c.map((q) => q.k), [2, 0, 1]);
+  const byK = Object.fromEntries(c.map((q) => [q.k, q]));
+  close(byK[1].r, 10);
+  close(byK[0].r, 5); // sqrt(0.2 / 0.8) = 0.5
+  assert.equal(byK[2].r, 1.5);
+  close(byK[0].weight + byK[1].weight + byK[2].weight, 1);
+  assert.equal(byK[1].stdR, 0.3);
+  assert.deepEqual([byK[1].cx, byK[1].cy], [1, 1]);
+  // unnormalised, non-finite and all-zero weights
+  const u = componentCircles(new Float32Array([0, 0, 1, 0]), [2, NaN], -1);
+  assert.equal(u.find((q) => q.k === 0)!.weight, 1);
+  assert.equal(u[0].stdR, 0);
+  const z = componentCircles(new Float32Array([0, 0, 1, 0]), [0, 0], 1);
+  close(z[0].weight, 0.5);
+  const sm = softmax([0, Math.log(3)]);
+  close(sm[0], 0.25); close(sm[1], 0.75);
+  close(softmax([1000, 1000])[0], 0.5);
+});
+
+test('densityRGBA flips rows to image order, scales to [lo, hi], leaves non-finite cells clear', () => {
+  const gray = (t: number): [number, number, number] => [Math.round(255 * t), 0, 0];
+  // 2 × 2: row 0 (bottom) = [0, 1], row 1 (top) = [2, NaN]
+  const px = densityRGBA([0, 1, 2, NaN], 2, 2, gray);
+  // image row 0 is the top data row
+  assert.deepEqual(Array.from(px.slice(0, 4)), [255, 0, 0, 255]);
+  assert.deepEqual(Array.from(px.slice(4, 8)), [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(px.slice(8, 12)), [0, 0, 0, 255]);
+  assert.deepEqual(Array.from(px.slice(12, 16)), [128, 0, 0, 255]);
+  const fixed = densityRGBA([5], 1, 1, gray, { lo: 0, hi: 10, alpha: 0.5 });
+  assert.deepEqual(Array.from(fixed), [128, 0, 0, 128]);
+  assert.throws(() => densityRGBA([1, 2, 3], 2, 2, gray), /2×2/);
+});
+
+test('Ema: bias-corrected, skips non-finite values, matches the series helper', () => {
+  const e = new Ema(0.5);
+  assert.ok(Number.isNaN(e.value));
+  assert.equal(e.push(4), 4); // first value is unbiased
+  close(e.push(2), (0.5 * 0.5 * 4 + 0.5 * 2) / (1 - 0.25));
+  const before = e.value;
+  assert.equal(e.push(NaN), before);
+  assert.deepEqual(ema([4, 2, NaN], 0.5), [4, before, before]);
+  assert.deepEqual(ema([1, 2, 3], 0), [1, 2, 3]);
+  assert.throws(() => new Ema(1));
+});
+
+test('RateMeter and progress texts: it/s, time left, clamping, done state', () => {
+  const m = new RateMeter(0, 250);
+  assert.ok(Number.isNaN(m.update(0, 0)));
+  assert.ok(Number.isNaN(m.update(10, 1))); // a burst 1 ms apart is not measured on its own
+  assert.equal(m.update(50, 1000), 50);
+  assert.equal(m.eta(150), 2);
+  m.rebase(); // pause: the gap until the next update is not counted
+  m.update(50, 60_000);
+  assert.equal(m.update(75, 60_500), 50);
+  const sm = new RateMeter(0.5, 0);
+  sm.update(0, 0); sm.update(10, 1000); // 10 it/s
+  assert.equal(sm.update(40, 2000), 20); // 0.5·10 + 0.5·30
+  m.reset();
+  assert.ok(Number.isNaN(m.rate));
+  const t = progressText({ iteration: 50, total: 200, loss: 0.012345, label: 'teacher' }, { rate: 25 });
+  assert.equal(t.iter, 'teacher 50 / 200');
+  assert.equal(t.fraction, 0.25);
+  assert.equal(t.loss, 'loss 0.01235');
+  assert.equal(t.rate, '25.0 it/s');
+  assert.equal(t.eta, '0:06 left');
+  assert.equal(progressText({ iteration: 300, total: 200, status: 'done' }).fraction, 1);
+  assert.equal(progressText({ iteration: 300, total: 200, status: 'done' }).eta, '0:00 left');
+  assert.equal(progressText({ iteration: 0, total: 0 }).eta, '– left');
+  assert.equal(progressText({ iteration: 1, total: 10, itPerSec: 250 }).rate, '250 it/s');
+  assert.equal(formatDuration(3725), '1:02:05');
+  assert.equal(formatValue(1.23456e-5), '1.235e-5');
+  assert.equal(formatValue(NaN), 'NaN');
+});
+
+test('gridShape for small multiples', () => {
+  assert.deepEqual(gridShape(3), { rows: 1, cols: 3 });
+  assert.deepEqual(gridShape(7, 4), { rows: 2, cols: 4 });
+  assert.deepEqual(gridShape(0), { rows: 1, cols: 1 });
+});
+
+test('snapshotAt picks the NFE step whose σ range holds σ, else the nearest', () => {
+  const snaps = [{ sigma: [1, 0.75, 0.5] }, { sigma: [0.5, 0.25, 0] }, {}];
+  assert.equal(snapshotAt(snaps, 0.9), 0);
+  assert.equal(snapshotAt(snaps, 0.5), 0);
+  assert.equal(snapshotAt(snaps, 0.3), 1);
+  assert.equal(snapshotAt(snaps, -0.2), 1);
+  assert.equal(snapshotAt([{}], 0.3), -1);
+});
+
+test('referenceLayout: one dashed paper-wide line and a label per finite reference', () => {
+  const l = referenceLayout([{ name: 'teacher Euler-128', value: 0.034 }, { name: 'teacher Euler-2', value: 1.13, dash: 'dot' }, { name: 'bad', value: NaN }]);
+  assert.equal(l.shapes.length, 2);
+  assert.deepEqual([l.shapes[0].xref, l.shapes[0].x0, l.shapes[0].x1, l.shapes[0].y0, l.shapes[0].y1], ['paper', 0, 1, 0.034, 0.034]);
+  assert.equal(l.shapes[1].line.dash, 'dot');
+  assert.equal(l.annotations[1].text, 'teacher Euler-2');
+});
+
+test('standaloneSvg adds namespaces, size, viewBox, background and XML declaration', () => {
+  const s = standaloneSvg('<svg width="10"><circle r="1" xlink:href="#a"/></svg>', { width: 300, height: 200, background: 'white' });
+  assert.ok(s.startsWith('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.match(s, /xmlns:xlink="http:\/\/www\.w3\.org\/1999\/xlink"/);
+  assert.match(s, / width="300"/);
+  assert.doesNotMatch(s, /width="10"/);
+  assert.match(s, / height="200"/);
+  assert.match(s, /viewBox="0 0 300 200"/);
+  assert.match(s, /><rect x="0" y="0" width="100%" height="100%" fill="white"\/><circle/);
+  // already standalone markup keeps its namespace and viewBox; no duplicate declaration
+  const again = standaloneSvg(s, { width: 300, height: 200 });
+  assert.equal((again.match(/<\?xml/g) ?? []).length, 1);
+  assert.equal((again.match(/xmlns="/g) ?? []).length, 1);
+  assert.equal((again.match(/viewBox=/g) ?? []).length, 1);
+  // self-closing root with a background
+  assert.match(standaloneSvg('<svg/>', { background: '#fff' }), /<svg xmlns="[^"]+"><rect [^>]+\/><\/svg>$/);
+  assert.throws(() => standaloneSvg('<div></div>'), /<svg>/);
+});
+
+test('escapeXml, styleString, dataUrlToBlob', async () => {
+  assert.equal(escapeXml(`a<b & "c"'`), 'a&lt;b &amp; &quot;c&quot;&apos;');
+  assert.equal(styleString([['fill', 'red'], ['stroke', ''], ['opacity', '0.5']]), 'fill:red;opacity:0.5');
+  const b = dataUrlToBlob('data:image/png;base64,AAEC');
+  assert.equal(b.type, 'image/png');
+  assert.deepEqual(Array.from(new Uint8Array(await b.arrayBuffer())), [0, 1, 2]);
+  const t = dataUrlToBlob('data:image/svg+xml,%3Csvg%2F%3E');
+  assert.equal(await t.text(), '<svg/>');
+  assert.throws(() => dataUrlToBlob('nope'));
+});
