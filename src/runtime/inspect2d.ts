@@ -164,3 +164,24 @@ export function densityGrid(points: Float32Array, n: number, extent: number): Fl
   if (count > 0) for (let i = 0; i < grid.length; i++) grid[i] /= count;
   return grid;
 }
+
+/** Per-particle paths from [T, P, 2] states: one {sigma, points [T·2]} per particle (what path views take). */
+export function splitPaths(p: Paths, nfeIndices?: number[]): { sigma: number[]; points: Float32Array; nfeIndices: number[] }[] {
+  const T = p.sigma.length;
+  const P = p.numParticles;
+  const out: { sigma: number[]; points: Float32Array; nfeIndices: number[] }[] = [];
+  for (let i = 0; i < P; i++) {
+    const pts = new Float32Array(2 * T);
+    for (let t = 0; t < T; t++) {
+      pts[2 * t] = p.states[(t * P + i) * 2];
+      pts[2 * t + 1] = p.states[(t * P + i) * 2 + 1];
+    }
+    out.push({ sigma: p.sigma, points: pts, nfeIndices: nfeIndices ?? [] });
+  }
+  return out;
+}
+
+/** Particle i's x̂₀ path ([T·2]) from a PolicyPaths' [T, P, 2] x̂₀ array. */
+export function particleX0(p: PolicyPaths, i: number): Float32Array {
+  return splitPaths({ sigma: p.sigma, states: p.x0, numParticles: p.numParticles })[i].points;
+}

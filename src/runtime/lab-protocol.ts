@@ -65,6 +65,9 @@ export interface LabApi {
   density(points: Float32Array, n: number, extent: number): Float32Array;
   /** loses the GPU device on purpose (tests): true if there was one to lose */
   simulateDeviceLoss(): boolean;
+  /** tfjs IndexedDB IO handler (`indexeddb://key`); the config rides in the model's metadata */
+  saveToBrowser(which: 'teacher' | 'student', key: string): void;
+  loadFromBrowser(which: 'teacher' | 'student', key: string): void;
 }
 
 export type LabMethod = keyof LabApi;

@@ -4,6 +4,7 @@
  * progress tick) and live metrics. The worker keeps a host copy of the models every few seconds: if the
  * GPU device is lost it falls back to the next backend and restores them, then tells the page.
  */
+import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss, type BackendChoice } from './backend.js';
 import { Lab, type DataSpec, type Progress } from './lab.js';
 import type { BackendInfo, LabApi, LabEvent, LabRequest, LabResponse, LoopOptions } from './lab-protocol.js';
@@ -159,6 +160,38 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   field: (sigma, n, extent) => lab.field(sigma, n, extent),
   density: (points, n, extent) => lab.density(points, n, extent),
   simulateDeviceLoss: () => simulateDeviceLoss(),
+  async saveToBrowser(which, key) {
+    const art = which === 'teacher' ? await lab.saveTeacher() : await lab.saveStudent();
+    const [handler] = tf.io.getSaveHandlers(`indexeddb://${key}`);
+    if (!handler?.save) throw new Error('browser storage (IndexedDB) is not available here');
+    await handler.save({
+      modelTopology: art.modelJson.modelTopology,
+      weightSpecs: art.modelJson.weightsManifest[0].weights,
+      weightData: art.weights,
+      format: art.modelJson.format,
+      generatedBy: art.modelJson.generatedBy,
+      userDefinedMetadata: { piflow: art.file as unknown as object },
+    });
+  },
+  async loadFromBrowser(which, key) {
+    const handlers = tf.io.getLoadHandlers(`indexeddb://${key}`);
+    if (handlers.length === 0 || !handlers[0].load) throw new Error('browser storage (IndexedDB) is not available here');
+    let m: tf.io.ModelArtifacts;
+    try {
+      m = await handlers[0].load();
+    } catch (e) {
+      throw new Error(`nothing saved in this browser under '${key}' (${(e as Error).message})`);
+    }
+    const weights = m.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(m.weightData);
+    const art = {
+      modelJson: { modelTopology: m.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: m.weightSpecs ?? [] }] },
+      weights,
+      file: (m.userDefinedMetadata as { piflow?: unknown } | undefined)?.piflow,
+    };
+    if (which === 'teacher') await lab.loadTeacher(art, `browser storage '${key}'`);
+    else await lab.loadStudent(art, `browser storage '${key}'`);
+    await checkpoint();
+  },
 };
 
 /** Buffers of typed arrays in a value, to transfer instead of copy. */

@@ -1,0 +1,202 @@
+/**
+ * The 2D notebooks in headless Debian chromium: each loads on wasm (and the π-Flow notebook on webgpu
+ * through SwiftShader), trains a teacher / distills a student for a few iterations through the page's
+ * own controls, and shows teacher and policy paths and loss/metric points; the page stays responsive
+ * while the worker trains (frame gaps measured with requestAnimationFrame); controls round-trip through
+ * the URL; invalid input gets a message at the control; a malformed upload leaves the model as it was;
+ * nothing logs an error and no request leaves localhost.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startHarness, type Harness, type PageRecord } from './harness.js';
+
+const READY = '[data-testid="backend-indicator"][data-state="ready"]';
+const tid = (id: string) => `[data-testid="${id}"]`;
+
+function assertClean(r: PageRecord, what: string): void {
+  assert.deepEqual(r.pageErrors, [], `${what}: uncaught errors`);
+  assert.deepEqual(r.consoleErrors, [], `${what}: console errors`);
+  assert.deepEqual(r.externalRequests, [], `${what}: requests that left localhost`);
+}
+
+async function setField(r: PageRecord, id: string, value: string): Promise<void> {
+  await r.page.fill(tid(id), value);
+  await r.page.press(tid(id), 'Enter');
+  await r.page.locator(tid(id)).dispatchEvent('change');
+}
+
+/** Number of points in a Plotly chart's first trace. */
+async function plotPoints(r: PageRecord, id: string): Promise<number> {
+  return r.page.evaluate((sel) => {
+    const el = document.querySelector(sel) as unknown as { data?: { x?: unknown[] }[] } | null;
+    return el?.data?.[0]?.x?.length ?? 0;
+  }, tid(id));
+}
+
+async function waitDone(r: PageRecord, timeout: number): Promise<void> {
+  await r.page.waitForFunction(
+    () => ['done', 'error'].includes(document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') ?? ''),
+    null,
+    { timeout },
+  );
+  assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done');
+}
+
+/** Starts recording the largest gap between animation frames (ms). */
+async function watchFrames(r: PageRecord): Promise<void> {
+  await r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__gaps = [];
+    w.__stop = false;
+    let last = performance.now();
+    const tick = (t: number) => {
+      w.__gaps.push(t - last);
+      last = t;
+      if (!w.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+async function frameGaps(r: PageRecord): Promise<{ max: number; p99: number; n: number }> {
+  return r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__stop = true;
+    const g = w.__gaps.slice(1).sort((a, b) => a - b);
+    return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, n: g.length };
+  });
+}
+
+describe('notebooks on wasm', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h?.close());
+
+  test('flow matching in 2D: train a teacher live, the page stays responsive', async () => {
+    const r = await h.open('notebooks/flow-matching-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      assert.equal(await r.page.locator(tid('backend-indicator')).getAttribute('data-backend'), 'wasm');
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 }); // pretrained teacher
+      await setField(r, 'teacher-steps', '150');
+      await setField(r, 'teacher-batch', '256');
+      await watchFrames(r);
+      await r.page.click(tid('train-teacher'));
+      await waitDone(r, 120_000);
+      const gaps = await frameGaps(r);
+      assert.ok(gaps.n > 20, `frames: ${gaps.n}`);
+      assert.ok(gaps.max < 100, `largest frame gap while training ${gaps.max.toFixed(0)} ms (p99 ${gaps.p99.toFixed(0)} ms)`);
+      assert.ok((await plotPoints(r, 'loss-plot')) >= 100, 'loss curve has points');
+      assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
+      assert.ok(Number(await r.page.locator(`${tid('samples-plot')} ${tid('scatter-layer')}`).count()) >= 2);
+      // the controls are in the URL
+      assert.match(new URL(r.page.url()).hash, /steps=150/);
+      assertClean(r, 'flow-matching-2d');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow: distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
+      await setField(r, 'iters', '60');
+      await setField(r, 'student-batch', '128');
+      await r.page.click(tid('distill-student'));
+      await waitDone(r, 180_000);
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
+      assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
+      assert.ok((await r.page.locator(tid('nfe-marker')).count()) >= 24 * 2, 'every network evaluation is marked');
+      assert.ok((await plotPoints(r, 'loss-plot')) >= 60);
+      assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced-W1 has a point');
+      // the selected particle's GMFlow policy: K = 8 components
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
+      // samples at 1, 2 and 4 NFE next to the teacher's
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="panel"]').length === 4, null, { timeout: 60_000 });
+      assertClean(r, 'piflow-2d');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('a link reproduces the configuration; bad input gets a message at the control', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.goto(`${r.page.url().split('#')[0]}#policy=dx&n=5&nfe=3&seed=7&k=abc`);
+      await r.page.reload();
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      assert.equal(await r.page.inputValue(tid('policy')), 'dx');
+      assert.equal(await r.page.inputValue(tid('n')), '5');
+      assert.equal(await r.page.inputValue(tid('nfe')), '3');
+      assert.equal(await r.page.inputValue(tid('seed')), '7');
+      assert.match((await r.page.locator(tid('student-message')).textContent()) ?? '', /invalid.*k/i);
+      await setField(r, 'student-lr', 'abc');
+      assert.match((await r.page.locator(tid('student-lr-error')).textContent()) ?? '', /Learning rate: 'abc' is not a number/);
+      await setField(r, 'k', '0');
+      assert.match((await r.page.locator(tid('k-error')).textContent()) ?? '', /K: must be ≥ 1/);
+      // a malformed upload leaves the teacher as it was
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
+      const dir = mkdtempSync(path.join(tmpdir(), 'piflow-upload-'));
+      const bad = path.join(dir, 'bad.piflow.json');
+      writeFileSync(bad, '{"format":"piflow-model","version":1,"modelJson":{},"weightsBase64":"AAAA","file":{"config":{"kind":"teacher","width":8,"depth":1}}}');
+      await r.page.setInputFiles(tid('teacher-upload-input'), bad);
+      await r.page.waitForFunction(() => /failed/.test(document.querySelector('[data-testid="teacher-io-message"]')?.textContent ?? ''), null, { timeout: 30_000 });
+      assert.match((await r.page.locator(tid('teacher-io-message')).textContent()) ?? '', /Upload failed: bad\.piflow\.json \(model\.json\): not a tfjs layers model/);
+      assert.equal(await r.page.locator(tid('teacher-path')).count(), 24, 'the teacher is still there');
+      assertClean(r, 'piflow-2d state');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('policy explorer: a sweep over K gives one student, one sample panel and one quality point per value', async () => {
+    const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await setField(r, 'sweep-values', '1,4');
+      await setField(r, 'iters', '15');
+      await setField(r, 'student-batch', '64');
+      await r.page.click(tid('run-sweep'));
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length === 2, null, { timeout: 180_000 });
+      assert.equal(await r.page.locator(`#samples ${tid('panel')}`).count(), 2);
+      assert.ok((await r.page.locator(tid('policy-path')).count()) >= 32);
+      assertClean(r, 'policy-explorer');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('notebooks on webgpu (SwiftShader)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ gpu: 'software' });
+  });
+  after(() => h?.close());
+
+  test('π-Flow notebook runs on webgpu: a few π-ID iterations, policy paths drawn', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'webgpu' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 120_000 });
+      assert.equal(await r.page.locator(tid('backend-indicator')).getAttribute('data-backend'), 'webgpu');
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
+      await setField(r, 'iters', '3');
+      await setField(r, 'student-batch', '32');
+      await setField(r, 'substeps', '16');
+      await r.page.click(tid('distill-student'));
+      await waitDone(r, 300_000);
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 300_000 });
+      assert.ok((await plotPoints(r, 'loss-plot')) >= 3);
+      assertClean(r, 'piflow-2d on webgpu');
+    } finally {
+      await r.close();
+    }
+  });
+});
