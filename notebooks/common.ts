@@ -12,6 +12,8 @@ import { hashFor, readLocationState, type Schema, type StateOf } from '../src/ru
 import { button, messageLine } from '../src/viz/controls.js';
 import { downloadBlob } from '../src/viz/export.js';
 import type { Notebook } from '../src/runtime/notebook.js';
+import type { ProgressView } from '../src/viz/progress.js';
+import type { LossChart } from '../src/viz/charts.js';
 
 export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document): T => {
   const el = root.querySelector<T>(sel);
@@ -209,4 +211,38 @@ export function renderMath(root: ParentNode = document): void {
       el.textContent = tex;
     }
   }
+}
+
+/**
+ * Streams a training loop into its progress bar and loss curve, and calls `tick` at most every
+ * `everyMs` while it runs (to refresh the live views).
+ */
+export function followLoop(
+  lab: LabClient,
+  phase: 'teacher' | 'student',
+  views: { progress: ProgressView; loss: LossChart; label: string },
+  tick: () => void,
+  everyMs = 2500,
+): void {
+  let next = 0;
+  lab.on('progress', (e) => {
+    if (e.progress.phase !== phase) return;
+    const p = e.progress;
+    views.progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: 'running', label: views.label });
+    if (performance.now() > next) {
+      next = performance.now() + everyMs;
+      tick();
+    }
+  });
+  lab.on('loss', (e) => e.phase === phase && views.loss.extendMany(e.iters, e.losses));
+}
+
+/** A writer for a page's message line (`data-testid=id`): empty text hides it. */
+export function messenger(id: string): (text: string, kind?: 'error' | 'note') => void {
+  const el = byTestId<HTMLParagraphElement>(id);
+  return (text, kind = 'note') => {
+    el.textContent = text;
+    el.dataset.kind = kind;
+    el.hidden = !text;
+  };
 }

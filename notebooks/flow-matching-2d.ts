@@ -16,7 +16,7 @@ import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import { $, byTestId, counter, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 const DATA_CHOICES = [...DATASETS_2D, 'draw', 'csv'] as const;
 const schema = {
@@ -37,12 +37,7 @@ const nb = new Notebook();
 syncUrl(schema, nb, state);
 renderMath();
 
-const teacherMsg = byTestId<HTMLParagraphElement>('teacher-message');
-const note = (text: string, kind: 'error' | 'note' = 'note') => {
-  teacherMsg.textContent = text;
-  teacherMsg.dataset.kind = kind;
-  teacherMsg.hidden = !text;
-};
+const note = messenger('teacher-message');
 if (messages.length) note(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls ----------------------------------------------------------------------------------
@@ -173,17 +168,7 @@ nb.cell('fieldView', ['lab', 'data', 'version', 'liveVersion', 'fieldSigma', 'sa
 
 // ---- training ----------------------------------------------------------------------------------
 nb.cell('training', ['lab'], (lab: LabClient) => {
-  let refreshAt = 0;
-  lab.on('progress', (e) => {
-    if (e.progress.phase !== 'teacher') return;
-    const p = e.progress;
-    progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: 'running', label: 'teacher' });
-    if (performance.now() > refreshAt) {
-      refreshAt = performance.now() + 2500;
-      liveVersion.bump();
-    }
-  });
-  lab.on('loss', (e) => e.phase === 'teacher' && loss.extendMany(e.iters, e.losses));
+  followLoop(lab, 'teacher', { progress, loss, label: 'teacher' }, () => liveVersion.bump());
   const buttons = $('#teacher-buttons');
   const cfg = () => ({
     width: nb.controls.get('width')!.value as number,

@@ -16,7 +16,7 @@ import { exportButtons } from '../src/viz/export.js';
 import { particleX0, splitPaths, type PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
-import { $, byTestId, counter, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 export const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
@@ -42,16 +42,8 @@ const nb = new Notebook();
 syncUrl(schema, nb, state);
 renderMath();
 
-const msgEl = (id: string) => {
-  const el = byTestId<HTMLParagraphElement>(id);
-  return (text: string, kind: 'error' | 'note' = 'note') => {
-    el.textContent = text;
-    el.dataset.kind = kind;
-    el.hidden = !text;
-  };
-};
-const teacherNote = msgEl('teacher-message');
-const studentNote = msgEl('student-message');
+const teacherNote = messenger('teacher-message');
+const studentNote = messenger('student-message');
 if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls ----------------------------------------------------------------------------------
@@ -204,17 +196,7 @@ nb.cell('samplesView', ['lab', 'teacher', 'teacherVersion', 'studentVersion', 't
 });
 
 nb.cell('distilling', ['lab'], (lab: LabClient) => {
-  let refreshAt = 0;
-  lab.on('progress', (e) => {
-    if (e.progress.phase !== 'student') return;
-    const p = e.progress;
-    progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: 'running', label: 'π-ID' });
-    if (performance.now() > refreshAt) {
-      refreshAt = performance.now() + 2500;
-      liveVersion.bump();
-    }
-  });
-  lab.on('loss', (e) => e.phase === 'student' && loss.extendMany(e.iters, e.losses));
+  followLoop(lab, 'student', { progress, loss, label: 'π-ID' }, () => liveVersion.bump());
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.swd));
   let paused = false;
   let startIter = 0;

@@ -14,7 +14,7 @@ import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
-import { $, byTestId, initialState, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 /** What can be swept, how it maps onto π-ID settings, and its allowed values. */
 const PARAMS = {
@@ -46,12 +46,7 @@ const { state, messages } = initialState(schema);
 const nb = new Notebook();
 syncUrl(schema, nb, state);
 renderMath();
-const msg = byTestId<HTMLParagraphElement>('sweep-message');
-const note = (text: string, kind: 'error' | 'note' = 'note') => {
-  msg.textContent = text;
-  msg.dataset.kind = kind;
-  msg.hidden = !text;
-};
+const note = messenger('sweep-message');
 if (messages.length) note(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls ----------------------------------------------------------------------------------

@@ -80,3 +80,26 @@ test('custom data and invalid settings get clear messages and allocate nothing',
   lab.dispose();
   assert.equal(tf.memory().numTensors, n0);
 });
+
+test('a student saved while distilling resumes where it stopped (iteration and schedule), a teacher with its training settings goes on training', async () => {
+  const lab = new Lab();
+  lab.newTeacher({ ...small, steps: 6 });
+  await lab.trainTeacher();
+  lab.newStudent({ k: 4, batch: 32, totalSubsteps: 16, numDecayIters: 10 });
+  await lab.distill(4);
+  const t = await lab.saveTeacher();
+  const s = await lab.saveStudent();
+  const lab2 = new Lab();
+  await lab2.loadTeacher(t, 'checkpoint');
+  await lab2.loadStudent(s, 'checkpoint');
+  assert.equal(lab2.studentIteration, 4);
+  const ratios: number[] = [];
+  await lab2.distill(2, { onProgress: (p) => ratios.push(p.teacherRatio ?? -1) });
+  assert.equal(lab2.studentIteration, 6);
+  assert.equal(ratios[ratios.length - 1], 0.5, 'the teacher ratio follows the restored iteration');
+  assert.equal(lab2.teacherIteration, 6);
+  await lab2.trainTeacher({}, 3);
+  assert.equal(lab2.teacherIteration, 9);
+  lab.dispose();
+  lab2.dispose();
+});

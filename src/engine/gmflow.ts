@@ -89,6 +89,27 @@ export class GMFlowPolicy implements Policy {
     return tf.exp(logits.sub(tf.logSumExp(logits, 1, true)));
   }
 
+  /**
+   * Per-sample host coefficients of the posterior at σ_t (b = max(σ_t, ε), r = (1−σ)/σ):
+   * ζ = r_b² − r_a², the factor r_b/b of x_t in ν, and 1/b.
+   */
+  private timeCoefficients(sigmaT: Times): { cx: Float64Array; zeta: Float64Array; invB: Float64Array } {
+    const B = this.batch;
+    const cx = new Float64Array(B);
+    const zeta = new Float64Array(B);
+    const invB = new Float64Array(B);
+    for (let i = 0; i < B; i++) {
+      const a = Math.max(this.sigmaTSrc[i], this.eps);
+      const b = Math.max(sigmaT[i], this.eps);
+      const ra = (1 - a) / a;
+      const rb = (1 - b) / b;
+      zeta[i] = rb * rb - ra * ra;
+      cx[i] = rb / b;
+      invB[i] = 1 / b;
+    }
+    return { cx, zeta, invB };
+  }
+
   x0(xT: tf.Tensor, sigmaT: Times): tf.Tensor {
     return tf.tidy(() => {
       const rank = this.means.rank;
@@ -96,17 +117,7 @@ export class GMFlowPolicy implements Policy {
         // the fast path of the reference: at the source the posterior is the prior
         return this.softmaxK(this.logweights).mul(this.means).sum(1);
       }
-      const B = this.batch;
-      const cx = new Float64Array(B);
-      const zeta = new Float64Array(B);
-      for (let i = 0; i < B; i++) {
-        const a = Math.max(this.sigmaTSrc[i], this.eps);
-        const b = Math.max(sigmaT[i], this.eps);
-        const ra = (1 - a) / a;
-        const rb = (1 - b) / b;
-        zeta[i] = rb * rb - ra * ra;
-        cx[i] = rb / b;
-      }
+      const { cx, zeta } = this.timeCoefficients(sigmaT);
       const zetaT = perSample(zeta, rank); // [B,1,1,…]
       // ν = r_b·x/b − r_a·x_src/a: [B, 1, …F]
       const nu = xT.mul(perSample(cx, xT.rank)).sub(this.xTSrc.mul(perSample(this.raSrc, xT.rank))).expandDims(1);
@@ -154,19 +165,12 @@ export class GMFlowPolicy implements Policy {
       });
     }
     const { muAug, xSrcR, qBias } = this.fused;
-    const cx = new Float64Array(B);
-    const zeta = new Float64Array(B);
+    const { cx, zeta, invB } = this.timeCoefficients(sigmaT);
     const c = new Float64Array(B);
     const zetaCol = new Float32Array(B * (C + 2)); // [0…0, −ζ/2, 0]
     for (let i = 0; i < B; i++) {
-      const a = Math.max(this.sigmaTSrc[i], this.eps);
-      const b = Math.max(sigmaT[i], this.eps);
-      const ra = (1 - a) / a;
-      const rb = (1 - b) / b;
-      zeta[i] = rb * rb - ra * ra;
       zetaCol[i * (C + 2) + C] = -0.5 * zeta[i];
-      cx[i] = rb / b;
-      c[i] = dt[i] / b;
+      c[i] = dt[i] * invB[i];
     }
     return tf.tidy(() => {
       const v = this.gmVars.reshape([B, 1]);

@@ -35,7 +35,14 @@ async function checkpoint(): Promise<void> {
   if (lab.student) lastGood.student = await lab.saveStudent();
 }
 
-onDeviceLost(async (loss) => {
+/** set while a lost device is being replaced; loops wait for it and then go on */
+let restoring: Promise<void> | null = null;
+
+onDeviceLost((loss) => {
+  restoring = restore(loss).finally(() => (restoring = null));
+});
+
+async function restore(loss: { backend: BackendChoice['name']; message: string }): Promise<void> {
   try {
     const choice = await fallBackAfterLoss(loss.backend);
     backend = info(choice);
@@ -51,11 +58,27 @@ onDeviceLost(async (loss) => {
       await lab.loadStudent(lastGood.student, 'last good student');
       restored.push('student');
     }
-    post({ event: 'backend', backend, restored: `${loss.message}; restored ${restored.join(' and ') || 'nothing'} on ${backend.name}` });
+    post({ event: 'backend', backend, restored: `${loss.message}; restored ${restored.join(' and ') || 'nothing'} on ${backend.name}, going on from the last good state` });
   } catch (e) {
     post({ event: 'log', message: `device lost and no fallback: ${(e as Error).message}` });
   }
-});
+}
+
+/**
+ * Runs a training loop; if the GPU device is lost meanwhile, waits for the fallback backend and the
+ * restored models, then goes on with the loop from the last good state.
+ */
+async function resilient(run: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run();
+      if (!restoring) return;
+    } catch (e) {
+      if (!restoring || attempt > 2) throw e;
+    }
+    await restoring;
+  }
+}
 
 function loopHooks(phase: 'teacher' | 'student', opts: LoopOptions) {
   let iters: number[] = [];
@@ -120,7 +143,7 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   },
   newTeacher: (cfg) => lab.newTeacher(cfg),
   async trainTeacher(opts) {
-    await lab.trainTeacher(loopHooks('teacher', opts), opts.steps);
+    await resilient(() => lab.trainTeacher(loopHooks('teacher', opts), opts.steps));
     await checkpoint();
   },
   async loadTeacher(art, name) {
@@ -140,7 +163,8 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   saveTeacher: () => lab.saveTeacher(),
   newStudent: (cfg) => lab.newStudent(cfg),
   async distill(iters, opts) {
-    await lab.distill(iters, loopHooks('student', opts));
+    const target = lab.studentIteration + iters;
+    await resilient(() => lab.distill(Math.max(target - lab.studentIteration, 1), loopHooks('student', opts)));
     await checkpoint();
   },
   async loadStudent(art, name) {

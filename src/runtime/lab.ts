@@ -120,6 +120,17 @@ export class Lab {
     this.teacher = net;
     this.teacherIter = Number(net.meta.stepsDone ?? 0);
     this.teacherTotal = this.teacherIter;
+    // a teacher saved mid-training carries its settings: training can go on from here
+    const train = net.meta.train as TeacherTrainConfig | undefined;
+    if (train) {
+      try {
+        validateTeacherTrain(train);
+        this.trainer = new TeacherTrainer(net, this.data, train.batch, { lr: train.lr }, train.seed + this.teacherIter);
+        this.teacherTotal = Math.max(train.steps, this.teacherIter);
+      } catch {
+        this.trainer = null;
+      }
+    }
   }
 
   /** A fresh π-ID student from the current teacher. */
@@ -154,6 +165,7 @@ export class Lab {
       // a student saved while distilling carries its π-ID settings: distillation can go on
       try {
         this.distiller = new Distiller(this.teacher, this.data, piid, net);
+        this.distiller.piid.iteration = Number(net.meta.itersDone ?? 0);
       } catch {
         this.distiller = null;
       }
@@ -169,7 +181,7 @@ export class Lab {
 
   async saveStudent(): Promise<ToyNetArtifacts> {
     check(this.student !== null && this.studentPolicy !== null, 'no student to save');
-    return toyNetToArtifacts(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg });
+    return toyNetToArtifacts(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
   }
 
   pause(): void {
