@@ -42,6 +42,8 @@ export async function startLab(): Promise<LabClient> {
   };
   show();
   client.on('backend', (e) => show(e.restored));
+  // for scripted lessons and tests: the page's worker client (`window.piflowLab.call.status()`, …)
+  (window as unknown as { piflowLab: LabClient }).piflowLab = client;
   client.on('log', (e) => console.warn(e.message));
   return client;
 }

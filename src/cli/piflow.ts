@@ -5,10 +5,11 @@ import { benchCommand } from './bench.js';
 import { distillCommand, evaluateCommand, sampleCommand, trainTeacherCommand } from './train.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  'train-teacher': { run: trainTeacherCommand, help: 'train a 2D flow-matching teacher' },
+  'train-teacher': { run: trainTeacherCommand, help: 'train a flow-matching teacher (2D datasets, or --dataset mnist)' },
   distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID' },
-  sample: { run: sampleCommand, help: 'draw samples from a teacher or student into a CSV' },
-  evaluate: { run: evaluateCommand, help: "sliced W1 of a model's samples to fresh data (JSON)" },
+  sample: { run: sampleCommand, help: 'draw samples from a teacher or student (2D: CSV; MNIST: PNG grid + raw .f32)' },
+  evaluate: { run: evaluateCommand, help: "sliced W1 of a model's samples to fresh data; MNIST: classifier Fréchet distance and class diversity (JSON)" },
+  'train-classifier': { run: async (argv) => (await import('./mnist.js')).trainClassifierCommand(argv), help: 'train the MNIST classifier used by the image metrics' },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
   bench: { run: benchCommand, help: 'time the benchmark workload on wasm and cpu (JSON last)' },
 };

@@ -1,4 +1,4 @@
-/** `piflow train-teacher`, `piflow distill`, `piflow sample`, `piflow evaluate` (2D). */
+/** `piflow train-teacher`, `piflow distill`, `piflow sample`, `piflow evaluate` (2D; MNIST runs go to mnist.ts). */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initNodeBackend } from '../engine/backend.js';
@@ -14,6 +14,20 @@ import {
 } from '../runtime/toy.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { Progress } from './progress.js';
+import { isImageNetDir } from '../models/image-io-node.js';
+
+/** The value of `--name V` / `--name=V` in argv (before parsing), to route MNIST runs to cli/mnist.ts. */
+function rawOption(argv: string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) return argv[i + 1];
+    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
+  }
+  return undefined;
+}
+
+async function mnist() {
+  return import('./mnist.js');
+}
 
 const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
 const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
@@ -25,7 +39,7 @@ function outDirOption(o: ParsedOpts): string {
 }
 
 /** Runs a training loop, saving every `saveEvery` steps and at the end; a NaN stops it, the last save intact. */
-async function trainLoop(
+export async function trainLoop(
   label: string,
   steps: number,
   saveEvery: number,
@@ -64,6 +78,7 @@ export const TRAIN_TEACHER_OPTS: OptSpecs = {
 };
 
 export async function trainTeacherCommand(argv: string[]): Promise<number> {
+  if (rawOption(argv, 'dataset') === 'mnist') return (await mnist()).trainTeacherMnistCommand(argv);
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_OPTS);
   const out = outDirOption(o);
   const backend = await initNodeBackend(String(o.backend));
@@ -113,6 +128,10 @@ export const DISTILL_OPTS: OptSpecs = {
 };
 
 export async function distillCommand(argv: string[]): Promise<number> {
+  const teacherDir = rawOption(argv, 'teacher');
+  if (rawOption(argv, 'dataset') === 'mnist' || (teacherDir !== undefined && (await isImageNetDir(teacherDir)))) {
+    return (await mnist()).distillMnistCommand(argv);
+  }
   const { opts: o } = parseArgs(argv, DISTILL_OPTS);
   const out = outDirOption(o);
   const backend = await initNodeBackend(String(o.backend));
@@ -198,6 +217,10 @@ async function drawSamples(m: LoadedModel, o: ParsedOpts, count: number, seed: n
 }
 
 export async function sampleCommand(argv: string[]): Promise<number> {
+  const modelDir = rawOption(argv, 'model');
+  if (rawOption(argv, 'dataset') === 'mnist' || (modelDir !== undefined && (await isImageNetDir(modelDir)))) {
+    return (await mnist()).sampleMnistCommand(argv);
+  }
   const { opts: o } = parseArgs(argv, SAMPLE_OPTS);
   const out = String(o.out);
   await initNodeBackend(String(o.backend));
@@ -222,6 +245,10 @@ export const EVALUATE_OPTS: OptSpecs = {
 
 /** `piflow evaluate`: sliced W1 of a model's samples to fresh data, as JSON. */
 export async function evaluateCommand(argv: string[]): Promise<number> {
+  const modelDir = rawOption(argv, 'model');
+  if (rawOption(argv, 'dataset') === 'mnist' || (modelDir !== undefined && (await isImageNetDir(modelDir)))) {
+    return (await mnist()).evaluateMnistCommand(argv);
+  }
   const { opts: o } = parseArgs(argv, EVALUATE_OPTS);
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadModel(String(o.model));

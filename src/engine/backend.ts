@@ -8,6 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmTransposeFreeMatMul } from './wasm-matmul.js';
+import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 
 export type NodeBackend = 'wasm' | 'cpu';
 export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu'];
@@ -33,6 +34,9 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`could not initialise the '${name}' backend`);
   await tf.ready();
-  if (name === 'wasm') installWasmTransposeFreeMatMul();
+  if (name === 'wasm') {
+    installWasmTransposeFreeMatMul();
+    installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
+  }
   return tf.getBackend();
 }

@@ -37,6 +37,8 @@ export class GMFlowPolicy implements Policy {
   private raSrc: Times; // r_a / a per sample
   /** rollout constants for the points layout, made on first use: [μ | |μ|² | l] and r_a·x_src/a */
   private fused: { muAug: tf.Tensor; xSrcR: tf.Tensor; qBias: tf.Tensor } | null = null;
+  /** rollout constants for single-channel images, K last: μ, l and |μ|²/2 as [B, S, K], r_a·x_src/a as [B, S, 1] */
+  private fusedImage: { muT: tf.Tensor; lT: tf.Tensor; muSqHalfT: tf.Tensor; xSrcR: tf.Tensor } | null = null;
 
   /**
    * @param output  the network's u-space output (not consumed: the policy makes its own tensors)
@@ -142,11 +144,14 @@ export class GMFlowPolicy implements Policy {
   /**
    * Fused Euler substep for the points layout ([B, C]): x + dt·(x − x̂₀)/max(σ, ε) with the posterior
    * logits as one batched product, [μ_k | |μ_k|² | l_k] · [ν/D, −ζ/(2D), 1]ᵀ, which is the same sum
-   * l_k + (μ_k·ν − ζ|μ_k|²/2)/D as in `x0`. About 15 kernels a substep instead of 30; images use the
-   * general form.
+   * l_k + (μ_k·ν − ζ|μ_k|²/2)/D as in `x0`. About 15 kernels a substep instead of 30; single-channel
+   * images use `advanceImage`, other images the general form.
    */
   advance(xT: tf.Tensor, sigmaT: Times, dt: Times): tf.Tensor {
-    if (!this.isPoints) return tf.tidy(() => xT.add(this.pi(xT, sigmaT).mul(perSample(dt, xT.rank))));
+    if (!this.isPoints) {
+      if (xT.rank >= 3 && xT.shape[1] === 1) return this.advanceImage(xT, sigmaT, dt);
+      return tf.tidy(() => xT.add(this.pi(xT, sigmaT).mul(perSample(dt, xT.rank))));
+    }
     const B = this.batch;
     const K = this.numComponents;
     const C = xT.shape[1] as number;
@@ -183,6 +188,42 @@ export class GMFlowPolicy implements Policy {
       const wmu = tf.matMul(w, this.means).reshape([B, C]);
       const x0 = v.mul(nu).add(wmu).mul(invDen);
       return xT.add(xT.sub(x0).mul(perSample(c, 2)));
+    });
+  }
+
+  /**
+   * Fused Euler substep for single-channel images ([B, 1, …S]): the same posterior as `x0`, with the
+   * K components on the last axis ([B, S, K], transposed once per policy) so that the softmax over K
+   * is one kernel and no reduction runs over a non-last axis (wasm transposes for those). Per substep:
+   * logits = l + μ·ν/D − ζ|μ|²/(2D), x̂₀ = v·ν/D + Σ_k softmax(logits)_k μ_k / D; x ← x + dt·(x − x̂₀)/b.
+   * Differentiable (π-ID's averaged velocity rolls the gradient-carrying policy out through this).
+   */
+  private advanceImage(xT: tf.Tensor, sigmaT: Times, dt: Times): tf.Tensor {
+    const B = this.batch;
+    const K = this.numComponents;
+    const S = xT.size / B;
+    if (!this.fusedImage) {
+      this.fusedImage = tf.tidy(() => {
+        const muT = this.means.reshape([B, K, S]).transpose([0, 2, 1]); // [B, S, K]
+        const lT = this.logweights.reshape([B, K, S]).transpose([0, 2, 1]);
+        const muSqHalfT = muT.square().mul(0.5);
+        const xSrcR = this.xTSrc.reshape([B, S, 1]).mul(perSample(this.raSrc, 3));
+        return { muT: tf.keep(muT), lT: tf.keep(lT), muSqHalfT: tf.keep(muSqHalfT), xSrcR: tf.keep(xSrcR) };
+      });
+    }
+    const { muT, lT, muSqHalfT, xSrcR } = this.fusedImage;
+    const { cx, zeta, invB } = this.timeCoefficients(sigmaT);
+    const c = new Float64Array(B);
+    for (let i = 0; i < B; i++) c[i] = dt[i] * invB[i];
+    return tf.tidy(() => {
+      const v = this.gmVars.reshape([B, 1, 1]);
+      const invDen = tf.scalar(1).div(tf.maximum(v.mul(perSample(zeta, 3)).add(1), this.eps)); // [B, 1, 1]
+      const x = xT.reshape([B, S, 1]);
+      const q = x.mul(perSample(cx, 3)).sub(xSrcR).mul(invDen); // ν/D: [B, S, 1]
+      const logits = lT.add(muT.mul(q)).sub(muSqHalfT.mul(invDen.mul(perSample(zeta, 3)))); // [B, S, K]
+      const mix = tf.softmax(logits).mul(muT).sum(2, true); // [B, S, 1]
+      const x0 = v.mul(q).add(mix.mul(invDen));
+      return x.add(x.sub(x0).mul(perSample(c, 3))).reshape(xT.shape);
     });
   }
 
@@ -236,6 +277,10 @@ export class GMFlowPolicy implements Policy {
   }
 
   dispose(): void {
+    if (this.fusedImage) {
+      tf.dispose([this.fusedImage.muT, this.fusedImage.lT, this.fusedImage.muSqHalfT, this.fusedImage.xSrcR]);
+      this.fusedImage = null;
+    }
     if (this.fused) {
       this.fused.muAug.dispose();
       this.fused.xSrcR.dispose();

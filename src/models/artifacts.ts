@@ -23,27 +23,39 @@ export interface ToyNetArtifacts {
 
 export type LoadedToyNet = ToyNet & { meta: Record<string, unknown> };
 
-/** The net's artifacts (one readback of the weights). */
+/**
+ * The net's artifacts. The weights are cloned synchronously first (a snapshot that shares the data),
+ * then read back: a training step that replaces the variables meanwhile (an optimizer update while a
+ * GPU readback is in flight) cannot pull the data from under the read.
+ */
 export async function toyNetToArtifacts(net: ToyNet, meta: Record<string, unknown> = {}): Promise<ToyNetArtifacts> {
-  let captured: ToyNetArtifacts | null = null;
-  await net.model.save(
-    tf.io.withSaveHandler(async (art) => {
-      const weights = art.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(art.weightData);
-      captured = {
-        modelJson: {
-          modelTopology: art.modelTopology!,
-          format: art.format,
-          generatedBy: art.generatedBy,
-          convertedBy: art.convertedBy,
-          weightsManifest: [{ paths: [WEIGHTS_BIN], weights: art.weightSpecs ?? [] }],
-        },
-        weights,
-        file: { config: net.cfg, meta },
-      };
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(art) };
-    }),
-  );
-  return captured!;
+  const vars = net.model.weights;
+  const snapshot = vars.map((w) => w.read().clone());
+  let datas: ArrayLike<number>[];
+  try {
+    datas = await Promise.all(snapshot.map((t) => t.data()));
+  } finally {
+    snapshot.forEach((t) => t.dispose());
+  }
+  const total = datas.reduce((a, d) => a + d.length, 0);
+  const flat = new Float32Array(total);
+  let off = 0;
+  for (const d of datas) {
+    flat.set(d, off);
+    off += d.length;
+  }
+  const weightSpecs: tf.io.WeightsManifestEntry[] = vars.map((w) => ({ name: w.originalName, shape: w.shape.slice() as number[], dtype: 'float32' }));
+  return {
+    modelJson: {
+      modelTopology: net.model.toJSON(null, false) as object,
+      format: 'layers-model',
+      generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+      convertedBy: null,
+      weightsManifest: [{ paths: [WEIGHTS_BIN], weights: weightSpecs }],
+    },
+    weights: flat.buffer,
+    file: { config: net.cfg, meta },
+  };
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
@@ -62,6 +74,28 @@ export async function toyNetFromArtifacts(
   if (expectKind !== undefined && cfg.kind !== expectKind) {
     throw new Error(`${where.config}: expected a '${expectKind}' network, found kind '${cfg.kind}'`);
   }
+  const specs = checkArtifactsManifest(art, where);
+  const mj = art.modelJson as tf.io.ModelJSON;
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
+  } catch (e) {
+    throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
+  }
+  try {
+    checkModelAgainstConfig(model, cfg, `${where.model} vs ${where.config}`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { ...toyNetFromModel(cfg, model), meta: file.meta ?? {} };
+}
+
+/** The manifest and byte-length checks shared by the 2D and image nets; returns the weight specs. */
+export function checkArtifactsManifest(
+  art: { modelJson: unknown; weights: ArrayBuffer },
+  where: { model: string; weights: string },
+): tf.io.WeightsManifestEntry[] {
   const mj = art.modelJson as tf.io.ModelJSON;
   if (mj === null || typeof mj !== 'object' || typeof mj.modelTopology !== 'object' || !Array.isArray(mj.weightsManifest)) {
     throw new Error(`${where.model}: not a tfjs layers model (needs modelTopology and weightsManifest)`);
@@ -82,17 +116,5 @@ export async function toyNetFromArtifacts(
     const got = art.weights instanceof ArrayBuffer ? `${art.weights.byteLength} bytes` : 'no bytes';
     throw new Error(`${where.weights}: ${got}, expected ${bytes} from the manifest in ${where.model}`);
   }
-  let model: tf.LayersModel;
-  try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
-  } catch (e) {
-    throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
-  }
-  try {
-    checkModelAgainstConfig(model, cfg, `${where.model} vs ${where.config}`);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { ...toyNetFromModel(cfg, model), meta: file.meta ?? {} };
+  return specs;
 }

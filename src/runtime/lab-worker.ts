@@ -38,9 +38,20 @@ async function checkpoint(): Promise<void> {
 /** set while a lost device is being replaced; loops wait for it and then go on */
 let restoring: Promise<void> | null = null;
 
-onDeviceLost((loss) => {
-  restoring = restore(loss).finally(() => (restoring = null));
-});
+/** Starts the fallback once per lost backend (the loss event and a failing op may both report it). */
+function startRestore(loss: { backend: BackendChoice['name']; message: string }): Promise<void> {
+  if (!restoring && backend.name === loss.backend) restoring = restore(loss).finally(() => (restoring = null));
+  return restoring ?? Promise.resolve();
+}
+
+onDeviceLost((loss) => void startRestore(loss));
+
+/** A GPU op that failed because its device or context is gone (it can report before the loss event). */
+function isDeviceLoss(e: unknown): boolean {
+  const m = String((e as Error)?.message ?? e);
+  return (backend.name === 'webgpu' || backend.name === 'webgl') &&
+    /unmapped before mapping|device (is |was )?(lost|destroyed)|destroyed device|context (is |was )?lost|CONTEXT_LOST/i.test(m);
+}
 
 async function restore(loss: { backend: BackendChoice['name']; message: string }): Promise<void> {
   try {
@@ -74,6 +85,7 @@ async function resilient(run: () => Promise<void>): Promise<void> {
       await run();
       if (!restoring) return;
     } catch (e) {
+      if (!restoring && isDeviceLoss(e)) void startRestore({ backend: backend.name as BackendChoice['name'], message: (e as Error).message });
       if (!restoring || attempt > 2) throw e;
     }
     await restoring;
@@ -97,7 +109,9 @@ function loopHooks(phase: 'teacher' | 'student', opts: LoopOptions) {
     onProgress: (p: Progress) => {
       flush();
       post({ event: 'progress', progress: p });
-      if (performance.now() - lastGood.at > CHECKPOINT_MS) void checkpoint();
+      if (performance.now() - lastGood.at > CHECKPOINT_MS) {
+        checkpoint().catch((e) => post({ event: 'log', message: `checkpoint failed: ${(e as Error).message}` }));
+      }
     },
     metricEvery: opts.metricEvery ?? 0,
     onMetric: async (iter: number) => {

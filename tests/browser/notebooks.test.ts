@@ -28,12 +28,21 @@ async function setField(r: PageRecord, id: string, value: string): Promise<void>
   await r.page.locator(tid(id)).dispatchEvent('change');
 }
 
-/** Number of points in a Plotly chart's first trace. */
-async function plotPoints(r: PageRecord, id: string): Promise<number> {
-  return r.page.evaluate((sel) => {
-    const el = document.querySelector(sel) as unknown as { data?: { x?: unknown[] }[] } | null;
-    return el?.data?.[0]?.x?.length ?? 0;
-  }, tid(id));
+/** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
+async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
+  const count = () =>
+    r.page.evaluate((sel) => {
+      const el = document.querySelector(sel) as unknown as { data?: { x?: unknown[] }[] } | null;
+      return el?.data?.[0]?.x?.length ?? 0;
+    }, tid(id));
+  await r.page
+    .waitForFunction(
+      ([sel, n]) => ((document.querySelector(sel as string) as unknown as { data?: { x?: unknown[] }[] } | null)?.data?.[0]?.x?.length ?? 0) >= (n as number),
+      [tid(id), atLeast],
+      { timeout: 10_000 },
+    )
+    .catch(() => undefined);
+  return count();
 }
 
 async function waitDone(r: PageRecord, timeout: number): Promise<void> {
@@ -91,7 +100,7 @@ describe('notebooks on wasm', () => {
       const gaps = await frameGaps(r);
       assert.ok(gaps.n > 20, `frames: ${gaps.n}`);
       assert.ok(gaps.max < 100, `largest frame gap while training ${gaps.max.toFixed(0)} ms (p99 ${gaps.p99.toFixed(0)} ms)`);
-      assert.ok((await plotPoints(r, 'loss-plot')) >= 100, 'loss curve has points');
+      assert.ok((await plotPoints(r, 'loss-plot', 150)) >= 150, 'loss curve has a point per step');
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
       assert.ok(Number(await r.page.locator(`${tid('samples-plot')} ${tid('scatter-layer')}`).count()) >= 2);
       // the controls are in the URL
@@ -114,7 +123,7 @@ describe('notebooks on wasm', () => {
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
       assert.ok((await r.page.locator(tid('nfe-marker')).count()) >= 24 * 2, 'every network evaluation is marked');
-      assert.ok((await plotPoints(r, 'loss-plot')) >= 60);
+      assert.ok((await plotPoints(r, 'loss-plot', 60)) >= 60);
       assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced-W1 has a point');
       // the selected particle's GMFlow policy: K = 8 components
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
@@ -181,6 +190,32 @@ describe('notebooks on webgpu (SwiftShader)', () => {
   });
   after(() => h?.close());
 
+  test('flow matching and the policy explorer load on webgpu; a few teacher steps train there', async () => {
+    const r = await h.open('notebooks/flow-matching-2d.html', { backend: 'webgpu' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 120_000 });
+      assert.equal(await r.page.locator(tid('backend-indicator')).getAttribute('data-backend'), 'webgpu');
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
+      await setField(r, 'teacher-steps', '4');
+      await setField(r, 'teacher-batch', '64');
+      await r.page.click(tid('train-teacher'));
+      await waitDone(r, 300_000);
+      assert.ok((await plotPoints(r, 'loss-plot', 4)) >= 4);
+      assertClean(r, 'flow-matching-2d on webgpu');
+    } finally {
+      await r.close();
+    }
+    const e = await h.open('notebooks/policy-explorer.html', { backend: 'webgpu' });
+    try {
+      await e.page.waitForSelector(READY, { timeout: 120_000 });
+      assert.equal(await e.page.locator(tid('backend-indicator')).getAttribute('data-backend'), 'webgpu');
+      await e.page.waitForSelector(tid('run-sweep'), { timeout: 60_000 });
+      assertClean(e, 'policy-explorer on webgpu');
+    } finally {
+      await e.close();
+    }
+  });
+
   test('π-Flow notebook runs on webgpu: a few π-ID iterations, policy paths drawn', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'webgpu' });
     try {
@@ -193,10 +228,11 @@ describe('notebooks on webgpu (SwiftShader)', () => {
       await r.page.click(tid('distill-student'));
       await waitDone(r, 300_000);
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 300_000 });
-      assert.ok((await plotPoints(r, 'loss-plot')) >= 3);
+      assert.ok((await plotPoints(r, 'loss-plot', 3)) >= 3);
       assertClean(r, 'piflow-2d on webgpu');
     } finally {
       await r.close();
     }
   });
 });
+

@@ -1,0 +1,310 @@
+/**
+ * The MNIST side of `piflow train-teacher --dataset mnist`, `distill`, `sample`, `evaluate` (chosen by
+ * train.ts when the dataset is mnist or the model directory holds an image network), and
+ * `piflow train-classifier` (the metric's classifier).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../engine/backend.js';
+import { GuardedAdam } from '../engine/optim.js';
+import { Rng } from '../engine/rng.js';
+import { ImageSampler } from '../data/mnist.js';
+import { loadMnist } from '../data/mnist-node.js';
+import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type UNetConfig } from '../models/unet.js';
+import { loadImageNet, saveImageNet } from '../models/image-io-node.js';
+import type { LoadedImageNet } from '../models/image-artifacts.js';
+import { readArtifactsDir, writeArtifactsDir } from '../models/io-node.js';
+import { classifierFromArtifacts, classifierToArtifacts, classifyImages, createClassifier, FEATURE_DIM, type Classifier } from '../models/classifier.js';
+import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
+import {
+  DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
+} from '../runtime/mnist.js';
+import { policyConfigOf, StudentPolicyConfig, validateStudentPolicyConfig } from '../runtime/toy.js';
+import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
+import { encodeGrayPng, imageGrid } from './png.js';
+import { trainLoop } from './train.js';
+
+const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
+const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
+export const DEFAULT_CLASSIFIER_DIR = 'static/classifier';
+
+function outDir(o: ParsedOpts): string {
+  const out = String(o.out);
+  if (out.trim() === '') throw new UsageError('--out: must be a path');
+  return out;
+}
+
+async function mnistSource(): Promise<ImageSource> {
+  const { images, labels } = await loadMnist('train');
+  const s = new ImageSampler(images, labels);
+  return (n, rng) => s.sample(n, rng);
+}
+
+export const TRAIN_TEACHER_MNIST_OPTS: OptSpecs = {
+  dataset: { type: 'string', choices: ['mnist'], help: 'dataset' },
+  steps: { type: 'int', min: 1, help: 'training steps' },
+  batch: { type: 'int', default: 128, min: 1, help: 'batch size' },
+  lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
+  warmup: { type: 'int', default: 200, min: 0, help: 'learning-rate warm-up steps' },
+  clip: { type: 'number', default: 1, min: 0, help: 'gradient-norm clip (0: none)' },
+  ema: { type: 'number', default: 0.999, min: 0, max: 0.999999, help: 'EMA decay of the saved weights (0: off)' },
+  size: { type: 'string', default: 'full', choices: ['full', 'small', 'tiny'], help: 'U-Net size (full: 677,540 parameters, small: 173,396, tiny: for tests)' },
+  seed: SEED,
+  out: { type: 'string', help: 'output directory' },
+  'save-every': { type: 'int', default: 250, min: 0, help: 'checkpoint every N steps (0: only at the end)' },
+  backend: BACKEND,
+};
+
+export async function trainTeacherMnistCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, TRAIN_TEACHER_MNIST_OPTS);
+  const out = outDir(o);
+  const backend = await initNodeBackend(String(o.backend));
+  const data = await mnistSource();
+  const rng = new Rng(Number(o.seed));
+  const cfg: UNetConfig = o.size === 'small' ? SMALL_UNET : o.size === 'tiny' ? TINY_UNET : DEFAULT_UNET;
+  const net = createImageNet(cfg, rng.fork());
+  const adam = { lr: Number(o.lr), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) };
+  const trainer = new ImageTeacherTrainer(net, data, Number(o.batch), adam, rng.nextU32(), Number(o.ema));
+  const meta = { dataset: 'mnist', steps: o.steps, batch: o.batch, adam, ema: o.ema, seed: o.seed, backend, command: `piflow train-teacher ${argv.join(' ')}` };
+  const secs = await trainLoop('teacher', Number(o.steps), Number(o['save-every']), () => trainer.step(), (done) =>
+    trainer.withEmaWeights(() => saveImageNet(net, out, { ...meta, stepsDone: done, weights: Number(o.ema) > 0 ? 'ema' : 'live' })),
+  );
+  console.log(JSON.stringify({ out, steps: o.steps, seconds: +secs.toFixed(1), backend }));
+  trainer.dispose();
+  net.dispose();
+  return 0;
+}
+
+export const DISTILL_MNIST_OPTS: OptSpecs = {
+  teacher: { type: 'string', help: 'image teacher directory' },
+  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'data (mnist)' },
+  policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
+  k: { type: 'int', default: DEFAULT_IMAGE_DISTILL.k, min: 1, help: 'GMFlow components K per pixel' },
+  n: { type: 'int', default: DEFAULT_IMAGE_DISTILL.n, min: 1, help: 'DX grid points N' },
+  'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
+  nfe: { type: 'int', default: 2, min: 1, help: 'student steps' },
+  iters: { type: 'int', min: 1, help: 'π-ID iterations' },
+  batch: { type: 'int', default: DEFAULT_IMAGE_DISTILL.batch, min: 1, help: 'batch size' },
+  lr: { type: 'number', default: DEFAULT_IMAGE_DISTILL.adam.lr, gt: 0, help: 'Adam learning rate' },
+  beta1: { type: 'number', default: 0.9, min: 0, max: 0.999999, help: 'Adam beta1' },
+  beta2: { type: 'number', default: 0.95, min: 0, max: 0.999999, help: 'Adam beta2' },
+  warmup: { type: 'int', default: 100, min: 0, help: 'learning-rate warm-up steps' },
+  clip: { type: 'number', default: 0, min: 0, help: 'gradient-norm clip (0: none)' },
+  substeps: { type: 'int', default: 128, min: 1, help: 'total rollout substeps' },
+  intermediate: { type: 'int', default: 2, min: 1, help: 'intermediate states per segment' },
+  'decay-iters': { type: 'int', default: 0, min: 0, help: 'teacher-ratio decay iterations (0: off)' },
+  window: { type: 'int', default: -1, min: -1, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  'gm-dropout': { type: 'number', default: 0.05, min: 0, max: 0.999, help: 'GM dropout probability' },
+  'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
+  shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
+  'data-free': { type: 'flag', help: 'data-free π-ID' },
+  seed: SEED,
+  out: { type: 'string', help: 'output directory' },
+  'save-every': { type: 'int', default: 100, min: 0, help: 'checkpoint every N iterations (0: only at the end)' },
+  backend: BACKEND,
+};
+
+export async function distillMnistCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
+  const out = outDir(o);
+  const backend = await initNodeBackend(String(o.backend));
+  const teacher = await loadImageNet(String(o.teacher), 'teacher');
+  const data = await mnistSource();
+  const policy = String(o.policy) as 'gmflow' | 'dx';
+  const cfg = {
+    ...DEFAULT_IMAGE_DISTILL,
+    policy, k: Number(o.k), n: Number(o.n), dxMode: String(o['dx-mode']) as 'grid' | 'polynomial',
+    nfe: Number(o.nfe), batch: Number(o.batch), seed: Number(o.seed),
+    adam: { lr: Number(o.lr), beta1: Number(o.beta1), beta2: Number(o.beta2), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) },
+    totalSubsteps: Number(o.substeps), numIntermediateStates: Number(o.intermediate), numDecayIters: Number(o['decay-iters']),
+    windowSubsteps: Number(o.window) >= 0 ? Number(o.window) : policy === 'dx' ? 3 : 0,
+    gmDropout: policy === 'gmflow' ? Number(o['gm-dropout']) : 0, finalStepSizeScale: Number(o['final-step-scale']),
+    shift: Number(o.shift), dataFree: Boolean(o['data-free']),
+  };
+  let d: ImageDistiller;
+  try {
+    d = new ImageDistiller(teacher, data, cfg);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const meta = { dataset: 'mnist', teacher: path.resolve(String(o.teacher)), backend, piid: cfg, policy: policyConfigOf(cfg), command: `piflow distill ${argv.join(' ')}` };
+  const secs = await trainLoop(`π-ID ${policy}`, Number(o.iters), Number(o['save-every']), () => d.step(), (done) =>
+    saveImageNet(d.student, out, { ...meta, itersDone: done }),
+  );
+  console.log(JSON.stringify({ out, iters: o.iters, seconds: +secs.toFixed(1), backend }));
+  d.dispose();
+  d.student.dispose();
+  teacher.dispose();
+  return 0;
+}
+
+interface LoadedImageModel {
+  net: LoadedImageNet;
+  policy?: StudentPolicyConfig;
+}
+
+async function loadImageModel(dir: string): Promise<LoadedImageModel> {
+  const net = await loadImageNet(dir);
+  if (net.cfg.kind === 'teacher') return { net };
+  const policy = net.meta.policy as StudentPolicyConfig;
+  try {
+    validateStudentPolicyConfig(policy);
+  } catch (e) {
+    throw new Error(`${path.join(dir, 'config.json')}: meta.policy is not a valid student policy config (${(e as Error).message})`);
+  }
+  return { net, policy };
+}
+
+async function drawImages(m: LoadedImageModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
+  if (!m.policy) {
+    if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
+    if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
+    return sampleImageTeacher(m.net, count, Number(o.steps), seed);
+  }
+  if (o.steps !== undefined) throw new UsageError('--steps is for teachers; a student samples with --nfe');
+  return sampleImageStudent(m.net, m.policy, count, seed, {
+    nfe: o.nfe === undefined ? undefined : Number(o.nfe),
+    temperature: Number(o.temperature),
+    totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
+    h: Number(o.h),
+  });
+}
+
+const SAMPLE_COMMON: OptSpecs = {
+  model: { type: 'string', help: 'image model directory (teacher or student)' },
+  nfe: { type: 'int', optional: true, min: 1, help: 'student: network evaluations (default: as distilled)' },
+  steps: { type: 'int', optional: true, min: 1, help: 'teacher: Euler steps' },
+  temperature: { type: 'number', default: 1, gt: 0, help: 'GMFlow temperature' },
+  substeps: { type: 'int', optional: true, min: 1, help: 'student: total rollout substeps' },
+  h: { type: 'number', default: 0, min: 0, help: 'FlowMap-SDE h (0: deterministic)' },
+  seed: SEED,
+  backend: BACKEND,
+};
+
+export const SAMPLE_MNIST_OPTS: OptSpecs = {
+  ...SAMPLE_COMMON,
+  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'mnist (implied by an image model)' },
+  count: { type: 'int', min: 1, help: 'number of samples' },
+  cols: { type: 'int', optional: true, min: 1, help: 'grid columns (default ⌈√count⌉)' },
+  out: { type: 'string', help: 'output PNG grid; the samples also go to OUT.f32 (float32 [count,1,28,28], little-endian) + OUT.f32.json' },
+};
+
+async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
+}
+
+export async function sampleMnistCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, SAMPLE_MNIST_OPTS);
+  const out = outDir(o);
+  await initNodeBackend(String(o.backend));
+  const m = await loadImageModel(String(o.model));
+  const count = Number(o.count);
+  const samples = await drawImages(m, o, count, Number(o.seed));
+  if (!samples.every(Number.isFinite)) throw new Error('sampling produced non-finite values; nothing was written');
+  const { channels: C, size } = m.net.cfg;
+  const grid = imageGrid(samples, count, size, size, o.cols === undefined ? undefined : Number(o.cols));
+  await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  const raw = out.replace(/\.png$/i, '') + '.f32';
+  await writeAtomic(raw, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
+  await writeAtomic(`${raw}.json`, JSON.stringify({ dtype: 'float32', endianness: 'little', shape: [count, C, size, size], range: [-1, 1], model: o.model, seed: o.seed }, null, 2) + '\n');
+  await writeAtomic(out, encodeGrayPng(grid.width, grid.height, grid.pixels));
+  console.log(JSON.stringify({ out, raw, count }));
+  m.net.dispose();
+  return 0;
+}
+
+async function loadClassifier(dir: string): Promise<Classifier> {
+  const art = await readArtifactsDir(dir);
+  return classifierFromArtifacts(art, art.where);
+}
+
+export const EVALUATE_MNIST_OPTS: OptSpecs = {
+  ...SAMPLE_COMMON,
+  count: { type: 'int', default: 10000, min: 2, help: 'samples (Fréchet distance against the 10,000 test images)' },
+  classifier: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'classifier directory (piflow train-classifier)' },
+  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'reference data (mnist)' },
+};
+
+/** `piflow evaluate` for an image model: classifier-feature Fréchet distance to the MNIST test set and class diversity, as JSON. */
+export async function evaluateMnistCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, EVALUATE_MNIST_OPTS);
+  const backend = await initNodeBackend(String(o.backend));
+  const m = await loadImageModel(String(o.model));
+  const clf = await loadClassifier(String(o.classifier));
+  const count = Number(o.count);
+  const t0 = performance.now();
+  const samples = await drawImages(m, o, count, Number(o.seed));
+  const sampleSecs = (performance.now() - t0) / 1000;
+  const test = await loadMnist('test');
+  const ref = await classifyImages(clf, test.images.pixels, test.images.n);
+  const got = await classifyImages(clf, samples, count);
+  const fd = frechetFromFeatures(got.features, count, ref.features, test.images.n, FEATURE_DIM);
+  const stats = classStats(got.pred, 10, 0.01);
+  const kind = m.policy ? `student ${m.policy.policy} nfe ${o.nfe ?? m.policy.nfe}` : `teacher euler ${o.steps}`;
+  console.log(JSON.stringify({
+    model: o.model, kind, dataset: 'mnist', count, frechet: +fd.toFixed(3), classHistogram: stats.histogram,
+    entropy: +stats.entropy.toFixed(4), entropyMax: +Math.log(10).toFixed(4), classesCovered: stats.classesCovered,
+    sampleSeconds: +sampleSecs.toFixed(2), backend,
+  }));
+  m.net.dispose();
+  clf.dispose();
+  return 0;
+}
+
+export const TRAIN_CLASSIFIER_OPTS: OptSpecs = {
+  epochs: { type: 'number', default: 6, gt: 0, help: 'epochs over the 60,000 training images (fractions allowed)' },
+  batch: { type: 'int', default: 128, min: 1, help: 'batch size' },
+  lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
+  seed: SEED,
+  out: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'output directory' },
+  backend: BACKEND,
+};
+
+/** `piflow train-classifier`: the metric's MNIST classifier; prints its test accuracy. */
+export async function trainClassifierCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, TRAIN_CLASSIFIER_OPTS);
+  const out = outDir(o);
+  const backend = await initNodeBackend(String(o.backend));
+  const train = await loadMnist('train');
+  const test = await loadMnist('test');
+  const rng = new Rng(Number(o.seed));
+  const clf = createClassifier(rng.fork());
+  const sampler = new ImageSampler(train.images, train.labels);
+  const B = Number(o.batch);
+  const steps = Math.max(1, Math.round((Number(o.epochs) * train.images.n) / B));
+  const opt = new GuardedAdam({ lr: Number(o.lr) });
+  const vars = clf.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const labels = new Uint8Array(B);
+  const t0 = performance.now();
+  const save = async () => {
+    const accuracy = await testAccuracy(clf, test.images.pixels, test.labels);
+    await writeArtifactsDir(out, await classifierToArtifacts(clf, {
+      dataset: 'mnist', epochs: o.epochs, batch: B, lr: o.lr, seed: o.seed, testAccuracy: accuracy, backend, command: `piflow train-classifier ${argv.join(' ')}`,
+    }));
+    return accuracy;
+  };
+  await trainLoop('classifier', steps, 0, async () => {
+    const x = tf.tensor4d(sampler.sample(B, rng, labels), [B, 1, 28, 28]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10));
+    try {
+      return await opt.minimize(() => tf.losses.softmaxCrossEntropy(y, clf.apply(x as tf.Tensor4D).logits) as tf.Scalar, vars);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }, async () => undefined);
+  const accuracy = await save();
+  console.log(JSON.stringify({ out, steps, testAccuracy: +accuracy.toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1), backend }));
+  opt.dispose();
+  clf.dispose();
+  return 0;
+}
+
+export async function testAccuracy(clf: Classifier, pixels: Float32Array, labels: Uint8Array): Promise<number> {
+  const { pred } = await classifyImages(clf, pixels, labels.length);
+  let ok = 0;
+  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) ok++;
+  return ok / labels.length;
+}

@@ -1,0 +1,141 @@
+/**
+ * The wasm backend has no Conv2DBackpropFilter kernel, so a conv layer cannot be trained on it
+ * ("kernel not registered"). This registers one, composed of wasm kernels like the backend's own
+ * composite kernels: pad x, take the KH·KW strided taps, concatenate them on the channel axis
+ * (im2col, [B·OH·OW, KH·KW·Cin]) and multiply by dy ([B·OH·OW, Cout]) transposed: dW = colsᵀ·dy,
+ * reshaped to [KH, KW, Cin, Cout]. NHWC, any stride/padding, dilation 1.
+ * Also Conv2DBackpropInput for stride 1: wasm's own is a slow generic loop (measured 4.1 s of an 8 s
+ * U-Net step at batch 128); dx is the forward Conv2D (XNNPACK) of dy with the kernel flipped in space
+ * and transposed in/out, padded by (KH−1−top, KH−1−bottom) and (KW−1−left, KW−1−right). Other strides
+ * keep the original kernel. Installed by initNodeBackend (engine/backend.ts) on wasm; a browser front end
+ * that trains conv nets on wasm calls `installWasmConv2DBackpropFilter()` after selecting the backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type KernelFn = tf.KernelConfig['kernelFunc'];
+interface Info {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
+
+let installed = false;
+
+/** Which Conv2DBackpropFilter formulation: 'conv' (swapped-axes convolution, default) or 'im2col' (tests compare them). */
+let useConv = true;
+export function setWasmFilterGradMode(mode: 'conv' | 'im2col'): void {
+  useConv = mode === 'conv';
+}
+
+export function installWasmConv2DBackpropFilter(): void {
+  if (installed) return;
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
+    installed = true;
+    return;
+  }
+  const need = ['PadV2', 'StridedSlice', 'Concat', 'Reshape', 'BatchMatMul', 'Transpose', 'Conv2D', 'Slice'];
+  if (need.some((n) => !tf.getKernel(n, 'wasm'))) return;
+  const k = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn;
+  const kernelFunc: KernelFn = (args) => {
+    const backend = args.backend as unknown as { disposeData(id: object): void };
+    const { x, dy } = args.inputs as unknown as { x: Info; dy: Info };
+    const attrs = args.attrs as unknown as {
+      strides: [number, number] | number;
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      filterShape: [number, number, number, number];
+    };
+    if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
+    const [B, , , Cin] = x.shape;
+    const [KH, KW, , Cout] = attrs.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
+    );
+    const { top, bottom, left, right } = info.padInfo;
+    const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+    const temps: Info[] = [];
+    const run = (name: string, inputs: unknown, a: unknown): Info => {
+      const out = k(name)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as Info;
+      temps.push(out);
+      return out;
+    };
+    try {
+      const xp = top || bottom || left || right
+        ? run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
+        : x;
+      if (useConv) {
+        // dW[i, j, ci, co] = Σ_{b,y,x} xp[b, y·sh + i, x·sw + j, ci]·dy[b, y, x, co]: a valid conv of xp with
+        // batch and channels swapped ([Cin, Hp, Wp, B]) by dy as the filter ([OH, OW, B, Cout]), dilated by the stride
+        const xt = run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });
+        const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+        let c = run('Conv2D', { x: xt, filter: dyt }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw] });
+        if (c.shape[1] !== KH || c.shape[2] !== KW) c = run('Slice', { x: c }, { begin: [0, 0, 0, 0], size: [Cin, KH, KW, Cout] });
+        return k('Transpose')({ inputs: { x: c } as never, backend: args.backend, attrs: { perm: [1, 2, 0, 3] } as never }) as never;
+      }
+      const taps: Info[] = [];
+      for (let i = 0; i < KH; i++) {
+        for (let j = 0; j < KW; j++) {
+          taps.push(run('StridedSlice', { x: xp }, {
+            begin: [0, i, j, 0], end: [B, i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1, Cin], strides: [1, sh, sw, 1],
+            beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+          }));
+        }
+      }
+      const cols = taps.length === 1 ? taps[0] : run('Concat', taps, { axis: 3 });
+      const M = B * OH * OW;
+      const a = run('Reshape', { x: cols }, { shape: [1, M, KH * KW * Cin] });
+      const b = run('Reshape', { x: dy }, { shape: [1, M, Cout] });
+      const mm = run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+      const out = k('Reshape')({ inputs: { x: mm } as never, backend: args.backend, attrs: { shape: [KH, KW, Cin, Cout] } as never }) as Info;
+      return out as never;
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc });
+  installFastBackpropInput();
+  installed = true;
+}
+
+function installFastBackpropInput(): void {
+  const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (!orig || ['Reverse', 'Transpose', 'Conv2D'].some((n) => !tf.getKernel(n, 'wasm'))) return;
+  const origFn = orig.kernelFunc as KernelFn;
+  const k = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn;
+  const kernelFunc: KernelFn = (args) => {
+    const backend = args.backend as unknown as { disposeData(id: object): void };
+    const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
+    const attrs = args.attrs as unknown as {
+      strides: [number, number] | number;
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+      dataFormat: 'NHWC' | 'NCHW';
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
+    const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
+    if (attrs.dataFormat === 'NCHW' || sh !== 1 || sw !== 1) return origFn(args);
+    const [KH, KW] = filter.shape;
+    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], 1, 1, attrs.pad, attrs.dimRoundingMode);
+    const { top, bottom, left, right } = info.padInfo;
+    const temps: Info[] = [];
+    const run = (name: string, inputs: unknown, a: unknown): Info => {
+      const out = k(name)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as Info;
+      temps.push(out);
+      return out;
+    };
+    try {
+      const flipped = KH === 1 && KW === 1 ? filter : run('Reverse', { x: filter }, { dims: [0, 1] });
+      const wT = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+      const pad = [[0, 0], [KH - 1 - top, KH - 1 - bottom], [KW - 1 - left, KW - 1 - right], [0, 0]];
+      return k('Conv2D')({
+        inputs: { x: dy, filter: wT } as never, backend: args.backend,
+        attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: attrs.dimRoundingMode } as never,
+      });
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel({ ...orig, kernelFunc });
+}

@@ -1,0 +1,81 @@
+/**
+ * ImageNet ⇄ tfjs artifacts, browser-safe: the same three files as the 2D nets (artifacts.ts):
+ * `model.json` (tfjs layers format; the custom layers of unet.ts must be registered, i.e. unet.ts
+ * imported, before loading), the weights' bytes, and `config.json` ({config: UNetConfig, meta}).
+ * The manifest/byte checks are shared with artifacts.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, checkArtifactsManifest } from './artifacts.js';
+import { checkUNetAgainstConfig, imageNetFromModel, validateUNetConfig, type ImageNet, type UNetConfig } from './unet.js';
+
+export { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN };
+
+export interface ImageNetFile {
+  config: UNetConfig;
+  meta?: Record<string, unknown>;
+}
+
+export interface ImageNetArtifacts {
+  modelJson: tf.io.ModelJSON;
+  weights: ArrayBuffer;
+  file: ImageNetFile;
+}
+
+export type LoadedImageNet = ImageNet & { meta: Record<string, unknown> };
+
+export async function imageNetToArtifacts(net: ImageNet, meta: Record<string, unknown> = {}): Promise<ImageNetArtifacts> {
+  let captured: ImageNetArtifacts | null = null;
+  await net.model.save(
+    tf.io.withSaveHandler(async (art) => {
+      const weights = art.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(art.weightData);
+      captured = {
+        modelJson: {
+          modelTopology: art.modelTopology!,
+          format: art.format,
+          generatedBy: art.generatedBy,
+          convertedBy: art.convertedBy,
+          weightsManifest: [{ paths: [WEIGHTS_BIN], weights: art.weightSpecs ?? [] }],
+        },
+        weights,
+        file: { config: net.cfg, meta },
+      };
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(art) };
+    }),
+  );
+  return captured!;
+}
+
+/** True when a config.json's config is an image network's (`arch: 'unet'`). */
+export function isImageNetFile(file: unknown): boolean {
+  return file !== null && typeof file === 'object' && (file as { config?: { arch?: unknown } }).config?.arch === 'unet';
+}
+
+export async function imageNetFromArtifacts(
+  art: { modelJson: unknown; weights: ArrayBuffer; file: unknown },
+  where: { config: string; model: string; weights: string },
+  expectKind?: UNetConfig['kind'],
+): Promise<LoadedImageNet> {
+  const file = art.file as ImageNetFile;
+  if (file === null || typeof file !== 'object' || typeof file.config !== 'object' || file.config === null) {
+    throw new Error(`${where.config}: expected {"config": {...}, "meta": {...}}`);
+  }
+  const cfg = validateUNetConfig(file.config, where.config);
+  if (expectKind !== undefined && cfg.kind !== expectKind) {
+    throw new Error(`${where.config}: expected a '${expectKind}' network, found kind '${cfg.kind}'`);
+  }
+  const specs = checkArtifactsManifest(art, where);
+  const mj = art.modelJson as tf.io.ModelJSON;
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
+  } catch (e) {
+    throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
+  }
+  try {
+    checkUNetAgainstConfig(model, cfg, `${where.model} vs ${where.config}`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { ...imageNetFromModel(cfg, model), meta: file.meta ?? {} };
+}

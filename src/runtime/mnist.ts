@@ -1,0 +1,264 @@
+/**
+ * Image (MNIST) training, distillation and sampling: the engine (π-ID, samplers) wired to the U-Net
+ * (models/unet.ts), mirroring toy.ts. Layout: x [B, C, H, W] (NCHW), GMFlow means [B, K, C, H, W],
+ * logweights [B, K, 1, H, W], logstds [B, 1, 1, 1, 1]; DX [B, N, C, H, W]. No DOM, no fs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../engine/rng.js';
+import { Times } from '../engine/time.js';
+import { check } from '../engine/tensors.js';
+import { GMFlowPolicy } from '../engine/gmflow.js';
+import { DXPolicy } from '../engine/dx.js';
+import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
+import { GuardedAdam, AdamConfig, StepStats, validateAdam } from '../engine/optim.js';
+import { PiFlowImitation, StudentPolicyFn, validatePiID } from '../engine/piid.js';
+import { eulerSample, piflowSample, VelocityFn } from '../engine/sample.js';
+import {
+  createImageNet, disposeImageOutput, ImageNet, initImageStudentFromTeacher, splitImageDxOutput, splitImageGmflowOutput, UNetConfig,
+} from '../models/unet.js';
+import { DEFAULT_DISTILL, DistillConfig, policyConfigOf, StudentPolicyConfig, validateStudentPolicyConfig } from './toy.js';
+
+/** A source of image batches: [n, C, H, W] row-major. */
+export type ImageSource = (n: number, rng: Rng) => Float32Array;
+
+export function imageShape(cfg: UNetConfig): [number, number, number] {
+  return [cfg.channels, cfg.size, cfg.size];
+}
+
+/** The teacher as a velocity field: x [B, C, H, W] → u [B, C, H, W]. */
+export function imageTeacherVelocity(net: ImageNet): VelocityFn {
+  return (x, sigma) => {
+    const o = net.apply(x as tf.Tensor4D, sigma);
+    o.logstd?.dispose();
+    return o.out;
+  };
+}
+
+/** The image student as a policy factory (GMFlow or DX on the image layout). */
+export function imageStudentPolicy(net: ImageNet, p: StudentPolicyConfig): StudentPolicyFn {
+  const C = net.cfg.channels;
+  return (xSrc, sigmaSrc, eps) => {
+    const o = net.apply(xSrc as tf.Tensor4D, sigmaSrc);
+    try {
+      if (p.policy === 'gmflow') {
+        const parts = splitImageGmflowOutput(o, net.cfg.k!, C);
+        try {
+          return new GMFlowPolicy(parts, xSrc, sigmaSrc, eps);
+        } finally {
+          tf.dispose([parts.means, parts.logweights, parts.logstds]);
+        }
+      }
+      const d = splitImageDxOutput(o, net.cfg.n!, C);
+      try {
+        const f = Math.max(p.finalStepSizeScale, 1e-4);
+        return new DXPolicy(d, xSrc, sigmaSrc, { segmentSize: 1 / (p.nfe - 1 + f), shift: p.shift, mode: p.dxMode, eps });
+      } finally {
+        d.dispose();
+      }
+    } finally {
+      disposeImageOutput(o);
+    }
+  };
+}
+
+export function imageTrainableVars(net: ImageNet): tf.Variable[] {
+  return net.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+}
+
+/** The recipe's teacher optimiser: Adam 1e-3, 200 warm-up steps, gradient clip 1.0. */
+export const DEFAULT_IMAGE_TEACHER_ADAM: AdamConfig = { lr: 1e-3, warmupSteps: 200, clipNorm: 1 };
+
+/** Flow-matching training of the image teacher: σ ~ U[0,1), x_t = (1−σ)x₀ + σε, loss = mean (u_θ − (ε − x₀))². */
+export class ImageTeacherTrainer {
+  readonly optimizer: GuardedAdam;
+  readonly rng: Rng;
+  /** EMA copies of the trainable weights (emaDecay > 0), updated after every applied step */
+  private ema: tf.Variable[] | null = null;
+  /**
+   * @param emaDecay exponential moving average of the weights (the recipe's 0.999; 0: off). The EMA
+   *   weights are what `withEmaWeights` swaps in, e.g. to save them.
+   */
+  constructor(
+    readonly net: ImageNet,
+    readonly data: ImageSource,
+    readonly batch: number,
+    adam: AdamConfig = DEFAULT_IMAGE_TEACHER_ADAM,
+    seed = 0,
+    readonly emaDecay = 0,
+  ) {
+    check(Number.isInteger(batch) && batch >= 1, `batch must be an integer >= 1, got ${batch}`);
+    check(Number.isFinite(emaDecay) && emaDecay >= 0 && emaDecay < 1, `ema decay must be in [0, 1), got ${emaDecay}`);
+    this.optimizer = new GuardedAdam(adam);
+    this.rng = new Rng(seed);
+  }
+
+  private updateEma(): void {
+    if (!(this.emaDecay > 0)) return;
+    const vars = imageTrainableVars(this.net);
+    if (!this.ema) {
+      this.ema = vars.map((v) => tf.tidy(() => tf.variable(v.clone(), false)));
+      return;
+    }
+    const d = this.emaDecay;
+    tf.tidy(() => {
+      vars.forEach((v, i) => this.ema![i].assign(this.ema![i].mul(d).add(v.mul(1 - d))));
+    });
+  }
+
+  /** Runs `fn` with the EMA weights in the net (the live weights are put back after); without EMA just runs `fn`. */
+  async withEmaWeights<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.ema) return fn();
+    const vars = imageTrainableVars(this.net);
+    const live = vars.map((v) => v.clone());
+    vars.forEach((v, i) => v.assign(this.ema![i]));
+    try {
+      return await fn();
+    } finally {
+      vars.forEach((v, i) => v.assign(live[i]));
+      tf.dispose(live);
+    }
+  }
+
+  async step(): Promise<StepStats> {
+    const B = this.batch;
+    const shape = [B, ...imageShape(this.net.cfg)];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x0 = tf.tensor(this.data(B, this.rng), shape);
+    const noise = tf.tensor(this.rng.normalArray(size), shape);
+    const sigma: Times = this.rng.uniformArray(B);
+    const { xT, u } = forwardDiffusion(x0, noise, sigma);
+    tf.dispose([x0, noise]);
+    try {
+      const stats = await this.optimizer.minimize(() => flowMatchingLoss(imageTeacherVelocity(this.net)(xT, sigma), u), imageTrainableVars(this.net));
+      this.updateEma();
+      return stats;
+    } finally {
+      tf.dispose([xT, u]);
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    if (this.ema) tf.dispose(this.ema);
+    this.ema = null;
+  }
+}
+
+/** The recipe's student settings: K = 8, N = 10, Adam (0.9, 0.95) 2e-4 with 100 warm-up steps, batch 64, GM dropout 0.05. */
+export const DEFAULT_IMAGE_DISTILL: DistillConfig = {
+  ...DEFAULT_DISTILL,
+  k: 8,
+  n: 10,
+  batch: 64,
+  gmDropout: 0.05,
+  numIntermediateStates: 2,
+  totalSubsteps: 128,
+  adam: { lr: 2e-4, beta1: 0.9, beta2: 0.95, warmupSteps: 100 },
+};
+
+/** A π-Flow image student distilled from an image teacher by π-ID. */
+export class ImageDistiller {
+  readonly student: ImageNet;
+  readonly piid: PiFlowImitation;
+  readonly optimizer: GuardedAdam;
+  readonly rng: Rng;
+  readonly cfg: DistillConfig;
+
+  constructor(readonly teacher: ImageNet, readonly data: ImageSource, cfg: Partial<DistillConfig>, student?: ImageNet) {
+    this.cfg = { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } };
+    const c = this.cfg;
+    validatePiID(c);
+    validateStudentPolicyConfig(policyConfigOf(c));
+    check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
+    check(c.policy !== 'gmflow' || (Number.isInteger(c.k) && c.k >= 1), `K must be an integer >= 1, got ${c.k}`);
+    check(c.policy !== 'dx' || (Number.isInteger(c.n) && c.n >= 1), `N must be an integer >= 1, got ${c.n}`);
+    validateAdam(c.adam);
+    this.rng = new Rng(c.seed);
+    if (student) this.student = student;
+    else {
+      const { k: _k, n: _n, ...trunk } = teacher.cfg;
+      const scfg: UNetConfig = { ...trunk, kind: c.policy, ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }) };
+      this.student = createImageNet(scfg, this.rng.fork());
+      initImageStudentFromTeacher(this.student, teacher, this.rng.fork());
+    }
+    this.optimizer = new GuardedAdam(c.adam);
+    this.piid = new PiFlowImitation(
+      c, imageStudentPolicy(this.student, policyConfigOf(c)), () => imageTrainableVars(this.student), imageTeacherVelocity(teacher),
+      this.optimizer, this.rng,
+    );
+  }
+
+  async step() {
+    const B = this.cfg.batch;
+    const x0 = tf.tensor(this.data(B, this.rng), [B, ...imageShape(this.student.cfg)]);
+    try {
+      return await this.piid.step(x0);
+    } finally {
+      x0.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+/** Runs `fn` over `count` images in chunks, concatenating the results on the host ([count, C, H, W]). */
+async function chunkedImages(count: number, chunk: number, per: number, fn: (n: number) => tf.Tensor): Promise<Float32Array> {
+  const out = new Float32Array(per * count);
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const t = fn(n);
+    out.set(await t.data(), per * start);
+    t.dispose();
+  }
+  return out;
+}
+
+/** Teacher Euler samples [count, C, H, W] (host). The noise for image i depends only on (seed, i) within a chunk order. */
+export function sampleImageTeacher(net: ImageNet, count: number, steps: number, seed: number, chunk = 64): Promise<Float32Array> {
+  const rng = new Rng(seed);
+  const u = imageTeacherVelocity(net);
+  const shp = imageShape(net.cfg);
+  const per = shp[0] * shp[1] * shp[2];
+  return chunkedImages(count, chunk, per, (n) => {
+    const noise = tf.tensor(rng.normalArray(n * per), [n, ...shp]);
+    try {
+      return eulerSample(u, noise, steps);
+    } finally {
+      noise.dispose();
+    }
+  });
+}
+
+export interface ImageStudentSampleOptions {
+  nfe?: number;
+  temperature?: number;
+  totalSubsteps?: number;
+  h?: number;
+  chunk?: number;
+}
+
+/** Student few-step samples [count, C, H, W] (host); same noise stream as `sampleImageTeacher` for the same seed. */
+export function sampleImageStudent(net: ImageNet, p: StudentPolicyConfig, count: number, seed: number, o: ImageStudentSampleOptions = {}): Promise<Float32Array> {
+  const rng = new Rng(seed);
+  const policyOf = imageStudentPolicy(net, p);
+  const shp = imageShape(net.cfg);
+  const per = shp[0] * shp[1] * shp[2];
+  return chunkedImages(count, o.chunk ?? 64, per, (n) => {
+    const noise = tf.tensor(rng.normalArray(n * per), [n, ...shp]);
+    try {
+      return piflowSample((x, s) => policyOf(x, s, 1e-4), noise, {
+        nfe: o.nfe ?? p.nfe,
+        totalSubsteps: o.totalSubsteps ?? p.totalSubsteps,
+        shift: p.shift,
+        finalStepSizeScale: p.finalStepSizeScale,
+        temperature: o.temperature ?? 1,
+        h: o.h ?? 0,
+        rng,
+      });
+    } finally {
+      noise.dispose();
+    }
+  });
+}

@@ -1,0 +1,166 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../src/engine/backend.js';
+import { Rng } from '../src/engine/rng.js';
+import { setWasmFilterGradMode } from '../src/engine/wasm-conv.js';
+import {
+  DEFAULT_UNET, createImageNet, initImageStudentFromTeacher, patchify, splitImageDxOutput, splitImageGmflowOutput,
+  unetParamCount, unpatchify, type UNetConfig,
+} from '../src/models/unet.js';
+import { loadImageNet, saveImageNet } from '../src/models/image-io-node.js';
+
+before(async () => {
+  await initNodeBackend('wasm');
+});
+
+const TINY: UNetConfig = { ...DEFAULT_UNET, base: 16, mid: 16, groups: 4, embDim: 32, timeDim: 16 };
+
+/** Reference conv gradients in plain JS (NHWC, explicit pads). */
+function refConvGrads(x: Float32Array, xs: number[], w: Float32Array, ws: number[], g: Float32Array, gs: number[], s: number, pt: number, pl: number) {
+  const [B, H, W, Ci] = xs;
+  const [KH, KW, , Co] = ws;
+  const [, OH, OW] = gs;
+  const dW = new Float64Array(w.length);
+  const dx = new Float64Array(x.length);
+  for (let b = 0; b < B; b++) for (let y = 0; y < OH; y++) for (let xx = 0; xx < OW; xx++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+    const iy = y * s + i - pt;
+    const ix = xx * s + j - pl;
+    if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) {
+      const gv = g[((b * OH + y) * OW + xx) * Co + co];
+      dW[((i * KW + j) * Ci + ci) * Co + co] += x[((b * H + iy) * W + ix) * Ci + ci] * gv;
+      dx[((b * H + iy) * W + ix) * Ci + ci] += w[((i * KW + j) * Ci + ci) * Co + co] * gv;
+    }
+  }
+  return { dW, dx };
+}
+
+test('wasm conv gradients (filter: conv and im2col forms; input) equal a direct computation', () => {
+  const rng = new Rng(3);
+  for (const [k, s, H] of [[3, 1, 6], [3, 2, 6], [1, 1, 5], [3, 2, 7]]) {
+    const xs = [2, H, H, 3];
+    const ws = [k, k, 3, 4];
+    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
+    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
+    const out = tf.conv2d(x, w, s, 'same');
+    const g = tf.tensor(rng.normalArray(out.size), out.shape);
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, 'same');
+    const ref = refConvGrads(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    for (const mode of ['conv', 'im2col'] as const) {
+      setWasmFilterGradMode(mode);
+      const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same').mul(g).sum())([x, w]);
+      const dWv = dW.dataSync();
+      const dxv = dx.dataSync();
+      for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
+      for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
+      tf.dispose([dx, dW]);
+    }
+    setWasmFilterGradMode('conv');
+    tf.dispose([x, w, out, g]);
+  }
+});
+
+test('U-Net: parameter counts (recipe size 677,540) and output shapes per head', () => {
+  const full = createImageNet(DEFAULT_UNET, new Rng(0));
+  assert.equal(unetParamCount(full.model), 677540);
+  full.dispose();
+  const x = tf.randomNormal([2, 1, 28, 28]) as tf.Tensor4D;
+  const sig = Float64Array.from([0.3, 0.9]);
+  for (const [cfg, J] of [[TINY, 1], [{ ...TINY, kind: 'gmflow', k: 3 }, 6], [{ ...TINY, kind: 'dx', n: 4 }, 4]] as const) {
+    const net = createImageNet(cfg as UNetConfig, new Rng(1));
+    const o = net.apply(x, sig);
+    assert.deepEqual(o.out.shape, [2, J, 28, 28]);
+    if (cfg.kind === 'gmflow') {
+      assert.deepEqual(o.logstd!.shape, [2, 1]);
+      const p = splitImageGmflowOutput(o, 3, 1);
+      assert.deepEqual(p.means.shape, [2, 3, 1, 28, 28]);
+      assert.deepEqual(p.logweights.shape, [2, 3, 1, 28, 28]);
+      assert.deepEqual(p.logstds.shape, [2, 1, 1, 1, 1]);
+      assert.ok(Math.abs(p.logstds.dataSync()[0] - Math.log(0.05)) < 1e-6);
+      const ws = tf.exp(p.logweights).sum(1).dataSync();
+      for (const v of ws) assert.ok(Math.abs(v - 1) < 1e-5);
+      tf.dispose([p.means, p.logweights, p.logstds]);
+    }
+    if (cfg.kind === 'dx') assert.deepEqual(splitImageDxOutput(o, 4, 1).shape, [2, 4, 1, 28, 28]);
+    o.out.dispose();
+    o.logstd?.dispose();
+    net.dispose();
+  }
+  // patchify/unpatchify are inverse
+  const back = unpatchify(patchify(x));
+  assert.deepEqual(back.dataSync(), x.dataSync());
+  x.dispose();
+});
+
+test('U-Net: save/load round trip gives identical outputs; bad weights give a clear error', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unet-'));
+  try {
+    const cfg: UNetConfig = { ...TINY, kind: 'gmflow', k: 2 };
+    const net = createImageNet(cfg, new Rng(5));
+    const x = tf.randomNormal([2, 1, 28, 28], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const sig = Float64Array.from([0.2, 0.7]);
+    const a = net.apply(x, sig);
+    await saveImageNet(net, path.join(dir, 'm'), { note: 'x' });
+    const loaded = await loadImageNet(path.join(dir, 'm'), 'gmflow');
+    assert.deepEqual(loaded.meta, { note: 'x' });
+    const b = loaded.apply(x, sig);
+    assert.deepEqual(b.out.dataSync(), a.out.dataSync());
+    assert.deepEqual(b.logstd!.dataSync(), a.logstd!.dataSync());
+    await assert.rejects(loadImageNet(path.join(dir, 'm'), 'teacher'), /expected a 'teacher' network/);
+    await fs.writeFile(path.join(dir, 'm', 'weights.bin'), new Uint8Array(10));
+    await assert.rejects(loadImageNet(path.join(dir, 'm')), /weights.bin: 10 bytes, expected/);
+    tf.dispose([x, a.out, a.logstd!, b.out, b.logstd!]);
+    net.dispose();
+    loaded.dispose();
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('student init from teacher: means == teacher u (zero noise), DX points too; gradients reach every weight', () => {
+  const teacher = createImageNet(TINY, new Rng(2));
+  // make the zero-initialised convs non-zero so the check is not trivial
+  tf.tidy(() => {
+    for (const l of teacher.model.layers) if (l.name.endsWith('_conv2')) l.setWeights(l.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.05, 'float32', 9)));
+  });
+  const x = tf.randomNormal([2, 1, 28, 28], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const sig = Float64Array.from([0.4, 0.8]);
+  const u = teacher.apply(x, sig).out;
+  const gm = createImageNet({ ...TINY, kind: 'gmflow', k: 3 }, new Rng(3));
+  initImageStudentFromTeacher(gm, teacher, new Rng(4), { noiseStd: 0 });
+  const p = splitImageGmflowOutput(gm.apply(x, sig), 3, 1);
+  const uv = u.dataSync();
+  const mv = p.means.dataSync();
+  for (let k = 0; k < 3; k++) {
+    for (let b = 0; b < 2; b++) for (let i = 0; i < 784; i++) {
+      const d = Math.abs(mv[(b * 3 + k) * 784 + i] - uv[b * 784 + i]);
+      assert.ok(d < 1e-4, `k${k} b${b} i${i}: ${d}`);
+    }
+  }
+  for (const v of tf.exp(p.logweights).dataSync()) assert.ok(Math.abs(v - 1 / 3) < 1e-5);
+  const dx = createImageNet({ ...TINY, kind: 'dx', n: 2 }, new Rng(3));
+  initImageStudentFromTeacher(dx, teacher, new Rng(4));
+  const d = splitImageDxOutput(dx.apply(x, sig), 2, 1).dataSync();
+  for (let i = 0; i < 784; i++) assert.ok(Math.abs(d[784 + i] - uv[i]) < 1e-4);
+  // gradients flow into every trainable weight of the student
+  const vars = gm.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const { grads } = tf.variableGrads(() => {
+    const q = splitImageGmflowOutput(gm.apply(x, sig), 3, 1);
+    return q.means.square().mean().add(q.logweights.mul(q.means).mean()).add(q.logstds.sum()) as tf.Scalar;
+  }, vars);
+  for (const v of vars) {
+    const g = grads[v.name];
+    assert.ok(g, `no gradient for ${v.name}`);
+    const n = g.abs().sum().dataSync()[0];
+    assert.ok(Number.isFinite(n), `${v.name}: non-finite gradient`);
+    if (!v.name.includes('logstd1')) assert.ok(n > 0, `${v.name}: zero gradient`); // logstd1 feeds a zero kernel
+  }
+  tf.dispose(grads);
+  teacher.dispose();
+  gm.dispose();
+  dx.dispose();
+});
