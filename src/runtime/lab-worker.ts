@@ -157,6 +157,7 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   },
   newTeacher: (cfg) => lab.newTeacher(cfg),
   async trainTeacher(opts) {
+    await checkpoint(); // a last good state exists before the first step
     await resilient(() => lab.trainTeacher(loopHooks('teacher', opts), opts.steps));
     await checkpoint();
   },
@@ -177,6 +178,7 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   saveTeacher: () => lab.saveTeacher(),
   newStudent: (cfg) => lab.newStudent(cfg),
   async distill(iters, opts) {
+    await checkpoint(); // the fresh student is a last good state before the first iteration
     const target = lab.studentIteration + iters;
     await resilient(() => lab.distill(Math.max(target - lab.studentIteration, 1), loopHooks('student', opts)));
     await checkpoint();

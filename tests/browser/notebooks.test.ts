@@ -236,3 +236,37 @@ describe('notebooks on webgpu (SwiftShader)', () => {
   });
 });
 
+describe('device loss while distilling (webgpu → next backend)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ gpu: 'software' });
+  });
+  after(() => h?.close());
+
+  test('a lost WebGPU device falls back and distillation goes on from the last good state', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'webgpu' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 120_000 });
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
+      await setField(r, 'iters', '6');
+      await setField(r, 'student-batch', '32');
+      await setField(r, 'substeps', '16');
+      await r.page.click(tid('distill-student'));
+      // a few iterations on webgpu, then the device is lost
+      await r.page.waitForFunction(() => Number(document.querySelector('[data-testid="progress"]')?.getAttribute('data-iteration') ?? 0) >= 2, null, { timeout: 300_000 });
+      type Lab = { call: { simulateDeviceLoss(): Promise<boolean>; status(): Promise<{ studentIteration: number; backend: { name: string } }> } };
+      assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: Lab }).piflowLab.call.simulateDeviceLoss()), true);
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="backend-indicator"]')?.getAttribute('data-backend') !== 'webgpu', null, { timeout: 120_000 });
+      assert.match((await r.page.locator(tid('backend-indicator')).textContent()) ?? '', /fell back from webgpu/);
+      assert.match((await r.page.locator(tid('backend-reason')).textContent()) ?? '', /restored teacher and student/);
+      await waitDone(r, 300_000);
+      const st = await r.page.evaluate(() => (window as unknown as { piflowLab: Lab }).piflowLab.call.status());
+      assert.equal(st.studentIteration, 6, 'the distillation reached its target after the fallback');
+      assert.notEqual(st.backend.name, 'webgpu');
+      assert.deepEqual(r.pageErrors, []);
+      assert.deepEqual(r.externalRequests, []);
+    } finally {
+      await r.close();
+    }
+  });
+});
