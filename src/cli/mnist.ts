@@ -20,10 +20,10 @@ import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
 import {
   DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
-import { policyConfigOf, StudentPolicyConfig, validateStudentPolicyConfig } from '../runtime/toy.js';
+import { policyConfigOf, StudentPolicyConfig } from '../runtime/toy.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { trainLoop } from './train.js';
+import { drawWith, studentPolicyOf, trainLoop } from './train.js';
 
 const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
 const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
@@ -146,29 +146,11 @@ interface LoadedImageModel {
 
 async function loadImageModel(dir: string): Promise<LoadedImageModel> {
   const net = await loadImageNet(dir);
-  if (net.cfg.kind === 'teacher') return { net };
-  const policy = net.meta.policy as StudentPolicyConfig;
-  try {
-    validateStudentPolicyConfig(policy);
-  } catch (e) {
-    throw new Error(`${path.join(dir, 'config.json')}: meta.policy is not a valid student policy config (${(e as Error).message})`);
-  }
-  return { net, policy };
+  return net.cfg.kind === 'teacher' ? { net } : { net, policy: studentPolicyOf(net.meta, dir) };
 }
 
-async function drawImages(m: LoadedImageModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
-  if (!m.policy) {
-    if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
-    if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
-    return sampleImageTeacher(m.net, count, Number(o.steps), seed);
-  }
-  if (o.steps !== undefined) throw new UsageError('--steps is for teachers; a student samples with --nfe');
-  return sampleImageStudent(m.net, m.policy, count, seed, {
-    nfe: o.nfe === undefined ? undefined : Number(o.nfe),
-    temperature: Number(o.temperature),
-    totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
-    h: Number(o.h),
-  });
+function drawImages(m: LoadedImageModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
+  return drawWith(m, o, count, seed, { teacher: sampleImageTeacher, student: sampleImageStudent });
 }
 
 const SAMPLE_COMMON: OptSpecs = {

@@ -10,7 +10,7 @@ import { loadToyNet, saveToyNet } from '../models/io-node.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import {
   datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, StudentPolicyConfig,
-  TeacherTrainer, validateStudentPolicyConfig,
+  StudentSampleOptions, TeacherTrainer, validateStudentPolicyConfig,
 } from '../runtime/toy.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { Progress } from './progress.js';
@@ -184,6 +184,45 @@ export const SAMPLE_OPTS: OptSpecs = {
   backend: BACKEND,
 };
 
+/** A student's policy config from its config.json meta (validated; the error names the file). */
+export function studentPolicyOf(meta: Record<string, unknown>, dir: string): StudentPolicyConfig {
+  const policy = meta.policy as StudentPolicyConfig;
+  try {
+    validateStudentPolicyConfig(policy);
+  } catch (e) {
+    throw new Error(`${path.join(dir, 'config.json')}: meta.policy is not a valid student policy config (${(e as Error).message})`);
+  }
+  return policy;
+}
+
+/**
+ * Samples from a teacher (`--steps` Euler steps) or a student (`--nfe`, temperature, substeps, h),
+ * refusing the other kind's option; shared by the 2D and MNIST commands.
+ */
+export function drawWith<N>(
+  m: { net: N; policy?: StudentPolicyConfig },
+  o: ParsedOpts,
+  count: number,
+  seed: number,
+  samplers: {
+    teacher: (net: N, count: number, steps: number, seed: number) => Promise<Float32Array>;
+    student: (net: N, p: StudentPolicyConfig, count: number, seed: number, opts: StudentSampleOptions) => Promise<Float32Array>;
+  },
+): Promise<Float32Array> {
+  if (!m.policy) {
+    if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
+    if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
+    return samplers.teacher(m.net, count, Number(o.steps), seed);
+  }
+  if (o.steps !== undefined) throw new UsageError('--steps is for teachers; a student samples with --nfe');
+  return samplers.student(m.net, m.policy, count, seed, {
+    nfe: o.nfe === undefined ? undefined : Number(o.nfe),
+    temperature: Number(o.temperature),
+    totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
+    h: Number(o.h),
+  });
+}
+
 interface LoadedModel {
   net: ToyNet & { meta: Record<string, unknown> };
   policy?: StudentPolicyConfig;
@@ -191,29 +230,11 @@ interface LoadedModel {
 
 async function loadModel(dir: string): Promise<LoadedModel> {
   const net = await loadToyNet(dir);
-  if (net.cfg.kind === 'teacher') return { net };
-  const policy = net.meta.policy as StudentPolicyConfig;
-  try {
-    validateStudentPolicyConfig(policy);
-  } catch (e) {
-    throw new Error(`${path.join(dir, 'config.json')}: meta.policy is not a valid student policy config (${(e as Error).message})`);
-  }
-  return { net, policy };
+  return net.cfg.kind === 'teacher' ? { net } : { net, policy: studentPolicyOf(net.meta, dir) };
 }
 
-async function drawSamples(m: LoadedModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
-  if (!m.policy) {
-    if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
-    if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
-    return sampleTeacher(m.net, count, Number(o.steps), seed);
-  }
-  if (o.steps !== undefined) throw new UsageError('--steps is for teachers; a student samples with --nfe');
-  return sampleStudent(m.net, m.policy, count, seed, {
-    nfe: o.nfe === undefined ? undefined : Number(o.nfe),
-    temperature: Number(o.temperature),
-    totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
-    h: Number(o.h),
-  });
+function drawSamples(m: LoadedModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
+  return drawWith(m, o, count, seed, { teacher: sampleTeacher, student: sampleStudent });
 }
 
 export async function sampleCommand(argv: string[]): Promise<number> {

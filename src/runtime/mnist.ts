@@ -12,11 +12,11 @@ import { DXPolicy } from '../engine/dx.js';
 import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
 import { GuardedAdam, AdamConfig, StepStats, validateAdam } from '../engine/optim.js';
 import { PiFlowImitation, StudentPolicyFn, validatePiID } from '../engine/piid.js';
-import { eulerSample, piflowSample, VelocityFn } from '../engine/sample.js';
+import { VelocityFn } from '../engine/sample.js';
 import {
   createImageNet, disposeImageOutput, ImageNet, initImageStudentFromTeacher, splitImageDxOutput, splitImageGmflowOutput, UNetConfig,
 } from '../models/unet.js';
-import { DEFAULT_DISTILL, DistillConfig, policyConfigOf, StudentPolicyConfig, validateStudentPolicyConfig } from './toy.js';
+import { DEFAULT_DISTILL, DistillConfig, eulerSamples, piflowSamples, policyConfigOf, StudentPolicyConfig, StudentSampleOptions, validateStudentPolicyConfig } from './toy.js';
 
 /** A source of image batches: [n, C, H, W] row-major. */
 export type ImageSource = (n: number, rng: Rng) => Float32Array;
@@ -203,62 +203,14 @@ export class ImageDistiller {
   }
 }
 
-/** Runs `fn` over `count` images in chunks, concatenating the results on the host ([count, C, H, W]). */
-async function chunkedImages(count: number, chunk: number, per: number, fn: (n: number) => tf.Tensor): Promise<Float32Array> {
-  const out = new Float32Array(per * count);
-  for (let start = 0; start < count; start += chunk) {
-    const n = Math.min(chunk, count - start);
-    const t = fn(n);
-    out.set(await t.data(), per * start);
-    t.dispose();
-  }
-  return out;
-}
-
-/** Teacher Euler samples [count, C, H, W] (host). The noise for image i depends only on (seed, i) within a chunk order. */
+/** Teacher Euler samples [count, C, H, W] (host). */
 export function sampleImageTeacher(net: ImageNet, count: number, steps: number, seed: number, chunk = 64): Promise<Float32Array> {
-  const rng = new Rng(seed);
-  const u = imageTeacherVelocity(net);
-  const shp = imageShape(net.cfg);
-  const per = shp[0] * shp[1] * shp[2];
-  return chunkedImages(count, chunk, per, (n) => {
-    const noise = tf.tensor(rng.normalArray(n * per), [n, ...shp]);
-    try {
-      return eulerSample(u, noise, steps);
-    } finally {
-      noise.dispose();
-    }
-  });
+  return eulerSamples(imageTeacherVelocity(net), imageShape(net.cfg), count, steps, seed, chunk);
 }
 
-export interface ImageStudentSampleOptions {
-  nfe?: number;
-  temperature?: number;
-  totalSubsteps?: number;
-  h?: number;
-  chunk?: number;
-}
+export type ImageStudentSampleOptions = StudentSampleOptions;
 
 /** Student few-step samples [count, C, H, W] (host); same noise stream as `sampleImageTeacher` for the same seed. */
 export function sampleImageStudent(net: ImageNet, p: StudentPolicyConfig, count: number, seed: number, o: ImageStudentSampleOptions = {}): Promise<Float32Array> {
-  const rng = new Rng(seed);
-  const policyOf = imageStudentPolicy(net, p);
-  const shp = imageShape(net.cfg);
-  const per = shp[0] * shp[1] * shp[2];
-  return chunkedImages(count, o.chunk ?? 64, per, (n) => {
-    const noise = tf.tensor(rng.normalArray(n * per), [n, ...shp]);
-    try {
-      return piflowSample((x, s) => policyOf(x, s, 1e-4), noise, {
-        nfe: o.nfe ?? p.nfe,
-        totalSubsteps: o.totalSubsteps ?? p.totalSubsteps,
-        shift: p.shift,
-        finalStepSizeScale: p.finalStepSizeScale,
-        temperature: o.temperature ?? 1,
-        h: o.h ?? 0,
-        rng,
-      });
-    } finally {
-      noise.dispose();
-    }
-  });
+  return piflowSamples(imageStudentPolicy(net, p), p, imageShape(net.cfg), count, seed, o, 64);
 }

@@ -202,30 +202,38 @@ export class Distiller {
   }
 }
 
-/** Runs `fn` over `count` rows in chunks of `chunk`, concatenating the [n, 2] results on the host. */
-async function chunked(count: number, chunk: number, fn: (n: number) => tf.Tensor): Promise<Float32Array> {
-  const out = new Float32Array(2 * count);
+/**
+ * Draws `count` samples of shape `shape` (per sample) in chunks of `chunk`: each chunk's noise comes
+ * from one seeded stream, `fn(noise, rng)` maps it to samples; results are concatenated on the host.
+ */
+export async function sampleInChunks(
+  count: number,
+  chunk: number,
+  shape: number[],
+  seed: number,
+  fn: (noise: tf.Tensor, rng: Rng) => tf.Tensor,
+): Promise<Float32Array> {
+  const rng = new Rng(seed);
+  const per = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(per * count);
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
-    const t = fn(n);
-    out.set(await t.data(), 2 * start);
+    const noise = tf.tensor(rng.normalArray(n * per), [n, ...shape]);
+    let t: tf.Tensor;
+    try {
+      t = fn(noise, rng);
+    } finally {
+      noise.dispose();
+    }
+    out.set(await t.data(), per * start);
     t.dispose();
   }
   return out;
 }
 
-/** Teacher Euler samples: [count, 2] on the host. */
-export function sampleTeacher(net: ToyNet, count: number, steps: number, seed: number, chunk = 8192): Promise<Float32Array> {
-  const rng = new Rng(seed);
-  const u = teacherVelocity(net);
-  return chunked(count, chunk, (n) => {
-    const noise = tf.tensor2d(rng.normalArray(2 * n), [n, 2]);
-    try {
-      return eulerSample(u, noise, steps);
-    } finally {
-      noise.dispose();
-    }
-  });
+/** Teacher Euler samples of any layout (host, [count, …shape]). */
+export function eulerSamples(u: VelocityFn, shape: number[], count: number, steps: number, seed: number, chunk: number): Promise<Float32Array> {
+  return sampleInChunks(count, chunk, shape, seed, (noise) => eulerSample(u, noise, steps));
 }
 
 export interface StudentSampleOptions {
@@ -236,26 +244,29 @@ export interface StudentSampleOptions {
   chunk?: number;
 }
 
+/** Student few-step samples of any layout (host, [count, …shape]); the default chunk is `chunk`. */
+export function piflowSamples(policyOf: StudentPolicyFn, p: StudentPolicyConfig, shape: number[], count: number, seed: number, o: StudentSampleOptions, chunk: number): Promise<Float32Array> {
+  return sampleInChunks(count, o.chunk ?? chunk, shape, seed, (noise, rng) =>
+    piflowSample((x, s) => policyOf(x, s, 1e-4), noise, {
+      nfe: o.nfe ?? p.nfe,
+      totalSubsteps: o.totalSubsteps ?? p.totalSubsteps,
+      shift: p.shift,
+      finalStepSizeScale: p.finalStepSizeScale,
+      temperature: o.temperature ?? 1,
+      h: o.h ?? 0,
+      rng,
+    }),
+  );
+}
+
+/** Teacher Euler samples: [count, 2] on the host. */
+export function sampleTeacher(net: ToyNet, count: number, steps: number, seed: number, chunk = 8192): Promise<Float32Array> {
+  return eulerSamples(teacherVelocity(net), [2], count, steps, seed, chunk);
+}
+
 /** Student few-step samples: [count, 2] on the host. */
 export function sampleStudent(net: ToyNet, p: StudentPolicyConfig, count: number, seed: number, o: StudentSampleOptions = {}): Promise<Float32Array> {
-  const rng = new Rng(seed);
-  const policyOf = studentPolicy(net, p);
-  return chunked(count, o.chunk ?? 8192, (n) => {
-    const noise = tf.tensor2d(rng.normalArray(2 * n), [n, 2]);
-    try {
-      return piflowSample((x, s) => policyOf(x, s, 1e-4), noise, {
-        nfe: o.nfe ?? p.nfe,
-        totalSubsteps: o.totalSubsteps ?? p.totalSubsteps,
-        shift: p.shift,
-        finalStepSizeScale: p.finalStepSizeScale,
-        temperature: o.temperature ?? 1,
-        h: o.h ?? 0,
-        rng,
-      });
-    } finally {
-      noise.dispose();
-    }
-  });
+  return piflowSamples(studentPolicy(net, p), p, [2], count, seed, o, 8192);
 }
 
 export type { Policy };
