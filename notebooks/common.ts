@@ -10,7 +10,6 @@ import katex from 'katex';
 import type { ToyNetArtifacts } from '../src/models/artifacts.js';
 import { hashFor, readLocationState, type Schema, type StateOf } from '../src/runtime/url-state.js';
 import { button, messageLine } from '../src/viz/controls.js';
-import { downloadBlob } from '../src/viz/export.js';
 import type { Notebook } from '../src/runtime/notebook.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
@@ -63,78 +62,18 @@ export function syncUrl<S extends Schema>(schema: S, nb: Notebook, state: StateO
   };
 }
 
-/** A single-file model bundle for download/upload (the CLI's three files, in one JSON). */
-interface Bundle {
-  format: 'piflow-model';
-  version: 1;
-  modelJson: unknown;
-  weightsBase64: string;
-  file: unknown;
-}
-
-function toBase64(buf: ArrayBuffer): string {
-  const bytes = new Uint8Array(buf);
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-function fromBase64(b64: string): ArrayBuffer {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out.buffer;
-}
-
-/** Reads uploaded files: a `.piflow.json` bundle, or the CLI's model.json + weights.bin + config.json. */
-export async function readModelFiles(files: FileList | File[]): Promise<{ art: ToyNetArtifacts; name: string }> {
-  const list = Array.from(files);
-  if (list.length === 0) throw new Error('no file chosen');
-  if (list.length === 1) {
-    const f = list[0];
-    let b: Bundle;
-    try {
-      b = JSON.parse(await f.text());
-    } catch (e) {
-      throw new Error(`${f.name}: not a model file (bad JSON: ${(e as Error).message})`);
-    }
-    if (!b || b.format !== 'piflow-model' || typeof b.weightsBase64 !== 'string') {
-      throw new Error(`${f.name}: not a π-Flow model file (expected a .piflow.json download, or model.json + weights.bin + config.json together)`);
-    }
-    let weights: ArrayBuffer;
-    try {
-      weights = fromBase64(b.weightsBase64);
-    } catch {
-      throw new Error(`${f.name}: the weights are not valid base64`);
-    }
-    return { art: { modelJson: b.modelJson as ToyNetArtifacts['modelJson'], weights, file: b.file as ToyNetArtifacts['file'] }, name: f.name };
-  }
-  const find = (n: string) => {
-    const f = list.find((x) => x.name === n);
-    if (!f) throw new Error(`choose model.json, weights.bin and config.json together (missing ${n})`);
-    return f;
-  };
-  const parse = async (f: File) => {
-    try {
-      return JSON.parse(await f.text());
-    } catch (e) {
-      throw new Error(`${f.name}: bad JSON (${(e as Error).message})`);
-    }
-  };
-  const [modelJson, file, weights] = await Promise.all([parse(find('model.json')), parse(find('config.json')), find('weights.bin').arrayBuffer()]);
-  return { art: { modelJson, weights, file }, name: 'model.json + weights.bin + config.json' };
-}
-
 /**
- * Save / load buttons for one model: browser storage (tfjs IndexedDB handler, in the worker),
- * download as a single .piflow.json, upload (a bundle or the CLI's three files). A bad file gets a
- * clear message and leaves the current model as it is.
+ * Save / load buttons for one model, all through tfjs IO handlers: browser storage (`indexeddb://`,
+ * in the worker), download (`tf.io.browserDownloads`: `<name>.json` + `<name>.weights.bin`), upload
+ * (`tf.io.browserFiles`: such a pair, or the CLI's model.json + weights.bin + config.json). The
+ * handlers' module is loaded on first use. A bad file gets a clear message and leaves the current
+ * model as it is.
  */
 export function modelIO(
   client: LabClient,
   which: 'teacher' | 'student',
   mount: HTMLElement,
-  opts: { storageKey: () => string; onLoaded: () => void; fileName: () => string },
+  opts: { storageKey: () => string; onLoaded: () => void; fileName: () => string /* without extension */ },
 ): void {
   const msg = messageLine(`${which}-io-message`);
   const input = document.createElement('input');
@@ -154,9 +93,11 @@ export function modelIO(
   const save = (client.call as unknown as Record<string, () => Promise<ToyNetArtifacts>>)[which === 'teacher' ? 'saveTeacher' : 'saveStudent'];
   const load = (client.call as unknown as Record<string, (a: ToyNetArtifacts, n: string) => Promise<void>>)[which === 'teacher' ? 'loadTeacher' : 'loadStudent'];
   input.addEventListener('change', run('Upload', async () => {
-    const { art, name } = await readModelFiles(input.files ?? []);
+    const files = Array.from(input.files ?? []);
     input.value = '';
-    await load(art, name);
+    const { readModelFiles } = await import('../src/models/io-handlers.js');
+    const { art, name } = await readModelFiles(files);
+    await load(art as ToyNetArtifacts, name); // validated in the worker (toyNetFromArtifacts)
     opts.onLoaded();
     return `Loaded the ${which} from ${name}.`;
   }));
@@ -172,9 +113,9 @@ export function modelIO(
     })),
     button('Download', `${which}-download`, run('Download', async () => {
       const art = await save();
-      const bundle: Bundle = { format: 'piflow-model', version: 1, modelJson: art.modelJson, weightsBase64: toBase64(art.weights), file: art.file };
-      downloadBlob(opts.fileName(), new Blob([JSON.stringify(bundle)], { type: 'application/json' }));
-      return `Downloaded ${opts.fileName()}.`;
+      const { downloadModel } = await import('../src/models/io-handlers.js');
+      const names = await downloadModel(art, opts.fileName());
+      return `Downloaded ${names.join(' and ')}.`;
     })),
     button('Upload…', `${which}-upload`, () => input.click()),
     input,

@@ -219,7 +219,7 @@ nb.cell('training', ['lab'], (lab: LabClient) => {
   );
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => `piflow-teacher-${nb.controls.get('dataset')!.value}`,
-    fileName: () => `teacher-${nb.controls.get('dataset')!.value}.piflow.json`,
+    fileName: () => `teacher-${nb.controls.get('dataset')!.value}`,
     onLoaded: () => version.bump(),
   });
 });

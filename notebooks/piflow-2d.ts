@@ -235,12 +235,12 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
   );
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => `piflow-teacher-${value('dataset')}`,
-    fileName: () => `teacher-${value('dataset')}.piflow.json`,
+    fileName: () => `teacher-${value('dataset')}`,
     onLoaded: () => teacherVersion.bump(),
   });
   modelIO(lab, 'student', $('#student-io'), {
     storageKey: () => `piflow-student-${value('dataset')}-${value('policy')}`,
-    fileName: () => `student-${value('dataset')}-${value('policy')}-nfe${value('nfe')}.piflow.json`,
+    fileName: () => `student-${value('dataset')}-${value('policy')}-nfe${value('nfe')}`,
     onLoaded: () => studentVersion.bump(),
   });
 });

@@ -9,6 +9,7 @@ import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simula
 import { Lab, type DataSpec, type Progress } from './lab.js';
 import type { BackendInfo, LabApi, LabEvent, LabRequest, LabResponse, LoopOptions } from './lab-protocol.js';
 import type { ToyNetArtifacts } from '../models/artifacts.js';
+import { fromModelArtifacts, toModelArtifacts } from '../models/io-handlers.js';
 
 const scope = self as unknown as {
   postMessage(m: unknown, transfer?: Transferable[]): void;
@@ -204,14 +205,7 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
     const art = which === 'teacher' ? await lab.saveTeacher() : await lab.saveStudent();
     const [handler] = tf.io.getSaveHandlers(`indexeddb://${key}`);
     if (!handler?.save) throw new Error('browser storage (IndexedDB) is not available here');
-    await handler.save({
-      modelTopology: art.modelJson.modelTopology,
-      weightSpecs: art.modelJson.weightsManifest[0].weights,
-      weightData: art.weights,
-      format: art.modelJson.format,
-      generatedBy: art.modelJson.generatedBy,
-      userDefinedMetadata: { piflow: art.file as unknown as object },
-    });
+    await handler.save(toModelArtifacts(art));
   },
   async loadFromBrowser(which, key) {
     const handlers = tf.io.getLoadHandlers(`indexeddb://${key}`);
@@ -222,12 +216,7 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
     } catch (e) {
       throw new Error(`nothing saved in this browser under '${key}' (${(e as Error).message})`);
     }
-    const weights = m.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(m.weightData);
-    const art = {
-      modelJson: { modelTopology: m.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: m.weightSpecs ?? [] }] },
-      weights,
-      file: (m.userDefinedMetadata as { piflow?: unknown } | undefined)?.piflow,
-    };
+    const art = fromModelArtifacts(m);
     if (which === 'teacher') await lab.loadTeacher(art, `browser storage '${key}'`);
     else await lab.loadStudent(art, `browser storage '${key}'`);
     await checkpoint();

@@ -8,9 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
 
 const READY = '[data-testid="backend-indicator"][data-state="ready"]';
@@ -150,14 +151,40 @@ describe('notebooks on wasm', () => {
       assert.match((await r.page.locator(tid('student-lr-error')).textContent()) ?? '', /Learning rate: 'abc' is not a number/);
       await setField(r, 'k', '0');
       assert.match((await r.page.locator(tid('k-error')).textContent()) ?? '', /K: must be ≥ 1/);
-      // a malformed upload leaves the teacher as it was
+      // download through tfjs's downloads:// handler (two files), upload them back through browserFiles
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       const dir = mkdtempSync(path.join(tmpdir(), 'piflow-upload-'));
-      const bad = path.join(dir, 'bad.piflow.json');
-      writeFileSync(bad, '{"format":"piflow-model","version":1,"modelJson":{},"weightsBase64":"AAAA","file":{"config":{"kind":"teacher","width":8,"depth":1}}}');
+      const downloads: Download[] = [];
+      r.page.on('download', (d) => downloads.push(d));
+      await r.page.click(tid('teacher-download'));
+      await r.page.waitForFunction(() => /Downloaded/.test(document.querySelector('[data-testid="teacher-io-message"]')?.textContent ?? ''), null, { timeout: 30_000 });
+      for (let i = 0; i < 50 && downloads.length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+      const names = downloads.map((d) => d.suggestedFilename()).sort();
+      assert.deepEqual(names, ['teacher-checkerboard.json', 'teacher-checkerboard.weights.bin']);
+      const saved: Record<string, string> = {};
+      for (const d of downloads) {
+        saved[d.suggestedFilename()] = path.join(dir, d.suggestedFilename());
+        await d.saveAs(saved[d.suggestedFilename()]);
+      }
+      const modelJson = JSON.parse(readFileSync(saved['teacher-checkerboard.json'], 'utf8'));
+      assert.equal(modelJson.userDefinedMetadata.piflow.config.kind, 'teacher', 'the config rides in userDefinedMetadata');
+      const ioMessage = async (pattern: RegExp) => {
+        await r.page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid="teacher-io-message"]')?.textContent ?? ''), pattern.source, { timeout: 30_000 });
+        return (await r.page.locator(tid('teacher-io-message')).textContent()) ?? '';
+      };
+      await r.page.setInputFiles(tid('teacher-upload-input'), [saved['teacher-checkerboard.json'], saved['teacher-checkerboard.weights.bin']]);
+      assert.match(await ioMessage(/Loaded|failed/), /Loaded the teacher from teacher-checkerboard\.json \+ teacher-checkerboard\.weights\.bin/);
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="teacher-path"]').length === 24, null, { timeout: 60_000 });
+      // malformed uploads (truncated weights; not a model) leave the teacher as it was
+      const truncated = path.join(dir, 'short', 'teacher-checkerboard.weights.bin');
+      mkdirSync(path.dirname(truncated));
+      writeFileSync(truncated, readFileSync(saved['teacher-checkerboard.weights.bin']).subarray(0, 1000));
+      await r.page.setInputFiles(tid('teacher-upload-input'), [saved['teacher-checkerboard.json'], truncated]);
+      assert.match(await ioMessage(/failed/), /Upload failed: .*1000 bytes, expected \d+/);
+      const bad = path.join(dir, 'bad.json');
+      writeFileSync(bad, '{"format":"piflow-model","weights":"AAAA"}');
       await r.page.setInputFiles(tid('teacher-upload-input'), bad);
-      await r.page.waitForFunction(() => /failed/.test(document.querySelector('[data-testid="teacher-io-message"]')?.textContent ?? ''), null, { timeout: 30_000 });
-      assert.match((await r.page.locator(tid('teacher-io-message')).textContent()) ?? '', /Upload failed: bad\.piflow\.json \(model\.json\): not a tfjs layers model/);
+      assert.match(await ioMessage(/bad\.json/), /Upload failed: bad\.json: not a tfjs layers model/);
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24, 'the teacher is still there');
       assertClean(r, 'piflow-2d state');
     } finally {
