@@ -112,6 +112,7 @@ exportButtons($('#trajectories'), traj, 'trajectories');
 exportButtons($('#inspector'), inspector, 'policy');
 exportButtons($('#loss'), loss, 'piid-loss');
 exportButtons($('#metric'), metric, 'swd');
+exportButtons($('#samples'), grid, 'samples-by-nfe');
 const NOISE = noisePoints(24, 1);
 
 /** The selected particle's policy at each step, for the inspector. */

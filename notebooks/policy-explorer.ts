@@ -97,6 +97,8 @@ const chart = new SweepChart($('#sweep-chart'), { title: 'quality against the sw
 exportButtons($('#sweep-chart'), chart, 'sweep');
 const samples = scatterGrid($('#samples'), { maxCols: 4 });
 const trajs = new SmallMultiples<TrajectoryData, TrajectoryView>($('#trajectories'), (cell) => new TrajectoryView(cell, { width: 260, height: 260, controls: false }), { maxCols: 4, testid: 'trajectory-grid' });
+exportButtons($('#samples'), samples, 'sweep-samples');
+exportButtons($('#trajectories'), trajs, 'sweep-trajectories');
 const NOISE = noisePoints(16, 1);
 
 // ---- cells -------------------------------------------------------------------------------------

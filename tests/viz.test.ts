@@ -10,7 +10,7 @@ import {
   Ema, RateMeter, arrowD, arrowScale, arrows, componentCircles, count, densityRGBA, dotsD, ema, formatDuration,
   formatValue, gridShape, gridSpacing, pointAtIndex, pointAtSigma, polylineD, sigmaIndex, softmax, stepsToPaths, toXY,
 } from '../src/viz/geometry.js';
-import { dataUrlToBlob, escapeXml, standaloneSvg, styleString } from '../src/viz/export.js';
+import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
 import { referenceLayout } from '../src/viz/chart-layout.js';
@@ -232,3 +232,38 @@ test('escapeXml, styleString, dataUrlToBlob', async () => {
   assert.equal(await t.text(), '<svg/>');
   assert.throws(() => dataUrlToBlob('nope'));
 });
+
+test('composeSvgGrid lays panels out in a titled grid as one standalone SVG', () => {
+  const panel = (w: number, h: number, body: string) => standaloneSvg(`<svg>${body}</svg>`, { width: w, height: h });
+  const panels = [
+    { title: 'K = 1', svg: panel(100, 80, '<circle r="1"/>') },
+    { title: 'K = 8 <best>', svg: panel(120, 60, '<rect width="2" height="2"/>') },
+    { title: 'K = 32', svg: panel(100, 90, '<path d="M0 0"/>') },
+  ];
+  const out = composeSvgGrid(panels, 2, { gap: 10 });
+  // 2 columns of the widest panel (120), 2 rows of their tallest panel + an 18 px title each
+  assert.deepEqual(svgSize(out), { width: 2 * 120 + 3 * 10, height: (18 + 80) + (18 + 90) + 3 * 10 });
+  assert.equal((out.match(/<\?xml/g) ?? []).length, 1, 'one XML declaration');
+  assert.equal((out.match(/<svg\b/g) ?? []).length, 4, 'root + one nested svg per panel');
+  assert.match(out, /<svg x="140" y="28" xmlns="http:\/\/www.w3.org\/2000\/svg" width="120" height="60"/);
+  assert.match(out, /<svg x="10" y="136"/);
+  assert.match(out, />K = 8 &lt;best&gt;<\/text>/);
+  for (const m of ['<circle r="1"/>', '<rect width="2" height="2"/>', '<path d="M0 0"/>']) assert.ok(out.includes(m));
+  const doc = new DOMParserish(out);
+  assert.ok(doc.balanced, 'well-formed nesting');
+});
+
+/** A tiny tag-balance check (Node has no DOMParser): every opened element closes in order. */
+class DOMParserish {
+  balanced: boolean;
+  constructor(xml: string) {
+    const stack: string[] = [];
+    let ok = true;
+    for (const m of xml.replace(/<\?xml[^>]*\?>/, '').matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+      if (m[3]) continue;
+      if (m[1]) ok = ok && stack.pop() === m[2];
+      else stack.push(m[2]);
+    }
+    this.balanced = ok && stack.length === 0;
+  }
+}

@@ -46,6 +46,46 @@ export function standaloneSvg(markup: string, o: { width?: number; height?: numb
   return `<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<svg${attrs}${selfClosing}>${rest}`;
 }
 
+/** The width and height attributes of an SVG document's root (numbers; 0 when missing). */
+export function svgSize(svg: string): { width: number; height: number } {
+  const m = /<svg\b([^>]*)>/.exec(svg);
+  const attr = (name: string) => {
+    const a = m && new RegExp(`\\s${name}\\s*=\\s*["']([\\d.]+)`).exec(m[1]);
+    return a ? Number(a[1]) : 0;
+  };
+  return { width: attr('width'), height: attr('height') };
+}
+
+/**
+ * Composes standalone SVG documents into one: a grid of `cols` columns, each cell its panel's title
+ * (bold, 12 px) above the panel's SVG, nested as an <svg> element at its offset. For exporting small
+ * multiples as one figure. Cells take the widest panel's width and each row its tallest panel's height.
+ */
+export function composeSvgGrid(panels: { title: string; svg: string }[], cols: number, o: { gap?: number; background?: string } = {}): string {
+  const gap = o.gap ?? 8;
+  const titleH = 18;
+  const sizes = panels.map((p) => svgSize(p.svg));
+  const cellW = Math.max(0, ...sizes.map((s) => s.width));
+  const nCols = Math.max(1, Math.min(cols, panels.length));
+  const rows = Math.ceil(panels.length / nCols);
+  const rowH = Array.from({ length: rows }, (_, r) => titleH + Math.max(0, ...sizes.slice(r * nCols, (r + 1) * nCols).map((s) => s.height)));
+  const width = nCols * cellW + (nCols + 1) * gap;
+  const height = rowH.reduce((a, b) => a + b, 0) + (rows + 1) * gap;
+  let y = gap;
+  const parts: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < nCols && r * nCols + c < panels.length; c++) {
+      const i = r * nCols + c;
+      const x = gap + c * (cellW + gap);
+      const inner = panels[i].svg.replace(/^\s*<\?xml[^>]*\?>\s*/, '').replace(/^<svg\b/, `<svg x="${x}" y="${y + titleH}"`);
+      parts.push(`<text x="${x + 4}" y="${y + 13}" font-family="sans-serif" font-size="12" font-weight="bold">${escapeXml(panels[i].title)}</text>`, inner);
+    }
+    y += rowH[r] + gap;
+  }
+  const bg = o.background ?? 'white';
+  return standaloneSvg(`<svg><rect x="0" y="0" width="${width}" height="${height}" fill="${escapeXml(bg)}"/>${parts.join('')}</svg>`, { width, height });
+}
+
 /** Escapes text for use inside XML attribute values and text. */
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);

@@ -13,6 +13,7 @@
 import * as d3 from 'd3';
 import { PlotFrame, type FrameOptions } from './frame.js';
 import { count, gridShape, r2, toXY, type Points } from './geometry.js';
+import { composeSvgGrid } from './export.js';
 
 export interface ScatterLayer {
   name: string;
@@ -176,6 +177,17 @@ export class SmallMultiples<D, V extends Updatable<D>> {
 
   /** the views, in panel order */
   get items(): readonly V[] { return this.views; }
+
+  /** The whole grid as one SVG figure (each panel's own export under its title). */
+  exportSvg(): string {
+    const titles = Array.from(this.root.querySelectorAll<HTMLElement>(':scope > div.panel'), (c) => c.dataset.title ?? '');
+    const panels = this.views.map((v, i) => {
+      if (!v.exportSvg) throw new Error('SmallMultiples.exportSvg: a panel cannot export');
+      return { title: titles[i] ?? '', svg: v.exportSvg() };
+    });
+    if (panels.length === 0) throw new Error('nothing to export yet');
+    return composeSvgGrid(panels, gridShape(panels.length, this.options.maxCols ?? 4).cols, { gap: this.options.gap ?? 8 });
+  }
 
   destroy(): void { this.views.forEach((v) => v.destroy?.()); this.root.remove(); }
 }

@@ -203,6 +203,17 @@ describe('notebooks on wasm', () => {
       await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length === 2, null, { timeout: 180_000 });
       assert.equal(await r.page.locator(`#samples ${tid('panel')}`).count(), 2);
       assert.ok((await r.page.locator(tid('policy-path')).count()) >= 32);
+      // the small multiples export as one SVG figure: a titled panel per swept value
+      const grids: [string, string, RegExp][] = [['#samples', 'sweep-samples.svg', /<image [^>]*href="data:image\/png|data-name="student"/], ['#trajectories', 'sweep-trajectories.svg', /data-testid="policy-path"/]];
+      for (const [where, file, inner] of grids) {
+        const [download] = await Promise.all([r.page.waitForEvent('download'), r.page.click(`${where} ${tid('export-svg')}`)]);
+        assert.equal(download.suggestedFilename(), file);
+        const svg = readFileSync(await download.path(), 'utf8');
+        assert.match(svg, /^<\?xml/);
+        assert.equal((svg.match(/<svg\b/g) ?? []).length >= 3, true, `${file}: root + one nested svg per panel`);
+        assert.ok(svg.includes('>k = 1</text>') && svg.includes('>k = 4</text>'), `${file}: a title per panel`);
+        assert.match(svg, inner, `${file}: the panels' marks`);
+      }
       assertClean(r, 'policy-explorer');
     } finally {
       await r.close();
