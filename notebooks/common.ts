@@ -4,7 +4,8 @@
  * upload), progress + loss wiring, and small layout helpers. No math here (the engine does it in the
  * worker); no tfjs here (the page only renders).
  */
-import { LabClient } from '../src/runtime/lab-client.js';
+import { LabClient, type WorkerApi } from '../src/runtime/lab-client.js';
+import type { LabApi, LabEvent } from '../src/runtime/lab-protocol.js';
 import { Rng } from '../src/engine/rng.js';
 import katex from 'katex';
 import type { ToyNetArtifacts } from '../src/models/artifacts.js';
@@ -22,12 +23,21 @@ export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: Parent
 
 export const byTestId = <T extends HTMLElement = HTMLElement>(id: string) => $<T>(`[data-testid="${id}"]`);
 
-/** Starts the worker on the page's `?backend=` and keeps the backend indicator true. */
-export async function startLab(): Promise<LabClient> {
+/** The events every worker sends (progress, losses, backend changes, log lines). */
+type CommonEvent = LabEvent;
+
+/**
+ * Starts a training worker (the 2D lab's unless `connect` starts another) on the page's `?backend=`
+ * and keeps the backend indicator true.
+ */
+export async function startLab<A extends WorkerApi = LabApi, E extends { event: string } = LabEvent>(
+  connect: () => Promise<LabClient<A, E>> = LabClient.start as unknown as () => Promise<LabClient<A, E>>,
+): Promise<LabClient<A, E>> {
   const indicator = byTestId('backend-indicator');
   const reason = document.querySelector<HTMLElement>('[data-testid="backend-reason"]');
   indicator.textContent = 'starting…';
-  const client = await LabClient.start();
+  const client = await connect();
+  const common = client as unknown as LabClient<LabApi, CommonEvent>;
   const show = (note?: string) => {
     const b = client.backend;
     indicator.textContent = b.fellBackFrom.length ? `${b.name} (fell back from ${b.fellBackFrom.join(', ')})` : b.name;
@@ -40,10 +50,10 @@ export async function startLab(): Promise<LabClient> {
     }
   };
   show();
-  client.on('backend', (e) => show(e.restored));
+  common.on('backend', (e) => show(e.restored));
   // for scripted lessons and tests: the page's worker client (`window.piflowLab.call.status()`, …)
-  (window as unknown as { piflowLab: LabClient }).piflowLab = client;
-  client.on('log', (e) => console.warn(e.message));
+  (window as unknown as { piflowLab: unknown }).piflowLab = client;
+  common.on('log', (e) => console.warn(e.message));
   return client;
 }
 
@@ -69,8 +79,16 @@ export function syncUrl<S extends Schema>(schema: S, nb: Notebook, state: StateO
  * handlers' module is loaded on first use. A bad file gets a clear message and leaves the current
  * model as it is.
  */
+/** What modelIO needs of a worker (both labs have it). */
+export interface ModelIOClient {
+  call: {
+    saveToBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
+    loadFromBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
+  };
+}
+
 export function modelIO(
-  client: LabClient,
+  client: ModelIOClient,
   which: 'teacher' | 'student',
   mount: HTMLElement,
   opts: { storageKey: () => string; onLoaded: () => void; fileName: () => string /* without extension */ },
@@ -161,7 +179,7 @@ export function renderMath(root: ParentNode = document): void {
  * `everyMs` while it runs (to refresh the live views).
  */
 export function followLoop(
-  lab: LabClient,
+  lab: Pick<LabClient, 'on'> | LabClient<WorkerApi, LabEvent>,
   phase: 'teacher' | 'student',
   views: { progress: ProgressView; loss: LossChart; label: string },
   tick: () => void,

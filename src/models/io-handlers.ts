@@ -107,3 +107,37 @@ export async function readModelFiles(files: FileList | File[]): Promise<{ art: N
   const name = list.map((f) => f.name).join(' + ');
   return { art: fromModelArtifacts(m, file), name };
 }
+
+/** Saves the model in this browser through tfjs's `indexeddb://key` handler. */
+export async function saveToIndexedDb(art: NetArtifacts, key: string): Promise<void> {
+  const [handler] = io.getSaveHandlers(`indexeddb://${key}`);
+  if (!handler?.save) throw new Error('browser storage (IndexedDB) is not available here');
+  await handler.save(toModelArtifacts(art));
+}
+
+/** Loads what `saveToIndexedDb` saved under `key` (validation is the loader's). */
+export async function loadFromIndexedDb(key: string): Promise<NetArtifacts> {
+  const handlers = io.getLoadHandlers(`indexeddb://${key}`);
+  if (handlers.length === 0 || !handlers[0].load) throw new Error('browser storage (IndexedDB) is not available here');
+  try {
+    return fromModelArtifacts(await handlers[0].load());
+  } catch (e) {
+    throw new Error(`nothing saved in this browser under '${key}' (${(e as Error).message})`);
+  }
+}
+
+/** Fetches a model directory as the CLI writes it (model.json, config.json, weights.bin) from `url`. */
+export async function fetchModelDir(url: string): Promise<{ art: NetArtifacts; base: string }> {
+  const base = url.replace(/\/?$/, '/');
+  const get = async (name: string) => {
+    const r = await fetch(base + name);
+    if (!r.ok) throw new Error(`${base + name}: HTTP ${r.status}`);
+    return r;
+  };
+  const [modelJson, file, weights] = await Promise.all([
+    get('model.json').then((r) => r.json()),
+    get('config.json').then((r) => r.json()),
+    get('weights.bin').then((r) => r.arrayBuffer()),
+  ]);
+  return { art: { modelJson, weights, file }, base };
+}

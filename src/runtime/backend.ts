@@ -16,7 +16,8 @@
  *   SOFTWARE_WEBGL_ENABLED) are accepted only when that backend is asked for explicitly.
  * - wasm: the binaries come from the bundle (`setWasmPaths` with `?url` imports), multithreading is
  *   switched off (the threaded build does not survive minification, and it would need cross-origin
- *   isolation), and the engine's transpose-free matmul kernels are installed once wasm is ready.
+ *   isolation), and the engine's transpose-free matmul and conv-gradient kernels are installed once wasm
+ *   is ready.
  * - Every candidate is checked with a tiny computation before it is accepted.
  *
  * Device loss (a WebGPU device lost, a WebGL context lost): register a handler with
@@ -32,6 +33,7 @@ import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.w
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
+import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
 export { BACKEND_ORDER, candidateOrder, describeBackend, isBackendName, parseBackendParam } from './backend-param.js';
@@ -137,7 +139,10 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     forget(name);
     return e instanceof Error ? e.message : String(e);
   }
-  if (name === 'wasm') installWasmTransposeFreeMatMul();
+  if (name === 'wasm') {
+    installWasmTransposeFreeMatMul();
+    installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
+  }
   watchForLoss(name);
   return null;
 }

@@ -9,7 +9,9 @@ import { eulerSample } from '../engine/sample.js';
 import { piflowSample } from '../engine/sample.js';
 import { GMFlowPolicy } from '../engine/gmflow.js';
 import { DXPolicy } from '../engine/dx.js';
-import { fillTimes } from '../engine/time.js';
+import { fillTimes, type Times } from '../engine/time.js';
+import type { Policy } from '../engine/policy.js';
+import type { VelocityFn } from '../engine/sample.js';
 import { ToyNet } from '../models/mlp.js';
 import { StudentPolicyConfig, studentPolicy, teacherVelocity } from './toy.js';
 
@@ -20,7 +22,7 @@ export interface Paths {
   numParticles: number;
 }
 
-/** Stacks [P, 2] snapshots into one [T, P, 2] array with a single readback; disposes the snapshots. */
+/** Stacks [P, …F] snapshots into one [T, P, …F] array with a single readback; disposes the snapshots. */
 async function stackStates(snaps: tf.Tensor[]): Promise<Float32Array> {
   const stacked = tf.stack(snaps);
   snaps.forEach((t) => t.dispose());
@@ -29,21 +31,38 @@ async function stackStates(snaps: tf.Tensor[]): Promise<Float32Array> {
   return data;
 }
 
-/** The teacher's Euler ODE from the given noise points (noise: [P, 2]). */
-export async function teacherPaths(teacher: ToyNet, noise: Float32Array, steps: number): Promise<Paths> {
-  const P = noise.length / 2;
+/**
+ * The teacher's Euler ODE from noise [P, …F] (any layout), recording every state and the teacher's
+ * x̂₀ = x − σ·u at it (the last state's x̂₀ is the state itself).
+ */
+export async function teacherPathsOf(velocity: VelocityFn, noise: tf.Tensor, steps: number): Promise<Paths & { x0: Float32Array }> {
   const snaps: tf.Tensor[] = [];
+  const x0s: tf.Tensor[] = [];
   const sigma: number[] = [];
-  const x = tf.tensor2d(noise, [P, 2]);
-  const end = eulerSample(teacherVelocity(teacher), x, steps, {
+  const tracked: VelocityFn = (x, s) => {
+    const u = velocity(x, s);
+    x0s.push(tf.keep(x.sub(u.mul(s[0]))));
+    return u;
+  };
+  const end = eulerSample(tracked, noise, steps, {
     observe: (_i, xi, s) => {
       snaps.push(xi.clone());
       sigma.push(s);
     },
   });
-  end.dispose();
-  x.dispose();
-  return { sigma, states: await stackStates(snaps), numParticles: P };
+  x0s.push(end);
+  return { sigma, states: await stackStates(snaps), x0: await stackStates(x0s), numParticles: noise.shape[0] };
+}
+
+/** The teacher's Euler ODE from the given noise points (noise: [P, 2]). */
+export async function teacherPaths(teacher: ToyNet, noise: Float32Array, steps: number): Promise<Paths> {
+  const x = tf.tensor2d(noise, [noise.length / 2, 2]);
+  try {
+    const { x0: _x0, ...paths } = await teacherPathsOf(teacherVelocity(teacher), x, steps);
+    return paths;
+  } finally {
+    x.dispose();
+  }
 }
 
 /** A step's policy in x₀ space, per particle. */
@@ -60,47 +79,38 @@ export interface PolicyPaths extends Paths {
   steps: StepPolicy[];
 }
 
+export interface PolicyPathOptions {
+  nfe?: number;
+  temperature?: number;
+  totalSubsteps?: number;
+}
+
 /**
- * The student's few-step sampling from the given noise points, recording every substep, each step's
- * policy (after temperature), and the policy's x̂₀ along its own substeps.
+ * The student's few-step sampling from noise [P, …F] (any layout), recording every substep and the
+ * policy's x̂₀ along its own substeps; `onStep` may copy what it wants of each step's policy.
  */
-export async function policyPaths(
-  student: ToyNet,
+export async function policyPathsOf(
+  make: (x: tf.Tensor, sigma: Times) => Policy,
   p: StudentPolicyConfig,
-  noise: Float32Array,
-  opts: { nfe?: number; temperature?: number; totalSubsteps?: number } = {},
-): Promise<PolicyPaths> {
-  const P = noise.length / 2;
+  noise: tf.Tensor,
+  opts: PolicyPathOptions = {},
+  onStep?: (policy: Policy, sigmaSrc: number) => void,
+): Promise<Paths & { nfeIndices: number[]; x0: Float32Array }> {
+  const P = noise.shape[0];
   const snaps: tf.Tensor[] = [];
   const x0s: tf.Tensor[] = [];
   const sigma: number[] = [];
   const nfeIndices: number[] = [];
-  const stepTensors: { sigmaSrc: number; parts: tf.Tensor[]; kind: 'gmflow' | 'dx' }[] = [];
-  let current: GMFlowPolicy | DXPolicy | null = null;
-  const make = studentPolicy(student, p);
-  const x = tf.tensor2d(noise, [P, 2]);
-  const end = piflowSample((xs, s) => make(xs, s, 1e-4), x, {
+  let current: Policy | null = null;
+  const end = piflowSample((xs, s) => make(xs, s), noise, {
     nfe: opts.nfe ?? p.nfe,
     totalSubsteps: opts.totalSubsteps ?? p.totalSubsteps,
     shift: p.shift,
     finalStepSizeScale: p.finalStepSizeScale,
     temperature: opts.temperature ?? 1,
     onStep: (_i, policy, _xSrc, sigmaSrc) => {
-      current = policy as GMFlowPolicy | DXPolicy;
-      if (policy instanceof GMFlowPolicy) {
-        const [B, K] = policy.logweights.shape as number[];
-        stepTensors.push({
-          sigmaSrc,
-          kind: 'gmflow',
-          parts: tf.tidy(() => [
-            policy.means.clone(),
-            tf.softmax(policy.logweights.reshape([B, K])),
-            policy.gmVars.reshape([B]).sqrt(),
-          ]),
-        });
-      } else if (policy instanceof DXPolicy) {
-        stepTensors.push({ sigmaSrc, kind: 'dx', parts: [policy.points.clone()] });
-      }
+      current = policy;
+      onStep?.(policy, sigmaSrc);
     },
     onSubstep: (_i, j, xs, s) => {
       if (j === 0) {
@@ -118,7 +128,34 @@ export async function policyPaths(
     },
   });
   end.dispose();
-  x.dispose();
+  return { sigma, states: await stackStates(snaps), x0: await stackStates(x0s), numParticles: P, nfeIndices };
+}
+
+/**
+ * The 2D student's few-step sampling from the given noise points, recording every substep, each step's
+ * policy (after temperature), and the policy's x̂₀ along its own substeps.
+ */
+export async function policyPaths(student: ToyNet, p: StudentPolicyConfig, noise: Float32Array, opts: PolicyPathOptions = {}): Promise<PolicyPaths> {
+  const stepTensors: { sigmaSrc: number; parts: tf.Tensor[]; kind: 'gmflow' | 'dx' }[] = [];
+  const make = studentPolicy(student, p);
+  const x = tf.tensor2d(noise, [noise.length / 2, 2]);
+  let paths: Paths & { nfeIndices: number[]; x0: Float32Array };
+  try {
+    paths = await policyPathsOf((xs, s) => make(xs, s, 1e-4), p, x, opts, (policy, sigmaSrc) => {
+      if (policy instanceof GMFlowPolicy) {
+        const [B, K] = policy.logweights.shape as number[];
+        stepTensors.push({
+          sigmaSrc,
+          kind: 'gmflow',
+          parts: tf.tidy(() => [policy.means.clone(), tf.softmax(policy.logweights.reshape([B, K])), policy.gmVars.reshape([B]).sqrt()]),
+        });
+      } else if (policy instanceof DXPolicy) {
+        stepTensors.push({ sigmaSrc, kind: 'dx', parts: [policy.points.clone()] });
+      }
+    });
+  } finally {
+    x.dispose();
+  }
   const steps: StepPolicy[] = [];
   for (const st of stepTensors) {
     const data = await Promise.all(st.parts.map((t) => t.data()));
@@ -130,7 +167,7 @@ export async function policyPaths(
     }
     st.parts.forEach((t) => t.dispose());
   }
-  return { sigma, states: await stackStates(snaps), x0: await stackStates(x0s), numParticles: P, nfeIndices, steps };
+  return { ...paths, steps };
 }
 
 /** The teacher's velocity on an n×n grid over [−extent, extent]² at σ: positions and −u (the direction of motion as σ falls). */

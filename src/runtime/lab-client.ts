@@ -2,47 +2,60 @@
  * The page's side of the training worker: typed, promise-based calls to the Lab (`client.call.x(...)`)
  * and event subscriptions. The page never imports tfjs for training; it only renders what comes back.
  */
-import type { BackendInfo, LabApi, LabEvent, LabRequest, LabResponse } from './lab-protocol.js';
+import type { BackendInfo, LabApi, LabEvent, LabResponse } from './lab-protocol.js';
 import { isResponse } from './lab-protocol.js';
 
 type Promised<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : never };
-type EventOf<E extends LabEvent['event']> = Extract<LabEvent, { event: E }>;
+type EventOf<Ev, E> = Extract<Ev, { event: E }>;
 
-export class LabClient {
+/** A worker's API: every one has `init(backend?)`. */
+export interface WorkerApi {
+  init(backend?: string): BackendInfo;
+}
+
+/**
+ * A client for a training worker with API `Api` and events `Ev` (the 2D lab's by default; the MNIST
+ * lab's with `LabClient.connect<MnistApi, MnistEvent>(worker)`).
+ */
+export class LabClient<Api extends WorkerApi = LabApi, Ev extends { event: string } = LabEvent> {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private handlers = new Map<string, Set<(e: LabEvent) => void>>();
-  readonly call: Promised<LabApi>;
+  private handlers = new Map<string, Set<(e: Ev) => void>>();
+  readonly call: Promised<Api>;
   backend: BackendInfo = { name: 'starting', fellBackFrom: [] };
 
   constructor(private readonly worker: Worker) {
-    worker.onmessage = (e: MessageEvent<LabResponse | LabEvent>) => this.receive(e.data);
+    worker.onmessage = (e: MessageEvent<LabResponse | Ev>) => this.receive(e.data);
     worker.onerror = (e) => {
       const err = new Error(`training worker failed: ${e.message}`);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
-      this.emit({ event: 'log', message: err.message });
+      this.emit({ event: 'log', message: err.message } as unknown as Ev);
     };
-    this.call = new Proxy({} as Promised<LabApi>, {
-      get: (_t, method: string) => (...args: unknown[]) => this.request(method as keyof LabApi, args),
+    this.call = new Proxy({} as Promised<Api>, {
+      get: (_t, method: string) => (...args: unknown[]) => this.request(method, args),
     });
   }
 
-  /** Starts the worker and its backend (`?backend=` of the page, or `backend`). */
-  static async start(backend?: string): Promise<LabClient> {
-    const worker = new Worker(new URL('./lab-worker.ts', import.meta.url), { type: 'module' });
-    const client = new LabClient(worker);
+  /** Starts the 2D lab's worker and its backend (`?backend=` of the page, or `backend`). */
+  static start(backend?: string): Promise<LabClient> {
+    return LabClient.connect<LabApi, LabEvent>(new Worker(new URL('./lab-worker.ts', import.meta.url), { type: 'module' }), backend);
+  }
+
+  /** Wraps a started worker and initialises its backend (`?backend=` of the page, or `backend`). */
+  static async connect<A extends WorkerApi, E extends { event: string }>(worker: Worker, backend?: string): Promise<LabClient<A, E>> {
+    const client = new LabClient<A, E>(worker);
     const requested = backend ?? new URLSearchParams(location.search).get('backend') ?? undefined;
-    client.backend = await client.call.init(requested ?? undefined);
-    client.on('backend', (e) => (client.backend = e.backend));
+    client.backend = await (client.call.init as (b?: string) => Promise<BackendInfo>)(requested ?? undefined);
+    client.on('backend' as E['event'], (e) => (client.backend = (e as unknown as { backend: BackendInfo }).backend));
     return client;
   }
 
-  on<E extends LabEvent['event']>(event: E, handler: (e: EventOf<E>) => void): () => void {
+  on<E extends Ev['event']>(event: E, handler: (e: EventOf<Ev, E>) => void): () => void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler as (e: LabEvent) => void);
-    return () => set!.delete(handler as (e: LabEvent) => void);
+    set.add(handler as (e: Ev) => void);
+    return () => set!.delete(handler as (e: Ev) => void);
   }
 
   terminate(): void {
@@ -52,28 +65,29 @@ export class LabClient {
     this.pending.clear();
   }
 
-  private request(method: keyof LabApi, args: unknown[]): Promise<unknown> {
+  private request(method: string, args: unknown[]): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const msg: LabRequest = { id, method, args };
+      const msg = { id, method, args };
       this.worker.postMessage(msg);
     });
   }
 
-  private receive(m: LabResponse | LabEvent): void {
-    if (isResponse(m)) {
-      const p = this.pending.get(m.id);
+  private receive(m: LabResponse | Ev): void {
+    if (isResponse(m as LabResponse)) {
+      const r = m as LabResponse;
+      const p = this.pending.get(r.id);
       if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.error));
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(new Error(r.error));
       return;
     }
-    this.emit(m);
+    this.emit(m as Ev);
   }
 
-  private emit(e: LabEvent): void {
+  private emit(e: Ev): void {
     for (const h of this.handlers.get(e.event) ?? []) h(e);
   }
 }

@@ -18,6 +18,12 @@ import {
 } from './toy.js';
 import { densityGrid, Paths, PolicyPaths, policyPaths, teacherPaths, velocityField } from './inspect2d.js';
 
+export interface LabSnapshot {
+  data: DataSpec;
+  teacher?: ToyNetArtifacts;
+  student?: ToyNetArtifacts;
+}
+
 export type DataSpec = { kind: 'builtin'; name: string } | { kind: 'points'; points: Float32Array; name?: string };
 
 export interface TeacherTrainConfig {
@@ -70,7 +76,95 @@ export interface LoopHooks {
 
 const sleep0 = () => new Promise<void>((r) => setTimeout(r, 0));
 
-export class Lab {
+/**
+ * The loop machinery shared by the 2D and the MNIST labs: one loop at a time, pause / resume / stop,
+ * throttled progress, every loss, periodic metrics, and yields so that messages get in.
+ */
+export class LoopRunner {
+  protected paused = false;
+  protected stopped = false;
+  private resumeWaiters: (() => void)[] = [];
+  running: Phase = 'idle';
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.resumeWaiters.splice(0).forEach((r) => r());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  protected async loop(
+    phase: 'teacher' | 'student',
+    h: LoopHooks,
+    iterNow: () => number,
+    total: number,
+    step: () => Promise<{ loss: number; teacherRatio?: number }>,
+  ): Promise<void> {
+    this.assertIdle();
+    this.running = phase;
+    this.stopped = false;
+    const progressMs = h.progressMs ?? 100;
+    const yieldMs = h.yieldMs ?? 30;
+    const t0 = performance.now();
+    const i0 = iterNow();
+    let lastProgress = 0;
+    let lastYield = performance.now();
+    let loss = NaN;
+    let ratio: number | undefined;
+    const report = () => {
+      const secs = (performance.now() - t0) / 1000;
+      const rate = (iterNow() - i0) / Math.max(secs, 1e-9);
+      h.onProgress?.({ phase, iter: iterNow(), total, loss, itPerSec: rate, secondsLeft: rate > 0 ? (total - iterNow()) / rate : Infinity, teacherRatio: ratio });
+    };
+    try {
+      while (iterNow() < total && !this.stopped) {
+        if (this.paused) {
+          report();
+          await new Promise<void>((r) => this.resumeWaiters.push(r));
+          continue;
+        }
+        const s = await step();
+        loss = s.loss;
+        ratio = s.teacherRatio;
+        h.onLoss?.(iterNow(), loss);
+        if (h.onMetric && h.metricEvery && iterNow() % h.metricEvery === 0) await h.onMetric(iterNow());
+        const now = performance.now();
+        if (now - lastProgress >= progressMs) {
+          lastProgress = now;
+          report();
+        }
+        if (now - lastYield >= yieldMs) {
+          await sleep0();
+          lastYield = performance.now();
+        }
+      }
+      report();
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) throw new Error(`${phase === 'teacher' ? 'Teacher training' : 'π-ID'}: ${e.message}`);
+      throw e;
+    } finally {
+      this.running = 'idle';
+    }
+  }
+
+  protected assertIdle(): void {
+    check(this.running === 'idle', `busy: ${this.running === 'teacher' ? 'the teacher is training' : 'a student is distilling'}; pause or stop it first`);
+  }
+
+}
+
+export class Lab extends LoopRunner {
   data: PointSource = datasetSource('checkerboard');
   dataName = 'checkerboard';
   teacher: LoadedToyNet | null = null;
@@ -80,12 +174,10 @@ export class Lab {
   private distiller: Distiller | null = null;
   private teacherIter = 0;
   private teacherTotal = 0;
-  private paused = false;
-  private stopped = false;
-  private resumeWaiters: (() => void)[] = [];
-  running: Phase = 'idle';
+  private dataSpec: DataSpec = { kind: 'builtin', name: 'checkerboard' };
 
   setData(spec: DataSpec): void {
+    this.dataSpec = spec;
     if (spec.kind === 'builtin') {
       check((DATASETS_2D as readonly string[]).includes(spec.name), `unknown dataset '${spec.name}'; allowed: ${DATASETS_2D.join(', ')}`);
       this.data = datasetSource(spec.name);
@@ -174,6 +266,30 @@ export class Lab {
     this.studentPolicy = policy;
   }
 
+  /** The last-good-state copy a worker keeps on the host (data choice, teacher, student). */
+  async snapshot(): Promise<LabSnapshot> {
+    return {
+      data: this.dataSpec,
+      teacher: this.teacher ? await this.saveTeacher() : undefined,
+      student: this.student ? await this.saveStudent() : undefined,
+    };
+  }
+
+  /** Rebuilds this (fresh) lab from a snapshot; returns what it restored. */
+  async restore(s: LabSnapshot): Promise<string[]> {
+    this.setData(s.data);
+    const restored: string[] = [];
+    if (s.teacher) {
+      await this.loadTeacher(s.teacher, 'last good teacher');
+      restored.push('teacher');
+    }
+    if (s.student) {
+      await this.loadStudent(s.student, 'last good student');
+      restored.push('student');
+    }
+    return restored;
+  }
+
   async saveTeacher(): Promise<ToyNetArtifacts> {
     check(this.teacher !== null, 'no teacher to save');
     return toyNetToArtifacts(this.teacher!, { ...this.teacher!.meta, dataset: this.dataName, stepsDone: this.teacherIter });
@@ -182,24 +298,6 @@ export class Lab {
   async saveStudent(): Promise<ToyNetArtifacts> {
     check(this.student !== null && this.studentPolicy !== null, 'no student to save');
     return toyNetToArtifacts(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.resumeWaiters.splice(0).forEach((r) => r());
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.resume();
-  }
-
-  get isPaused(): boolean {
-    return this.paused;
   }
 
   /** Trains the teacher up to its step budget (or `steps` more). Resolves when done or stopped. */
@@ -231,64 +329,6 @@ export class Lab {
 
   get teacherIteration(): number {
     return this.teacherIter;
-  }
-
-  private async loop(
-    phase: 'teacher' | 'student',
-    h: LoopHooks,
-    iterNow: () => number,
-    total: number,
-    step: () => Promise<{ loss: number; teacherRatio?: number }>,
-  ): Promise<void> {
-    this.assertIdle();
-    this.running = phase;
-    this.stopped = false;
-    const progressMs = h.progressMs ?? 100;
-    const yieldMs = h.yieldMs ?? 30;
-    const t0 = performance.now();
-    const i0 = iterNow();
-    let lastProgress = 0;
-    let lastYield = performance.now();
-    let loss = NaN;
-    let ratio: number | undefined;
-    const report = () => {
-      const secs = (performance.now() - t0) / 1000;
-      const rate = (iterNow() - i0) / Math.max(secs, 1e-9);
-      h.onProgress?.({ phase, iter: iterNow(), total, loss, itPerSec: rate, secondsLeft: rate > 0 ? (total - iterNow()) / rate : Infinity, teacherRatio: ratio });
-    };
-    try {
-      while (iterNow() < total && !this.stopped) {
-        if (this.paused) {
-          report();
-          await new Promise<void>((r) => this.resumeWaiters.push(r));
-          continue;
-        }
-        const s = await step();
-        loss = s.loss;
-        ratio = s.teacherRatio;
-        h.onLoss?.(iterNow(), loss);
-        if (h.onMetric && h.metricEvery && iterNow() % h.metricEvery === 0) await h.onMetric(iterNow());
-        const now = performance.now();
-        if (now - lastProgress >= progressMs) {
-          lastProgress = now;
-          report();
-        }
-        if (now - lastYield >= yieldMs) {
-          await sleep0();
-          lastYield = performance.now();
-        }
-      }
-      report();
-    } catch (e) {
-      if (e instanceof NonFiniteLossError) throw new Error(`${phase === 'teacher' ? 'Teacher training' : 'π-ID'}: ${e.message}`);
-      throw e;
-    } finally {
-      this.running = 'idle';
-    }
-  }
-
-  private assertIdle(): void {
-    check(this.running === 'idle', `busy: ${this.running === 'teacher' ? 'the teacher is training' : 'a student is distilling'}; pause or stop it first`);
   }
 
   // ---- views -------------------------------------------------------------------------------

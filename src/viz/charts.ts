@@ -288,3 +288,45 @@ export class SweepChart extends PlotlyChart {
 
   setLogX(on: boolean): Promise<unknown> { this.logX = on; return this.update(this.data); }
 }
+
+export interface LineSeries { name: string; x: ArrayLike<number>; y: ArrayLike<number>; color?: string; dash?: 'solid' | 'dash' | 'dot'; width?: number; showlegend?: boolean; }
+
+/** Several lines with their own x (e.g. pixel values against σ), optionally a reversed x axis (σ from 1 to 0). */
+export class LineChart extends PlotlyChart {
+  private series: LineSeries[] = [];
+
+  constructor(parent: HTMLElement, readonly options: ChartOptions & { reverseX?: boolean; testid?: string } = {}) {
+    super(parent, options, 'line-plot');
+    this.update([]);
+  }
+
+  update(series: LineSeries[]): Promise<unknown> {
+    this.series = series;
+    const traces = series.map((s, k) => ({
+      type: 'scatter', mode: 'lines', name: s.name, x: Array.from(s.x), y: Array.from(s.y, fin), showlegend: s.showlegend ?? true,
+      line: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length], width: s.width ?? 1.5, dash: s.dash ?? 'solid' },
+    }));
+    const base = this.baseLayout();
+    const layout = { ...base, xaxis: { ...(base.xaxis as object), autorange: this.options.reverseX ? 'reversed' : true } } as Layout;
+    return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
+  }
+
+  get data(): readonly LineSeries[] { return this.series; }
+}
+
+export interface BarSeries { name: string; x: string[]; y: ArrayLike<number>; color?: string; }
+
+/** Grouped bars (e.g. the histogram of predicted classes, one series per sampler). */
+export class BarChart extends PlotlyChart {
+  constructor(parent: HTMLElement, readonly options: ChartOptions & { testid?: string } = {}) {
+    super(parent, options, 'bar-plot');
+    this.update([]);
+  }
+
+  update(series: BarSeries[]): Promise<unknown> {
+    const traces = series.map((s, k) => ({ type: 'bar', name: s.name, x: s.x, y: Array.from(s.y, fin), marker: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length] } }));
+    const base = this.baseLayout();
+    const layout = { ...base, barmode: 'group', xaxis: { ...(base.xaxis as object), type: 'category' } } as Layout;
+    return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
+  }
+}

@@ -43,10 +43,10 @@ export class ProgressView {
   private readonly meter = new RateMeter();
   private lastIter = -1;
 
-  constructor(parent: HTMLElement, readonly options: { width?: number; color?: string } = {}) {
+  constructor(parent: HTMLElement, readonly options: { width?: number; color?: string; testid?: string } = {}) {
     const doc = parent.ownerDocument;
     this.root = doc.createElement('div');
-    this.root.dataset.testid = 'progress';
+    this.root.dataset.testid = options.testid ?? 'progress';
     this.root.setAttribute('role', 'progressbar');
     this.root.setAttribute('aria-valuemin', '0');
     Object.assign(this.root.style, { font: '12px sans-serif', width: `${options.width ?? 420}px` });

@@ -1,0 +1,375 @@
+/**
+ * Notebook 4 — π-Flow on MNIST. Loads the test set, the classifier and the pretrained teacher and
+ * student in the MNIST worker; trains a teacher or distills a student live; shows sample grids from the
+ * same noise (teacher many/1/2/4 Euler steps vs student 1/2/4 NFE), classifier quality and diversity,
+ * the policy's x̂₀ across the substeps next to the teacher's, and PCA trajectories with pixel traces.
+ */
+import { Notebook } from '../src/runtime/notebook.js';
+import { int, num, oneOf } from '../src/runtime/url-state.js';
+import { button, numberControl, selectControl } from '../src/viz/controls.js';
+import { ImageGridView, type ImageRow } from '../src/viz/images.js';
+import { TrajectoryView } from '../src/viz/trajectories.js';
+import { BarChart, LineChart, LossChart, MetricChart, SweepChart, type LineSeries } from '../src/viz/charts.js';
+import { ProgressView } from '../src/viz/progress.js';
+import { exportButtons } from '../src/viz/export.js';
+import { fitPca, projectPca } from '../src/metrics/pca.js';
+import { LabClient } from '../src/runtime/lab-client.js';
+import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
+import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
+import type { DistillConfig } from '../src/runtime/toy.js';
+import { $, byTestId, counter, followLoop, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
+
+type Mnist = LabClient<MnistApi, MnistEvent>;
+
+export const schema = {
+  size: oneOf(['tiny', 'small', 'full'] as const, 'small', 'U-Net size'),
+  teacherLr: num(1e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'teacher learning rate'),
+  teacherBatch: int(64, { min: 1, max: 512 }, 'teacher batch'),
+  teacherSteps: int(3500, { min: 1, max: 100000 }, 'teacher steps'),
+  policy: oneOf(['gmflow', 'dx'] as const, 'gmflow', 'policy'),
+  k: int(8, { min: 1, max: 32 }, 'GMFlow components K'),
+  n: int(10, { min: 1, max: 32 }, 'DX grid points N'),
+  dxMode: oneOf(['grid', 'polynomial'] as const, 'grid', 'DX mode'),
+  nfe: int(2, { min: 1, max: 8 }, 'NFE'),
+  substeps: int(128, { min: 8, max: 512 }, 'total substeps'),
+  intermediate: int(2, { min: 1, max: 8 }, 'intermediate states'),
+  decayIters: int(0, { min: 0, max: 100000 }, 'teacher-ratio decay iterations'),
+  window: int(-1, { min: -1, max: 16 }, 'window substeps (-1: 0 for GMFlow, 3 for DX)'),
+  gmDropout: num(0.05, { min: 0, max: 0.9 }, 'GM dropout'),
+  lr: num(2e-4, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate'),
+  batch: int(16, { min: 1, max: 256 }, 'batch'),
+  iters: int(200, { min: 1, max: 100000 }, 'iterations'),
+  seed: int(0, { min: 0 }, 'seed'),
+  dataFree: oneOf(['data', 'data-free'] as const, 'data', 'π-ID data'),
+  temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
+  sampleSeed: int(1, { min: 0 }, 'noise seed'),
+  manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)'),
+  qualityCount: int(500, { min: 50, max: 10000 }, 'samples for quality'),
+  image: int(0, { min: 0, max: 7 }, 'image'),
+};
+
+const { state, messages } = initialState(schema);
+const nb = new Notebook();
+syncUrl(schema, nb, state);
+renderMath();
+
+const assetsNote = messenger('assets-message');
+const teacherNote = messenger('teacher-message');
+const studentNote = messenger('student-message');
+const qualityNote = messenger('quality-message');
+if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
+
+// ---- controls ----------------------------------------------------------------------------------
+const tc = $('#teacher-controls');
+nb.input('size', selectControl({ label: 'U-Net', options: [['tiny', 'tiny (tests)'], ['small', 'small (173k)'], ['full', 'full (678k)']] as const, value: state.size, testid: 'size' }), tc);
+nb.input('teacherLr', numberControl({ label: 'Learning rate', value: state.teacherLr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'teacher-lr' }), tc);
+nb.input('teacherBatch', numberControl({ label: 'Batch', value: state.teacherBatch, min: 1, max: 512, integer: true, log: true, testid: 'teacher-batch' }), tc);
+nb.input('teacherSteps', numberControl({ label: 'Steps', value: state.teacherSteps, min: 1, max: 100000, integer: true, slider: false, testid: 'teacher-steps' }), tc);
+const pc = $('#policy-controls');
+nb.input('policy', selectControl({ label: 'Policy', options: [['gmflow', 'GMFlow (K Gaussians per pixel)'], ['dx', 'DX (N x₀ images)']] as const, value: state.policy, testid: 'policy' }), pc);
+nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: 32, integer: true, testid: 'k' }), pc);
+nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), pc);
+nb.input('dxMode', selectControl({ label: 'DX mode', options: ['grid', 'polynomial'] as const, value: state.dxMode, testid: 'dx-mode' }), pc);
+nb.input('nfe', numberControl({ label: 'NFE', value: state.nfe, min: 1, max: 8, integer: true, testid: 'nfe' }), pc);
+const ic = $('#piid-controls');
+nb.input('substeps', numberControl({ label: 'Total substeps', value: state.substeps, min: 8, max: 512, integer: true, log: true, testid: 'substeps' }), ic);
+nb.input('intermediate', numberControl({ label: 'Intermediate states', value: state.intermediate, min: 1, max: 8, integer: true, testid: 'intermediate' }), ic);
+nb.input('decayIters', numberControl({ label: 'Teacher-ratio decay iters', value: state.decayIters, min: 0, max: 100000, integer: true, slider: false, testid: 'decay-iters' }), ic);
+nb.input('window', numberControl({ label: 'Window substeps (−1: auto)', value: state.window, min: -1, max: 16, integer: true, testid: 'window' }), ic);
+nb.input('gmDropout', numberControl({ label: 'GM dropout', value: state.gmDropout, min: 0, max: 0.9, step: 0.01, testid: 'gm-dropout' }), ic);
+nb.input('lr', numberControl({ label: 'Learning rate', value: state.lr, min: 1e-6, max: 0.1, log: true, exclusiveMin: true, testid: 'student-lr' }), ic);
+nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: 1, max: 256, integer: true, log: true, testid: 'student-batch' }), ic);
+nb.input('iters', numberControl({ label: 'Iterations', value: state.iters, min: 1, max: 100000, integer: true, slider: false, testid: 'iters' }), ic);
+nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), ic);
+nb.input('dataFree', selectControl({ label: 'π-ID data', options: [['data', 'MNIST images'], ['data-free', 'data-free (noise only)']] as const, value: state.dataFree, testid: 'data-free' }), ic);
+const sc = $('#sampling-controls');
+nb.input('temperature', numberControl({ label: 'Temperature', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), sc);
+nb.input('sampleSeed', numberControl({ label: 'Noise seed', value: state.sampleSeed, min: 0, integer: true, slider: false, testid: 'sample-seed' }), sc);
+nb.input('manySteps', numberControl({ label: 'Teacher steps (reference)', value: state.manySteps, min: 8, max: 256, integer: true, log: true, testid: 'many-steps' }), sc);
+nb.input('qualityCount', numberControl({ label: 'Samples', value: state.qualityCount, min: 50, max: 10000, integer: true, log: true, testid: 'quality-count' }), $('#quality-controls'));
+nb.input('image', numberControl({ label: 'Image', value: state.image, min: 0, max: 7, integer: true, testid: 'image' }), $('#inside-controls'));
+const teacherVersion = counter();
+nb.input('teacherVersion', teacherVersion);
+const studentVersion = counter();
+nb.input('studentVersion', studentVersion);
+
+const value = <T>(name: string) => nb.controls.get(name)!.value as T;
+
+/** The π-ID configuration from the controls. */
+export function distillConfig(): Partial<DistillConfig> {
+  const policy = value<'gmflow' | 'dx'>('policy');
+  const w = value<number>('window');
+  return {
+    policy,
+    k: value('k'),
+    n: value('n'),
+    dxMode: value('dxMode'),
+    nfe: value('nfe'),
+    totalSubsteps: value('substeps'),
+    numIntermediateStates: value('intermediate'),
+    numDecayIters: value('decayIters'),
+    windowSubsteps: w >= 0 ? w : policy === 'dx' ? 3 : 0,
+    gmDropout: policy === 'gmflow' ? value('gmDropout') : 0,
+    batch: value('batch'),
+    seed: value('seed'),
+    dataFree: value('dataFree') === 'data-free',
+    adam: { lr: value('lr') },
+  };
+}
+
+// ---- views -------------------------------------------------------------------------------------
+const teacherProgress = new ProgressView($('#teacher-progress'), { testid: 'teacher-progress' });
+const teacherLoss = new LossChart($('#teacher-loss'), { logY: true, title: 'teacher flow-matching loss', width: 420, height: 240, testid: 'teacher-loss-plot' });
+const progress = new ProgressView($('#progress'));
+const loss = new LossChart($('#loss'), { logY: true, title: 'π-ID loss', width: 420, height: 260 });
+const metric = new MetricChart($('#metric'), { title: 'Fréchet distance to the test set (live, 200 samples)', yTitle: 'classifier FD', width: 420, height: 260 });
+const samples = new ImageGridView($('#samples'), { title: 'same noise, every sampler', testid: 'samples-plot', labelWidth: 170 });
+const qualityChart = new SweepChart($('#quality'), { title: 'Fréchet distance (lower is better)', xTitle: 'sampler', yTitle: 'classifier FD', testid: 'quality-plot', width: 460 });
+const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460 });
+const inside = new ImageGridView($('#inside'), { title: 'x̂₀ along the trajectory', testid: 'inside-plot', labelWidth: 170 });
+const traj = new TrajectoryView($('#trajectories'), { title: 'PCA of the paths (PC1, PC2)', width: 420, height: 420 });
+const pixels = new LineChart($('#pixels'), { title: 'pixel value against σ', xTitle: 'σ', yTitle: 'pixel value', reverseX: true, width: 420, height: 420, testid: 'pixel-plot' });
+exportButtons($('#teacher-loss'), teacherLoss, 'mnist-teacher-loss');
+exportButtons($('#loss'), loss, 'mnist-piid-loss');
+exportButtons($('#metric'), metric, 'mnist-frechet');
+exportButtons($('#samples'), samples, 'mnist-samples');
+exportButtons($('#quality'), qualityChart, 'mnist-quality');
+exportButtons($('#classes'), classes, 'mnist-classes');
+exportButtons($('#inside'), inside, 'mnist-x0-along-the-step');
+exportButtons($('#trajectories'), traj, 'mnist-pca-trajectories');
+exportButtons($('#pixels'), pixels, 'mnist-pixels');
+
+const ASSETS = { data: '/mnist/', classifier: '/classifier/', teacher: '/pretrained/mnist/teacher/', student: '/pretrained/mnist/gmflow/' };
+const COLUMNS = 10;
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+
+async function withTrainData(lab: Mnist): Promise<void> {
+  const st = await lab.call.status();
+  if (!st.hasTrainData) {
+    teacherNote('Loading the 60,000 training images…');
+    await lab.call.loadTrainData(ASSETS.data);
+    teacherNote('');
+  }
+}
+
+// ---- cells -------------------------------------------------------------------------------------
+nb.cell('lab', [], async () => {
+  const lab = await startLab<MnistApi, MnistEvent>(() =>
+    LabClient.connect<MnistApi, MnistEvent>(new Worker(new URL('../src/runtime/mnist-worker.ts', import.meta.url), { type: 'module' })),
+  );
+  assetsNote('Loading the MNIST test set, the classifier and the pretrained models…');
+  try {
+    const st = await lab.call.loadAssets(ASSETS);
+    assetsNote(`Loaded: test set (10,000 images), classifier, teacher (${st.teacherIteration} steps)${st.student ? `, ${st.studentPolicy?.policy === 'dx' ? 'DX' : 'GMFlow'} student` : ''}.${st.notes.length ? ` ${st.notes.join('; ')}.` : ''}`);
+  } catch (e) {
+    assetsNote(`Could not load the lesson's assets: ${(e as Error).message}`, 'error');
+  }
+  teacherVersion.bump();
+  studentVersion.bump();
+  return lab;
+});
+
+/** Sample grids from the same noise: teacher many/1/2/4 Euler steps, student 1/2/4 NFE, data. */
+nb.cell('samplesView', ['lab', 'teacherVersion', 'studentVersion', 'temperature', 'sampleSeed', 'manySteps'], async (lab: Mnist, _tv: number, _sv: number, temperature: number, seed: number, many: number) => {
+  const st = await lab.call.status();
+  if (!st.teacher) return;
+  const rows: ImageRow[] = [{ label: `teacher, ${many} Euler steps`, images: await lab.call.teacherSamples(COLUMNS, many, seed) }];
+  for (const s of [4, 2, 1]) rows.push({ label: `teacher, ${s} Euler step${s > 1 ? 's' : ''}`, images: await lab.call.teacherSamples(COLUMNS, s, seed) });
+  if (st.student) {
+    for (const nfe of [4, 2, 1]) rows.push({ label: `π-Flow student, ${nfe} NFE`, images: await lab.call.studentSamples(COLUMNS, seed, { nfe, temperature }) });
+  }
+  rows.push({ label: 'test images', images: await lab.call.dataSamples(COLUMNS, seed) });
+  samples.update({ rows });
+});
+
+/** Paths of 8 images: teacher ODE and policy, for the x̂₀ strip, the PCA view and the pixel traces. */
+nb.cell('paths', ['lab', 'teacherVersion', 'studentVersion', 'temperature', 'sampleSeed', 'manySteps'], async (lab: Mnist, _tv: number, _sv: number, temperature: number, seed: number, many: number) => {
+  const st = await lab.call.status();
+  if (!st.teacher) return null;
+  return lab.call.paths(8, seed, { teacherSteps: many, temperature });
+});
+
+/** Index of the state whose σ is nearest to `s`. */
+function nearest(sigma: number[], s: number): number {
+  let best = 0;
+  for (let i = 1; i < sigma.length; i++) if (Math.abs(sigma[i] - s) < Math.abs(sigma[best] - s)) best = i;
+  return best;
+}
+
+type PathSet = { sigma: number[]; states: Float32Array; x0: Float32Array };
+
+/** Image i of state t from a [T, P, D] array. */
+function stateImage(a: Float32Array, t: number, i: number, P: number, D: number): Float32Array {
+  return a.subarray((t * P + i) * D, (t * P + i + 1) * D);
+}
+
+nb.cell('insideView', ['paths', 'image'], (paths: ImagePaths | null, image: number) => {
+  if (!paths) return;
+  const { numParticles: P, dim: D, policy, teacher } = paths;
+  const cols = 10;
+  // columns: evenly spaced states of the policy's substeps (or of the teacher's ODE without a student)
+  const ref: PathSet = policy ?? teacher;
+  const T = ref.sigma.length;
+  const idx = Array.from({ length: cols }, (_, c) => Math.round((c * (T - 1)) / (cols - 1)));
+  const strip = (src: PathSet, which: 'x0' | 'states', at: (c: number) => number) => {
+    const out = new Float32Array(cols * D);
+    for (let c = 0; c < cols; c++) out.set(stateImage(src[which], at(c), image, P, D), c * D);
+    return out;
+  };
+  const tAt = (c: number) => nearest(teacher.sigma, ref.sigma[idx[c]]);
+  const rows: ImageRow[] = [{ label: 'teacher x̂₀ (its ODE)', images: strip(teacher, 'x0', tAt) }];
+  if (policy) rows.unshift({ label: 'policy x̂₀ (substeps)', images: strip(policy, 'x0', (c) => idx[c]) });
+  if (policy) rows.push({ label: 'policy state x_σ', images: strip(policy, 'states', (c) => idx[c]) });
+  rows.push({ label: 'teacher state x_σ', images: strip(teacher, 'states', tAt) });
+  inside.update({ columns: idx.map((t) => `${policy?.nfeIndices.includes(t) ? '◆ ' : ''}σ=${ref.sigma[t].toFixed(2)}`), rows });
+});
+
+/** Per-image 2D paths from projected [T, P, 2] states. */
+function splitProjected(proj: Float32Array, sigma: number[], P: number, nfeIndices: number[]) {
+  return Array.from({ length: P }, (_, i) => {
+    const pts = new Float32Array(2 * sigma.length);
+    for (let t = 0; t < sigma.length; t++) {
+      pts[2 * t] = proj[(t * P + i) * 2];
+      pts[2 * t + 1] = proj[(t * P + i) * 2 + 1];
+    }
+    return { sigma, points: pts, nfeIndices };
+  });
+}
+
+nb.cell('trajectoryView', ['paths', 'image'], async (paths: ImagePaths | null, image: number) => {
+  if (!paths) return;
+  const { numParticles: P, dim: D, teacher, policy } = paths;
+  const Tt = teacher.sigma.length;
+  const pca = fitPca(teacher.states, Tt * P, D, 2);
+  const teacherPaths = splitProjected(projectPca(pca, teacher.states, Tt * P), teacher.sigma, P, []);
+  const policyPaths = policy ? splitProjected(projectPca(pca, policy.states, policy.sigma.length * P), policy.sigma, P, policy.nfeIndices) : [];
+  traj.update({ teacher: teacherPaths, policy: policyPaths });
+  // the three pixels that differ most across the teacher's final images
+  const last = Tt - 1;
+  const variance = new Float64Array(D);
+  for (let j = 0; j < D; j++) {
+    let m = 0;
+    let m2 = 0;
+    for (let i = 0; i < P; i++) {
+      const v = teacher.states[(last * P + i) * D + j];
+      m += v / P;
+      m2 += (v * v) / P;
+    }
+    variance[j] = m2 - m * m;
+  }
+  const chosen = Array.from(variance.keys()).sort((a, b) => variance[b] - variance[a]).slice(0, 3);
+  const trace = (src: { sigma: number[]; states: Float32Array }, j: number) => src.sigma.map((_, t) => src.states[(t * P + image) * D + j]);
+  const colors = ['#1f77b4', '#d62728', '#2ca02c'];
+  await pixels.update(chosen.flatMap((j, k) => {
+    const name = `pixel (${Math.floor(j / 28)}, ${j % 28})`;
+    const lines: LineSeries[] = [{ name: `${name}, teacher`, x: teacher.sigma, y: trace(teacher, j), color: colors[k] }];
+    if (policy) lines.push({ name: `${name}, policy`, x: policy.sigma, y: trace(policy, j), color: colors[k], dash: 'dash' });
+    return lines;
+  }));
+});
+
+/** Quality and diversity of every sampler on `qualityCount` samples (on demand: it is the slow part). */
+nb.cell('quality', ['lab'], (lab: Mnist) => {
+  const table = byTestId<HTMLTableElement>('quality-table');
+  const measure = async () => {
+    const count = value<number>('qualityCount');
+    const many = value<number>('manySteps');
+    const temperature = value<number>('temperature');
+    const st = await lab.call.status();
+    if (!st.teacher) return;
+    const samplers: { name: string; run: () => Promise<Float32Array> }[] = [
+      { name: `teacher ${many} steps`, run: () => lab.call.teacherSamples(count, many, 777) },
+      ...[4, 2, 1].map((s) => ({ name: `teacher ${s} step${s > 1 ? 's' : ''}`, run: () => lab.call.teacherSamples(count, s, 777) })),
+      ...(st.student ? [4, 2, 1].map((nfe) => ({ name: `student ${nfe} NFE`, run: () => lab.call.studentSamples(count, 777, { nfe, temperature }) })) : []),
+    ];
+    const results: { name: string; q: ImageQuality }[] = [];
+    for (const s of samplers) {
+      qualityNote(`Measuring ${s.name} (${count} samples)…`);
+      results.push({ name: s.name, q: await lab.call.quality(await s.run()) });
+      await qualityChart.update({ x: results.map((r) => r.name), series: [{ name: `FD, ${count} samples`, y: results.map((r) => r.q.frechet) }] });
+    }
+    const digits = Array.from({ length: 10 }, (_, d) => String(d));
+    await classes.update(results.filter((r) => !/ [12] step/.test(r.name)).map((r) => ({ name: r.name, x: digits, y: r.q.stats.histogram.map((c) => c / r.q.count) })));
+    table.innerHTML = '<tr><th>sampler</th><th>FD</th><th>class entropy</th><th>classes covered</th></tr>' +
+      results.map((r) => `<tr data-sampler="${r.name}"><td>${r.name}</td><td>${fmt(r.q.frechet)}</td><td>${fmt(r.q.stats.entropy)} (${fmt(r.q.stats.entropy / Math.log(10))}·ln 10)</td><td>${r.q.stats.classesCovered}/10</td></tr>`).join('');
+    qualityNote(`Measured on ${count} samples each (test-set reference: 10,000 images).`);
+  };
+  $('#quality-buttons').append(button('Measure quality', 'measure-quality', () => {
+    measure().catch((e) => qualityNote((e as Error).message, 'error'));
+  }, 'sample every sampler and compute the classifier metrics'));
+});
+
+nb.cell('training', ['lab'], (lab: Mnist) => {
+  const common = lab as unknown as LabClient;
+  followLoop(common, 'teacher', { progress: teacherProgress, loss: teacherLoss, label: 'teacher' }, () => undefined);
+  followLoop(common, 'student', { progress, loss, label: 'π-ID' }, () => undefined);
+  lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.quality.frechet));
+  let paused = false;
+  const trainTeacher = async () => {
+    teacherNote('');
+    const steps = value<number>('teacherSteps');
+    try {
+      await lab.call.stop();
+      await withTrainData(lab);
+      await lab.call.newTeacher({ size: value<UNetSize>('size'), lr: value('teacherLr'), batch: value('teacherBatch'), steps, seed: value('seed'), ema: steps >= 2000 ? 0.999 : 0 });
+      await teacherLoss.clear();
+      studentVersion.bump();
+      teacherProgress.update({ iteration: 0, total: steps, status: 'running', label: 'teacher' });
+      await lab.call.trainTeacher({});
+      const st = await lab.call.status();
+      teacherProgress.update({ iteration: st.teacherIteration, total: steps, status: st.teacherIteration >= steps ? 'done' : 'paused', label: 'teacher' });
+      teacherVersion.bump();
+    } catch (e) {
+      teacherNote((e as Error).message, 'error');
+      teacherProgress.update({ iteration: 0, total: steps, status: 'error', label: 'teacher' });
+    }
+  };
+  const distill = async () => {
+    studentNote('');
+    const iters = value<number>('iters');
+    try {
+      await lab.call.stop();
+      if (value('dataFree') === 'data') await withTrainData(lab);
+      await lab.call.newStudent(distillConfig());
+      await Promise.all([loss.clear(), metric.clear()]);
+      paused = false;
+      progress.update({ iteration: 0, total: iters, status: 'running', label: 'π-ID' });
+      await lab.call.distill(iters, { metricEvery: 25, metricCount: 200 });
+      const st = await lab.call.status();
+      progress.update({ iteration: st.studentIteration, total: iters, status: 'done', label: 'π-ID' });
+      studentVersion.bump();
+    } catch (e) {
+      studentNote((e as Error).message, 'error');
+      progress.update({ iteration: 0, total: iters, status: 'error', label: 'π-ID' });
+    }
+  };
+  const pause = async () => {
+    await lab.call.pause();
+    paused = true;
+  };
+  const resume = async () => {
+    if (!paused) return;
+    paused = false;
+    await lab.call.resume();
+  };
+  $('#teacher-buttons').append(
+    button('Train a new teacher', 'train-teacher', () => void trainTeacher(), 'train a teacher from scratch with these settings (replaces the loaded one)'),
+    button('Pause', 'teacher-pause', () => void pause()),
+    button('Resume', 'teacher-resume', () => void resume()),
+  );
+  $('#student-buttons').append(
+    button('Distill', 'distill-student', () => void distill(), 'distill a new student from the teacher with these settings'),
+    button('Pause', 'pause', () => void pause()),
+    button('Resume', 'resume', () => void resume()),
+  );
+  modelIO(lab, 'teacher', $('#teacher-io'), {
+    storageKey: () => 'piflow-mnist-teacher',
+    fileName: () => 'mnist-teacher',
+    onLoaded: () => teacherVersion.bump(),
+  });
+  modelIO(lab, 'student', $('#student-io'), {
+    storageKey: () => `piflow-mnist-student-${value('policy')}`,
+    fileName: () => `mnist-student-${value('policy')}-nfe${value('nfe')}`,
+    onLoaded: () => studentVersion.bump(),
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * The MNIST training worker: owns tfjs, the backend and the MnistLab, so training never blocks the
+ * page. Assets (IDX files, classifier, pretrained models) are fetched from the page's own server;
+ * checkpoints and the fallback after a lost GPU device are the host's (worker-host.ts).
+ */
+import { simulateDeviceLoss } from './backend.js';
+import { MnistLab } from './mnist-lab.js';
+import type { MnistApi, MnistLoopOptions, MnistStatus } from './mnist-protocol.js';
+import { parseMnist } from '../data/mnist.js';
+import { fetchModelDir, loadFromIndexedDb, saveToIndexedDb } from '../models/io-handlers.js';
+import { WorkerHost, type WorkerScope } from './worker-host.js';
+
+const host = new WorkerHost(self as unknown as WorkerScope, () => new MnistLab());
+/** what a restored lab needs besides its models */
+let assets: { test?: Parameters<MnistLab['setTestData']>[0]; train?: Parameters<MnistLab['setTrainData']>[0]; classifier?: Awaited<ReturnType<typeof fetchModelDir>> } = {};
+
+async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+async function fetchSet(dataUrl: string, split: 'train' | 't10k') {
+  const base = dataUrl.replace(/\/?$/, '/');
+  const files = { images: `${base}${split}-images-idx3-ubyte`, labels: `${base}${split}-labels-idx1-ubyte` };
+  const [images, labels] = await Promise.all([fetchBytes(files.images), fetchBytes(files.labels)]);
+  return parseMnist(images, labels, files);
+}
+
+/** Gives a freshly created lab (after a device loss) the data and classifier the old one had. */
+async function equip(lab: MnistLab): Promise<void> {
+  if (assets.test) lab.setTestData(assets.test);
+  if (assets.train) lab.setTrainData(assets.train);
+  if (assets.classifier) await lab.setClassifier(assets.classifier.art, assets.classifier.base);
+}
+
+function status(): MnistStatus {
+  const lab = host.lab;
+  return {
+    backend: host.backend,
+    teacher: lab.teacher?.cfg ?? null,
+    teacherIteration: lab.teacherIteration,
+    student: lab.student?.cfg ?? null,
+    studentPolicy: lab.studentPolicy,
+    studentIteration: lab.studentIteration,
+    canDistill: lab.canDistill,
+    running: lab.running,
+    paused: lab.isPaused,
+    hasTrainData: lab.hasTrainData,
+  };
+}
+
+/** Live classifier metrics of fresh samples every `metricEvery` iterations. */
+function hooks(phase: 'teacher' | 'student', opts: MnistLoopOptions) {
+  return host.loopHooks(phase, opts.metricEvery ?? 0, async (iter) => {
+    const count = opts.metricCount ?? 200;
+    const seed = 12345;
+    const lab = host.lab;
+    const samples = phase === 'teacher' ? await lab.teacherSamples(count, opts.metricSteps ?? 16, seed) : await lab.studentSamples(count, seed);
+    return { event: 'metric', phase, iter, quality: await lab.quality(samples) };
+  });
+}
+
+const api: { [K in keyof MnistApi]: (...args: Parameters<MnistApi[K]>) => Promise<ReturnType<MnistApi[K]>> | ReturnType<MnistApi[K]> } = {
+  init: (name?: string) => host.init(name),
+  status,
+  async loadAssets(a) {
+    const [test, classifier, teacher, student] = await Promise.all([
+      fetchSet(a.data, 't10k'),
+      fetchModelDir(a.classifier),
+      fetchModelDir(a.teacher),
+      a.student ? fetchModelDir(a.student).catch((e: Error) => e) : Promise.resolve(undefined),
+    ]);
+    assets = { ...assets, test, classifier };
+    await equip(host.lab);
+    await host.lab.loadTeacher(teacher.art, teacher.base);
+    const notes: string[] = [];
+    if (student instanceof Error) notes.push(`no pretrained student (${student.message}): distill one`);
+    else if (student) await host.lab.loadStudent(student.art, student.base);
+    await host.checkpoint();
+    return { ...status(), notes };
+  },
+  async loadTrainData(dataUrl) {
+    if (assets.train) return;
+    assets.train = await fetchSet(dataUrl, 'train');
+    host.lab.setTrainData(assets.train);
+  },
+  newTeacher: (cfg) => host.lab.newTeacher(cfg),
+  trainTeacher: (opts) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
+  async loadTeacher(art, name) {
+    await host.lab.loadTeacher(art, name);
+    await host.checkpoint();
+  },
+  saveTeacher: () => host.lab.saveTeacher(),
+  newStudent: (cfg) => host.lab.newStudent(cfg),
+  async distill(iters, opts) {
+    const target = host.lab.studentIteration + iters;
+    await host.resilient(() => host.lab.distill(Math.max(target - host.lab.studentIteration, 1), hooks('student', opts)));
+  },
+  async loadStudent(art, name) {
+    await host.lab.loadStudent(art, name);
+    await host.checkpoint();
+  },
+  saveStudent: () => host.lab.saveStudent(),
+  pause: () => host.lab.pause(),
+  resume: () => host.lab.resume(),
+  stop: () => host.lab.stop(),
+  teacherSamples: (count, steps, seed) => host.lab.teacherSamples(count, steps, seed),
+  studentSamples: (count, seed, opts) => host.lab.studentSamples(count, seed, opts),
+  dataSamples: (count, seed) => host.lab.dataSamples(count, seed),
+  quality: (samples) => host.lab.quality(samples),
+  paths: (count, seed, opts) => host.lab.paths(count, seed, opts),
+  simulateDeviceLoss: () => simulateDeviceLoss(),
+  async saveToBrowser(which, key) {
+    await saveToIndexedDb(which === 'teacher' ? await host.lab.saveTeacher() : await host.lab.saveStudent(), key);
+  },
+  async loadFromBrowser(which, key) {
+    const art = await loadFromIndexedDb(key);
+    if (which === 'teacher') await host.lab.loadTeacher(art, `browser storage '${key}'`);
+    else await host.lab.loadStudent(art, `browser storage '${key}'`);
+    await host.checkpoint();
+  },
+};
+
+host.onRestore = equip;
+host.serve(api);

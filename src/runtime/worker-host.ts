@@ -1,0 +1,181 @@
+/**
+ * What every training worker does, whatever its lab (2D: lab-worker.ts; MNIST: mnist-worker.ts):
+ * answer requests (`serve`), stream events, pick the backend, keep a host copy of the models (a
+ * checkpoint before a loop's first step and every few seconds), and, when the GPU device is lost, fall
+ * back to the next backend, rebuild the lab from the last good state and let the interrupted loop go on.
+ */
+import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, type BackendChoice } from './backend.js';
+import type { Progress } from './lab.js';
+import type { BackendInfo } from './lab-protocol.js';
+
+export interface WorkerScope {
+  postMessage(m: unknown, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<{ id: number; method: string; args: unknown[] }>) => void) | null;
+}
+
+/** A lab as the host sees it: it can be stopped, snapshotted and rebuilt from a snapshot. */
+export interface HostedLab<S> {
+  stop(): void;
+  snapshot(): Promise<S>;
+  /** loads a snapshot into this (fresh) lab; returns what it restored ('teacher', 'student') */
+  restore(s: S): Promise<string[]>;
+}
+
+const CHECKPOINT_MS = 5000;
+
+export class WorkerHost<L extends HostedLab<S>, S> {
+  lab: L;
+  backend: BackendInfo = { name: 'none', fellBackFrom: [] };
+  private lastGood: S | undefined;
+  private lastAt = 0;
+  /** prepares a fresh lab before the snapshot is restored into it (data, classifier) */
+  onRestore: ((lab: L) => Promise<void>) | null = null;
+  /** set while a lost device is being replaced; loops wait for it and then go on */
+  private restoring: Promise<void> | null = null;
+
+  constructor(private readonly scope: WorkerScope, private readonly create: () => L) {
+    this.lab = create();
+    onDeviceLost((loss) => void this.startRestore(loss));
+  }
+
+  post(m: unknown, transfer: Transferable[] = []): void {
+    this.scope.postMessage(m, transfer);
+  }
+
+  async init(name?: string): Promise<BackendInfo> {
+    this.backend = info(await chooseBackend(name));
+    return this.backend;
+  }
+
+  async checkpoint(): Promise<void> {
+    this.lastAt = performance.now();
+    this.lastGood = await this.lab.snapshot();
+  }
+
+  /** A checkpoint when the last is older than a few seconds (from a loop's progress hook). */
+  maybeCheckpoint(): void {
+    if (performance.now() - this.lastAt > CHECKPOINT_MS) {
+      this.checkpoint().catch((e) => this.post({ event: 'log', message: `checkpoint failed: ${(e as Error).message}` }));
+    }
+  }
+
+  /** Starts the fallback once per lost backend (the loss event and a failing op may both report it). */
+  private startRestore(loss: { backend: BackendChoice['name']; message: string }): Promise<void> {
+    if (!this.restoring && this.backend.name === loss.backend) this.restoring = this.restore(loss).finally(() => (this.restoring = null));
+    return this.restoring ?? Promise.resolve();
+  }
+
+  /** A GPU op that failed because its device or context is gone (it can report before the loss event). */
+  private isDeviceLoss(e: unknown): boolean {
+    const m = String((e as Error)?.message ?? e);
+    return (this.backend.name === 'webgpu' || this.backend.name === 'webgl') &&
+      /unmapped before mapping|device (is |was )?(lost|destroyed)|destroyed device|context (is |was )?lost|CONTEXT_LOST/i.test(m);
+  }
+
+  private async restore(loss: { backend: BackendChoice['name']; message: string }): Promise<void> {
+    try {
+      const choice = await fallBackAfterLoss(loss.backend);
+      this.backend = info(choice);
+      this.lab.stop();
+      this.lab = this.create();
+      await this.onRestore?.(this.lab);
+      const restored = this.lastGood === undefined ? [] : await this.lab.restore(this.lastGood);
+      this.post({
+        event: 'backend', backend: this.backend,
+        restored: `${loss.message}; restored ${restored.join(' and ') || 'nothing'} on ${this.backend.name}, going on from the last good state`,
+      });
+    } catch (e) {
+      this.post({ event: 'log', message: `device lost and no fallback: ${(e as Error).message}` });
+    }
+  }
+
+  /**
+   * Runs a training loop after a checkpoint (a last good state exists before its first step); if the
+   * GPU device is lost meanwhile, waits for the fallback backend and the restored lab, then goes on with
+   * the loop from the last good state (`run` reads `this.lab` afresh). Checkpoints again at the end.
+   */
+  async resilient(run: () => Promise<void>): Promise<void> {
+    await this.checkpoint();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await run();
+        if (!this.restoring) break;
+      } catch (e) {
+        if (!this.restoring && this.isDeviceLoss(e)) void this.startRestore({ backend: this.backend.name as BackendChoice['name'], message: (e as Error).message });
+        if (!this.restoring || attempt > 2) throw e;
+      }
+      await this.restoring;
+    }
+    await this.checkpoint();
+  }
+
+  /**
+   * Loop hooks that stream losses (batched per progress tick) and progress, checkpoint every few
+   * seconds, and every `metricEvery` iterations post what `metric(iter)` returns.
+   */
+  loopHooks(phase: 'teacher' | 'student', metricEvery: number, metric?: (iter: number) => Promise<unknown>) {
+    let iters: number[] = [];
+    let losses: number[] = [];
+    const flush = () => {
+      if (iters.length === 0) return;
+      this.post({ event: 'loss', phase, iters, losses });
+      iters = [];
+      losses = [];
+    };
+    return {
+      onLoss: (i: number, l: number) => {
+        iters.push(i);
+        losses.push(l);
+      },
+      onProgress: (p: Progress) => {
+        flush();
+        this.post({ event: 'progress', progress: p });
+        this.maybeCheckpoint();
+      },
+      metricEvery: metric ? metricEvery : 0,
+      onMetric: async (iter: number) => {
+        const m = await metric!(iter);
+        flush();
+        this.post(m);
+      },
+      progressMs: 100,
+      yieldMs: 25,
+    };
+  }
+
+  /** Answers requests `{id, method, args}` with `api[method](...args)`; typed arrays are transferred. */
+  serve(api: Record<string, (...a: never[]) => unknown>): void {
+    this.scope.onmessage = async (e) => {
+      const { id, method, args } = e.data;
+      try {
+        const fn = api[method] as ((...a: unknown[]) => unknown) | undefined;
+        if (!fn) throw new Error(`unknown operation '${method}'`);
+        const value = await fn(...args);
+        this.post({ id, ok: true, value }, transferables(value));
+      } catch (err) {
+        this.post({ id, ok: false, error: (err as Error).message ?? String(err) });
+      }
+    };
+  }
+}
+
+function info(c: BackendChoice): BackendInfo {
+  return { name: c.name, fellBackFrom: c.fellBackFrom, reason: c.reason ?? describeBackend(c) };
+}
+
+/** Buffers of typed arrays in a value, to transfer instead of copy. */
+export function transferables(v: unknown, out: Transferable[] = [], seen = new Set<unknown>()): Transferable[] {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return out;
+  seen.add(v);
+  if (ArrayBuffer.isView(v)) {
+    if (!seen.has(v.buffer)) {
+      seen.add(v.buffer);
+      out.push(v.buffer as ArrayBuffer);
+    }
+  } else if (v instanceof ArrayBuffer) {
+    out.push(v);
+  } else {
+    for (const x of Object.values(v)) transferables(x, out, seen);
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * The MNIST notebook in headless Chromium (Debian's chromium via playwright-core) on wasm: it loads
+ * the test set, classifier and pretrained models from its own server, renders the sample grid from the
+ * same noise, a short π-ID run through the page's controls streams its loss, and the student's rows,
+ * the x̂₀ strip, the PCA paths and the pixel traces appear. No console errors, no request off localhost.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, type Harness, type PageRecord } from './harness.js';
+
+const READY = '[data-testid="backend-indicator"][data-state="ready"]';
+const tid = (id: string) => `[data-testid="${id}"]`;
+
+async function setField(r: PageRecord, id: string, value: string): Promise<void> {
+  await r.page.fill(tid(id), value);
+  await r.page.press(tid(id), 'Enter');
+  await r.page.locator(tid(id)).dispatchEvent('change');
+}
+
+const rowLabels = (r: PageRecord, plot: string) =>
+  r.page.$$eval(`${tid(plot)} ${tid('image-row')}`, (rows) => rows.map((g) => `${g.getAttribute('data-label')}:${g.getAttribute('data-count')}`));
+
+describe('MNIST notebook on wasm', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h?.close());
+
+  test('loads its assets, renders the sample grid, distills a few iterations live', async () => {
+    const r = await h.open('notebooks/piflow-mnist.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      assert.equal(await r.page.locator(tid('backend-indicator')).getAttribute('data-backend'), 'wasm');
+      await r.page.waitForFunction(() => /Loaded: test set/.test(document.querySelector('[data-testid="assets-message"]')?.textContent ?? ''), null, { timeout: 120_000 });
+      // the sample grid: teacher many/4/2/1 Euler steps (and the student's rows when one is loaded), test images
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length >= 5, null, { timeout: 180_000 });
+      const rows = await rowLabels(r, 'samples-plot');
+      for (const want of ['teacher, 32 Euler steps:10', 'teacher, 1 Euler step:10', 'test images:10']) assert.ok(rows.includes(want), `${want} in ${rows}`);
+      const href = await r.page.locator(`${tid('samples-plot')} image`).first().getAttribute('href');
+      assert.match(href ?? '', /^data:image\/png;base64,/);
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
+      // distill a few iterations with tiny settings (data-free: no training set to fetch)
+      await setField(r, 'iters', '2');
+      await setField(r, 'student-batch', '2');
+      await setField(r, 'k', '2');
+      await setField(r, 'substeps', '16');
+      await r.page.selectOption(tid('data-free'), 'data-free');
+      await r.page.click(tid('distill-student'));
+      await r.page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') ?? ''), null, { timeout: 300_000 });
+      assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done', (await r.page.locator(tid('student-message')).textContent()) ?? '');
+      await r.page.waitForFunction(() => ((document.querySelector('[data-testid="loss-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length ?? 0) >= 2, null, { timeout: 30_000 });
+      // the student's rows, its x̂₀ strip, its PCA paths and the pixel traces
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 8, null, { timeout: 300_000 });
+      const after = await rowLabels(r, 'samples-plot');
+      for (const nfe of [1, 2, 4]) assert.ok(after.includes(`π-Flow student, ${nfe} NFE:10`), `${nfe} NFE row in ${after}`);
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 8, null, { timeout: 300_000 });
+      assert.equal(await r.page.locator(tid('teacher-path')).count(), 8);
+      const inside = await rowLabels(r, 'inside-plot');
+      assert.deepEqual(inside, ['policy x̂₀ (substeps):10', 'teacher x̂₀ (its ODE):10', 'policy state x_σ:10', 'teacher state x_σ:10']);
+      const traces = await r.page.evaluate(() => ((document.querySelector('[data-testid="pixel-plot"]') as unknown as { data?: { name: string }[] })?.data ?? []).map((d) => d.name));
+      assert.equal(traces.length, 6, `pixel traces: ${traces}`);
+      // the controls are in the URL
+      assert.match(new URL(r.page.url()).hash, /iters=2/);
+      assert.deepEqual(r.pageErrors, [], 'uncaught errors');
+      assert.deepEqual(r.consoleErrors, [], 'console errors');
+      assert.deepEqual(r.externalRequests, [], 'requests that left localhost');
+    } finally {
+      await r.close();
+    }
+  });
+});
