@@ -16,24 +16,14 @@ import { exportButtons } from '../src/viz/export.js';
 import { particleX0, splitPaths, type PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
+import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
 import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+
+const STUDENT: StudentDefaults = { k: 8, kMax: 64, gmDropout: 0, lr: 5e-4, batch: 512, batchMin: 16, batchMax: 8192, iters: 1000 };
 
 export const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
-  policy: oneOf(['gmflow', 'dx'] as const, 'gmflow', 'policy'),
-  k: int(8, { min: 1, max: 64 }, 'GMFlow components K'),
-  n: int(10, { min: 1, max: 32 }, 'DX grid points N'),
-  dxMode: oneOf(['grid', 'polynomial'] as const, 'grid', 'DX mode'),
-  nfe: int(2, { min: 1, max: 8 }, 'NFE'),
-  substeps: int(128, { min: 8, max: 512 }, 'total substeps'),
-  intermediate: int(2, { min: 1, max: 8 }, 'intermediate states'),
-  decayIters: int(0, { min: 0, max: 100000 }, 'teacher-ratio decay iterations'),
-  window: int(-1, { min: -1, max: 16 }, 'window substeps (-1: 0 for GMFlow, 3 for DX)'),
-  gmDropout: num(0, { min: 0, max: 0.9 }, 'GM dropout'),
-  lr: num(5e-4, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate'),
-  batch: int(512, { min: 16, max: 8192 }, 'batch'),
-  iters: int(1000, { min: 1, max: 100000 }, 'iterations'),
-  seed: int(0, { min: 0 }, 'seed'),
+  ...studentSchema(STUDENT),
   temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
 };
 
@@ -48,22 +38,7 @@ if (messages.length) studentNote(`Some settings in the address were invalid and 
 
 // ---- controls ----------------------------------------------------------------------------------
 nb.input('dataset', selectControl({ label: 'Data', options: DATASETS_2D, value: state.dataset, testid: 'dataset' }), $('#teacher-controls'));
-const pc = $('#policy-controls');
-nb.input('policy', selectControl({ label: 'Policy', options: [['gmflow', 'GMFlow (K Gaussians)'], ['dx', 'DX (N grid points)']] as const, value: state.policy, testid: 'policy' }), pc);
-nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: 64, integer: true, testid: 'k' }), pc);
-nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), pc);
-nb.input('dxMode', selectControl({ label: 'DX mode', options: ['grid', 'polynomial'] as const, value: state.dxMode, testid: 'dx-mode' }), pc);
-nb.input('nfe', numberControl({ label: 'NFE', value: state.nfe, min: 1, max: 8, integer: true, testid: 'nfe' }), pc);
-const ic = $('#piid-controls');
-nb.input('substeps', numberControl({ label: 'Total substeps', value: state.substeps, min: 8, max: 512, integer: true, log: true, testid: 'substeps' }), ic);
-nb.input('intermediate', numberControl({ label: 'Intermediate states', value: state.intermediate, min: 1, max: 8, integer: true, testid: 'intermediate' }), ic);
-nb.input('decayIters', numberControl({ label: 'Teacher-ratio decay iters', value: state.decayIters, min: 0, max: 100000, integer: true, slider: false, testid: 'decay-iters' }), ic);
-nb.input('window', numberControl({ label: 'Window substeps (−1: auto)', value: state.window, min: -1, max: 16, integer: true, testid: 'window' }), ic);
-nb.input('gmDropout', numberControl({ label: 'GM dropout', value: state.gmDropout, min: 0, max: 0.9, step: 0.01, testid: 'gm-dropout' }), ic);
-nb.input('lr', numberControl({ label: 'Learning rate', value: state.lr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'student-lr' }), ic);
-nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: 16, max: 8192, integer: true, log: true, testid: 'student-batch' }), ic);
-nb.input('iters', numberControl({ label: 'Iterations', value: state.iters, min: 1, max: 100000, integer: true, slider: false, testid: 'iters' }), ic);
-nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), ic);
+studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
 nb.input('temperature', numberControl({ label: 'Temperature (sampling)', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), $('#sampling-controls'));
 const studentVersion = counter();
 nb.input('studentVersion', studentVersion);
@@ -76,25 +51,7 @@ nb.input('liveVersion', liveVersion);
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 
 /** The π-ID configuration from the controls. */
-export function distillConfig(): Partial<DistillConfig> {
-  const policy = value<'gmflow' | 'dx'>('policy');
-  const w = value<number>('window');
-  return {
-    policy,
-    k: value('k'),
-    n: value('n'),
-    dxMode: value('dxMode'),
-    nfe: value('nfe'),
-    totalSubsteps: value('substeps'),
-    numIntermediateStates: value('intermediate'),
-    numDecayIters: value('decayIters'),
-    windowSubsteps: w >= 0 ? w : policy === 'dx' ? 3 : 0,
-    gmDropout: value('gmDropout'),
-    batch: value('batch'),
-    seed: value('seed'),
-    adam: { lr: value('lr') },
-  };
-}
+export const distillConfig = (): Partial<DistillConfig> => studentConfig(nb);
 
 // ---- views -------------------------------------------------------------------------------------
 const progress = new ProgressView($('#progress'));

@@ -17,29 +17,19 @@ import { LabClient } from '../src/runtime/lab-client.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
 import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
+import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
 import { $, byTestId, counter, followLoop, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
 
 type Mnist = LabClient<MnistApi, MnistEvent>;
+
+const STUDENT: StudentDefaults = { k: 8, kMax: 32, gmDropout: 0.05, lr: 2e-4, batch: 16, batchMin: 1, batchMax: 256, iters: 200 };
 
 export const schema = {
   size: oneOf(['tiny', 'small', 'full'] as const, 'small', 'U-Net size'),
   teacherLr: num(1e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'teacher learning rate'),
   teacherBatch: int(64, { min: 1, max: 512 }, 'teacher batch'),
   teacherSteps: int(3500, { min: 1, max: 100000 }, 'teacher steps'),
-  policy: oneOf(['gmflow', 'dx'] as const, 'gmflow', 'policy'),
-  k: int(8, { min: 1, max: 32 }, 'GMFlow components K'),
-  n: int(10, { min: 1, max: 32 }, 'DX grid points N'),
-  dxMode: oneOf(['grid', 'polynomial'] as const, 'grid', 'DX mode'),
-  nfe: int(2, { min: 1, max: 8 }, 'NFE'),
-  substeps: int(128, { min: 8, max: 512 }, 'total substeps'),
-  intermediate: int(2, { min: 1, max: 8 }, 'intermediate states'),
-  decayIters: int(0, { min: 0, max: 100000 }, 'teacher-ratio decay iterations'),
-  window: int(-1, { min: -1, max: 16 }, 'window substeps (-1: 0 for GMFlow, 3 for DX)'),
-  gmDropout: num(0.05, { min: 0, max: 0.9 }, 'GM dropout'),
-  lr: num(2e-4, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate'),
-  batch: int(16, { min: 1, max: 256 }, 'batch'),
-  iters: int(200, { min: 1, max: 100000 }, 'iterations'),
-  seed: int(0, { min: 0 }, 'seed'),
+  ...studentSchema(STUDENT),
   dataFree: oneOf(['data', 'data-free'] as const, 'data', 'π-ID data'),
   temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
   sampleSeed: int(1, { min: 0 }, 'noise seed'),
@@ -65,22 +55,8 @@ nb.input('size', selectControl({ label: 'U-Net', options: [['tiny', 'tiny (tests
 nb.input('teacherLr', numberControl({ label: 'Learning rate', value: state.teacherLr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'teacher-lr' }), tc);
 nb.input('teacherBatch', numberControl({ label: 'Batch', value: state.teacherBatch, min: 1, max: 512, integer: true, log: true, testid: 'teacher-batch' }), tc);
 nb.input('teacherSteps', numberControl({ label: 'Steps', value: state.teacherSteps, min: 1, max: 100000, integer: true, slider: false, testid: 'teacher-steps' }), tc);
-const pc = $('#policy-controls');
-nb.input('policy', selectControl({ label: 'Policy', options: [['gmflow', 'GMFlow (K Gaussians per pixel)'], ['dx', 'DX (N x₀ images)']] as const, value: state.policy, testid: 'policy' }), pc);
-nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: 32, integer: true, testid: 'k' }), pc);
-nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), pc);
-nb.input('dxMode', selectControl({ label: 'DX mode', options: ['grid', 'polynomial'] as const, value: state.dxMode, testid: 'dx-mode' }), pc);
-nb.input('nfe', numberControl({ label: 'NFE', value: state.nfe, min: 1, max: 8, integer: true, testid: 'nfe' }), pc);
+studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
 const ic = $('#piid-controls');
-nb.input('substeps', numberControl({ label: 'Total substeps', value: state.substeps, min: 8, max: 512, integer: true, log: true, testid: 'substeps' }), ic);
-nb.input('intermediate', numberControl({ label: 'Intermediate states', value: state.intermediate, min: 1, max: 8, integer: true, testid: 'intermediate' }), ic);
-nb.input('decayIters', numberControl({ label: 'Teacher-ratio decay iters', value: state.decayIters, min: 0, max: 100000, integer: true, slider: false, testid: 'decay-iters' }), ic);
-nb.input('window', numberControl({ label: 'Window substeps (−1: auto)', value: state.window, min: -1, max: 16, integer: true, testid: 'window' }), ic);
-nb.input('gmDropout', numberControl({ label: 'GM dropout', value: state.gmDropout, min: 0, max: 0.9, step: 0.01, testid: 'gm-dropout' }), ic);
-nb.input('lr', numberControl({ label: 'Learning rate', value: state.lr, min: 1e-6, max: 0.1, log: true, exclusiveMin: true, testid: 'student-lr' }), ic);
-nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: 1, max: 256, integer: true, log: true, testid: 'student-batch' }), ic);
-nb.input('iters', numberControl({ label: 'Iterations', value: state.iters, min: 1, max: 100000, integer: true, slider: false, testid: 'iters' }), ic);
-nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), ic);
 nb.input('dataFree', selectControl({ label: 'π-ID data', options: [['data', 'MNIST images'], ['data-free', 'data-free (noise only)']] as const, value: state.dataFree, testid: 'data-free' }), ic);
 const sc = $('#sampling-controls');
 nb.input('temperature', numberControl({ label: 'Temperature', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), sc);
@@ -95,27 +71,8 @@ nb.input('studentVersion', studentVersion);
 
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 
-/** The π-ID configuration from the controls. */
-export function distillConfig(): Partial<DistillConfig> {
-  const policy = value<'gmflow' | 'dx'>('policy');
-  const w = value<number>('window');
-  return {
-    policy,
-    k: value('k'),
-    n: value('n'),
-    dxMode: value('dxMode'),
-    nfe: value('nfe'),
-    totalSubsteps: value('substeps'),
-    numIntermediateStates: value('intermediate'),
-    numDecayIters: value('decayIters'),
-    windowSubsteps: w >= 0 ? w : policy === 'dx' ? 3 : 0,
-    gmDropout: policy === 'gmflow' ? value('gmDropout') : 0,
-    batch: value('batch'),
-    seed: value('seed'),
-    dataFree: value('dataFree') === 'data-free',
-    adam: { lr: value('lr') },
-  };
-}
+/** The π-ID configuration from the controls (the 2D lesson's, plus data-free π-ID). */
+export const distillConfig = (): Partial<DistillConfig> => ({ ...studentConfig(nb), dataFree: value('dataFree') === 'data-free' });
 
 // ---- views -------------------------------------------------------------------------------------
 const teacherProgress = new ProgressView($('#teacher-progress'), { testid: 'teacher-progress' });

@@ -14,6 +14,6 @@ if [ "$what" = teacher ] || [ "$what" = all ]; then
 fi
 if [ "$what" = student ] || [ "$what" = all ]; then
   node bin/piflow.js distill --teacher "$out/teacher" --dataset mnist --policy gmflow --k 8 --nfe 2 \
-    --iters 600 --batch 32 --lr 2e-4 --warmup 100 --gm-dropout 0.05 --intermediate 2 --substeps 128 \
+    --iters 1500 --batch 32 --lr 2e-4 --warmup 100 --gm-dropout 0.05 --intermediate 2 --substeps 128 \
     --seed 0 --save-every 50 --out "$out/gmflow"
 fi

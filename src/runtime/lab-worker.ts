@@ -3,11 +3,10 @@
  * Requests (lab-protocol.ts) run Lab operations; long loops stream progress, losses and live metrics;
  * checkpoints and the fallback after a lost GPU device are the host's (worker-host.ts).
  */
-import { simulateDeviceLoss } from './backend.js';
 import { Lab } from './lab.js';
 import type { LabApi, LoopOptions } from './lab-protocol.js';
-import { fetchModelDir, loadFromIndexedDb, saveToIndexedDb } from '../models/io-handlers.js';
-import { WorkerHost, type WorkerScope } from './worker-host.js';
+import { fetchModelDir } from '../models/io-handlers.js';
+import { modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
 
 const host = new WorkerHost(self as unknown as WorkerScope, () => new Lab());
 
@@ -26,7 +25,7 @@ function hooks(phase: 'teacher' | 'student', opts: LoopOptions) {
 }
 
 const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<ReturnType<LabApi[K]>> | ReturnType<LabApi[K]> } = {
-  init: (name?: string) => host.init(name),
+  ...modelApi(host, hooks),
   status: () => {
     const lab = host.lab;
     return {
@@ -43,31 +42,11 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   },
   setData: (spec) => host.lab.setData(spec),
   newTeacher: (cfg) => host.lab.newTeacher(cfg),
-  trainTeacher: (opts) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
-  async loadTeacher(art, name) {
-    await host.lab.loadTeacher(art, name);
-    await host.checkpoint();
-  },
   async loadTeacherUrl(url) {
     const { art, base } = await fetchModelDir(url);
     await host.lab.loadTeacher(art, base);
     await host.checkpoint();
   },
-  saveTeacher: () => host.lab.saveTeacher(),
-  newStudent: (cfg) => host.lab.newStudent(cfg),
-  async distill(iters, opts) {
-    // after a fallback the restored student goes on to the same target iteration
-    const target = host.lab.studentIteration + iters;
-    await host.resilient(() => host.lab.distill(Math.max(target - host.lab.studentIteration, 1), hooks('student', opts)));
-  },
-  async loadStudent(art, name) {
-    await host.lab.loadStudent(art, name);
-    await host.checkpoint();
-  },
-  saveStudent: () => host.lab.saveStudent(),
-  pause: () => host.lab.pause(),
-  resume: () => host.lab.resume(),
-  stop: () => host.lab.stop(),
   teacherSamples: (count, steps, seed) => host.lab.teacherSamples(count, steps, seed),
   studentSamples: (count, seed, opts) => host.lab.studentSamples(count, seed, opts),
   dataSamples: (count, seed) => host.lab.dataSamples(count, seed),
@@ -76,16 +55,6 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   policyPaths: (noise, opts) => host.lab.policyPaths(noise, opts),
   field: (sigma, n, extent) => host.lab.field(sigma, n, extent),
   density: (points, n, extent) => host.lab.density(points, n, extent),
-  simulateDeviceLoss: () => simulateDeviceLoss(),
-  async saveToBrowser(which, key) {
-    await saveToIndexedDb(which === 'teacher' ? await host.lab.saveTeacher() : await host.lab.saveStudent(), key);
-  },
-  async loadFromBrowser(which, key) {
-    const art = await loadFromIndexedDb(key);
-    if (which === 'teacher') await host.lab.loadTeacher(art, `browser storage '${key}'`);
-    else await host.lab.loadStudent(art, `browser storage '${key}'`);
-    await host.checkpoint();
-  },
 };
 
 host.serve(api);

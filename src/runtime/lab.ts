@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../engine/rng.js';
 import { check } from '../engine/tensors.js';
-import { NonFiniteLossError } from '../engine/optim.js';
 import { DATASETS_2D, sample2d } from '../data/toy2d.js';
 import { createToyNet, MlpConfig, ToyNet } from '../models/mlp.js';
 import { LoadedToyNet, ToyNetArtifacts, toyNetFromArtifacts, toyNetToArtifacts } from '../models/artifacts.js';
@@ -16,6 +15,7 @@ import {
   datasetSource, DEFAULT_DISTILL, DistillConfig, Distiller, pointsSource, PointSource, policyConfigOf, sampleStudent,
   sampleTeacher, StudentPolicyConfig, TeacherTrainer, validateStudentPolicyConfig,
 } from './toy.js';
+import { ModelLab } from './model-lab.js';
 import { densityGrid, Paths, PolicyPaths, policyPaths, teacherPaths, velocityField } from './inspect2d.js';
 
 export interface LabSnapshot {
@@ -23,6 +23,8 @@ export interface LabSnapshot {
   teacher?: ToyNetArtifacts;
   student?: ToyNetArtifacts;
 }
+
+export { LoopRunner, type LoopHooks, type Phase, type Progress } from './model-lab.js';
 
 export type DataSpec = { kind: 'builtin'; name: string } | { kind: 'points'; points: Float32Array; name?: string };
 
@@ -48,145 +50,26 @@ export function validateTeacherTrain(c: TeacherTrainConfig): void {
   check(Number.isInteger(c.seed) && c.seed >= 0, `seed must be an integer >= 0, got ${c.seed}`);
 }
 
-export type Phase = 'idle' | 'teacher' | 'student';
-
-export interface Progress {
-  phase: Exclude<Phase, 'idle'>;
-  iter: number;
-  total: number;
-  loss: number;
-  itPerSec: number;
-  secondsLeft: number;
-  /** π-ID only */
-  teacherRatio?: number;
-}
-
-export interface LoopHooks {
-  /** called at most every `progressMs` (and at the end) */
-  onProgress?: (p: Progress) => void;
-  /** every loss, in order (for the loss curve; cheap) */
-  onLoss?: (iter: number, loss: number) => void;
-  /** every `metricEvery` iterations: the caller may evaluate (the loop awaits it) */
-  onMetric?: (iter: number) => Promise<void> | void;
-  metricEvery?: number;
-  progressMs?: number;
-  /** yield to the event loop this often so pause/stop messages get in (ms) */
-  yieldMs?: number;
-}
-
-const sleep0 = () => new Promise<void>((r) => setTimeout(r, 0));
-
-/**
- * The loop machinery shared by the 2D and the MNIST labs: one loop at a time, pause / resume / stop,
- * throttled progress, every loss, periodic metrics, and yields so that messages get in.
- */
-export class LoopRunner {
-  protected paused = false;
-  protected stopped = false;
-  private resumeWaiters: (() => void)[] = [];
-  running: Phase = 'idle';
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.resumeWaiters.splice(0).forEach((r) => r());
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.resume();
-  }
-
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
-  protected async loop(
-    phase: 'teacher' | 'student',
-    h: LoopHooks,
-    iterNow: () => number,
-    total: number,
-    step: () => Promise<{ loss: number; teacherRatio?: number }>,
-  ): Promise<void> {
-    this.assertIdle();
-    this.running = phase;
-    this.stopped = false;
-    const progressMs = h.progressMs ?? 100;
-    const yieldMs = h.yieldMs ?? 30;
-    const t0 = performance.now();
-    const i0 = iterNow();
-    let lastProgress = 0;
-    let lastYield = performance.now();
-    let loss = NaN;
-    let ratio: number | undefined;
-    const report = () => {
-      const secs = (performance.now() - t0) / 1000;
-      const rate = (iterNow() - i0) / Math.max(secs, 1e-9);
-      h.onProgress?.({ phase, iter: iterNow(), total, loss, itPerSec: rate, secondsLeft: rate > 0 ? (total - iterNow()) / rate : Infinity, teacherRatio: ratio });
-    };
-    try {
-      while (iterNow() < total && !this.stopped) {
-        if (this.paused) {
-          report();
-          await new Promise<void>((r) => this.resumeWaiters.push(r));
-          continue;
-        }
-        const s = await step();
-        loss = s.loss;
-        ratio = s.teacherRatio;
-        h.onLoss?.(iterNow(), loss);
-        if (h.onMetric && h.metricEvery && iterNow() % h.metricEvery === 0) await h.onMetric(iterNow());
-        const now = performance.now();
-        if (now - lastProgress >= progressMs) {
-          lastProgress = now;
-          report();
-        }
-        if (now - lastYield >= yieldMs) {
-          await sleep0();
-          lastYield = performance.now();
-        }
-      }
-      report();
-    } catch (e) {
-      if (e instanceof NonFiniteLossError) throw new Error(`${phase === 'teacher' ? 'Teacher training' : 'π-ID'}: ${e.message}`);
-      throw e;
-    } finally {
-      this.running = 'idle';
-    }
-  }
-
-  protected assertIdle(): void {
-    check(this.running === 'idle', `busy: ${this.running === 'teacher' ? 'the teacher is training' : 'a student is distilling'}; pause or stop it first`);
-  }
-
-}
-
-export class Lab extends LoopRunner {
+export class Lab extends ModelLab<LoadedToyNet, ToyNet, ToyNetArtifacts, TeacherTrainer, Distiller> {
   data: PointSource = datasetSource('checkerboard');
-  dataName = 'checkerboard';
-  teacher: LoadedToyNet | null = null;
-  student: ToyNet | null = null;
-  studentPolicy: StudentPolicyConfig | null = null;
-  private trainer: TeacherTrainer | null = null;
-  private distiller: Distiller | null = null;
-  private teacherIter = 0;
-  private teacherTotal = 0;
+  private name = 'checkerboard';
   private dataSpec: DataSpec = { kind: 'builtin', name: 'checkerboard' };
 
+  get dataName(): string {
+    return this.name;
+  }
+
   setData(spec: DataSpec): void {
-    this.dataSpec = spec;
     if (spec.kind === 'builtin') {
       check((DATASETS_2D as readonly string[]).includes(spec.name), `unknown dataset '${spec.name}'; allowed: ${DATASETS_2D.join(', ')}`);
       this.data = datasetSource(spec.name);
-      this.dataName = spec.name;
+      this.name = spec.name;
     } else {
       check(spec.points.length >= 2 && spec.points.length % 2 === 0, 'custom data needs at least one (x, y) point');
       this.data = pointsSource(spec.points);
-      this.dataName = spec.name ?? 'custom';
+      this.name = spec.name ?? 'custom';
     }
+    this.dataSpec = spec;
   }
 
   /** A fresh teacher (and its trainer) for `cfg`; the old teacher and any student are released. */
@@ -206,7 +89,7 @@ export class Lab extends LoopRunner {
   /** Replaces the teacher by one loaded from artifacts (validated; on error the current one stays). */
   async loadTeacher(art: ToyNetArtifacts | { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string): Promise<void> {
     this.assertIdle();
-    const net = await toyNetFromArtifacts(art, { config: `${name} (config)`, model: `${name} (model.json)`, weights: `${name} (weights)` }, 'teacher');
+    const net = await toyNetFromArtifacts(art, whereOf(name), 'teacher');
     this.disposeStudent();
     this.disposeTeacher();
     this.teacher = net;
@@ -225,110 +108,32 @@ export class Lab extends LoopRunner {
     }
   }
 
-  /** A fresh π-ID student from the current teacher. */
-  newStudent(cfg: Partial<DistillConfig>): void {
-    this.assertIdle();
-    check(this.teacher !== null, 'train or load a teacher first');
-    const full = { ...DEFAULT_DISTILL, ...cfg, adam: { ...DEFAULT_DISTILL.adam, ...cfg.adam } };
-    const d = new Distiller(this.teacher!, this.data, full); // validates before allocating
-    this.disposeStudent();
-    this.distiller = d;
-    this.student = d.student;
-    this.studentPolicy = policyConfigOf(d.cfg);
-  }
-
-  async loadStudent(art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string): Promise<void> {
-    this.assertIdle();
-    const net = await toyNetFromArtifacts(art, { config: `${name} (config)`, model: `${name} (model.json)`, weights: `${name} (weights)` });
-    if (net.cfg.kind === 'teacher') {
-      net.dispose();
-      throw new Error(`${name}: this is a teacher, not a π-Flow student`);
-    }
-    const policy = net.meta.policy as StudentPolicyConfig;
-    try {
-      validateStudentPolicyConfig(policy);
-    } catch (e) {
-      net.dispose();
-      throw new Error(`${name} (config): meta.policy is not a valid student policy (${(e as Error).message})`);
-    }
-    this.disposeStudent();
-    const piid = net.meta.piid as Partial<DistillConfig> | undefined;
-    if (piid && this.teacher) {
-      // a student saved while distilling carries its π-ID settings: distillation can go on
-      try {
-        this.distiller = new Distiller(this.teacher, this.data, piid, net);
-        this.distiller.piid.iteration = Number(net.meta.itersDone ?? 0);
-      } catch {
-        this.distiller = null;
-      }
-    }
-    this.student = net;
-    this.studentPolicy = policy;
-  }
-
-  /** The last-good-state copy a worker keeps on the host (data choice, teacher, student). */
-  async snapshot(): Promise<LabSnapshot> {
-    return {
-      data: this.dataSpec,
-      teacher: this.teacher ? await this.saveTeacher() : undefined,
-      student: this.student ? await this.saveStudent() : undefined,
-    };
-  }
-
-  /** Rebuilds this (fresh) lab from a snapshot; returns what it restored. */
-  async restore(s: LabSnapshot): Promise<string[]> {
-    this.setData(s.data);
-    const restored: string[] = [];
-    if (s.teacher) {
-      await this.loadTeacher(s.teacher, 'last good teacher');
-      restored.push('teacher');
-    }
-    if (s.student) {
-      await this.loadStudent(s.student, 'last good student');
-      restored.push('student');
-    }
-    return restored;
-  }
-
   async saveTeacher(): Promise<ToyNetArtifacts> {
     check(this.teacher !== null, 'no teacher to save');
     return toyNetToArtifacts(this.teacher!, { ...this.teacher!.meta, dataset: this.dataName, stepsDone: this.teacherIter });
   }
 
-  async saveStudent(): Promise<ToyNetArtifacts> {
-    check(this.student !== null && this.studentPolicy !== null, 'no student to save');
-    return toyNetToArtifacts(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
+  protected readStudent(art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string) {
+    return toyNetFromArtifacts(art, whereOf(name));
   }
 
-  /** Trains the teacher up to its step budget (or `steps` more). Resolves when done or stopped. */
-  async trainTeacher(hooks: LoopHooks = {}, steps?: number): Promise<void> {
-    check(this.trainer !== null, 'no teacher in training: start a new teacher first');
-    if (steps !== undefined) this.teacherTotal = this.teacherIter + steps;
-    await this.loop('teacher', hooks, () => this.teacherIter, this.teacherTotal, async () => {
-      const s = await this.trainer!.step();
-      this.teacherIter++;
-      return { loss: s.loss };
-    });
+  protected writeNet(net: ToyNet, meta: Record<string, unknown>): Promise<ToyNetArtifacts> {
+    return toyNetToArtifacts(net, meta);
   }
 
-  /** Runs `iters` π-ID iterations on the current student. */
-  async distill(iters: number, hooks: LoopHooks = {}): Promise<void> {
-    check(this.distiller !== null, 'no student in training: start a new student first');
-    check(Number.isInteger(iters) && iters >= 1, `iterations must be an integer >= 1, got ${iters}`);
-    const d = this.distiller!;
-    const start = d.piid.iteration;
-    await this.loop('student', hooks, () => d.piid.iteration, start + iters, async () => {
-      const s = await d.step();
-      return { loss: s.loss, teacherRatio: s.teacherRatio };
-    });
+  protected makeDistiller(cfg: Partial<DistillConfig>, student?: ToyNet): Distiller {
+    return new Distiller(this.teacher!, this.data, { ...DEFAULT_DISTILL, ...cfg, adam: { ...DEFAULT_DISTILL.adam, ...cfg.adam } }, student);
   }
 
-  get studentIteration(): number {
-    return this.distiller?.piid.iteration ?? 0;
+  /** The last-good-state copy a worker keeps on the host (data choice, teacher, student). */
+  async snapshot(): Promise<LabSnapshot> {
+    return { data: this.dataSpec, ...(await this.snapshotModels()) };
   }
 
-  get teacherIteration(): number {
-    return this.teacherIter;
+  /** Rebuilds this (fresh) lab from a snapshot; returns what it restored. */
+  async restore(s: LabSnapshot): Promise<string[]> {
+    this.setData(s.data);
+    return this.restoreModels(s);
   }
 
   // ---- views -------------------------------------------------------------------------------
@@ -375,25 +180,6 @@ export class Lab extends LoopRunner {
   teacherConfig(): MlpConfig | null {
     return this.teacher?.cfg ?? null;
   }
-
-  disposeStudent(): void {
-    this.distiller?.dispose();
-    this.distiller = null;
-    this.student?.dispose();
-    this.student = null;
-    this.studentPolicy = null;
-  }
-
-  disposeTeacher(): void {
-    this.trainer?.dispose();
-    this.trainer = null;
-    this.teacher?.dispose();
-    this.teacher = null;
-  }
-
-  dispose(): void {
-    this.disposeStudent();
-    this.disposeTeacher();
-  }
 }
 
+const whereOf = (name: string) => ({ config: `${name} (config)`, model: `${name} (model.json)`, weights: `${name} (weights)` });

@@ -13,12 +13,12 @@ import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type ImageNet, typ
 import { imageNetFromArtifacts, imageNetToArtifacts, type ImageNetArtifacts, type LoadedImageNet } from '../models/image-artifacts.js';
 import { classifierFromArtifacts, classifyImages, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetDistance, meanCov, type ClassStats } from '../metrics/frechet.js';
-import { DEFAULT_DISTILL, policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './toy.js';
+import type { DistillConfig } from './toy.js';
 import {
   DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageTeacherTrainer, imageShape, imageStudentPolicy, imageTeacherVelocity, sampleImageStudent, sampleImageTeacher,
   type ImageSource,
 } from './mnist.js';
-import { LoopRunner, type LoopHooks } from './lab.js';
+import { ModelLab, type ModelsSnapshot } from './model-lab.js';
 import { policyPathsOf, teacherPathsOf } from './inspect2d.js';
 import type { Policy } from '../engine/policy.js';
 
@@ -64,26 +64,20 @@ export interface ImagePaths {
   policy: { sigma: number[]; states: Float32Array; x0: Float32Array; nfeIndices: number[] } | null;
 }
 
-export interface MnistLabSnapshot {
-  teacher?: ImageNetArtifacts;
-  student?: ImageNetArtifacts;
-}
+export type MnistLabSnapshot = ModelsSnapshot<ImageNetArtifacts>;
 
 const where = (name: string) => ({ config: `${name} (config)`, model: `${name} (model.json)`, weights: `${name} (weights)` });
 
-export class MnistLab extends LoopRunner {
+export class MnistLab extends ModelLab<LoadedImageNet, ImageNet, ImageNetArtifacts, ImageTeacherTrainer, ImageDistiller> {
   /** training images (teacher training and π-ID's data); the test set stands in when not set */
   private train: ImageSampler | null = null;
   private test: MnistSet | null = null;
   classifier: (Classifier & { meta: Record<string, unknown> }) | null = null;
   private reference: { mean: Float64Array; cov: Float64Array } | null = null;
-  teacher: LoadedImageNet | null = null;
-  student: ImageNet | null = null;
-  studentPolicy: StudentPolicyConfig | null = null;
-  private trainer: ImageTeacherTrainer | null = null;
-  private distiller: ImageDistiller | null = null;
-  private teacherIter = 0;
-  private teacherTotal = 0;
+
+  get dataName(): string {
+    return 'mnist';
+  }
 
   setTrainData(set: MnistSet): void {
     this.train = new ImageSampler(set.images, set.labels);
@@ -140,100 +134,37 @@ export class MnistLab extends LoopRunner {
     this.teacherTotal = this.teacherIter;
   }
 
+  /** The teacher's artifacts (its EMA weights while it trains: what would be sampled and saved). */
   async saveTeacher(): Promise<ImageNetArtifacts> {
     check(this.teacher !== null, 'no teacher to save');
     const save = () => imageNetToArtifacts(this.teacher!, { ...this.teacher!.meta, dataset: 'mnist', stepsDone: this.teacherIter });
     return this.trainer ? this.trainer.withEmaWeights(save) : save();
   }
 
-  /** Trains the teacher up to its step budget (or `steps` more). */
-  async trainTeacher(hooks: LoopHooks = {}, steps?: number): Promise<void> {
-    check(this.trainer !== null, 'no teacher in training: start a new teacher first');
-    if (steps !== undefined) this.teacherTotal = this.teacherIter + steps;
-    await this.loop('teacher', hooks, () => this.teacherIter, this.teacherTotal, async () => {
-      const s = await this.trainer!.step();
-      this.teacherIter++;
-      return { loss: s.loss };
-    });
-  }
-
-  get teacherIteration(): number {
-    return this.teacherIter;
-  }
-
-  /** Runs `fn` with the teacher's EMA weights in place while it trains (samples show what would be saved). */
+  /** Runs `fn` with the teacher's EMA weights in place between training steps (samples show what would be saved). */
   private withTeacherWeights<T>(fn: () => Promise<T>): Promise<T> {
     return this.trainer && this.running !== 'teacher' ? this.trainer.withEmaWeights(fn) : fn();
   }
 
   // ---- student ---------------------------------------------------------------------------------
 
-  newStudent(cfg: Partial<DistillConfig>): void {
-    this.assertIdle();
-    check(this.teacher !== null, 'train or load a teacher first');
-    const full = { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } };
-    const d = new ImageDistiller(this.teacher!, this.source(), full); // validates before allocating
-    this.disposeStudent();
-    this.distiller = d;
-    this.student = d.student;
-    this.studentPolicy = policyConfigOf(d.cfg);
+  protected readStudent(art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string) {
+    return imageNetFromArtifacts(art, where(name));
   }
 
-  async loadStudent(art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string): Promise<void> {
-    this.assertIdle();
-    const net = await imageNetFromArtifacts(art, where(name));
-    if (net.cfg.kind === 'teacher') {
-      net.dispose();
-      throw new Error(`${name}: this is a teacher, not a π-Flow student`);
+  protected writeNet(net: ImageNet, meta: Record<string, unknown>): Promise<ImageNetArtifacts> {
+    return imageNetToArtifacts(net, meta);
+  }
+
+  protected makeDistiller(cfg: Partial<DistillConfig>, student?: ImageNet): ImageDistiller {
+    return new ImageDistiller(this.teacher!, this.source(), { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } }, student);
+  }
+
+  protected override checkStudent(net: ImageNet, name: string): void {
+    const t = this.teacher?.cfg;
+    if (t && (net.cfg.base !== t.base || net.cfg.mid !== t.mid)) {
+      throw new Error(`${name}: the student's U-Net (base ${net.cfg.base}, mid ${net.cfg.mid}) does not match the teacher's (base ${t.base}, mid ${t.mid})`);
     }
-    const policy = net.meta.policy as StudentPolicyConfig;
-    try {
-      validateStudentPolicyConfig(policy);
-    } catch (e) {
-      net.dispose();
-      throw new Error(`${name} (config): meta.policy is not a valid student policy (${(e as Error).message})`);
-    }
-    if (this.teacher && (net.cfg.base !== this.teacher.cfg.base || net.cfg.mid !== this.teacher.cfg.mid)) {
-      net.dispose();
-      throw new Error(`${name}: the student's U-Net (base ${net.cfg.base}, mid ${net.cfg.mid}) does not match the teacher's (base ${this.teacher.cfg.base}, mid ${this.teacher.cfg.mid})`);
-    }
-    this.disposeStudent();
-    const piid = net.meta.piid as Partial<DistillConfig> | undefined;
-    if (piid && this.teacher) {
-      // a student saved while distilling carries its π-ID settings: distillation can go on
-      try {
-        this.distiller = new ImageDistiller(this.teacher, this.source(), { ...DEFAULT_DISTILL, ...piid }, net);
-        this.distiller.piid.iteration = Number(net.meta.itersDone ?? 0);
-      } catch {
-        this.distiller = null;
-      }
-    }
-    this.student = net;
-    this.studentPolicy = policy;
-  }
-
-  async saveStudent(): Promise<ImageNetArtifacts> {
-    check(this.student !== null && this.studentPolicy !== null, 'no student to save');
-    return imageNetToArtifacts(this.student!, { dataset: 'mnist', policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
-  }
-
-  async distill(iters: number, hooks: LoopHooks = {}): Promise<void> {
-    check(this.distiller !== null, 'no student in training: start a new student first');
-    check(Number.isInteger(iters) && iters >= 1, `iterations must be an integer >= 1, got ${iters}`);
-    const d = this.distiller!;
-    const start = d.piid.iteration;
-    await this.loop('student', hooks, () => d.piid.iteration, start + iters, async () => {
-      const s = await d.step();
-      return { loss: s.loss, teacherRatio: s.teacherRatio };
-    });
-  }
-
-  get studentIteration(): number {
-    return this.distiller?.piid.iteration ?? 0;
-  }
-
-  get canDistill(): boolean {
-    return this.distiller !== null;
   }
 
   // ---- what the views show -------------------------------------------------------------------
@@ -297,41 +228,16 @@ export class MnistLab extends LoopRunner {
 
   // ---- checkpoints -----------------------------------------------------------------------------
 
-  async snapshot(): Promise<MnistLabSnapshot> {
-    return { teacher: this.teacher ? await this.saveTeacher() : undefined, student: this.student ? await this.saveStudent() : undefined };
+  snapshot(): Promise<MnistLabSnapshot> {
+    return this.snapshotModels();
   }
 
-  async restore(s: MnistLabSnapshot): Promise<string[]> {
-    const restored: string[] = [];
-    if (s.teacher) {
-      await this.loadTeacher(s.teacher, 'last good teacher');
-      restored.push('teacher');
-    }
-    if (s.student) {
-      await this.loadStudent(s.student, 'last good student');
-      restored.push('student');
-    }
-    return restored;
+  restore(s: MnistLabSnapshot): Promise<string[]> {
+    return this.restoreModels(s);
   }
 
-  disposeStudent(): void {
-    this.distiller?.dispose();
-    this.distiller = null;
-    this.student?.dispose();
-    this.student = null;
-    this.studentPolicy = null;
-  }
-
-  disposeTeacher(): void {
-    this.trainer?.dispose();
-    this.trainer = null;
-    this.teacher?.dispose();
-    this.teacher = null;
-  }
-
-  dispose(): void {
-    this.disposeStudent();
-    this.disposeTeacher();
+  override dispose(): void {
+    super.dispose();
     this.classifier?.dispose();
     this.classifier = null;
   }

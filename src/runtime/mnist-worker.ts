@@ -3,12 +3,11 @@
  * page. Assets (IDX files, classifier, pretrained models) are fetched from the page's own server;
  * checkpoints and the fallback after a lost GPU device are the host's (worker-host.ts).
  */
-import { simulateDeviceLoss } from './backend.js';
 import { MnistLab } from './mnist-lab.js';
 import type { MnistApi, MnistLoopOptions, MnistStatus } from './mnist-protocol.js';
 import { parseMnist } from '../data/mnist.js';
-import { fetchModelDir, loadFromIndexedDb, saveToIndexedDb } from '../models/io-handlers.js';
-import { WorkerHost, type WorkerScope } from './worker-host.js';
+import { fetchModelDir } from '../models/io-handlers.js';
+import { modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
 
 const host = new WorkerHost(self as unknown as WorkerScope, () => new MnistLab());
 /** what a restored lab needs besides its models */
@@ -62,7 +61,7 @@ function hooks(phase: 'teacher' | 'student', opts: MnistLoopOptions) {
 }
 
 const api: { [K in keyof MnistApi]: (...args: Parameters<MnistApi[K]>) => Promise<ReturnType<MnistApi[K]>> | ReturnType<MnistApi[K]> } = {
-  init: (name?: string) => host.init(name),
+  ...modelApi(host, hooks),
   status,
   async loadAssets(a) {
     const [test, classifier, teacher, student] = await Promise.all([
@@ -86,40 +85,11 @@ const api: { [K in keyof MnistApi]: (...args: Parameters<MnistApi[K]>) => Promis
     host.lab.setTrainData(assets.train);
   },
   newTeacher: (cfg) => host.lab.newTeacher(cfg),
-  trainTeacher: (opts) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
-  async loadTeacher(art, name) {
-    await host.lab.loadTeacher(art, name);
-    await host.checkpoint();
-  },
-  saveTeacher: () => host.lab.saveTeacher(),
-  newStudent: (cfg) => host.lab.newStudent(cfg),
-  async distill(iters, opts) {
-    const target = host.lab.studentIteration + iters;
-    await host.resilient(() => host.lab.distill(Math.max(target - host.lab.studentIteration, 1), hooks('student', opts)));
-  },
-  async loadStudent(art, name) {
-    await host.lab.loadStudent(art, name);
-    await host.checkpoint();
-  },
-  saveStudent: () => host.lab.saveStudent(),
-  pause: () => host.lab.pause(),
-  resume: () => host.lab.resume(),
-  stop: () => host.lab.stop(),
   teacherSamples: (count, steps, seed) => host.lab.teacherSamples(count, steps, seed),
   studentSamples: (count, seed, opts) => host.lab.studentSamples(count, seed, opts),
   dataSamples: (count, seed) => host.lab.dataSamples(count, seed),
   quality: (samples) => host.lab.quality(samples),
   paths: (count, seed, opts) => host.lab.paths(count, seed, opts),
-  simulateDeviceLoss: () => simulateDeviceLoss(),
-  async saveToBrowser(which, key) {
-    await saveToIndexedDb(which === 'teacher' ? await host.lab.saveTeacher() : await host.lab.saveStudent(), key);
-  },
-  async loadFromBrowser(which, key) {
-    const art = await loadFromIndexedDb(key);
-    if (which === 'teacher') await host.lab.loadTeacher(art, `browser storage '${key}'`);
-    else await host.lab.loadStudent(art, `browser storage '${key}'`);
-    await host.checkpoint();
-  },
 };
 
 host.onRestore = equip;

@@ -4,8 +4,10 @@
  * checkpoint before a loop's first step and every few seconds), and, when the GPU device is lost, fall
  * back to the next backend, rebuild the lab from the last good state and let the interrupted loop go on.
  */
-import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, type BackendChoice } from './backend.js';
-import type { Progress } from './lab.js';
+import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss, type BackendChoice } from './backend.js';
+import type { LoopHooks, ModelLab, Progress } from './model-lab.js';
+import type { DistillConfig } from './toy.js';
+import { loadFromIndexedDb, saveToIndexedDb, type NetArtifacts } from '../models/io-handlers.js';
 import type { BackendInfo } from './lab-protocol.js';
 
 export interface WorkerScope {
@@ -113,7 +115,7 @@ export class WorkerHost<L extends HostedLab<S>, S> {
    * Loop hooks that stream losses (batched per progress tick) and progress, checkpoint every few
    * seconds, and every `metricEvery` iterations post what `metric(iter)` returns.
    */
-  loopHooks(phase: 'teacher' | 'student', metricEvery: number, metric?: (iter: number) => Promise<unknown>) {
+  loopHooks(phase: 'teacher' | 'student', metricEvery: number, metric?: (iter: number) => Promise<unknown>): LoopHooks {
     let iters: number[] = [];
     let losses: number[] = [];
     const flush = () => {
@@ -178,4 +180,47 @@ export function transferables(v: unknown, out: Transferable[] = [], seen = new S
     for (const x of Object.values(v)) transferables(x, out, seen);
   }
   return out;
+}
+
+type AnyModelLab = ModelLab<any, any, any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * The operations every model lab's worker offers the same way (both labs: teacher and student load /
+ * save / train / distill, pause / resume / stop, browser storage, a simulated device loss for tests).
+ * `hooks(phase, opts)` gives a loop's hooks (with its live metric).
+ */
+export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: WorkerHost<L, S>, hooks: (phase: 'teacher' | 'student', opts: O) => LoopHooks) {
+  return {
+    init: (name?: string) => host.init(name),
+    async loadTeacher(art: NetArtifacts, name: string) {
+      await host.lab.loadTeacher(art, name);
+      await host.checkpoint();
+    },
+    saveTeacher: () => host.lab.saveTeacher(),
+    trainTeacher: (opts: O & { steps?: number }) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
+    newStudent: (cfg: Partial<DistillConfig>) => host.lab.newStudent(cfg),
+    async loadStudent(art: NetArtifacts, name: string) {
+      await host.lab.loadStudent(art, name);
+      await host.checkpoint();
+    },
+    saveStudent: () => host.lab.saveStudent(),
+    async distill(iters: number, opts: O) {
+      // after a fallback the restored student goes on to the same target iteration
+      const target = host.lab.studentIteration + iters;
+      await host.resilient(() => host.lab.distill(Math.max(target - host.lab.studentIteration, 1), hooks('student', opts)));
+    },
+    pause: () => host.lab.pause(),
+    resume: () => host.lab.resume(),
+    stop: () => host.lab.stop(),
+    simulateDeviceLoss: () => simulateDeviceLoss(),
+    async saveToBrowser(which: 'teacher' | 'student', key: string) {
+      await saveToIndexedDb(which === 'teacher' ? await host.lab.saveTeacher() : await host.lab.saveStudent(), key);
+    },
+    async loadFromBrowser(which: 'teacher' | 'student', key: string) {
+      const art = await loadFromIndexedDb(key);
+      if (which === 'teacher') await host.lab.loadTeacher(art, `browser storage '${key}'`);
+      else await host.lab.loadStudent(art, `browser storage '${key}'`);
+      await host.checkpoint();
+    },
+  };
 }

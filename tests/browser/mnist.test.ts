@@ -7,15 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-
-const READY = '[data-testid="backend-indicator"][data-state="ready"]';
-const tid = (id: string) => `[data-testid="${id}"]`;
-
-async function setField(r: PageRecord, id: string, value: string): Promise<void> {
-  await r.page.fill(tid(id), value);
-  await r.page.press(tid(id), 'Enter');
-  await r.page.locator(tid(id)).dispatchEvent('change');
-}
+import { assertClean, READY, setField, tid } from './page-helpers.js';
 
 const rowLabels = (r: PageRecord, plot: string) =>
   r.page.$$eval(`${tid(plot)} ${tid('image-row')}`, (rows) => rows.map((g) => `${g.getAttribute('data-label')}:${g.getAttribute('data-count')}`));
@@ -62,9 +54,7 @@ describe('MNIST notebook on wasm', () => {
       assert.equal(traces.length, 6, `pixel traces: ${traces}`);
       // the controls are in the URL
       assert.match(new URL(r.page.url()).hash, /iters=2/);
-      assert.deepEqual(r.pageErrors, [], 'uncaught errors');
-      assert.deepEqual(r.consoleErrors, [], 'console errors');
-      assert.deepEqual(r.externalRequests, [], 'requests that left localhost');
+      assertClean(r, 'piflow-mnist');
     } finally {
       await r.close();
     }

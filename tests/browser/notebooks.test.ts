@@ -13,21 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-
-const READY = '[data-testid="backend-indicator"][data-state="ready"]';
-const tid = (id: string) => `[data-testid="${id}"]`;
-
-function assertClean(r: PageRecord, what: string): void {
-  assert.deepEqual(r.pageErrors, [], `${what}: uncaught errors`);
-  assert.deepEqual(r.consoleErrors, [], `${what}: console errors`);
-  assert.deepEqual(r.externalRequests, [], `${what}: requests that left localhost`);
-}
-
-async function setField(r: PageRecord, id: string, value: string): Promise<void> {
-  await r.page.fill(tid(id), value);
-  await r.page.press(tid(id), 'Enter');
-  await r.page.locator(tid(id)).dispatchEvent('change');
-}
+import { assertClean, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {

@@ -1,0 +1,303 @@
+/**
+ * What the 2D lab (lab.ts) and the MNIST lab (mnist-lab.ts) share: one loop at a time with pause /
+ * resume / stop, throttled progress, every loss and periodic metrics (LoopRunner); and the teacher /
+ * student bookkeeping (ModelLab): training and distillation loops, loading a student (validated, and
+ * resumable when it carries its π-ID settings), saving it, checkpoints of both models, disposal.
+ * A failed step (NaN/∞) stops the loop with an error and leaves the models as they were.
+ */
+import { check } from '../engine/tensors.js';
+import { NonFiniteLossError } from '../engine/optim.js';
+import { policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './toy.js';
+
+export type Phase = 'idle' | 'teacher' | 'student';
+
+export interface Progress {
+  phase: Exclude<Phase, 'idle'>;
+  iter: number;
+  total: number;
+  loss: number;
+  itPerSec: number;
+  secondsLeft: number;
+  /** π-ID only */
+  teacherRatio?: number;
+}
+
+export interface LoopHooks {
+  /** called at most every `progressMs` (and at the end) */
+  onProgress?: (p: Progress) => void;
+  /** every loss, in order (for the loss curve; cheap) */
+  onLoss?: (iter: number, loss: number) => void;
+  /** every `metricEvery` iterations: the caller may evaluate (the loop awaits it) */
+  onMetric?: (iter: number) => Promise<void> | void;
+  metricEvery?: number;
+  progressMs?: number;
+  /** yield to the event loop this often so pause/stop messages get in (ms) */
+  yieldMs?: number;
+}
+
+const sleep0 = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/**
+ * The loop machinery shared by the 2D and the MNIST labs: one loop at a time, pause / resume / stop,
+ * throttled progress, every loss, periodic metrics, and yields so that messages get in.
+ */
+export class LoopRunner {
+  protected paused = false;
+  protected stopped = false;
+  private resumeWaiters: (() => void)[] = [];
+  running: Phase = 'idle';
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.resumeWaiters.splice(0).forEach((r) => r());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  protected async loop(
+    phase: 'teacher' | 'student',
+    h: LoopHooks,
+    iterNow: () => number,
+    total: number,
+    step: () => Promise<{ loss: number; teacherRatio?: number }>,
+  ): Promise<void> {
+    this.assertIdle();
+    this.running = phase;
+    this.stopped = false;
+    const progressMs = h.progressMs ?? 100;
+    const yieldMs = h.yieldMs ?? 30;
+    const t0 = performance.now();
+    const i0 = iterNow();
+    let lastProgress = 0;
+    let lastYield = performance.now();
+    let loss = NaN;
+    let ratio: number | undefined;
+    const report = () => {
+      const secs = (performance.now() - t0) / 1000;
+      const rate = (iterNow() - i0) / Math.max(secs, 1e-9);
+      h.onProgress?.({ phase, iter: iterNow(), total, loss, itPerSec: rate, secondsLeft: rate > 0 ? (total - iterNow()) / rate : Infinity, teacherRatio: ratio });
+    };
+    try {
+      while (iterNow() < total && !this.stopped) {
+        if (this.paused) {
+          report();
+          await new Promise<void>((r) => this.resumeWaiters.push(r));
+          continue;
+        }
+        const s = await step();
+        loss = s.loss;
+        ratio = s.teacherRatio;
+        h.onLoss?.(iterNow(), loss);
+        if (h.onMetric && h.metricEvery && iterNow() % h.metricEvery === 0) await h.onMetric(iterNow());
+        const now = performance.now();
+        if (now - lastProgress >= progressMs) {
+          lastProgress = now;
+          report();
+        }
+        if (now - lastYield >= yieldMs) {
+          await sleep0();
+          lastYield = performance.now();
+        }
+      }
+      report();
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) throw new Error(`${phase === 'teacher' ? 'Teacher training' : 'π-ID'}: ${e.message}`);
+      throw e;
+    } finally {
+      this.running = 'idle';
+    }
+  }
+
+  protected assertIdle(): void {
+    check(this.running === 'idle', `busy: ${this.running === 'teacher' ? 'the teacher is training' : 'a student is distilling'}; pause or stop it first`);
+  }
+
+}
+
+
+type Artifacts = { modelJson: unknown; weights: ArrayBuffer; file: unknown };
+interface NetLike {
+  readonly cfg: { kind: string };
+  dispose(): void;
+}
+interface TrainerLike {
+  step(): Promise<{ loss: number }>;
+  dispose(): void;
+}
+interface DistillerLike<S> {
+  readonly student: S;
+  readonly cfg: DistillConfig;
+  readonly piid: { iteration: number };
+  step(): Promise<{ loss: number; teacherRatio?: number }>;
+  dispose(): void;
+}
+
+/** The two models' last good state (what a worker keeps to recover from a lost device). */
+export interface ModelsSnapshot<A> {
+  teacher?: A;
+  student?: A;
+}
+
+/**
+ * A lab with a teacher (T, trained by Tr) and a π-Flow student (S, distilled by D); A is their
+ * artifacts. Subclasses say how nets are read and written and how a distiller is made.
+ */
+export abstract class ModelLab<
+  T extends NetLike,
+  S extends NetLike,
+  A extends Artifacts,
+  Tr extends TrainerLike,
+  D extends DistillerLike<S>,
+> extends LoopRunner {
+  teacher: T | null = null;
+  student: S | null = null;
+  studentPolicy: StudentPolicyConfig | null = null;
+  protected trainer: Tr | null = null;
+  protected distiller: D | null = null;
+  protected teacherIter = 0;
+  protected teacherTotal = 0;
+
+  /** the data's name, recorded in saved models */
+  abstract get dataName(): string;
+  /** reads a student from artifacts (validated; errors name `name`) */
+  protected abstract readStudent(art: Artifacts, name: string): Promise<S & { meta: Record<string, unknown> }>;
+  protected abstract writeNet(net: S, meta: Record<string, unknown>): Promise<A>;
+  /** a distiller from the teacher (validates `cfg` before allocating); around `student` when given */
+  protected abstract makeDistiller(cfg: Partial<DistillConfig>, student?: S): D;
+  /** extra checks of a loaded student against the current teacher (throws with a clear message) */
+  protected checkStudent(_net: S, _name: string): void {}
+
+  /** A fresh π-ID student from the current teacher. */
+  newStudent(cfg: Partial<DistillConfig>): void {
+    this.assertIdle();
+    check(this.teacher !== null, 'train or load a teacher first');
+    const d = this.makeDistiller(cfg);
+    this.disposeStudent();
+    this.distiller = d;
+    this.student = d.student;
+    this.studentPolicy = policyConfigOf(d.cfg);
+  }
+
+  /** Replaces the student by one loaded from artifacts (validated; on error the current one stays). */
+  async loadStudent(art: Artifacts, name: string): Promise<void> {
+    this.assertIdle();
+    const net = await this.readStudent(art, name);
+    if (net.cfg.kind === 'teacher') {
+      net.dispose();
+      throw new Error(`${name}: this is a teacher, not a π-Flow student`);
+    }
+    const policy = net.meta.policy as StudentPolicyConfig;
+    try {
+      validateStudentPolicyConfig(policy);
+      this.checkStudent(net, name);
+    } catch (e) {
+      net.dispose();
+      throw e instanceof Error && e.message.startsWith(name) ? e : new Error(`${name} (config): meta.policy is not a valid student policy (${(e as Error).message})`);
+    }
+    this.disposeStudent();
+    const piid = net.meta.piid as Partial<DistillConfig> | undefined;
+    if (piid && this.teacher) {
+      // a student saved while distilling carries its π-ID settings: distillation can go on
+      try {
+        this.distiller = this.makeDistiller(piid, net);
+        this.distiller.piid.iteration = Number(net.meta.itersDone ?? 0);
+      } catch {
+        this.distiller = null;
+      }
+    }
+    this.student = net;
+    this.studentPolicy = policy;
+  }
+
+  async saveStudent(): Promise<A> {
+    check(this.student !== null && this.studentPolicy !== null, 'no student to save');
+    return this.writeNet(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
+  }
+
+  abstract saveTeacher(): Promise<A>;
+  abstract loadTeacher(art: Artifacts, name: string): Promise<void>;
+
+  /** Trains the teacher up to its step budget (or `steps` more). Resolves when done or stopped. */
+  async trainTeacher(hooks: LoopHooks = {}, steps?: number): Promise<void> {
+    check(this.trainer !== null, 'no teacher in training: start a new teacher first');
+    if (steps !== undefined) this.teacherTotal = this.teacherIter + steps;
+    await this.loop('teacher', hooks, () => this.teacherIter, this.teacherTotal, async () => {
+      const s = await this.trainer!.step();
+      this.teacherIter++;
+      return { loss: s.loss };
+    });
+  }
+
+  /** Runs `iters` π-ID iterations on the current student. */
+  async distill(iters: number, hooks: LoopHooks = {}): Promise<void> {
+    check(this.distiller !== null, 'no student in training: start a new student first');
+    check(Number.isInteger(iters) && iters >= 1, `iterations must be an integer >= 1, got ${iters}`);
+    const d = this.distiller!;
+    const start = d.piid.iteration;
+    await this.loop('student', hooks, () => d.piid.iteration, start + iters, async () => {
+      const s = await d.step();
+      return { loss: s.loss, teacherRatio: s.teacherRatio };
+    });
+  }
+
+  get studentIteration(): number {
+    return this.distiller?.piid.iteration ?? 0;
+  }
+
+  get teacherIteration(): number {
+    return this.teacherIter;
+  }
+
+  /** a student with π-ID settings: distillation can go on from it */
+  get canDistill(): boolean {
+    return this.distiller !== null;
+  }
+
+  protected async snapshotModels(): Promise<ModelsSnapshot<A>> {
+    return { teacher: this.teacher ? await this.saveTeacher() : undefined, student: this.student ? await this.saveStudent() : undefined };
+  }
+
+  protected async restoreModels(s: ModelsSnapshot<A>): Promise<string[]> {
+    const restored: string[] = [];
+    if (s.teacher) {
+      await this.loadTeacher(s.teacher, 'last good teacher');
+      restored.push('teacher');
+    }
+    if (s.student) {
+      await this.loadStudent(s.student, 'last good student');
+      restored.push('student');
+    }
+    return restored;
+  }
+
+  disposeStudent(): void {
+    this.distiller?.dispose();
+    this.distiller = null;
+    this.student?.dispose();
+    this.student = null;
+    this.studentPolicy = null;
+  }
+
+  disposeTeacher(): void {
+    this.trainer?.dispose();
+    this.trainer = null;
+    this.teacher?.dispose();
+    this.teacher = null;
+  }
+
+  dispose(): void {
+    this.disposeStudent();
+    this.disposeTeacher();
+  }
+}
