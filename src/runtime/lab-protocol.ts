@@ -38,23 +38,32 @@ export interface LabStatus {
   paused: boolean;
 }
 
-/** Operations the worker performs; each returns a promise of the value. */
-export interface LabApi {
+/** What both labs' workers do the same way (worker-host.ts `modelApi`): A is the artifacts, O the loop options. */
+export interface ModelLabApi<A, O> {
   init(backend?: string): BackendInfo;
-  status(): LabStatus;
-  setData(spec: DataSpec): void;
-  newTeacher(cfg: TeacherTrainConfig): void;
-  trainTeacher(opts: LoopOptions & { steps?: number }): void;
-  loadTeacher(art: ToyNetArtifacts, name: string): void;
-  loadTeacherUrl(url: string): void;
-  saveTeacher(): ToyNetArtifacts;
+  trainTeacher(opts: O & { steps?: number }): void;
+  loadTeacher(art: A, name: string): void;
+  saveTeacher(): A;
   newStudent(cfg: Partial<DistillConfig>): void;
-  distill(iters: number, opts: LoopOptions): void;
-  loadStudent(art: ToyNetArtifacts, name: string): void;
-  saveStudent(): ToyNetArtifacts;
+  distill(iters: number, opts: O): void;
+  loadStudent(art: A, name: string): void;
+  saveStudent(): A;
   pause(): void;
   resume(): void;
   stop(): void;
+  /** loses the GPU device on purpose (tests): true if there was one to lose */
+  simulateDeviceLoss(): boolean;
+  /** tfjs IndexedDB IO handler (`indexeddb://key`); the config rides in the model's metadata */
+  saveToBrowser(which: 'teacher' | 'student', key: string): void;
+  loadFromBrowser(which: 'teacher' | 'student', key: string): void;
+}
+
+/** Operations the 2D worker performs; each returns a promise of the value. */
+export interface LabApi extends ModelLabApi<ToyNetArtifacts, LoopOptions> {
+  status(): LabStatus;
+  setData(spec: DataSpec): void;
+  newTeacher(cfg: TeacherTrainConfig): void;
+  loadTeacherUrl(url: string): void;
   teacherSamples(count: number, steps: number, seed: number): Float32Array;
   studentSamples(count: number, seed: number, opts: { nfe?: number; temperature?: number }): Float32Array;
   dataSamples(count: number, seed: number): Float32Array;
@@ -63,11 +72,6 @@ export interface LabApi {
   policyPaths(noise: Float32Array, opts: { nfe?: number; temperature?: number }): PolicyPaths;
   field(sigma: number, n: number, extent: number): { positions: Float32Array; vectors: Float32Array };
   density(points: Float32Array, n: number, extent: number): Float32Array;
-  /** loses the GPU device on purpose (tests): true if there was one to lose */
-  simulateDeviceLoss(): boolean;
-  /** tfjs IndexedDB IO handler (`indexeddb://key`); the config rides in the model's metadata */
-  saveToBrowser(which: 'teacher' | 'student', key: string): void;
-  loadFromBrowser(which: 'teacher' | 'student', key: string): void;
 }
 
 export type LabMethod = keyof LabApi;

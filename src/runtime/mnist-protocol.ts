@@ -2,8 +2,8 @@
  * The message protocol between the MNIST notebook and its worker (mnist-worker.ts): like the 2D lab's
  * (lab-protocol.ts), with image-shaped samples, classifier metrics and image paths.
  */
-import type { BackendInfo, LabEvent } from './lab-protocol.js';
-import type { DistillConfig, StudentPolicyConfig } from './toy.js';
+import type { BackendInfo, LabEvent, ModelLabApi } from './lab-protocol.js';
+import type { StudentPolicyConfig } from './toy.js';
 import type { ImagePaths, ImageQuality, ImageTeacherTrainConfig } from './mnist-lab.js';
 import type { ImageNetArtifacts } from '../models/image-artifacts.js';
 import type { UNetConfig } from '../models/unet.js';
@@ -39,32 +39,18 @@ export interface MnistAssets {
   student?: string;
 }
 
-export interface MnistApi {
-  init(backend?: string): BackendInfo;
+export interface MnistApi extends ModelLabApi<ImageNetArtifacts, MnistLoopOptions> {
   status(): MnistStatus;
   /** test set, classifier, pretrained teacher (and student): what the lesson needs to start */
   loadAssets(assets: MnistAssets): MnistStatus & { notes: string[] };
   /** the 60,000 training images (fetched on first need: teacher training, π-ID with data) */
   loadTrainData(dataUrl: string): void;
   newTeacher(cfg: ImageTeacherTrainConfig): void;
-  trainTeacher(opts: MnistLoopOptions & { steps?: number }): void;
-  loadTeacher(art: ImageNetArtifacts, name: string): void;
-  saveTeacher(): ImageNetArtifacts;
-  newStudent(cfg: Partial<DistillConfig>): void;
-  distill(iters: number, opts: MnistLoopOptions): void;
-  loadStudent(art: ImageNetArtifacts, name: string): void;
-  saveStudent(): ImageNetArtifacts;
-  pause(): void;
-  resume(): void;
-  stop(): void;
   teacherSamples(count: number, steps: number, seed: number): Float32Array;
   studentSamples(count: number, seed: number, opts: { nfe?: number; temperature?: number }): Float32Array;
   dataSamples(count: number, seed: number): Float32Array;
   quality(samples: Float32Array): ImageQuality;
   paths(count: number, seed: number, opts: { teacherSteps?: number; nfe?: number; temperature?: number }): ImagePaths;
-  simulateDeviceLoss(): boolean;
-  saveToBrowser(which: 'teacher' | 'student', key: string): void;
-  loadFromBrowser(which: 'teacher' | 'student', key: string): void;
 }
 
 export type MnistEvent =

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, READY, setField, tid } from './page-helpers.js';
+import { assertClean, frameGaps, READY, setField, tid, watchFrames } from './page-helpers.js';
 
 const rowLabels = (r: PageRecord, plot: string) =>
   r.page.$$eval(`${tid(plot)} ${tid('image-row')}`, (rows) => rows.map((g) => `${g.getAttribute('data-label')}:${g.getAttribute('data-count')}`));
@@ -33,14 +33,19 @@ describe('MNIST notebook on wasm', () => {
       assert.match(href ?? '', /^data:image\/png;base64,/);
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
       // distill a few iterations with tiny settings (data-free: no training set to fetch)
-      await setField(r, 'iters', '2');
+      await setField(r, 'iters', '4');
       await setField(r, 'student-batch', '2');
+      await setField(r, 'k', '0');
+      assert.match((await r.page.locator(tid('k-error')).textContent()) ?? '', /K: must be ≥ 1/);
       await setField(r, 'k', '2');
       await setField(r, 'substeps', '16');
       await r.page.selectOption(tid('data-free'), 'data-free');
+      await watchFrames(r);
       await r.page.click(tid('distill-student'));
       await r.page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') ?? ''), null, { timeout: 300_000 });
       assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done', (await r.page.locator(tid('student-message')).textContent()) ?? '');
+      const gaps = await frameGaps(r);
+      assert.ok(gaps.max < 100, `largest frame gap while distilling ${gaps.max.toFixed(0)} ms (p99 ${gaps.p99.toFixed(0)} ms, ${gaps.n} frames)`);
       await r.page.waitForFunction(() => ((document.querySelector('[data-testid="loss-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length ?? 0) >= 2, null, { timeout: 30_000 });
       // the student's rows, its x̂₀ strip, its PCA paths and the pixel traces
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 8, null, { timeout: 300_000 });
@@ -53,7 +58,7 @@ describe('MNIST notebook on wasm', () => {
       const traces = await r.page.evaluate(() => ((document.querySelector('[data-testid="pixel-plot"]') as unknown as { data?: { name: string }[] })?.data ?? []).map((d) => d.name));
       assert.equal(traces.length, 6, `pixel traces: ${traces}`);
       // the controls are in the URL
-      assert.match(new URL(r.page.url()).hash, /iters=2/);
+      assert.match(new URL(r.page.url()).hash, /iters=4/);
       assertClean(r, 'piflow-mnist');
     } finally {
       await r.close();

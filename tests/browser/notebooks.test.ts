@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, READY, setField, tid } from './page-helpers.js';
+import { assertClean, frameGaps, READY, setField, tid, watchFrames } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -39,31 +39,6 @@ async function waitDone(r: PageRecord, timeout: number): Promise<void> {
     { timeout },
   );
   assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done');
-}
-
-/** Starts recording the largest gap between animation frames (ms). */
-async function watchFrames(r: PageRecord): Promise<void> {
-  await r.page.evaluate(() => {
-    const w = window as unknown as { __gaps: number[]; __stop: boolean };
-    w.__gaps = [];
-    w.__stop = false;
-    let last = performance.now();
-    const tick = (t: number) => {
-      w.__gaps.push(t - last);
-      last = t;
-      if (!w.__stop) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-}
-
-async function frameGaps(r: PageRecord): Promise<{ max: number; p99: number; n: number }> {
-  return r.page.evaluate(() => {
-    const w = window as unknown as { __gaps: number[]; __stop: boolean };
-    w.__stop = true;
-    const g = w.__gaps.slice(1).sort((a, b) => a - b);
-    return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, n: g.length };
-  });
 }
 
 describe('notebooks on wasm', () => {

@@ -17,3 +17,28 @@ export async function setField(r: PageRecord, id: string, value: string): Promis
   await r.page.locator(tid(id)).dispatchEvent('change');
 }
 
+
+/** Starts recording the largest gap between animation frames (ms). */
+export async function watchFrames(r: PageRecord): Promise<void> {
+  await r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__gaps = [];
+    w.__stop = false;
+    let last = performance.now();
+    const tick = (t: number) => {
+      w.__gaps.push(t - last);
+      last = t;
+      if (!w.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+export async function frameGaps(r: PageRecord): Promise<{ max: number; p99: number; n: number }> {
+  return r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__stop = true;
+    const g = w.__gaps.slice(1).sort((a, b) => a - b);
+    return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, n: g.length };
+  });
+}
