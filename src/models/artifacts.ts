@@ -60,35 +60,52 @@ export async function toyNetToArtifacts(net: ToyNet, meta: Record<string, unknow
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-/** Validates artifacts and builds the net. `where` names the source in errors (files or a name). */
-export async function toyNetFromArtifacts(
-  art: { modelJson: unknown; weights: ArrayBuffer; file: unknown },
-  where: { config: string; model: string; weights: string },
-  expectKind?: MlpConfig['kind'],
-): Promise<LoadedToyNet> {
-  const file = art.file as ToyNetFile;
-  if (file === null || typeof file !== 'object' || typeof file.config !== 'object' || file.config === null) {
-    throw new Error(`${where.config}: expected {"config": {...}, "meta": {...}}`);
-  }
-  const cfg = validateMlpConfig(file.config, where.config);
-  if (expectKind !== undefined && cfg.kind !== expectKind) {
-    throw new Error(`${where.config}: expected a '${expectKind}' network, found kind '${cfg.kind}'`);
-  }
+type RawArtifacts = { modelJson: unknown; weights: ArrayBuffer; file: unknown };
+type Where = { config: string; model: string; weights: string };
+
+/** Checks the manifest and the weights' length, then builds the tfjs model (errors name `where`). */
+export async function layersModelFromArtifacts(art: { modelJson: unknown; weights: ArrayBuffer }, where: { model: string; weights: string }): Promise<tf.LayersModel> {
   const specs = checkArtifactsManifest(art, where);
   const mj = art.modelJson as tf.io.ModelJSON;
-  let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
   } catch (e) {
     throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
   }
+}
+
+/**
+ * Any of our nets from artifacts: the {config, meta} file, its config validated by `validate` (of the
+ * expected kind), the model built and checked against the config by `check`, then wrapped by `build`.
+ * On any error nothing stays allocated.
+ */
+export async function netFromArtifacts<C extends { kind: string }, N>(
+  art: RawArtifacts,
+  where: Where,
+  parts: { validate: (cfg: C, where: string) => C; check: (model: tf.LayersModel, cfg: C, label: string) => void; build: (cfg: C, model: tf.LayersModel) => N },
+  expectKind?: C['kind'],
+): Promise<N & { meta: Record<string, unknown> }> {
+  const file = art.file as { config?: unknown; meta?: Record<string, unknown> } | null;
+  if (file === null || typeof file !== 'object' || typeof file.config !== 'object' || file.config === null) {
+    throw new Error(`${where.config}: expected {"config": {...}, "meta": {...}}`);
+  }
+  const cfg = parts.validate(file.config as C, where.config);
+  if (expectKind !== undefined && cfg.kind !== expectKind) {
+    throw new Error(`${where.config}: expected a '${expectKind}' network, found kind '${cfg.kind}'`);
+  }
+  const model = await layersModelFromArtifacts(art, where);
   try {
-    checkModelAgainstConfig(model, cfg, `${where.model} vs ${where.config}`);
+    parts.check(model, cfg, `${where.model} vs ${where.config}`);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return { ...toyNetFromModel(cfg, model), meta: file.meta ?? {} };
+  return { ...parts.build(cfg, model), meta: file.meta ?? {} };
+}
+
+/** Validates artifacts and builds the net. `where` names the source in errors (files or a name). */
+export function toyNetFromArtifacts(art: RawArtifacts, where: Where, expectKind?: MlpConfig['kind']): Promise<LoadedToyNet> {
+  return netFromArtifacts(art, where, { validate: validateMlpConfig, check: checkModelAgainstConfig, build: toyNetFromModel }, expectKind);
 }
 
 /** The manifest and byte-length checks shared by the 2D and image nets; returns the weight specs. */

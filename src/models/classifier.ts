@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/rng.js';
-import { checkArtifactsManifest } from './artifacts.js';
+import { layersModelFromArtifacts } from './artifacts.js';
 
 export const CLASSIFIER_ARCH = 'mnist-classifier';
 export const FEATURE_DIM = 64;
@@ -62,14 +62,7 @@ export async function classifierFromArtifacts(
 ): Promise<Classifier & { meta: Record<string, unknown> }> {
   const file = art.file as { config?: { arch?: string }; meta?: Record<string, unknown> };
   if (file?.config?.arch !== CLASSIFIER_ARCH) throw new Error(`${where.config}: not an MNIST classifier (config.arch must be '${CLASSIFIER_ARCH}')`);
-  const specs = checkArtifactsManifest(art, where);
-  const mj = art.modelJson as tf.io.ModelJSON;
-  let model: tf.LayersModel;
-  try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
-  } catch (e) {
-    throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
-  }
+  const model = await layersModelFromArtifacts(art, where);
   const ref = buildClassifierModel();
   const ok = ref.weights.length === model.weights.length && ref.weights.every((w, i) => w.shape.join() === model.weights[i].shape.join());
   ref.dispose();

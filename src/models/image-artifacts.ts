@@ -5,7 +5,7 @@
  * The manifest/byte checks are shared with artifacts.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, checkArtifactsManifest } from './artifacts.js';
+import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, netFromArtifacts } from './artifacts.js';
 import { checkUNetAgainstConfig, imageNetFromModel, validateUNetConfig, type ImageNet, type UNetConfig } from './unet.js';
 
 export { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN };
@@ -50,32 +50,10 @@ export function isImageNetFile(file: unknown): boolean {
   return file !== null && typeof file === 'object' && (file as { config?: { arch?: unknown } }).config?.arch === 'unet';
 }
 
-export async function imageNetFromArtifacts(
+export function imageNetFromArtifacts(
   art: { modelJson: unknown; weights: ArrayBuffer; file: unknown },
   where: { config: string; model: string; weights: string },
   expectKind?: UNetConfig['kind'],
 ): Promise<LoadedImageNet> {
-  const file = art.file as ImageNetFile;
-  if (file === null || typeof file !== 'object' || typeof file.config !== 'object' || file.config === null) {
-    throw new Error(`${where.config}: expected {"config": {...}, "meta": {...}}`);
-  }
-  const cfg = validateUNetConfig(file.config, where.config);
-  if (expectKind !== undefined && cfg.kind !== expectKind) {
-    throw new Error(`${where.config}: expected a '${expectKind}' network, found kind '${cfg.kind}'`);
-  }
-  const specs = checkArtifactsManifest(art, where);
-  const mj = art.modelJson as tf.io.ModelJSON;
-  let model: tf.LayersModel;
-  try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: art.weights }));
-  } catch (e) {
-    throw new Error(`${where.model}: cannot build the model (${(e as Error).message})`);
-  }
-  try {
-    checkUNetAgainstConfig(model, cfg, `${where.model} vs ${where.config}`);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { ...imageNetFromModel(cfg, model), meta: file.meta ?? {} };
+  return netFromArtifacts(art, where, { validate: validateUNetConfig, check: checkUNetAgainstConfig, build: imageNetFromModel }, expectKind);
 }
