@@ -10,6 +10,7 @@ import {
   Ema, RateMeter, arrowD, arrowScale, arrows, componentCircles, count, densityRGBA, dotsD, ema, formatDuration,
   formatValue, gridShape, gridSpacing, pointAtIndex, pointAtSigma, polylineD, sigmaIndex, softmax, stepsToPaths, toXY,
 } from '../src/viz/geometry.js';
+import { tileRow, toGray } from '../src/viz/images.js';
 import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
@@ -267,3 +268,21 @@ class DOMParserish {
     this.balanced = ok && stack.length === 0;
   }
 }
+
+test('image grids: values in [−1, 1] map to gray, clipped; rows tile with gaps', () => {
+  assert.equal(toGray(-1), 0);
+  assert.equal(toGray(1), 255);
+  assert.equal(toGray(0), 128);
+  assert.equal(toGray(-3), 0);
+  assert.equal(toGray(7), 255);
+  assert.equal(toGray(NaN), 0);
+  const size = 2;
+  const images = new Float32Array([-1, 1, 0, 1, /* second */ 1, 1, 1, -1]);
+  const t = tileRow(images, 2, size, 1);
+  assert.equal(t.width, 2 * 2 + 1);
+  assert.equal(t.height, 2);
+  const px = (x: number, y: number) => t.rgba[(y * t.width + x) * 4];
+  assert.deepEqual([px(0, 0), px(1, 0), px(0, 1), px(1, 1)], [0, 255, 128, 255]);
+  assert.equal(t.rgba[(0 * t.width + 2) * 4 + 3], 0, 'the gap stays transparent');
+  assert.deepEqual([px(3, 0), px(4, 0), px(3, 1), px(4, 1)], [255, 255, 255, 0]);
+});
