@@ -57,6 +57,16 @@ describe('MNIST notebook on wasm', () => {
       assert.deepEqual(inside, ['policy x̂₀ (substeps):10', 'teacher x̂₀ (its ODE):10', 'policy state x_σ:10', 'teacher state x_σ:10']);
       const traces = await r.page.evaluate(() => ((document.querySelector('[data-testid="pixel-plot"]') as unknown as { data?: { name: string }[] })?.data ?? []).map((d) => d.name));
       assert.equal(traces.length, 6, `pixel traces: ${traces}`);
+      // quality and diversity of every sampler, on demand (few samples here: the numbers are the CLI's)
+      await setField(r, 'quality-count', '50');
+      await setField(r, 'many-steps', '8');
+      await r.page.click(tid('measure-quality'));
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="quality-table"] tr[data-sampler]').length === 7, null, { timeout: 300_000 });
+      const table = await r.page.$$eval('[data-testid="quality-table"] tr[data-sampler]', (rows) => rows.map((tr) => [tr.getAttribute('data-sampler'), Number(tr.children[1].textContent)]));
+      assert.deepEqual(table.map((t) => t[0]), ['teacher 8 steps', 'teacher 4 steps', 'teacher 2 steps', 'teacher 1 step', 'student 4 NFE', 'student 2 NFE', 'student 1 NFE']);
+      assert.ok(table.every((t) => Number.isFinite(t[1]) && (t[1] as number) > 0), JSON.stringify(table));
+      const fd = Object.fromEntries(table) as Record<string, number>;
+      assert.ok(fd['teacher 8 steps'] < fd['teacher 1 step'], `8 Euler steps beat 1: ${JSON.stringify(fd)}`);
       // the controls are in the URL
       assert.match(new URL(r.page.url()).hash, /iters=4/);
       assertClean(r, 'piflow-mnist');
