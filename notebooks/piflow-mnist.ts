@@ -13,6 +13,7 @@ import { BarChart, LineChart, LossChart, MetricChart, SweepChart, type LineSerie
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
 import { fitPca, projectPca } from '../src/metrics/pca.js';
+import { fitDomain } from '../src/viz/geometry.js';
 import { LabClient } from '../src/runtime/lab-client.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
 import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
@@ -200,6 +201,7 @@ nb.cell('trajectoryView', ['paths', 'image'], async (paths: ImagePaths | null, i
   const pca = fitPca(teacher.states, Tt * P, D, 2);
   const teacherPaths = splitProjected(projectPca(pca, teacher.states, Tt * P), teacher.sigma, P, []);
   const policyPaths = policy ? splitProjected(projectPca(pca, policy.states, policy.sigma.length * P), policy.sigma, P, policy.nfeIndices) : [];
+  traj.setDomain(fitDomain([...teacherPaths, ...policyPaths].map((p) => p.points)));
   traj.update({ teacher: teacherPaths, policy: policyPaths });
   // the three pixels that differ most across the teacher's final images
   const last = Tt - 1;

@@ -11,6 +11,7 @@ import {
   formatValue, gridShape, gridSpacing, pointAtIndex, pointAtSigma, polylineD, sigmaIndex, softmax, stepsToPaths, toXY,
 } from '../src/viz/geometry.js';
 import { tileRow, toGray } from '../src/viz/images.js';
+import { fitDomain } from '../src/viz/geometry.js';
 import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
@@ -285,4 +286,11 @@ test('image grids: values in [−1, 1] map to gray, clipped; rows tile with gaps
   assert.deepEqual([px(0, 0), px(1, 0), px(0, 1), px(1, 1)], [0, 255, 128, 255]);
   assert.equal(t.rgba[(0 * t.width + 2) * 4 + 3], 0, 'the gap stays transparent');
   assert.deepEqual([px(3, 0), px(4, 0), px(3, 1), px(4, 1)], [255, 255, 255, 0]);
+});
+
+test('fitDomain: a padded square around every finite point', () => {
+  const d = fitDomain([new Float32Array([0, 0, 10, 2]), [4, -3, NaN, 100]], 0.1);
+  // x span 10 ≥ y span 5: half = 5·1.2 = 6 around the centre (5, −0.5)
+  assert.deepEqual(d.map((r) => r.map((v) => +v.toFixed(6))), [[-1, 11], [-6.5, 5.5]]);
+  assert.deepEqual(fitDomain([[NaN, 1]]), [[-1, 1], [-1, 1]]);
 });

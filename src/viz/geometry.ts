@@ -335,3 +335,26 @@ export class RateMeter {
   rebase(): void { this.last = undefined; }
   reset(): void { this.last = undefined; this.r = NaN; }
 }
+
+/**
+ * A square data domain [[x0, x1], [y0, y1]] that holds every (x, y) point of the arrays with `pad`
+ * (a fraction of the larger span) on each side, centred on the points' bounding box. Non-finite
+ * values are skipped; no finite point gives [−1, 1]².
+ */
+export function fitDomain(arrays: ArrayLike<number>[], pad = 0.06): [[number, number], [number, number]] {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const a of arrays) {
+    for (let i = 0; i + 1 < a.length; i += 2) {
+      const x = a[i], y = a[i + 1];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (!(x1 >= x0)) return [[-1, 1], [-1, 1]];
+  const half = (Math.max(x1 - x0, y1 - y0, 1e-9) / 2) * (1 + 2 * pad);
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  return [[cx - half, cx + half], [cy - half, cy + half]];
+}
