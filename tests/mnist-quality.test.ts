@@ -18,7 +18,7 @@ before(async () => {
   await initNodeBackend('wasm');
 });
 
-test(`shipped MNIST teacher and GMFlow student: quality and diversity on ${COUNT} samples`, async () => {
+test(`shipped MNIST teacher and GMFlow student: quality and diversity on ${COUNT} samples`, async (t) => {
   const lab = new MnistLab();
   lab.setTestData(await loadMnist('test'));
   await lab.setClassifier(await readArtifactsDir('static/classifier'), 'static/classifier');
@@ -31,6 +31,7 @@ test(`shipped MNIST teacher and GMFlow student: quality and diversity on ${COUNT
   const student2 = await lab.quality(await lab.studentSamples(COUNT, seed, { nfe: 2 }));
   const line = (n: string, q: typeof student2) => `${n}: FD ${q.frechet.toFixed(1)}, entropy ${(q.stats.entropy / Math.log(10)).toFixed(3)}·ln10, classes ${q.stats.classesCovered}`;
   const report = [line('teacher Euler-32', teacher32), line('teacher Euler-2', teacher2), line('student 2 NFE', student2)].join('; ');
+  t.diagnostic(report);
   assert.ok(student2.frechet <= 1.5 * teacher32.frechet, `student within 1.5× of the teacher's 32 steps: ${report}`);
   assert.ok(student2.frechet <= 0.5 * teacher2.frechet, `student well below the teacher's 2 steps: ${report}`);
   assert.equal(student2.stats.classesCovered, 10, report);
