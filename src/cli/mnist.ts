@@ -128,7 +128,7 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const meta = { dataset: 'mnist', teacher: path.resolve(String(o.teacher)), backend, piid: cfg, policy: policyConfigOf(cfg), command: `piflow distill ${argv.join(' ')}` };
+  const meta = { dataset: 'mnist', teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), command: `piflow distill ${argv.join(' ')}` };
   const secs = await trainLoop(`π-ID ${policy}`, Number(o.iters), Number(o['save-every']), () => d.step(), (done) =>
     saveImageNet(d.student, out, { ...meta, itersDone: done }),
   );

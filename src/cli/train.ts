@@ -158,7 +158,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
     throw new UsageError((e as Error).message);
   }
   const meta = {
-    dataset, teacher: path.resolve(String(o.teacher)), backend, piid: cfg, policy: policyConfigOf(cfg),
+    dataset, teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg),
     command: `piflow distill ${argv.join(' ')}`,
   };
   const secs = await trainLoop(`π-ID ${policy}`, Number(o.iters), Number(o['save-every']), () => distiller.step(), (done) =>
