@@ -4,7 +4,7 @@
  * policy trajectories with the selected particle's policy, plus samples at 1, 2 and 4 NFE.
  */
 import { Notebook } from '../src/runtime/notebook.js';
-import { int, num, oneOf } from '../src/runtime/url-state.js';
+import { num, oneOf } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
 import { button, numberControl, selectControl } from '../src/viz/controls.js';
 import { scatterGrid } from '../src/viz/scatter.js';

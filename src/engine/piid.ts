@@ -21,7 +21,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Policy, policyAverageU, policyRollout } from './policy.js';
 import { GMFlowPolicy } from './gmflow.js';
-import { DX_MODES } from './dx.js';
 import { forwardDiffusion } from './forward.js';
 import { fillTimes, numSubsteps, piflowSampleT, Times, warpT } from './time.js';
 import { check, perSample } from './tensors.js';

@@ -4,16 +4,14 @@
  * browser (lab-worker.ts) and directly in Node tests. Views get plain arrays (inspect2d.ts), never
  * tensors. A failed step (NaN/∞) stops the loop with an error and leaves the models as they were.
  */
-import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../engine/rng.js';
 import { check } from '../engine/tensors.js';
-import { DATASETS_2D, sample2d } from '../data/toy2d.js';
+import { DATASETS_2D } from '../data/toy2d.js';
 import { createToyNet, MlpConfig, ToyNet } from '../models/mlp.js';
 import { LoadedToyNet, ToyNetArtifacts, toyNetFromArtifacts, toyNetToArtifacts } from '../models/artifacts.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import {
-  datasetSource, DEFAULT_DISTILL, DistillConfig, Distiller, pointsSource, PointSource, policyConfigOf, sampleStudent,
-  sampleTeacher, StudentPolicyConfig, TeacherTrainer, validateStudentPolicyConfig,
+  datasetSource, DEFAULT_DISTILL, DistillConfig, Distiller, pointsSource, PointSource, sampleStudent, sampleTeacher, TeacherTrainer,
 } from './toy.js';
 import { ModelLab } from './model-lab.js';
 import { densityGrid, Paths, PolicyPaths, policyPaths, teacherPaths, velocityField } from './inspect2d.js';

@@ -48,7 +48,6 @@ export class PlotFrame {
   private readonly axesG: d3.Selection<SVGGElement, unknown, null, undefined>;
   private readonly titleT: d3.Selection<SVGTextElement, unknown, null, undefined>;
   private readonly showAxes: boolean;
-  private readonly clipRect: d3.Selection<SVGRectElement, unknown, null, undefined>;
 
   constructor(parent: HTMLElement, o: FrameOptions = {}) {
     this.width = o.width ?? 360;
@@ -82,7 +81,7 @@ export class PlotFrame {
     this.svg = svg.node()!;
     const m = this.margin;
     const clipId = `viz-clip-${++clipCounter}`;
-    this.clipRect = svg.append('defs').append('clipPath').attr('id', clipId).append('rect')
+    svg.append('defs').append('clipPath').attr('id', clipId).append('rect')
       .attr('x', m.left).attr('y', m.top).attr('width', this.width - m.left - m.right).attr('height', this.height - m.top - m.bottom);
     this.axesG = svg.append('g').attr('class', 'axes');
     this.plot = svg.append('g').attr('class', 'plot').attr('clip-path', `url(#${clipId})`);
