@@ -99,6 +99,9 @@ exportButtons($('#pixels'), pixels, 'mnist-pixels');
 
 const ASSETS = { data: '/mnist/', classifier: '/classifier/', teacher: '/pretrained/mnist/teacher/', student: '/pretrained/mnist/gmflow/' };
 const COLUMNS = 10;
+/** the live metric's samples and noise seed (the worker's defaults) */
+const LIVE_COUNT = 200;
+const LIVE_SEED = 12345;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 
 async function withTrainData(lab: Mnist): Promise<void> {
@@ -138,6 +141,19 @@ nb.cell('samplesView', ['lab', 'teacherVersion', 'studentVersion', 'temperature'
   }
   rows.push({ label: 'test images', images: await lab.call.dataSamples(COLUMNS, seed) });
   samples.update({ rows });
+});
+
+/** Reference lines for the live Fréchet distance: the teacher with many and with NFE Euler steps, same 200 samples. */
+nb.cell('references', ['lab', 'teacherVersion', 'nfe', 'manySteps'], async (lab: Mnist, _tv: number, nfe: number, many: number) => {
+  const st = await lab.call.status();
+  if (!st.teacher) return null;
+  const fd = async (steps: number) => (await lab.call.quality(await lab.call.teacherSamples(LIVE_COUNT, steps, LIVE_SEED))).frechet;
+  const refs = { many: await fd(many), few: await fd(nfe) };
+  await metric.setReferences([
+    { name: `teacher, ${many} Euler steps`, value: refs.many },
+    { name: `teacher, ${nfe} Euler step${nfe > 1 ? 's' : ''}`, value: refs.few, dash: 'dot' },
+  ]);
+  return refs;
 });
 
 /** Paths of 8 images: teacher ODE and policy, for the x̂₀ strip, the PCA view and the pixel traces. */
@@ -293,7 +309,7 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
       await Promise.all([loss.clear(), metric.clear()]);
       paused = false;
       progress.update({ iteration: 0, total: iters, status: 'running', label: 'π-ID' });
-      await lab.call.distill(iters, { metricEvery: 25, metricCount: 200 });
+      await lab.call.distill(iters, { metricEvery: 25, metricCount: LIVE_COUNT });
       const st = await lab.call.status();
       progress.update({ iteration: st.studentIteration, total: iters, status: 'done', label: 'π-ID' });
       studentVersion.bump();

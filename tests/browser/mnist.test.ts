@@ -47,6 +47,8 @@ describe('MNIST notebook on wasm', () => {
       const gaps = await frameGaps(r);
       assert.ok(gaps.max < 100, `largest frame gap while distilling ${gaps.max.toFixed(0)} ms (p99 ${gaps.p99.toFixed(0)} ms, ${gaps.n} frames)`);
       await r.page.waitForFunction(() => ((document.querySelector('[data-testid="loss-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length ?? 0) >= 2, null, { timeout: 30_000 });
+      // the live Fréchet distance has the teacher's many-step and NFE-step distances as reference lines
+      await r.page.waitForFunction(() => ((document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { shapes?: unknown[] } })?.layout?.shapes?.length ?? 0) >= 2, null, { timeout: 120_000 });
       // the student's rows, its x̂₀ strip, its PCA paths and the pixel traces
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 8, null, { timeout: 300_000 });
       const after = await rowLabels(r, 'samples-plot');
