@@ -182,7 +182,8 @@ export function transferables(v: unknown, out: Transferable[] = [], seen = new S
   return out;
 }
 
-type AnyModelLab = ModelLab<any, any, any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** any lab built on ModelLab, whatever its nets and artifacts */
+type AnyModelLab = ModelLab<any, any, any, any, any>;
 
 /**
  * The operations every model lab's worker offers the same way (both labs: teacher and student load /
