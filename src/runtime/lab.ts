@@ -11,7 +11,7 @@ import { createToyNet, MlpConfig, ToyNet } from '../models/mlp.js';
 import { LoadedToyNet, ToyNetArtifacts, toyNetFromArtifacts, toyNetToArtifacts } from '../models/artifacts.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import {
-  datasetSource, DEFAULT_DISTILL, DistillConfig, Distiller, pointsSource, PointSource, sampleStudent, sampleTeacher, TeacherTrainer,
+  datasetSource, DistillConfig, Distiller, pointsSource, PointSource, sampleStudent, sampleTeacher, TeacherTrainer,
 } from './toy.js';
 import { ModelLab } from './model-lab.js';
 import { densityGrid, Paths, PolicyPaths, policyPaths, teacherPaths, velocityField } from './inspect2d.js';
@@ -120,7 +120,7 @@ export class Lab extends ModelLab<LoadedToyNet, ToyNet, ToyNetArtifacts, Teacher
   }
 
   protected makeDistiller(cfg: Partial<DistillConfig>, student?: ToyNet): Distiller {
-    return new Distiller(this.teacher!, this.data, { ...DEFAULT_DISTILL, ...cfg, adam: { ...DEFAULT_DISTILL.adam, ...cfg.adam } }, student);
+    return new Distiller(this.teacher!, this.data, cfg, student);
   }
 
   /** The last-good-state copy a worker keeps on the host (data choice, teacher, student). */

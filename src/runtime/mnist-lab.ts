@@ -15,7 +15,7 @@ import { classifierFromArtifacts, classifyImages, FEATURE_DIM, type Classifier }
 import { classStats, frechetDistance, meanCov, type ClassStats } from '../metrics/frechet.js';
 import type { DistillConfig } from './toy.js';
 import {
-  DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageTeacherTrainer, imageShape, imageStudentPolicy, imageTeacherVelocity, sampleImageStudent, sampleImageTeacher,
+  ImageDistiller, ImageTeacherTrainer, imageShape, imageStudentPolicy, imageTeacherVelocity, sampleImageStudent, sampleImageTeacher,
   type ImageSource,
 } from './mnist.js';
 import { ModelLab, type ModelsSnapshot } from './model-lab.js';
@@ -157,7 +157,7 @@ export class MnistLab extends ModelLab<LoadedImageNet, ImageNet, ImageNetArtifac
   }
 
   protected makeDistiller(cfg: Partial<DistillConfig>, student?: ImageNet): ImageDistiller {
-    return new ImageDistiller(this.teacher!, this.source(), { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } }, student);
+    return new ImageDistiller(this.teacher!, this.source(), cfg, student);
   }
 
   protected override checkStudent(net: ImageNet, name: string): void {

@@ -10,13 +10,15 @@ import { check } from '../engine/tensors.js';
 import { GMFlowPolicy } from '../engine/gmflow.js';
 import { DXPolicy } from '../engine/dx.js';
 import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
-import { GuardedAdam, AdamConfig, StepStats, validateAdam } from '../engine/optim.js';
-import { PiFlowImitation, StudentPolicyFn, validatePiID } from '../engine/piid.js';
+import { GuardedAdam, AdamConfig, StepStats } from '../engine/optim.js';
+import { StudentPolicyFn } from '../engine/piid.js';
 import { VelocityFn } from '../engine/sample.js';
 import {
   createImageNet, disposeImageOutput, ImageNet, initImageStudentFromTeacher, splitImageDxOutput, splitImageGmflowOutput, UNetConfig,
 } from '../models/unet.js';
-import { DEFAULT_DISTILL, DistillConfig, eulerSamples, piflowSamples, policyConfigOf, StudentPolicyConfig, StudentSampleOptions, validateStudentPolicyConfig } from './toy.js';
+import {
+  DEFAULT_DISTILL, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
+} from './toy.js';
 
 /** A source of image batches: [n, C, H, W] row-major. */
 export type ImageSource = (n: number, rng: Rng) => Float32Array;
@@ -156,50 +158,23 @@ export const DEFAULT_IMAGE_DISTILL: DistillConfig = {
   adam: { lr: 2e-4, beta1: 0.9, beta2: 0.95, warmupSteps: 100 },
 };
 
-/** A π-Flow image student distilled from an image teacher by π-ID. */
-export class ImageDistiller {
-  readonly student: ImageNet;
-  readonly piid: PiFlowImitation;
-  readonly optimizer: GuardedAdam;
-  readonly rng: Rng;
-  readonly cfg: DistillConfig;
-
-  constructor(readonly teacher: ImageNet, readonly data: ImageSource, cfg: Partial<DistillConfig>, student?: ImageNet) {
-    this.cfg = { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } };
-    const c = this.cfg;
-    validatePiID(c);
-    validateStudentPolicyConfig(policyConfigOf(c));
-    check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
-    check(c.policy !== 'gmflow' || (Number.isInteger(c.k) && c.k >= 1), `K must be an integer >= 1, got ${c.k}`);
-    check(c.policy !== 'dx' || (Number.isInteger(c.n) && c.n >= 1), `N must be an integer >= 1, got ${c.n}`);
-    validateAdam(c.adam);
-    this.rng = new Rng(c.seed);
-    if (student) this.student = student;
-    else {
-      const { k: _k, n: _n, ...trunk } = teacher.cfg;
-      const scfg: UNetConfig = { ...trunk, kind: c.policy, ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }) };
-      this.student = createImageNet(scfg, this.rng.fork());
-      initImageStudentFromTeacher(this.student, teacher, this.rng.fork());
-    }
-    this.optimizer = new GuardedAdam(c.adam);
-    this.piid = new PiFlowImitation(
-      c, imageStudentPolicy(this.student, policyConfigOf(c)), () => imageTrainableVars(this.student), imageTeacherVelocity(teacher),
-      this.optimizer, this.rng,
-    );
-  }
-
-  async step() {
-    const B = this.cfg.batch;
-    const x0 = tf.tensor(this.data(B, this.rng), [B, ...imageShape(this.student.cfg)]);
-    try {
-      return await this.piid.step(x0);
-    } finally {
-      x0.dispose();
-    }
-  }
-
-  dispose(): void {
-    this.optimizer.dispose();
+/** A π-Flow image student distilled from an image teacher by π-ID (DEFAULT_IMAGE_DISTILL under `cfg`). */
+export class ImageDistiller extends PolicyDistiller<ImageNet> {
+  constructor(readonly teacher: ImageNet, data: ImageSource, cfg: Partial<DistillConfig>, student?: ImageNet) {
+    const c: DistillConfig = { ...DEFAULT_IMAGE_DISTILL, ...cfg, adam: { ...DEFAULT_IMAGE_DISTILL.adam, ...cfg.adam } };
+    super(c, {
+      create: (rng) => {
+        const { k: _k, n: _n, ...trunk } = teacher.cfg;
+        const net = createImageNet({ ...trunk, kind: c.policy, ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }) }, rng.fork());
+        initImageStudentFromTeacher(net, teacher, rng.fork());
+        return net;
+      },
+      policy: imageStudentPolicy,
+      vars: imageTrainableVars,
+      teacher: imageTeacherVelocity(teacher),
+      data,
+      shape: imageShape(teacher.cfg),
+    }, student);
   }
 }
 

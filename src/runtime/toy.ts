@@ -152,17 +152,31 @@ export function policyConfigOf(c: DistillConfig): StudentPolicyConfig {
   };
 }
 
-/** A π-Flow student distilled from a teacher by π-ID on a 2D data source. */
-export class Distiller {
-  readonly student: ToyNet;
+/** What a distiller needs to know of its nets' layout (2D points or images). */
+export interface DistillerParts<N> {
+  /** a fresh student copied from the teacher (forks of `rng`) */
+  create: (rng: Rng) => N;
+  policy: (net: N, p: StudentPolicyConfig) => StudentPolicyFn;
+  vars: (net: N) => tf.Variable[];
+  teacher: VelocityFn;
+  /** n data samples, [n, …shape] row-major */
+  data: (n: number, rng: Rng) => Float32Array;
+  /** the per-sample shape of x */
+  shape: number[];
+}
+
+/**
+ * A π-Flow student distilled from a teacher by π-ID, whatever the layout: the configuration is checked
+ * in full before anything is allocated; `student` (a saved one) resumes instead of a fresh copy.
+ */
+export class PolicyDistiller<N> {
+  readonly student: N;
   readonly piid: PiFlowImitation;
   readonly optimizer: GuardedAdam;
   readonly rng: Rng;
-  readonly cfg: DistillConfig;
 
-  constructor(readonly teacher: ToyNet, readonly data: PointSource, cfg: Partial<DistillConfig>, student?: ToyNet) {
-    this.cfg = { ...DEFAULT_DISTILL, ...cfg, adam: { ...DEFAULT_DISTILL.adam, ...cfg.adam } };
-    const c = this.cfg;
+  constructor(readonly cfg: DistillConfig, private readonly parts: DistillerParts<N>, student?: N) {
+    const c = cfg;
     validatePiID(c);
     validateStudentPolicyConfig(policyConfigOf(c));
     check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
@@ -170,26 +184,16 @@ export class Distiller {
     check(c.policy !== 'dx' || (Number.isInteger(c.n) && c.n >= 1), `N must be an integer >= 1, got ${c.n}`);
     validateAdam(c.adam); // everything is checked before anything is allocated
     this.rng = new Rng(c.seed);
-    if (student) this.student = student;
-    else {
-      const scfg: MlpConfig = {
-        ...teacher.cfg,
-        kind: c.policy,
-        ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }),
-      };
-      this.student = createToyNet(scfg, this.rng.fork());
-      initStudentFromTeacher(this.student.model, teacher.model, scfg, this.rng.fork());
-    }
+    this.student = student ?? parts.create(this.rng);
     this.optimizer = new GuardedAdam(c.adam);
     this.piid = new PiFlowImitation(
-      c, studentPolicy(this.student, policyConfigOf(c)), () => trainableVars(this.student), teacherVelocity(teacher),
-      this.optimizer, this.rng,
+      c, parts.policy(this.student, policyConfigOf(c)), () => parts.vars(this.student), parts.teacher, this.optimizer, this.rng,
     );
   }
 
   async step() {
     const B = this.cfg.batch;
-    const x0 = tf.tensor2d(this.data(B, this.rng), [B, 2]);
+    const x0 = tf.tensor(this.parts.data(B, this.rng), [B, ...this.parts.shape]);
     try {
       return await this.piid.step(x0);
     } finally {
@@ -199,6 +203,26 @@ export class Distiller {
 
   dispose(): void {
     this.optimizer.dispose();
+  }
+}
+
+/** A π-Flow student distilled from a teacher by π-ID on a 2D data source (DEFAULT_DISTILL under `cfg`). */
+export class Distiller extends PolicyDistiller<ToyNet> {
+  constructor(readonly teacher: ToyNet, data: PointSource, cfg: Partial<DistillConfig>, student?: ToyNet) {
+    const c: DistillConfig = { ...DEFAULT_DISTILL, ...cfg, adam: { ...DEFAULT_DISTILL.adam, ...cfg.adam } };
+    super(c, {
+      create: (rng) => {
+        const scfg: MlpConfig = { ...teacher.cfg, kind: c.policy, ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }) };
+        const net = createToyNet(scfg, rng.fork());
+        initStudentFromTeacher(net.model, teacher.model, scfg, rng.fork());
+        return net;
+      },
+      policy: studentPolicy,
+      vars: trainableVars,
+      teacher: teacherVelocity(teacher),
+      data,
+      shape: [2],
+    }, student);
   }
 }
 
