@@ -19,6 +19,34 @@ interface Info {
   dtype: string;
 }
 
+/** The convolution attributes the gradient kernels receive. */
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/**
+ * Runs a composite kernel body: `run(name, inputs, attrs)` calls a wasm kernel and frees its output
+ * when the body returns; `final` calls one whose output is the body's result (kept).
+ */
+function composite(args: Parameters<KernelFn>[0], body: (run: (name: string, inputs: unknown, attrs: unknown) => Info, final: (name: string, inputs: unknown, attrs: unknown) => Info) => Info): ReturnType<KernelFn> {
+  const backend = args.backend as unknown as { disposeData(id: object): void };
+  const call = (name: string, inputs: unknown, a: unknown) =>
+    (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as unknown as Info;
+  const temps: Info[] = [];
+  try {
+    return body((name, inputs, a) => {
+      const out = call(name, inputs, a);
+      temps.push(out);
+      return out;
+    }, call) as never;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
 let installed = false;
 
 /** Which Conv2DBackpropFilter formulation: 'conv' (swapped-axes convolution, default) or 'im2col' (tests compare them). */
@@ -35,17 +63,9 @@ export function installWasmConv2DBackpropFilter(): void {
   }
   const need = ['PadV2', 'StridedSlice', 'Concat', 'Reshape', 'BatchMatMul', 'Transpose', 'Conv2D', 'Slice'];
   if (need.some((n) => !tf.getKernel(n, 'wasm'))) return;
-  const k = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn;
   const kernelFunc: KernelFn = (args) => {
-    const backend = args.backend as unknown as { disposeData(id: object): void };
     const { x, dy } = args.inputs as unknown as { x: Info; dy: Info };
-    const attrs = args.attrs as unknown as {
-      strides: [number, number] | number;
-      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-      dataFormat: 'NHWC' | 'NCHW';
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      filterShape: [number, number, number, number];
-    };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
     if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
     const [B, , , Cin] = x.shape;
     const [KH, KW, , Cout] = attrs.filterShape;
@@ -54,13 +74,7 @@ export function installWasmConv2DBackpropFilter(): void {
     );
     const { top, bottom, left, right } = info.padInfo;
     const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-    const temps: Info[] = [];
-    const run = (name: string, inputs: unknown, a: unknown): Info => {
-      const out = k(name)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as Info;
-      temps.push(out);
-      return out;
-    };
-    try {
+    return composite(args, (run, final) => {
       const xp = top || bottom || left || right
         ? run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
         : x;
@@ -71,7 +85,7 @@ export function installWasmConv2DBackpropFilter(): void {
         const dyt = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
         let c = run('Conv2D', { x: xt, filter: dyt }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw] });
         if (c.shape[1] !== KH || c.shape[2] !== KW) c = run('Slice', { x: c }, { begin: [0, 0, 0, 0], size: [Cin, KH, KW, Cout] });
-        return k('Transpose')({ inputs: { x: c } as never, backend: args.backend, attrs: { perm: [1, 2, 0, 3] } as never }) as never;
+        return final('Transpose', { x: c }, { perm: [1, 2, 0, 3] });
       }
       const taps: Info[] = [];
       for (let i = 0; i < KH; i++) {
@@ -87,11 +101,8 @@ export function installWasmConv2DBackpropFilter(): void {
       const a = run('Reshape', { x: cols }, { shape: [1, M, KH * KW * Cin] });
       const b = run('Reshape', { x: dy }, { shape: [1, M, Cout] });
       const mm = run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
-      const out = k('Reshape')({ inputs: { x: mm } as never, backend: args.backend, attrs: { shape: [KH, KW, Cin, Cout] } as never }) as Info;
-      return out as never;
-    } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
-    }
+      return final('Reshape', { x: mm }, { shape: [KH, KW, Cin, Cout] });
+    });
   };
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc });
   installFastBackpropInput();
@@ -102,39 +113,20 @@ function installFastBackpropInput(): void {
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (!orig || ['Reverse', 'Transpose', 'Conv2D'].some((n) => !tf.getKernel(n, 'wasm'))) return;
   const origFn = orig.kernelFunc as KernelFn;
-  const k = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn;
   const kernelFunc: KernelFn = (args) => {
-    const backend = args.backend as unknown as { disposeData(id: object): void };
     const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
-    const attrs = args.attrs as unknown as {
-      strides: [number, number] | number;
-      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-      dataFormat: 'NHWC' | 'NCHW';
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      inputShape: [number, number, number, number];
-    };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
     const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
     if (attrs.dataFormat === 'NCHW' || sh !== 1 || sw !== 1) return origFn(args);
     const [KH, KW] = filter.shape;
     const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], 1, 1, attrs.pad, attrs.dimRoundingMode);
     const { top, bottom, left, right } = info.padInfo;
-    const temps: Info[] = [];
-    const run = (name: string, inputs: unknown, a: unknown): Info => {
-      const out = k(name)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as Info;
-      temps.push(out);
-      return out;
-    };
-    try {
+    return composite(args, (run, final) => {
       const flipped = KH === 1 && KW === 1 ? filter : run('Reverse', { x: filter }, { dims: [0, 1] });
       const wT = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
       const pad = [[0, 0], [KH - 1 - top, KH - 1 - bottom], [KW - 1 - left, KW - 1 - right], [0, 0]];
-      return k('Conv2D')({
-        inputs: { x: dy, filter: wT } as never, backend: args.backend,
-        attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: attrs.dimRoundingMode } as never,
-      });
-    } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
-    }
+      return final('Conv2D', { x: dy, filter: wT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: attrs.dimRoundingMode });
+    });
   };
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel({ ...orig, kernelFunc });

@@ -4,22 +4,21 @@
  * them in IndexedDB or a downloaded file. Every check names `where` the data came from.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { NetArtifacts } from './io-handlers.js';
 import { checkModelAgainstConfig, toyNetFromModel, validateMlpConfig, type MlpConfig, type ToyNet } from './mlp.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 export const CONFIG_JSON = 'config.json';
 
-export interface ToyNetFile {
-  config: MlpConfig;
+/** config.json: a net's config and what made it */
+export interface NetFile<C> {
+  config: C;
   meta?: Record<string, unknown>;
 }
 
-export interface ToyNetArtifacts {
-  modelJson: tf.io.ModelJSON;
-  weights: ArrayBuffer;
-  file: ToyNetFile;
-}
+export type ToyNetFile = NetFile<MlpConfig>;
+export type ToyNetArtifacts = NetArtifacts<ToyNetFile>;
 
 export type LoadedToyNet = ToyNet & { meta: Record<string, unknown> };
 

@@ -5,21 +5,14 @@
  * The manifest/byte checks are shared with artifacts.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, netFromArtifacts } from './artifacts.js';
+import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, netFromArtifacts, type NetFile } from './artifacts.js';
+import type { NetArtifacts } from './io-handlers.js';
 import { checkUNetAgainstConfig, imageNetFromModel, validateUNetConfig, type ImageNet, type UNetConfig } from './unet.js';
 
 export { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN };
 
-export interface ImageNetFile {
-  config: UNetConfig;
-  meta?: Record<string, unknown>;
-}
-
-export interface ImageNetArtifacts {
-  modelJson: tf.io.ModelJSON;
-  weights: ArrayBuffer;
-  file: ImageNetFile;
-}
+export type ImageNetFile = NetFile<UNetConfig>;
+export type ImageNetArtifacts = NetArtifacts<ImageNetFile>;
 
 export type LoadedImageNet = ImageNet & { meta: Record<string, unknown> };
 

@@ -80,13 +80,6 @@ export async function readArtifactsDir(dir: string): Promise<{ modelJson: unknow
 
 /** Load a ToyNet saved by `saveToyNet`. `expectKind` (optional) must match the stored kind. */
 export async function loadToyNet(dir: string, expectKind?: MlpConfig['kind']): Promise<LoadedToyNet> {
-  const where = { config: path.join(dir, CONFIG_JSON), model: path.join(dir, MODEL_JSON), weights: path.join(dir, WEIGHTS_BIN) };
-  const file = await readJson(where.config);
-  if (file === null || typeof file !== 'object' || typeof (file as { config?: unknown }).config !== 'object') {
-    throw new Error(`${where.config}: expected {"config": {...}, "meta": {...}}`);
-  }
-  const modelJson = await readJson(where.model);
-  const buf = await readFile(where.weights);
-  const weights = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  return toyNetFromArtifacts({ modelJson, weights, file }, where, expectKind);
+  const art = await readArtifactsDir(dir);
+  return toyNetFromArtifacts(art, art.where, expectKind);
 }
