@@ -14,7 +14,7 @@ import { LossChart } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
-import { splitPaths } from '../src/runtime/inspect2d.js';
+import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 

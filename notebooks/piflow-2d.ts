@@ -13,7 +13,8 @@ import { PolicyInspector, type PolicySnapshot } from '../src/viz/policy-inspecto
 import { LossChart, MetricChart } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
-import { particleX0, splitPaths, type PolicyPaths } from '../src/runtime/inspect2d.js';
+import { particleX0, splitPaths } from '../src/runtime/paths.js';
+import type { PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
 import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';

@@ -12,7 +12,7 @@ import { TrajectoryView } from '../src/viz/trajectories.js';
 import { BarChart, LineChart, LossChart, MetricChart, SweepChart, type LineSeries } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
-import { fitPca, projectPca } from '../src/metrics/pca.js';
+import { mostVaryingPixels, pcaPaths, pixelTrace, x0Strip } from '../src/runtime/image-paths.js';
 import { fitDomain } from '../src/viz/geometry.js';
 import { LabClient } from '../src/runtime/lab-client.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
@@ -163,82 +163,25 @@ nb.cell('paths', ['lab', 'teacherVersion', 'studentVersion', 'temperature', 'sam
   return lab.call.paths(8, seed, { teacherSteps: many, temperature });
 });
 
-/** Index of the state whose σ is nearest to `s`. */
-function nearest(sigma: number[], s: number): number {
-  let best = 0;
-  for (let i = 1; i < sigma.length; i++) if (Math.abs(sigma[i] - s) < Math.abs(sigma[best] - s)) best = i;
-  return best;
-}
-
-type PathSet = { sigma: number[]; states: Float32Array; x0: Float32Array };
-
-/** Image i of state t from a [T, P, D] array. */
-function stateImage(a: Float32Array, t: number, i: number, P: number, D: number): Float32Array {
-  return a.subarray((t * P + i) * D, (t * P + i + 1) * D);
-}
-
 nb.cell('insideView', ['paths', 'image'], (paths: ImagePaths | null, image: number) => {
-  if (!paths) return;
-  const { numParticles: P, dim: D, policy, teacher } = paths;
-  const cols = 10;
-  // columns: evenly spaced states of the policy's substeps (or of the teacher's ODE without a student)
-  const ref: PathSet = policy ?? teacher;
-  const T = ref.sigma.length;
-  const idx = Array.from({ length: cols }, (_, c) => Math.round((c * (T - 1)) / (cols - 1)));
-  const strip = (src: PathSet, which: 'x0' | 'states', at: (c: number) => number) => {
-    const out = new Float32Array(cols * D);
-    for (let c = 0; c < cols; c++) out.set(stateImage(src[which], at(c), image, P, D), c * D);
-    return out;
-  };
-  const tAt = (c: number) => nearest(teacher.sigma, ref.sigma[idx[c]]);
-  const rows: ImageRow[] = [{ label: 'teacher x̂₀ (its ODE)', images: strip(teacher, 'x0', tAt) }];
-  if (policy) rows.unshift({ label: 'policy x̂₀ (substeps)', images: strip(policy, 'x0', (c) => idx[c]) });
-  if (policy) rows.push({ label: 'policy state x_σ', images: strip(policy, 'states', (c) => idx[c]) });
-  rows.push({ label: 'teacher state x_σ', images: strip(teacher, 'states', tAt) });
-  inside.update({ columns: idx.map((t) => `${policy?.nfeIndices.includes(t) ? '◆ ' : ''}σ=${ref.sigma[t].toFixed(2)}`), rows });
+  if (paths) inside.update(x0Strip(paths, image));
 });
 
-/** Per-image 2D paths from projected [T, P, 2] states. */
-function splitProjected(proj: Float32Array, sigma: number[], P: number, nfeIndices: number[]) {
-  return Array.from({ length: P }, (_, i) => {
-    const pts = new Float32Array(2 * sigma.length);
-    for (let t = 0; t < sigma.length; t++) {
-      pts[2 * t] = proj[(t * P + i) * 2];
-      pts[2 * t + 1] = proj[(t * P + i) * 2 + 1];
-    }
-    return { sigma, points: pts, nfeIndices };
-  });
-}
-
-nb.cell('trajectoryView', ['paths', 'image'], async (paths: ImagePaths | null, image: number) => {
+nb.cell('trajectoryView', ['paths'], (paths: ImagePaths | null) => {
   if (!paths) return;
-  const { numParticles: P, dim: D, teacher, policy } = paths;
-  const Tt = teacher.sigma.length;
-  const pca = fitPca(teacher.states, Tt * P, D, 2);
-  const teacherPaths = splitProjected(projectPca(pca, teacher.states, Tt * P), teacher.sigma, P, []);
-  const policyPaths = policy ? splitProjected(projectPca(pca, policy.states, policy.sigma.length * P), policy.sigma, P, policy.nfeIndices) : [];
-  traj.setDomain(fitDomain([...teacherPaths, ...policyPaths].map((p) => p.points)));
-  traj.update({ teacher: teacherPaths, policy: policyPaths });
-  // the three pixels that differ most across the teacher's final images
-  const last = Tt - 1;
-  const variance = new Float64Array(D);
-  for (let j = 0; j < D; j++) {
-    let m = 0;
-    let m2 = 0;
-    for (let i = 0; i < P; i++) {
-      const v = teacher.states[(last * P + i) * D + j];
-      m += v / P;
-      m2 += (v * v) / P;
-    }
-    variance[j] = m2 - m * m;
-  }
-  const chosen = Array.from(variance.keys()).sort((a, b) => variance[b] - variance[a]).slice(0, 3);
-  const trace = (src: { sigma: number[]; states: Float32Array }, j: number) => src.sigma.map((_, t) => src.states[(t * P + image) * D + j]);
+  const { teacher, policy } = pcaPaths(paths);
+  traj.setDomain(fitDomain([...teacher, ...policy].map((p) => p.points)));
+  traj.update({ teacher, policy });
+});
+
+/** The three pixels that differ most across the teacher's final images, against σ (teacher solid, policy dashed). */
+nb.cell('pixelView', ['paths', 'image'], async (paths: ImagePaths | null, image: number) => {
+  if (!paths) return;
   const colors = ['#1f77b4', '#d62728', '#2ca02c'];
-  await pixels.update(chosen.flatMap((j, k) => {
+  await pixels.update(mostVaryingPixels(paths, 3).flatMap((j, k) => {
     const name = `pixel (${Math.floor(j / 28)}, ${j % 28})`;
-    const lines: LineSeries[] = [{ name: `${name}, teacher`, x: teacher.sigma, y: trace(teacher, j), color: colors[k] }];
-    if (policy) lines.push({ name: `${name}, policy`, x: policy.sigma, y: trace(policy, j), color: colors[k], dash: 'dash' });
+    const lines: LineSeries[] = [{ name: `${name}, teacher`, x: paths.teacher.sigma, y: pixelTrace(paths, paths.teacher, image, j), color: colors[k] }];
+    if (paths.policy) lines.push({ name: `${name}, policy`, x: paths.policy.sigma, y: pixelTrace(paths, paths.policy, image, j), color: colors[k], dash: 'dash' });
     return lines;
   }));
 });

@@ -11,7 +11,7 @@ import { TrajectoryView, type TrajectoryData } from '../src/viz/trajectories.js'
 import { SweepChart } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
-import { splitPaths } from '../src/runtime/inspect2d.js';
+import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
 import { $, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';

@@ -14,13 +14,9 @@ import type { Policy } from '../engine/policy.js';
 import type { VelocityFn } from '../engine/sample.js';
 import { ToyNet } from '../models/mlp.js';
 import { StudentPolicyConfig, studentPolicy, teacherVelocity } from './toy.js';
+import type { Paths } from './paths.js';
 
-/** States along paths: `states` is [T, P, 2] row-major (T states of P particles), σ per state. */
-export interface Paths {
-  sigma: number[];
-  states: Float32Array;
-  numParticles: number;
-}
+export { particleX0, splitPaths, type Paths } from './paths.js';
 
 /** Stacks [P, …F] snapshots into one [T, P, …F] array with a single readback; disposes the snapshots. */
 async function stackStates(snaps: tf.Tensor[]): Promise<Float32Array> {
@@ -200,25 +196,4 @@ export function densityGrid(points: Float32Array, n: number, extent: number): Fl
   }
   if (count > 0) for (let i = 0; i < grid.length; i++) grid[i] /= count;
   return grid;
-}
-
-/** Per-particle paths from [T, P, 2] states: one {sigma, points [T·2]} per particle (what path views take). */
-export function splitPaths(p: Paths, nfeIndices?: number[]): { sigma: number[]; points: Float32Array; nfeIndices: number[] }[] {
-  const T = p.sigma.length;
-  const P = p.numParticles;
-  const out: { sigma: number[]; points: Float32Array; nfeIndices: number[] }[] = [];
-  for (let i = 0; i < P; i++) {
-    const pts = new Float32Array(2 * T);
-    for (let t = 0; t < T; t++) {
-      pts[2 * t] = p.states[(t * P + i) * 2];
-      pts[2 * t + 1] = p.states[(t * P + i) * 2 + 1];
-    }
-    out.push({ sigma: p.sigma, points: pts, nfeIndices: nfeIndices ?? [] });
-  }
-  return out;
-}
-
-/** Particle i's x̂₀ path ([T·2]) from a PolicyPaths' [T, P, 2] x̂₀ array. */
-export function particleX0(p: PolicyPaths, i: number): Float32Array {
-  return splitPaths({ sigma: p.sigma, states: p.x0, numParticles: p.numParticles })[i].points;
 }
