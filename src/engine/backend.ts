@@ -1,6 +1,7 @@
 /**
- * Backend selection for Node (wasm by default, or cpu). The browser front end has its own chooser
- * in src/runtime; the engine itself never picks a backend.
+ * Backend selection for Node (wasm by default, cpu, or webgpu through Dawn's Node bindings: see
+ * webgpu-node.ts). The browser front end has its own chooser in src/runtime; the engine itself never
+ * picks a backend.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -9,9 +10,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
+import { installNodeWebGpu } from './webgpu-node.js';
 
-export type NodeBackend = 'wasm' | 'cpu';
-export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu'];
+export type NodeBackend = 'wasm' | 'cpu' | 'webgpu';
+export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu', 'webgpu'];
 
 let wasmPathsSet = false;
 
@@ -20,7 +22,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   if (!NODE_BACKENDS.includes(name)) {
     throw new Error(
       `--backend: unknown or unavailable backend '${name}' in Node; allowed: ${NODE_BACKENDS.join(', ')} ` +
-        `(webgl and webgpu run in the browser notebooks)`,
+        `(webgl runs in the browser notebooks)`,
     );
   }
   if (name === 'wasm' && !wasmPathsSet) {
@@ -29,6 +31,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
     setWasmPaths(path.dirname(wasmFile) + path.sep);
     wasmPathsSet = true;
   }
+  if (name === 'webgpu') await installNodeWebGpu();
   // production mode: no debug checks, and no console banner suggesting tfjs-node (it cannot install here)
   tf.env().set('PROD', true);
   const ok = await tf.setBackend(name);

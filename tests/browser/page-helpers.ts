@@ -18,27 +18,26 @@ export async function setField(r: PageRecord, id: string, value: string): Promis
 }
 
 
-/** Starts recording the largest gap between animation frames (ms). */
-export async function watchFrames(r: PageRecord): Promise<void> {
-  await r.page.evaluate(() => {
-    const w = window as unknown as { __gaps: number[]; __stop: boolean };
-    w.__gaps = [];
-    w.__stop = false;
-    let last = performance.now();
-    const tick = (t: number) => {
-      w.__gaps.push(t - last);
-      last = t;
-      if (!w.__stop) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-}
-
-export async function frameGaps(r: PageRecord): Promise<{ max: number; p99: number; n: number }> {
-  return r.page.evaluate(() => {
-    const w = window as unknown as { __gaps: number[]; __stop: boolean };
-    w.__stop = true;
-    const g = w.__gaps.slice(1).sort((a, b) => a - b);
-    return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, n: g.length };
-  });
+/**
+ * Work-based responsiveness (no wall-clock figure): polls the page while its worker runs a loop and
+ * returns the distinct iteration counts the page reported while the status was 'running'. A page whose
+ * main thread were blocked by the training would answer only after the loop, seeing one value or none;
+ * a responsive one answers between iterations. Call it right after the click that starts the loop.
+ */
+export async function iterationsSeenWhileRunning(r: PageRecord, timeoutMs: number): Promise<number[]> {
+  const seen = new Set<number>();
+  const end = Date.now() + timeoutMs;
+  let started = false;
+  while (Date.now() < end) {
+    const { status, iteration } = await r.page.evaluate(() => {
+      const p = document.querySelector('[data-testid="progress"]');
+      return { status: p?.getAttribute('data-status') ?? '', iteration: Number(p?.getAttribute('data-iteration') ?? 0) };
+    });
+    if (status === 'running') {
+      started = true;
+      seen.add(iteration);
+    } else if (started && (status === 'done' || status === 'error')) break;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return [...seen].sort((a, b) => a - b);
 }

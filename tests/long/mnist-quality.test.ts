@@ -7,10 +7,10 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initNodeBackend } from '../src/engine/backend.js';
-import { loadMnist } from '../src/data/mnist-node.js';
-import { readArtifactsDir } from '../src/models/io-node.js';
-import { MnistLab } from '../src/runtime/mnist-lab.js';
+import { initNodeBackend } from '../../src/engine/backend.js';
+import { loadMnist } from '../../src/data/mnist-node.js';
+import { readArtifactsDir } from '../../src/models/io-node.js';
+import { MnistLab } from '../../src/runtime/mnist-lab.js';
 
 const COUNT = 500;
 

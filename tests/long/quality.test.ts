@@ -7,12 +7,12 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from './helpers.js';
-import { Rng } from '../src/engine/rng.js';
-import { createToyNet } from '../src/models/mlp.js';
-import { sample2d } from '../src/data/toy2d.js';
-import { slicedWasserstein1 } from '../src/metrics/swd.js';
-import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from '../src/runtime/toy.js';
+import { useBackend } from '../helpers.js';
+import { Rng } from '../../src/engine/rng.js';
+import { createToyNet } from '../../src/models/mlp.js';
+import { sample2d } from '../../src/data/toy2d.js';
+import { slicedWasserstein1 } from '../../src/metrics/swd.js';
+import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from '../../src/runtime/toy.js';
 
 before(() => useBackend('wasm'));
 
