@@ -7,7 +7,7 @@
  * rough (within a small factor); they exist to refuse the hopeless, not to tune the feasible.
  */
 import os from 'node:os';
-import { UsageError, type ParsedOpts } from './args.js';
+import { UsageError, type OptSpecs, type ParsedOpts } from './args.js';
 
 const GiB = 2 ** 30;
 const F32 = 4;
@@ -26,17 +26,19 @@ export function formatBytes(b: number): string {
 type Estimate = (o: ParsedOpts) => number;
 
 /**
- * Refuses options whose estimated peak exceeds the budget: the first of `sizeOptions` that, lowered
- * alone, would fit is named with its largest fitting value; otherwise the combination is named.
+ * Refuses options whose estimated peak exceeds the budget. The size options are tried from the one
+ * furthest above its default (value / default); the first that, lowered alone, would fit is named
+ * with its largest fitting value; otherwise the combination is named.
  */
-export function checkMemory(o: ParsedOpts, sizeOptions: string[], estimate: Estimate, backend: string): void {
+export function checkMemory(o: ParsedOpts, specs: OptSpecs, sizeOptions: string[], estimate: Estimate, backend: string): void {
   const budget = memoryBudget(backend);
   const need = estimate(o);
   if (need <= budget) return;
   const head = Number.isFinite(need)
     ? `the run would need about ${formatBytes(need)}, over the memory budget of ${formatBytes(budget)} (${backend} backend)`
     : 'the output would not fit in memory (its text would be longer than the longest string Node can hold)';
-  for (const name of sizeOptions) {
+  const ratio = (n: string) => Number(o[n]) / Math.max(Number(specs[n]?.default ?? 1), 1);
+  for (const name of [...sizeOptions].sort((a, b) => ratio(b) - ratio(a))) {
     const v = Number(o[name]);
     if (!Number.isInteger(v) || v <= 1) continue;
     if (estimate({ ...o, [name]: 1 }) > budget) continue;

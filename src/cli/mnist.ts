@@ -62,7 +62,7 @@ export const TRAIN_TEACHER_MNIST_OPTS: OptSpecs = {
 export async function trainTeacherMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_MNIST_OPTS);
   const cfg: UNetConfig = o.size === 'small' ? SMALL_UNET : o.size === 'tiny' ? TINY_UNET : DEFAULT_UNET;
-  checkMemory(o, ['batch'], (v) => unetTrainBytes(Number(v.batch), cfg, cfg.channels), String(o.backend));
+  checkMemory(o, TRAIN_TEACHER_MNIST_OPTS, ['batch'], (v) => unetTrainBytes(Number(v.batch), cfg, cfg.channels), String(o.backend));
   const out = await checkOutDir(String(o.out), 'teacher');
   const backend = await initNodeBackend(String(o.backend));
   const data = await mnistSource();
@@ -112,7 +112,7 @@ export const DISTILL_MNIST_OPTS: OptSpecs = {
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
   const tcfg = await imageCfgOf(String(o.teacher));
-  checkMemory(o, ['batch', 'k', 'n', 'intermediate'], (v) => {
+  checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
     const B = Number(v.batch);
     const gm = v.policy !== 'dx';
     const C = tcfg.channels;
@@ -190,7 +190,7 @@ export async function sampleMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, SAMPLE_MNIST_OPTS);
   const mcfg = await imageCfgOf(String(o.model));
   // the float32 samples, the grid's pixels and the PNG
-  checkMemory(o, ['count'], (v) => Number(v.count) * mcfg.size * mcfg.size * (4 * mcfg.channels + 3), String(o.backend));
+  checkMemory(o, SAMPLE_MNIST_OPTS, ['count'], (v) => Number(v.count) * mcfg.size * mcfg.size * (4 * mcfg.channels + 3), String(o.backend));
   const out = String(o.out);
   const raw = out.replace(/\.png$/i, '') + '.f32';
   const inputs = [String(o.model)];
@@ -231,7 +231,7 @@ export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, EVALUATE_MNIST_OPTS);
   const mcfg = await imageCfgOf(String(o.model));
   // the samples, their features, and the test set with its features
-  checkMemory(o, ['count'], (v) => Number(v.count) * (mcfg.size * mcfg.size * mcfg.channels * 4 + 64 * 4 * 2) + 10_000 * (784 + 64) * 4 * 2, String(o.backend));
+  checkMemory(o, EVALUATE_MNIST_OPTS, ['count'], (v) => Number(v.count) * (mcfg.size * mcfg.size * mcfg.channels * 4 + 64 * 4 * 2) + 10_000 * (784 + 64) * 4 * 2, String(o.backend));
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadImageModel(String(o.model));
   const clf = await loadClassifier(String(o.classifier));
@@ -268,7 +268,7 @@ export const TRAIN_CLASSIFIER_OPTS: OptSpecs = {
 /** `piflow train-classifier`: the metric's MNIST classifier; prints its test accuracy. */
 export async function trainClassifierCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, TRAIN_CLASSIFIER_OPTS);
-  checkMemory(o, ['batch'], (v) => classifierTrainBytes(Number(v.batch)), String(o.backend));
+  checkMemory(o, TRAIN_CLASSIFIER_OPTS, ['batch'], (v) => classifierTrainBytes(Number(v.batch)), String(o.backend));
   const out = await checkOutDir(String(o.out), 'classifier');
   const backend = await initNodeBackend(String(o.backend));
   const train = await loadMnist('train');

@@ -77,7 +77,7 @@ export const TRAIN_TEACHER_OPTS: OptSpecs = {
 export async function trainTeacherCommand(argv: string[]): Promise<number> {
   if (rawOption(argv, 'dataset') === 'mnist') return (await mnist()).trainTeacherMnistCommand(argv);
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_OPTS);
-  checkMemory(o, ['batch', 'width', 'depth'], (v) => mlpTrainBytes(Number(v.batch), Number(v.width), Number(v.depth), 2), String(o.backend));
+  checkMemory(o, TRAIN_TEACHER_OPTS, ['batch', 'width', 'depth'], (v) => mlpTrainBytes(Number(v.batch), Number(v.width), Number(v.depth), 2), String(o.backend));
   const out = await checkOutDir(String(o.out), 'teacher');
   const backend = await initNodeBackend(String(o.backend));
   const seed = Number(o.seed);
@@ -135,7 +135,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const tcfg = (await readConfigJson(String(o.teacher)))?.config ?? {};
   const tw = Number.isInteger(tcfg.width) ? Number(tcfg.width) : 256;
   const td = Number.isInteger(tcfg.depth) ? Number(tcfg.depth) : 4;
-  checkMemory(o, ['batch', 'k', 'n', 'intermediate'], (v) => {
+  checkMemory(o, DISTILL_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
     const B = Number(v.batch);
     const per = v.policy === 'dx' ? Number(v.n) : Number(v.k);
     return mlpTrainBytes(B, tw, td, toyOutDim(String(v.policy), Number(v.k), Number(v.n))) + mlpForwardBytes(B, tw, td, 2) +
@@ -258,7 +258,7 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     return (await mnist()).sampleMnistCommand(argv);
   }
   const { opts: o } = parseArgs(argv, SAMPLE_OPTS);
-  checkMemory(o, ['count'], (v) => samplesBytes(Number(v.count), 2, 36), String(o.backend));
+  checkMemory(o, SAMPLE_OPTS, ['count'], (v) => samplesBytes(Number(v.count), 2, 36), String(o.backend));
   const out = String(o.out);
   const dest = await checkOutFile(out, { inputs: [String(o.model)], allowStdout: true, allowDevice: true });
   await initNodeBackend(String(o.backend));
@@ -288,7 +288,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   }
   const { opts: o } = parseArgs(argv, EVALUATE_OPTS);
   // samples and data (float32) and the projections and sort buffers (float64)
-  checkMemory(o, ['count'], (v) => Number(v.count) * 64, String(o.backend));
+  checkMemory(o, EVALUATE_OPTS, ['count'], (v) => Number(v.count) * 64, String(o.backend));
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadModel(String(o.model));
   const dataset = String(o.dataset ?? m.net.meta.dataset ?? '');
