@@ -13,11 +13,13 @@ export async function useBackend(name = 'wasm'): Promise<void> {
   await initNodeBackend(name);
 }
 
-export function runCli(args: string[], opts: { timeoutMs?: number } = {}) {
+/** Runs the compiled CLI (cwd: the repository root unless `cwd`; `env` is added to this process's). */
+export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 600_000,
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }

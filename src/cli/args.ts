@@ -1,3 +1,6 @@
+/** The largest seed `Rng` tells apart (it uses the seed's low 32 bits). */
+export const SEED_MAX = 2 ** 32 - 1;
+
 /** A small, strict option parser for the CLI: every option is declared, typed and range-checked. */
 
 export class UsageError extends Error {}
@@ -29,13 +32,17 @@ function describeRange(s: OptSpec): string {
   return parts.join(' ');
 }
 
-/** Parses `--name value` / `--name=value` / `--flag`; positional arguments are returned apart. */
-export function parseArgs(argv: string[], specs: OptSpecs): { opts: ParsedOpts; positional: string[] } {
+/**
+ * Parses `--name value` / `--name=value` / `--flag`. A positional argument (a word not starting with
+ * `--` and not an option's value) is refused unless `allow.positional` is set; then they are returned apart.
+ */
+export function parseArgs(argv: string[], specs: OptSpecs, allow: { positional?: boolean } = {}): { opts: ParsedOpts; positional: string[] } {
   const opts: ParsedOpts = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) {
+      if (!allow.positional) throw new UsageError(`unexpected argument '${arg}': this command takes only --options (did you forget an option name or quotes?)`);
       positional.push(arg);
       continue;
     }

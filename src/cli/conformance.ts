@@ -8,14 +8,14 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
   const { opts, positional } = parseArgs(argv, {
     backend: { type: 'string', default: 'wasm', help: 'tfjs backend', choices: ['wasm', 'cpu', 'webgl', 'webgpu'] },
     verbose: { type: 'flag', help: 'print every case' },
-  });
+  }, { positional: true });
   if (positional.length !== 1) throw new UsageError('usage: piflow conformance FILE [--backend wasm|cpu] [--verbose]');
   const file = positional[0];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
   }
   const golden = parseGoldenFile(text, file);
   const backend = await initNodeBackend(String(opts.backend));

@@ -3,8 +3,6 @@
  * train.ts when the dataset is mnist or the model directory holds an image network), and
  * `piflow train-classifier` (the metric's classifier).
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../engine/backend.js';
 import { GuardedAdam } from '../engine/optim.js';
@@ -21,18 +19,23 @@ import {
   DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
 import { policyConfigOf, StudentPolicyConfig } from '../runtime/toy.js';
-import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
+import { OptSpecs, parseArgs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { drawWith, studentPolicyOf, trainLoop } from './train.js';
+import { drawWith, studentPolicyOf, TEMPERATURE, trainLoop } from './train.js';
+import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
+import { checkMemory, classifierTrainBytes, unetFloatsPerImage, unetTrainBytes } from './limits.js';
 
 const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
-const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
+const SEED = { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'random seed (0 … 2^32 − 1)' } as const;
+const BIG = 1_000_000_000;
+/** The shipped classifier `evaluate` reads by default (train-classifier never writes there unless told to). */
 export const DEFAULT_CLASSIFIER_DIR = 'static/classifier';
 
-function outDir(o: ParsedOpts): string {
-  const out = String(o.out);
-  if (out.trim() === '') throw new UsageError('--out: must be a path');
-  return out;
+/** An image model's sizes from its config.json (for the memory estimates; the load checks the file). */
+async function imageCfgOf(dir: string): Promise<{ size: number; base: number; channels: number }> {
+  const c = (await readConfigJson(dir))?.config ?? {};
+  const int = (v: unknown, d: number) => (Number.isInteger(v) && Number(v) > 0 ? Number(v) : d);
+  return { size: int(c.size, DEFAULT_UNET.size), base: int(c.base, DEFAULT_UNET.base), channels: int(c.channels, DEFAULT_UNET.channels) };
 }
 
 async function mnistSource(): Promise<ImageSource> {
@@ -43,26 +46,27 @@ async function mnistSource(): Promise<ImageSource> {
 
 export const TRAIN_TEACHER_MNIST_OPTS: OptSpecs = {
   dataset: { type: 'string', choices: ['mnist'], help: 'dataset' },
-  steps: { type: 'int', min: 1, help: 'training steps' },
-  batch: { type: 'int', default: 128, min: 1, help: 'batch size' },
+  steps: { type: 'int', min: 1, max: BIG, help: 'training steps' },
+  batch: { type: 'int', default: 128, min: 1, max: 1_000_000, help: 'batch size' },
   lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
-  warmup: { type: 'int', default: 200, min: 0, help: 'learning-rate warm-up steps' },
+  warmup: { type: 'int', default: 200, min: 0, max: BIG, help: 'learning-rate warm-up steps' },
   clip: { type: 'number', default: 1, min: 0, help: 'gradient-norm clip (0: none)' },
   ema: { type: 'number', default: 0.999, min: 0, max: 0.999999, help: 'EMA decay of the saved weights (0: off)' },
   size: { type: 'string', default: 'full', choices: ['full', 'small', 'tiny'], help: 'U-Net size (full: 677,540 parameters, small: 173,396, tiny: for tests)' },
   seed: SEED,
-  out: { type: 'string', help: 'output directory' },
-  'save-every': { type: 'int', default: 250, min: 0, help: 'checkpoint every N steps (0: only at the end)' },
+  out: { type: 'string', help: 'output directory: new, empty, or a teacher made by piflow' },
+  'save-every': { type: 'int', default: 250, min: 0, max: BIG, help: 'checkpoint every N steps (0: only at the end)' },
   backend: BACKEND,
 };
 
 export async function trainTeacherMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_MNIST_OPTS);
-  const out = outDir(o);
+  const cfg: UNetConfig = o.size === 'small' ? SMALL_UNET : o.size === 'tiny' ? TINY_UNET : DEFAULT_UNET;
+  checkMemory(o, TRAIN_TEACHER_MNIST_OPTS, ['batch'], (v) => unetTrainBytes(Number(v.batch), cfg, cfg.channels), String(o.backend));
+  const out = await checkOutDir(String(o.out), 'teacher');
   const backend = await initNodeBackend(String(o.backend));
   const data = await mnistSource();
   const rng = new Rng(Number(o.seed));
-  const cfg: UNetConfig = o.size === 'small' ? SMALL_UNET : o.size === 'tiny' ? TINY_UNET : DEFAULT_UNET;
   const net = createImageNet(cfg, rng.fork());
   const adam = { lr: Number(o.lr), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) };
   const trainer = new ImageTeacherTrainer(net, data, Number(o.batch), adam, rng.nextU32(), Number(o.ema));
@@ -80,34 +84,44 @@ export const DISTILL_MNIST_OPTS: OptSpecs = {
   teacher: { type: 'string', help: 'image teacher directory' },
   dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'data (mnist)' },
   policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
-  k: { type: 'int', default: DEFAULT_IMAGE_DISTILL.k, min: 1, help: 'GMFlow components K per pixel' },
-  n: { type: 'int', default: DEFAULT_IMAGE_DISTILL.n, min: 1, help: 'DX grid points N' },
+  k: { type: 'int', default: DEFAULT_IMAGE_DISTILL.k, min: 1, max: 1_000_000, help: 'GMFlow components K per pixel' },
+  n: { type: 'int', default: DEFAULT_IMAGE_DISTILL.n, min: 1, max: 1_000_000, help: 'DX grid points N' },
   'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
-  nfe: { type: 'int', default: 2, min: 1, help: 'student steps' },
-  iters: { type: 'int', min: 1, help: 'π-ID iterations' },
-  batch: { type: 'int', default: DEFAULT_IMAGE_DISTILL.batch, min: 1, help: 'batch size' },
+  nfe: { type: 'int', default: 2, min: 1, max: 1000, help: 'student steps' },
+  iters: { type: 'int', min: 1, max: BIG, help: 'π-ID iterations' },
+  batch: { type: 'int', default: DEFAULT_IMAGE_DISTILL.batch, min: 1, max: 1_000_000, help: 'batch size' },
   lr: { type: 'number', default: DEFAULT_IMAGE_DISTILL.adam.lr, gt: 0, help: 'Adam learning rate' },
   beta1: { type: 'number', default: 0.9, min: 0, max: 0.999999, help: 'Adam beta1' },
   beta2: { type: 'number', default: 0.95, min: 0, max: 0.999999, help: 'Adam beta2' },
-  warmup: { type: 'int', default: 100, min: 0, help: 'learning-rate warm-up steps' },
+  warmup: { type: 'int', default: 100, min: 0, max: BIG, help: 'learning-rate warm-up steps' },
   clip: { type: 'number', default: 0, min: 0, help: 'gradient-norm clip (0: none)' },
-  substeps: { type: 'int', default: 128, min: 1, help: 'total rollout substeps' },
-  intermediate: { type: 'int', default: 2, min: 1, help: 'intermediate states per segment' },
-  'decay-iters': { type: 'int', default: 0, min: 0, help: 'teacher-ratio decay iterations (0: off)' },
-  window: { type: 'int', default: -1, min: -1, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  substeps: { type: 'int', default: 128, min: 1, max: 100_000, help: 'total rollout substeps' },
+  intermediate: { type: 'int', default: 2, min: 1, max: 1000, help: 'intermediate states per segment' },
+  'decay-iters': { type: 'int', default: 0, min: 0, max: BIG, help: 'teacher-ratio decay iterations (0: off)' },
+  window: { type: 'int', default: -1, min: -1, max: 100_000, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
   'gm-dropout': { type: 'number', default: 0.05, min: 0, max: 0.999, help: 'GM dropout probability' },
   'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
   shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
   'data-free': { type: 'flag', help: 'data-free π-ID' },
   seed: SEED,
-  out: { type: 'string', help: 'output directory' },
-  'save-every': { type: 'int', default: 100, min: 0, help: 'checkpoint every N iterations (0: only at the end)' },
+  out: { type: 'string', help: 'output directory: new, empty, or a student made by piflow (never the teacher)' },
+  'save-every': { type: 'int', default: 100, min: 0, max: BIG, help: 'checkpoint every N iterations (0: only at the end)' },
   backend: BACKEND,
 };
 
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
-  const out = outDir(o);
+  const tcfg = await imageCfgOf(String(o.teacher));
+  checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
+    const B = Number(v.batch);
+    const gm = v.policy !== 'dx';
+    const C = tcfg.channels;
+    const outCh = gm ? Number(v.k) * (C + 1) : Number(v.n) * C;
+    const pixels = tcfg.size * tcfg.size * C;
+    return unetTrainBytes(B, tcfg, outCh) + 4 * B * unetFloatsPerImage(tcfg) / 4 +
+      4 * B * Number(v.intermediate) * pixels * (gm ? Number(v.k) : Number(v.n)) * 16;
+  }, String(o.backend));
+  const out = await checkOutDir(String(o.out), 'student', [String(o.teacher)]);
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadImageNet(String(o.teacher), 'teacher');
   const data = await mnistSource();
@@ -155,10 +169,10 @@ function drawImages(m: LoadedImageModel, o: ParsedOpts, count: number, seed: num
 
 const SAMPLE_COMMON: OptSpecs = {
   model: { type: 'string', help: 'image model directory (teacher or student)' },
-  nfe: { type: 'int', optional: true, min: 1, help: 'student: network evaluations (default: as distilled)' },
-  steps: { type: 'int', optional: true, min: 1, help: 'teacher: Euler steps' },
-  temperature: { type: 'number', default: 1, gt: 0, help: 'GMFlow temperature' },
-  substeps: { type: 'int', optional: true, min: 1, help: 'student: total rollout substeps' },
+  nfe: { type: 'int', optional: true, min: 1, max: 1000, help: 'student: network evaluations (default: as distilled)' },
+  steps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'teacher: Euler steps' },
+  temperature: TEMPERATURE,
+  substeps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'student: total rollout substeps' },
   h: { type: 'number', default: 0, min: 0, help: 'FlowMap-SDE h (0: deterministic)' },
   seed: SEED,
   backend: BACKEND,
@@ -167,32 +181,34 @@ const SAMPLE_COMMON: OptSpecs = {
 export const SAMPLE_MNIST_OPTS: OptSpecs = {
   ...SAMPLE_COMMON,
   dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'mnist (implied by an image model)' },
-  count: { type: 'int', min: 1, help: 'number of samples' },
-  cols: { type: 'int', optional: true, min: 1, help: 'grid columns (default ⌈√count⌉)' },
-  out: { type: 'string', help: 'output PNG grid; the samples also go to OUT.f32 (float32 [count,1,28,28], little-endian) + OUT.f32.json' },
+  count: { type: 'int', min: 1, max: 10_000_000, help: 'number of samples' },
+  cols: { type: 'int', optional: true, min: 1, max: 100_000, help: 'grid columns (default ⌈√count⌉)' },
+  out: { type: 'string', help: 'output PNG grid (new or a regular file, replaced atomically); the samples also go to OUT.f32 (float32 [count,1,28,28], little-endian) + OUT.f32.json' },
 };
-
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
-}
 
 export async function sampleMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, SAMPLE_MNIST_OPTS);
-  const out = outDir(o);
+  const mcfg = await imageCfgOf(String(o.model));
+  // the float32 samples, the grid's pixels and the PNG
+  checkMemory(o, SAMPLE_MNIST_OPTS, ['count'], (v) => Number(v.count) * mcfg.size * mcfg.size * (4 * mcfg.channels + 3), String(o.backend));
+  const out = String(o.out);
+  const raw = out.replace(/\.png$/i, '') + '.f32';
+  const inputs = [String(o.model)];
+  const dests = {
+    png: await checkOutFile(out, { inputs }),
+    raw: await checkOutFile(raw, { inputs, option: 'out (its .f32)' }),
+    json: await checkOutFile(`${raw}.json`, { inputs, option: 'out (its .f32.json)' }),
+  };
   await initNodeBackend(String(o.backend));
   const m = await loadImageModel(String(o.model));
   const count = Number(o.count);
   const samples = await drawImages(m, o, count, Number(o.seed));
-  if (!samples.every(Number.isFinite)) throw new Error('sampling produced non-finite values; nothing was written');
+  if (!samples.every(Number.isFinite)) throw new Error(`${o.model}: sampling produced non-finite values; nothing was written`);
   const { channels: C, size } = m.net.cfg;
   const grid = imageGrid(samples, count, size, size, o.cols === undefined ? undefined : Number(o.cols));
-  await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
-  const raw = out.replace(/\.png$/i, '') + '.f32';
-  await writeAtomic(raw, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
-  await writeAtomic(`${raw}.json`, JSON.stringify({ dtype: 'float32', endianness: 'little', shape: [count, C, size, size], range: [-1, 1], model: o.model, seed: o.seed }, null, 2) + '\n');
-  await writeAtomic(out, encodeGrayPng(grid.width, grid.height, grid.pixels));
+  await writeOutFile(dests.raw, new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
+  await writeOutFile(dests.json, JSON.stringify({ dtype: 'float32', endianness: 'little', shape: [count, C, size, size], range: [-1, 1], model: o.model, seed: o.seed }, null, 2) + '\n');
+  await writeOutFile(dests.png, encodeGrayPng(grid.width, grid.height, grid.pixels));
   console.log(JSON.stringify({ out, raw, count }));
   m.net.dispose();
   return 0;
@@ -205,7 +221,7 @@ async function loadClassifier(dir: string): Promise<Classifier> {
 
 export const EVALUATE_MNIST_OPTS: OptSpecs = {
   ...SAMPLE_COMMON,
-  count: { type: 'int', default: 10000, min: 2, help: 'samples (Fréchet distance against the 10,000 test images)' },
+  count: { type: 'int', default: 10000, min: 2, max: 10_000_000, help: 'samples (Fréchet distance against the 10,000 test images)' },
   classifier: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'classifier directory (piflow train-classifier)' },
   dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'reference data (mnist)' },
 };
@@ -213,6 +229,9 @@ export const EVALUATE_MNIST_OPTS: OptSpecs = {
 /** `piflow evaluate` for an image model: classifier-feature Fréchet distance to the MNIST test set and class diversity, as JSON. */
 export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, EVALUATE_MNIST_OPTS);
+  const mcfg = await imageCfgOf(String(o.model));
+  // the samples, their features, and the test set with its features
+  checkMemory(o, EVALUATE_MNIST_OPTS, ['count'], (v) => Number(v.count) * (mcfg.size * mcfg.size * mcfg.channels * 4 + 64 * 4 * 2) + 10_000 * (784 + 64) * 4 * 2, String(o.backend));
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadImageModel(String(o.model));
   const clf = await loadClassifier(String(o.classifier));
@@ -220,6 +239,7 @@ export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const samples = await drawImages(m, o, count, Number(o.seed));
   const sampleSecs = (performance.now() - t0) / 1000;
+  if (!samples.every(Number.isFinite)) throw new Error(`${o.model}: the model's samples hold non-finite values; no score for a broken model`);
   const test = await loadMnist('test');
   const ref = await classifyImages(clf, test.images.pixels, test.images.n);
   const got = await classifyImages(clf, samples, count);
@@ -237,18 +257,19 @@ export async function evaluateMnistCommand(argv: string[]): Promise<number> {
 }
 
 export const TRAIN_CLASSIFIER_OPTS: OptSpecs = {
-  epochs: { type: 'number', default: 6, gt: 0, help: 'epochs over the 60,000 training images (fractions allowed)' },
-  batch: { type: 'int', default: 128, min: 1, help: 'batch size' },
+  epochs: { type: 'number', default: 6, gt: 0, max: 10_000, help: 'epochs over the 60,000 training images (fractions allowed)' },
+  batch: { type: 'int', default: 128, min: 1, max: 1_000_000, help: 'batch size' },
   lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
   seed: SEED,
-  out: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'output directory' },
+  out: { type: 'string', help: `output directory: new, empty, or a classifier made by piflow (no default: the shipped one is ${DEFAULT_CLASSIFIER_DIR})` },
   backend: BACKEND,
 };
 
 /** `piflow train-classifier`: the metric's MNIST classifier; prints its test accuracy. */
 export async function trainClassifierCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, TRAIN_CLASSIFIER_OPTS);
-  const out = outDir(o);
+  checkMemory(o, TRAIN_CLASSIFIER_OPTS, ['batch'], (v) => classifierTrainBytes(Number(v.batch)), String(o.backend));
+  const out = await checkOutDir(String(o.out), 'classifier');
   const backend = await initNodeBackend(String(o.backend));
   const train = await loadMnist('train');
   const test = await loadMnist('test');

@@ -1,5 +1,4 @@
 /** `piflow train-teacher`, `piflow distill`, `piflow sample`, `piflow evaluate` (2D; MNIST runs go to mnist.ts). */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initNodeBackend } from '../engine/backend.js';
 import { NonFiniteLossError } from '../engine/optim.js';
@@ -12,7 +11,9 @@ import {
   datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, StudentPolicyConfig,
   StudentSampleOptions, TeacherTrainer, validateStudentPolicyConfig,
 } from '../runtime/toy.js';
-import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
+import { OptSpecs, parseArgs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
+import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
+import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
 import { Progress } from './progress.js';
 import { isImageNetDir } from '../models/image-io-node.js';
 
@@ -30,13 +31,9 @@ async function mnist() {
 }
 
 const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
-const SEED = { type: 'int', default: 0, min: 0, help: 'random seed' } as const;
-
-function outDirOption(o: ParsedOpts): string {
-  const out = String(o.out);
-  if (out.trim() === '') throw new UsageError('--out: must be a directory path');
-  return out;
-}
+const SEED = { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'random seed (0 … 2^32 − 1)' } as const;
+/** Static ceilings of the counts (the memory bound in limits.ts is usually the tighter one). */
+const BIG = 1_000_000_000;
 
 /** Runs a training loop, saving every `saveEvery` steps and at the end; a NaN stops it, the last save intact. */
 export async function trainLoop(
@@ -66,21 +63,22 @@ export async function trainLoop(
 
 export const TRAIN_TEACHER_OPTS: OptSpecs = {
   dataset: { type: 'string', choices: DATASETS_2D, help: '2D dataset' },
-  steps: { type: 'int', min: 1, help: 'training steps' },
-  batch: { type: 'int', default: 2048, min: 1, help: 'batch size' },
+  steps: { type: 'int', min: 1, max: BIG, help: 'training steps' },
+  batch: { type: 'int', default: 2048, min: 1, max: 10_000_000, help: 'batch size' },
   lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
-  width: { type: 'int', default: 256, min: 1, help: 'MLP width' },
-  depth: { type: 'int', default: 4, min: 1, help: 'MLP hidden layers' },
+  width: { type: 'int', default: 256, min: 1, max: 65536, help: 'MLP width' },
+  depth: { type: 'int', default: 4, min: 1, max: 256, help: 'MLP hidden layers' },
   seed: SEED,
-  out: { type: 'string', help: 'output directory (model.json, weights.bin, config.json)' },
-  'save-every': { type: 'int', default: 500, min: 0, help: 'checkpoint every N steps (0: only at the end)' },
+  out: { type: 'string', help: 'output directory (model.json, weights.bin, config.json): new, empty, or a teacher made by piflow' },
+  'save-every': { type: 'int', default: 500, min: 0, max: BIG, help: 'checkpoint every N steps (0: only at the end)' },
   backend: BACKEND,
 };
 
 export async function trainTeacherCommand(argv: string[]): Promise<number> {
   if (rawOption(argv, 'dataset') === 'mnist') return (await mnist()).trainTeacherMnistCommand(argv);
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_OPTS);
-  const out = outDirOption(o);
+  checkMemory(o, TRAIN_TEACHER_OPTS, ['batch', 'width', 'depth'], (v) => mlpTrainBytes(Number(v.batch), Number(v.width), Number(v.depth), 2), String(o.backend));
+  const out = await checkOutDir(String(o.out), 'teacher');
   const backend = await initNodeBackend(String(o.backend));
   const seed = Number(o.seed);
   const rng = new Rng(seed);
@@ -102,28 +100,28 @@ export async function trainTeacherCommand(argv: string[]): Promise<number> {
 export const DISTILL_OPTS: OptSpecs = {
   teacher: { type: 'string', help: 'teacher model directory' },
   policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
-  k: { type: 'int', default: 32, min: 1, help: 'GMFlow components K' },
-  n: { type: 'int', default: 10, min: 1, help: 'DX grid points N' },
+  k: { type: 'int', default: 32, min: 1, max: 1_000_000, help: 'GMFlow components K' },
+  n: { type: 'int', default: 10, min: 1, max: 1_000_000, help: 'DX grid points N' },
   'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
-  nfe: { type: 'int', default: 2, min: 1, help: 'student steps (network evaluations)' },
-  iters: { type: 'int', min: 1, help: 'π-ID iterations' },
-  batch: { type: 'int', default: 2048, min: 1, help: 'batch size' },
+  nfe: { type: 'int', default: 2, min: 1, max: 1000, help: 'student steps (network evaluations)' },
+  iters: { type: 'int', min: 1, max: BIG, help: 'π-ID iterations' },
+  batch: { type: 'int', default: 2048, min: 1, max: 10_000_000, help: 'batch size' },
   lr: { type: 'number', default: 1e-4, gt: 0, help: 'Adam learning rate' },
   beta2: { type: 'number', default: 0.999, min: 0, max: 0.999999, help: 'Adam beta2' },
-  warmup: { type: 'int', default: 0, min: 0, help: 'learning-rate warm-up steps' },
+  warmup: { type: 'int', default: 0, min: 0, max: BIG, help: 'learning-rate warm-up steps' },
   clip: { type: 'number', default: 0, min: 0, help: 'gradient-norm clip (0: none)' },
-  substeps: { type: 'int', default: 128, min: 1, help: 'total rollout substeps' },
-  intermediate: { type: 'int', default: 2, min: 1, help: 'intermediate states per segment' },
-  'decay-iters': { type: 'int', default: 0, min: 0, help: 'teacher-ratio decay iterations (0: off)' },
-  window: { type: 'int', default: -1, min: -1, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  substeps: { type: 'int', default: 128, min: 1, max: 100_000, help: 'total rollout substeps' },
+  intermediate: { type: 'int', default: 2, min: 1, max: 1000, help: 'intermediate states per segment' },
+  'decay-iters': { type: 'int', default: 0, min: 0, max: BIG, help: 'teacher-ratio decay iterations (0: off)' },
+  window: { type: 'int', default: -1, min: -1, max: 100_000, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
   'gm-dropout': { type: 'number', default: 0, min: 0, max: 0.999, help: 'GM dropout probability' },
   'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
   shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
   'data-free': { type: 'flag', help: 'data-free π-ID (segments rolled out from noise)' },
   dataset: { type: 'string', optional: true, choices: DATASETS_2D, help: "data (default: the teacher's)" },
   seed: SEED,
-  out: { type: 'string', help: 'output directory' },
-  'save-every': { type: 'int', default: 250, min: 0, help: 'checkpoint every N iterations (0: only at the end)' },
+  out: { type: 'string', help: 'output directory: new, empty, or a student made by piflow (never the teacher)' },
+  'save-every': { type: 'int', default: 250, min: 0, max: BIG, help: 'checkpoint every N iterations (0: only at the end)' },
   backend: BACKEND,
 };
 
@@ -133,7 +131,17 @@ export async function distillCommand(argv: string[]): Promise<number> {
     return (await mnist()).distillMnistCommand(argv);
   }
   const { opts: o } = parseArgs(argv, DISTILL_OPTS);
-  const out = outDirOption(o);
+  // the teacher's width and depth for the memory estimate (config.json only; the load checks it all)
+  const tcfg = (await readConfigJson(String(o.teacher)))?.config ?? {};
+  const tw = Number.isInteger(tcfg.width) ? Number(tcfg.width) : 256;
+  const td = Number.isInteger(tcfg.depth) ? Number(tcfg.depth) : 4;
+  checkMemory(o, DISTILL_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
+    const B = Number(v.batch);
+    const per = v.policy === 'dx' ? Number(v.n) : Number(v.k);
+    return mlpTrainBytes(B, tw, td, toyOutDim(String(v.policy), Number(v.k), Number(v.n))) + mlpForwardBytes(B, tw, td, 2) +
+      4 * B * Number(v.intermediate) * per * 2 * 16;
+  }, String(o.backend));
+  const out = await checkOutDir(String(o.out), 'student', [String(o.teacher)]);
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadToyNet(String(o.teacher), 'teacher');
   const dataset = String(o.dataset ?? teacher.meta.dataset ?? '');
@@ -171,16 +179,19 @@ export async function distillCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** GMFlow students only; T ≥ 1 would leave the policy unchanged (as in the authors' code), so 1 is the ceiling and means none. */
+export const TEMPERATURE = { type: 'number', default: 1, gt: 0, max: 1, help: 'GMFlow student temperature in (0, 1] for all steps but the last (1: none)' } as const;
+
 export const SAMPLE_OPTS: OptSpecs = {
   model: { type: 'string', help: 'model directory (teacher or student)' },
-  count: { type: 'int', min: 1, help: 'number of samples' },
-  nfe: { type: 'int', optional: true, min: 1, help: 'student: network evaluations (default: as distilled)' },
-  steps: { type: 'int', optional: true, min: 1, help: 'teacher: Euler steps' },
-  temperature: { type: 'number', default: 1, gt: 0, help: 'GMFlow temperature (all steps but the last)' },
-  substeps: { type: 'int', optional: true, min: 1, help: 'student: total rollout substeps (default: as distilled)' },
+  count: { type: 'int', min: 1, max: 100_000_000, help: 'number of samples' },
+  nfe: { type: 'int', optional: true, min: 1, max: 1000, help: 'student: network evaluations (default: as distilled)' },
+  steps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'teacher: Euler steps' },
+  temperature: TEMPERATURE,
+  substeps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'student: total rollout substeps (default: as distilled)' },
   h: { type: 'number', default: 0, min: 0, help: 'FlowMap-SDE h (0: deterministic)' },
   seed: SEED,
-  out: { type: 'string', help: 'output CSV file (x,y)' },
+  out: { type: 'string', help: "output CSV file (x,y): new or a regular file (replaced atomically); '-' for stdout; a device such as /dev/null" },
   backend: BACKEND,
 };
 
@@ -209,6 +220,10 @@ export function drawWith<N>(
     student: (net: N, p: StudentPolicyConfig, count: number, seed: number, opts: StudentSampleOptions) => Promise<Float32Array>;
   },
 ): Promise<Float32Array> {
+  const temperature = Number(o.temperature ?? 1);
+  if (temperature !== 1 && m.policy?.policy !== 'gmflow') {
+    throw new UsageError(`--temperature ${temperature}: only a GMFlow student has a temperature; this model is ${m.policy ? 'a DX student' : 'a teacher'}`);
+  }
   if (!m.policy) {
     if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');
     if (o.steps === undefined) throw new UsageError('a teacher needs --steps (Euler steps)');
@@ -243,24 +258,25 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     return (await mnist()).sampleMnistCommand(argv);
   }
   const { opts: o } = parseArgs(argv, SAMPLE_OPTS);
+  checkMemory(o, SAMPLE_OPTS, ['count'], (v) => samplesBytes(Number(v.count), 2, 36), String(o.backend));
   const out = String(o.out);
+  const dest = await checkOutFile(out, { inputs: [String(o.model)], allowStdout: true, allowDevice: true });
   await initNodeBackend(String(o.backend));
   const m = await loadModel(String(o.model));
   const samples = await drawSamples(m, o, Number(o.count), Number(o.seed));
-  if (!samples.every(Number.isFinite)) throw new Error('sampling produced non-finite values; nothing was written');
-  const tmp = `${out}.tmp-${process.pid}`;
-  await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
-  await fs.writeFile(tmp, toCsv2d(samples));
-  await fs.rename(tmp, out);
-  console.log(JSON.stringify({ out, count: o.count }));
+  if (!samples.every(Number.isFinite)) throw new Error(`${o.model}: sampling produced non-finite values; nothing was written`);
+  await writeOutFile(dest, toCsv2d(samples));
+  const summary = JSON.stringify({ out, count: o.count });
+  if (dest.kind === 'stdout') console.error(summary);
+  else console.log(summary);
   m.net.dispose();
   return 0;
 }
 
 export const EVALUATE_OPTS: OptSpecs = {
   ...Object.fromEntries(Object.entries(SAMPLE_OPTS).filter(([k]) => k !== 'out' && k !== 'count')),
-  count: { type: 'int', default: 20000, min: 2, help: 'samples (and fresh data points)' },
-  projections: { type: 'int', default: 256, min: 1, help: 'sliced-Wasserstein projections' },
+  count: { type: 'int', default: 20000, min: 2, max: 100_000_000, help: 'samples (and fresh data points)' },
+  projections: { type: 'int', default: 256, min: 1, max: 1_000_000, help: 'sliced-Wasserstein projections' },
   dataset: { type: 'string', optional: true, choices: DATASETS_2D, help: "reference data (default: the model's)" },
 };
 
@@ -271,6 +287,8 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     return (await mnist()).evaluateMnistCommand(argv);
   }
   const { opts: o } = parseArgs(argv, EVALUATE_OPTS);
+  // samples and data (float32) and the projections and sort buffers (float64)
+  checkMemory(o, EVALUATE_OPTS, ['count'], (v) => Number(v.count) * 64, String(o.backend));
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadModel(String(o.model));
   const dataset = String(o.dataset ?? m.net.meta.dataset ?? '');
@@ -280,6 +298,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const samples = await drawSamples(m, o, count, seed);
   const sampleSecs = (performance.now() - t0) / 1000;
+  if (!samples.every(Number.isFinite)) throw new Error(`${o.model}: the model's samples hold non-finite values; no score for a broken model`);
   const rng = new Rng(seed + 1_000_003);
   const data = sample2d(dataset, count, rng);
   const swd = slicedWasserstein1(samples, data, 2, Number(o.projections), rng);

@@ -40,7 +40,29 @@ export const KNOWN_KINDS = [
   'piflow_sample_t', 'flowmap_sde_timesteps', 'flowmap_sde_step', 'forward_diffusion', 'piflow_sample_ode',
 ] as const;
 
-/** Validate the file's structure; throws an Error naming what is wrong. */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Why `v` is not a number or a rectangular nested array of finite numbers (undefined when it is). */
+function nestedProblem(v: unknown, at = ''): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${at || 'value'} is not a finite number`;
+  if (!Array.isArray(v)) return `${at || 'value'} is ${v === null ? 'null' : typeof v}, expected a number or an array of numbers`;
+  if (v.length === 0) return `${at || 'value'} is an empty array`;
+  const firstIsArray = Array.isArray(v[0]);
+  const len0 = firstIsArray ? (v[0] as unknown[]).length : -1;
+  for (let i = 0; i < v.length; i++) {
+    const el = v[i];
+    if (Array.isArray(el) !== firstIsArray || (firstIsArray && (el as unknown[]).length !== len0)) {
+      return `${at}[${i}] breaks the array's rectangular shape`;
+    }
+    const p = nestedProblem(el, `${at}[${i}]`);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** Validate the file's structure; throws an Error naming what is wrong and where (case index and id, field). */
 export function parseGoldenFile(text: string, name = 'cases file'): GoldenFile {
   let data: unknown;
   try {
@@ -48,16 +70,41 @@ export function parseGoldenFile(text: string, name = 'cases file'): GoldenFile {
   } catch (e) {
     throw new Error(`${name}: not valid JSON (${(e as Error).message})`);
   }
-  const d = data as GoldenFile;
-  if (!d || typeof d !== 'object' || d.format !== 1 || !Array.isArray(d.cases)) {
-    throw new Error(`${name}: expected {"format": 1, "cases": [...]}`);
-  }
-  d.cases.forEach((c, i) => {
+  if (!isObject(data)) throw new Error(`${name}: expected {"format": 1, "cases": [...]}, got ${Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data}`);
+  if (data.format !== 1) throw new Error(`${name}: "format" must be 1, got ${JSON.stringify(data.format)}`);
+  if (!Array.isArray(data.cases)) throw new Error(`${name}: "cases" must be an array`);
+  const ids = new Set<string>();
+  data.cases.forEach((c: unknown, i: number) => {
+    if (!isObject(c)) throw new Error(`${name}: case #${i} is not an object`);
+    const where = `${name}: case #${i} (${typeof c.id === 'string' ? `id '${c.id}'` : 'no id'})`;
     for (const key of ['id', 'kind', 'params', 'inputs', 'expected', 'rtol', 'atol'] as const) {
-      if (!(key in c)) throw new Error(`${name}: case #${i} (${c.id ?? 'no id'}) lacks '${key}'`);
+      if (!(key in c)) throw new Error(`${where} lacks '${key}'`);
+    }
+    if (typeof c.id !== 'string' || c.id === '') throw new Error(`${where}: 'id' must be a non-empty string`);
+    if (ids.has(c.id)) throw new Error(`${where}: 'id' is used by an earlier case`);
+    ids.add(c.id);
+    if (typeof c.kind !== 'string' || c.kind === '') throw new Error(`${where}: 'kind' must be a non-empty string`);
+    if (!isObject(c.params)) throw new Error(`${where}: 'params' must be an object`);
+    for (const [k, v] of Object.entries(c.params)) {
+      if (!((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean')) {
+        throw new Error(`${where}: params.${k} must be a finite number, a string or a boolean, got ${JSON.stringify(v)}`);
+      }
+    }
+    for (const field of ['inputs', 'expected'] as const) {
+      const obj = c[field];
+      if (!isObject(obj)) throw new Error(`${where}: '${field}' must be an object of named arrays`);
+      if (field === 'expected' && Object.keys(obj).length === 0) throw new Error(`${where}: 'expected' names no output`);
+      for (const [k, v] of Object.entries(obj)) {
+        const p = nestedProblem(v);
+        if (p) throw new Error(`${where}: ${field}.${k}: ${p}`);
+      }
+    }
+    for (const tol of ['rtol', 'atol'] as const) {
+      const v = c[tol];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`${where}: '${tol}' must be a finite number >= 0, got ${JSON.stringify(v)}`);
     }
   });
-  return d;
+  return data as unknown as GoldenFile;
 }
 
 function shapeOf(v: Nested): number[] {

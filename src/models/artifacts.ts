@@ -132,5 +132,17 @@ export function checkArtifactsManifest(
     const got = art.weights instanceof ArrayBuffer ? `${art.weights.byteLength} bytes` : 'no bytes';
     throw new Error(`${where.weights}: ${got}, expected ${bytes} from the manifest in ${where.model}`);
   }
+  // a model with NaN or infinite weights only ever produces garbage: refuse it here, naming the weight
+  let off = 0;
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (s.dtype === 'float32' && off % 4 === 0) {
+      const v = new Float32Array(art.weights, off, n);
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(v[i])) throw new Error(`${where.weights}: weight '${s.name}' holds a non-finite value (${v[i]}) at index ${i}; the model is broken`);
+      }
+    }
+    off += n * DTYPE_BYTES[s.dtype];
+  }
   return specs;
 }
