@@ -30,10 +30,12 @@ const DIST = path.join(ROOT, 'dist', 'tests');
 const CHROMIUM_LIB = '/usr/lib/chromium';
 const ICD = `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
 
+/** Compiled test files of `dir` whose TypeScript source still exists (dist/ keeps stale outputs). */
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
+  const src = path.join(ROOT, 'tests', path.relative(DIST, dir));
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => f.endsWith('.test.js') && existsSync(path.join(src, f.replace(/\.js$/, '.ts'))))
     .sort()
     .map((f) => path.join(dir, f));
 }

@@ -14,7 +14,7 @@ test('bad options: exit code 2, the option, the value and the range named, nothi
     [['train-teacher', '--dataset', 'checkerboard', '--steps', '0', '--out', out], /--steps 0: must be an integer >= 1/],
     [['train-teacher', '--dataset', 'checkerboard', '--steps', '5', '--lr', 'nan', '--out', out], /--lr nan: must be a finite number > 0/],
     [['train-teacher', '--dataset', 'galaxy', '--steps', '5', '--out', out], /--dataset galaxy: must be one of checkerboard, moons, gaussians8, spirals, rings/],
-    [['train-teacher', '--dataset', 'moons', '--steps', '5', '--out', out, '--backend', 'webgpu'], /--backend webgpu: must be one of wasm, cpu/],
+    [['train-teacher', '--dataset', 'moons', '--steps', '5', '--out', out, '--backend', 'webgl'], /--backend webgl: must be one of wasm, cpu, webgpu/],
     [['train-teacher', '--dataset', 'moons', '--steps', '5'], /missing required option --out/],
     [['distill', '--teacher', dir, '--iters', '5', '--k', '0', '--out', out], /--k 0: must be an integer >= 1/],
     [['distill', '--teacher', dir, '--iters', '5', '--policy', 'ddim', '--out', out], /--policy ddim: must be one of gmflow, dx/],

@@ -25,7 +25,7 @@ import { drawWith, studentPolicyOf, TEMPERATURE, trainLoop } from './train.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, classifierTrainBytes, unetFloatsPerImage, unetTrainBytes } from './limits.js';
 
-const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
+const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'], help: 'tfjs backend (webgpu: Dawn, the optional webgpu package)' } as const;
 const SEED = { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'random seed (0 … 2^32 − 1)' } as const;
 const BIG = 1_000_000_000;
 /** The shipped classifier `evaluate` reads by default (train-classifier never writes there unless told to). */

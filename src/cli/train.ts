@@ -30,7 +30,7 @@ async function mnist() {
   return import('./mnist.js');
 }
 
-const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend' } as const;
+const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'], help: 'tfjs backend (webgpu: Dawn, the optional webgpu package)' } as const;
 const SEED = { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'random seed (0 … 2^32 − 1)' } as const;
 /** Static ceilings of the counts (the memory bound in limits.ts is usually the tighter one). */
 const BIG = 1_000_000_000;
