@@ -26,14 +26,11 @@ test('SW1 in dim 3 (generic path) matches the shift formula E|cos θ| = 1/2', ()
   assert.ok(Math.abs(sw - 0.5) < 0.015, `sw ${sw}`);
 });
 
-test('SW1 noise floor: two independent checkerboard draws of 20,000 (256 projections, fast)', () => {
+test('SW1 noise floor: two independent checkerboard draws of 20,000 (256 projections)', () => {
   const a = sample2d('checkerboard', 20000, new Rng(10));
   const b = sample2d('checkerboard', 20000, new Rng(11));
-  const t0 = performance.now();
   const sw = slicedWasserstein1(a, b, 2, 256, new Rng(12));
-  const ms = performance.now() - t0;
   assert.ok(sw > 0.01 && sw < 0.035, `sw ${sw}`);
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
   const far = slicedWasserstein1(a, sample2d('gaussians8', 20000, new Rng(13)), 2, 256, new Rng(12));
   assert.ok(far > 10 * sw, `checkerboard vs gaussians8 ${far}`);
 });
