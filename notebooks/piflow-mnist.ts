@@ -9,7 +9,7 @@ import { int, num, oneOf } from '../src/runtime/url-state.js';
 import { button, numberControl, selectControl } from '../src/viz/controls.js';
 import { ImageGridView, type ImageRow } from '../src/viz/images.js';
 import { TrajectoryView } from '../src/viz/trajectories.js';
-import { BarChart, LineChart, LossChart, MetricChart, SweepChart, type LineSeries } from '../src/viz/charts.js';
+import { BarChart, LineChart, LossChart, MetricChart, type LineSeries } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
 import { mostVaryingPixels, pcaPaths, pixelTrace, x0Strip } from '../src/runtime/image-paths.js';
@@ -82,8 +82,8 @@ const progress = new ProgressView($('#progress'));
 const loss = new LossChart($('#loss'), { logY: true, title: 'π-ID loss', width: 420, height: 260 });
 const metric = new MetricChart($('#metric'), { title: 'Fréchet distance to the test set (live, 200 samples)', yTitle: 'classifier FD', width: 420, height: 260 });
 const samples = new ImageGridView($('#samples'), { title: 'same noise, every sampler', testid: 'samples-plot', labelWidth: 170 });
-const qualityChart = new SweepChart($('#quality'), { title: 'Fréchet distance (lower is better)', xTitle: 'sampler', yTitle: 'classifier FD', testid: 'quality-plot', width: 460 });
-const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460 });
+const qualityChart = new BarChart($('#quality'), { title: 'Fréchet distance (lower is better)', xTitle: 'sampler', yTitle: 'classifier FD', testid: 'quality-plot', width: 460, emptyText: 'press “Measure quality”' });
+const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460, emptyText: 'press “Measure quality”' });
 const inside = new ImageGridView($('#inside'), { title: 'x̂₀ along the trajectory', testid: 'inside-plot', labelWidth: 170 });
 const traj = new TrajectoryView($('#trajectories'), { title: 'PCA of the paths (PC1, PC2)', width: 420, height: 420 });
 const pixels = new LineChart($('#pixels'), { title: 'pixel value against σ', xTitle: 'σ', yTitle: 'pixel value', reverseX: true, width: 420, height: 420, testid: 'pixel-plot' });
@@ -204,7 +204,7 @@ nb.cell('quality', ['lab'], (lab: Mnist) => {
     for (const s of samplers) {
       qualityNote(`Measuring ${s.name} (${count} samples)…`);
       results.push({ name: s.name, q: await lab.call.quality(await s.run()) });
-      await qualityChart.update({ x: results.map((r) => r.name), series: [{ name: `FD, ${count} samples`, y: results.map((r) => r.q.frechet) }] });
+      await qualityChart.update([{ name: `FD, ${count} samples`, x: results.map((r) => r.name), y: results.map((r) => r.q.frechet) }]);
     }
     const digits = Array.from({ length: 10 }, (_, d) => String(d));
     await classes.update(results.filter((r) => !/ [12] step/.test(r.name)).map((r) => ({ name: r.name, x: digits, y: r.q.stats.histogram.map((c) => c / r.q.count) })));

@@ -15,7 +15,7 @@ import { fitDomain } from '../src/viz/geometry.js';
 import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
-import { referenceLayout } from '../src/viz/chart-layout.js';
+import { chartLayout, referenceLayout } from '../src/viz/chart-layout.js';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 const id = (v: number) => v;
@@ -203,6 +203,28 @@ test('referenceLayout: one dashed paper-wide line and a label per finite referen
   assert.deepEqual([l.shapes[0].xref, l.shapes[0].x0, l.shapes[0].x1, l.shapes[0].y0, l.shapes[0].y1], ['paper', 0, 1, 0.034, 0.034]);
   assert.equal(l.shapes[1].line.dash, 'dot');
   assert.equal(l.annotations[1].text, 'teacher Euler-2');
+});
+
+test('chartLayout: title above the plot, legend below it, full-value log ticks, an empty state without axes', () => {
+  const l = chartLayout({ title: 'π-ID loss', yTitle: 'loss', logY: true, height: 260 });
+  assert.equal(l.title?.yref, 'container');
+  assert.equal(l.title?.yanchor, 'top');
+  assert.ok(l.legend.y < 0 && l.legend.yanchor === 'top', `legend below the plot area: y = ${l.legend.y}`);
+  // 50 px below a plot area of about 260 − 30 − 80 px
+  assert.ok(Math.abs(l.legend.y * (260 - 30 - 80) + 50) < 1e-9);
+  assert.equal(l.yaxis.type, 'log');
+  assert.equal((l.yaxis as { tickformat?: string }).tickformat, '~g', 'log ticks carry their full value');
+  assert.equal((l.xaxis as { tickformat?: string }).tickformat, undefined, 'a linear axis keeps the default ticks');
+  assert.equal(l.showlegend, true);
+  assert.deepEqual(l.annotations, []);
+  assert.equal(l.xaxis.visible, true);
+  const e = chartLayout({ title: 'FD', empty: true, emptyText: 'press Measure' });
+  assert.equal(e.xaxis.visible, false);
+  assert.equal(e.yaxis.visible, false);
+  assert.equal(e.showlegend, false);
+  assert.equal(e.annotations[0].text, 'press Measure');
+  assert.equal(chartLayout({ categoryX: true, logX: true }).xaxis.type, 'category');
+  assert.equal(chartLayout({}).title, undefined);
 });
 
 test('standaloneSvg adds namespaces, size, viewBox, background and XML declaration', () => {

@@ -27,3 +27,58 @@ export function referenceLayout(refs: readonly Reference[]) {
   };
 }
 
+
+export interface ChartLayoutOptions {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  logX?: boolean;
+  logY?: boolean;
+  /** category axis for x (bar charts of named samplers or classes) */
+  categoryX?: boolean;
+  width?: number;
+  height?: number;
+  /** no data yet: axes hidden, one line of text in their place */
+  empty?: boolean;
+  /** the text of the empty state (default: 'no data yet') */
+  emptyText?: string;
+}
+
+/** Log axes label every tick with its full value ('0.08', '0.1', '2'), never with a lone digit. */
+const LOG_TICKS = { tickformat: '~g' } as const;
+
+/**
+ * The layout every chart starts from. The title sits at the top left of the figure, above the plot;
+ * the legend sits below the x axis (Plotly widens the bottom margin for it), so once data arrive
+ * neither covers the other. An empty chart shows a sentence instead of meaningless axes.
+ */
+export function chartLayout(o: ChartLayoutOptions) {
+  const empty = o.empty ?? false;
+  const axis = (title: string, log: boolean | undefined, category = false) => ({
+    title: { text: title },
+    type: category ? ('category' as const) : log ? ('log' as const) : ('linear' as const),
+    zeroline: false,
+    automargin: true,
+    visible: !empty,
+    ...(log && !category ? LOG_TICKS : {}),
+  });
+  const height = o.height ?? 260;
+  const top = o.title ? 30 : 10;
+  // the legend's top 50 px below the plot area (clear of tick labels and the x title), in paper units
+  const legendY = -50 / Math.max(80, height - top - 80);
+  return {
+    title: o.title
+      ? { text: o.title, font: { size: 13 }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: 6 } }
+      : undefined,
+    width: o.width ?? 420,
+    height,
+    margin: { l: 50, r: 12, t: top, b: 10 },
+    xaxis: axis(o.xTitle ?? 'iteration', o.logX, o.categoryX),
+    yaxis: axis(o.yTitle ?? '', o.logY),
+    legend: { orientation: 'h' as const, x: 0, xanchor: 'left' as const, y: legendY, yanchor: 'top' as const, font: { size: 10 } },
+    showlegend: !empty,
+    annotations: empty
+      ? [{ xref: 'paper' as const, yref: 'paper' as const, x: 0.5, y: 0.5, showarrow: false, text: o.emptyText ?? 'no data yet', font: { size: 12, color: '#888' } }]
+      : [],
+  };
+}

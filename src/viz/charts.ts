@@ -15,7 +15,7 @@
 import Plotly from 'plotly.js-dist';
 import type { Data, Layout as PlotlyLayout } from 'plotly.js-dist';
 import { Ema } from './geometry.js';
-import { fin, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+import { chartLayout, fin, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
 
 export { referenceLayout, type Reference };
 
@@ -29,6 +29,8 @@ export interface ChartOptions {
   height?: number;
   /** data-testid of the chart div */
   testid?: string;
+  /** shown instead of axes while the chart has no data (default 'no data yet') */
+  emptyText?: string;
 }
 
 type Layout = Partial<PlotlyLayout>;
@@ -57,17 +59,10 @@ abstract class PlotlyChart {
     return this.chain;
   }
 
-  protected baseLayout(extra: { logX?: boolean } = {}): Layout {
+  /** the shared layout (chart-layout.ts): title above, legend below, readable log ticks, empty state */
+  protected baseLayout(extra: { logX?: boolean; categoryX?: boolean; empty?: boolean } = {}): Layout {
     const o = this.o;
-    return {
-      title: o.title ? { text: o.title, font: { size: 13 } } : undefined,
-      width: o.width ?? 420, height: o.height ?? 260,
-      margin: { l: 50, r: 12, t: o.title ? 32 : 12, b: 38 },
-      xaxis: { title: { text: o.xTitle ?? 'iteration' }, type: extra.logX ? 'log' : 'linear', zeroline: false },
-      yaxis: { title: { text: o.yTitle ?? '' }, type: this.logY ? 'log' : 'linear', zeroline: false },
-      legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 10 } },
-      showlegend: true,
-    } as Layout;
+    return chartLayout({ ...o, logY: this.logY, logX: extra.logX, categoryX: extra.categoryX, empty: extra.empty, emptyText: o.emptyText }) as Layout;
   }
 
   /** switches the y axis between linear and log */
@@ -113,6 +108,7 @@ abstract class StreamChart extends PlotlyChart {
     // snapshot now: the buffered points are part of it, so the pending flush is dropped
     const traces = this.traces(), layout = this.layout();
     this.buf = null;
+    this.drawnEmpty = this.isEmpty();
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }
 
@@ -128,8 +124,19 @@ abstract class StreamChart extends PlotlyChart {
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), (this.o as { flushMs?: number }).flushMs ?? 100);
   }
 
+  /** true while the drawn layout is the empty state */
+  protected drawnEmpty = true;
+
+  /** no points (and, for metric charts, no reference lines) */
+  protected isEmpty(): boolean { return this.xs.length === 0; }
+
   private flush(): void {
     this.timer = null;
+    if (this.drawnEmpty) {
+      // the first points: a full redraw brings the axes back
+      if (this.buf) void this.redraw();
+      return;
+    }
     const b = this.buf;
     this.buf = null;
     if (!b) return;
@@ -202,7 +209,7 @@ export class LossChart extends StreamChart {
     ];
   }
 
-  protected layout(): Layout { return this.baseLayout(); }
+  protected layout(): Layout { return this.baseLayout({ empty: this.isEmpty() }); }
 }
 
 export interface MetricChartOptions extends ChartOptions {
@@ -244,9 +251,14 @@ export class MetricChart extends StreamChart {
 
   /** sets the horizontal reference lines (e.g. teacher Euler-128 and Euler-2 distances) */
   setReferences(refs: Reference[]): Promise<unknown> {
+    const wasEmpty = this.isEmpty();
     this.refs = refs;
+    if (wasEmpty !== this.isEmpty() || this.drawnEmpty) return this.redraw();
     return this.enqueue(() => Plotly.relayout(this.div, referenceLayout(refs) as Layout));
   }
+
+  /** no points and no reference line */
+  protected override isEmpty(): boolean { return this.xs.length === 0 && !this.refs.some((r) => Number.isFinite(r.value)); }
 
   protected traces(): Trace[] {
     return this.names.map((name, k) => ({
@@ -255,7 +267,10 @@ export class MetricChart extends StreamChart {
     }));
   }
 
-  protected layout(): Layout { return { ...this.baseLayout(), ...referenceLayout(this.refs) } as Layout; }
+  protected layout(): Layout {
+    const empty = this.isEmpty();
+    return empty ? this.baseLayout({ empty }) : ({ ...this.baseLayout(), ...referenceLayout(this.refs) } as Layout);
+  }
 }
 
 export interface SweepSeries { name: string; y: ArrayLike<number>; /** optional ± error bars */ error?: ArrayLike<number>; color?: string; }
@@ -282,7 +297,10 @@ export class SweepChart extends PlotlyChart {
       line: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length], width: 1.5 },
       ...(s.error ? { error_y: { type: 'data' as const, array: Array.from(s.error), visible: true } } : {}),
     }));
-    const layout = { ...this.baseLayout({ logX: this.logX && x.every((v) => typeof v === 'number' && v > 0) }), ...referenceLayout(data.references ?? []) } as Layout;
+    const empty = x.length === 0 || data.series.length === 0;
+    const layout = (empty
+      ? this.baseLayout({ empty })
+      : { ...this.baseLayout({ logX: this.logX && x.every((v) => typeof v === 'number' && v > 0) }), ...referenceLayout(data.references ?? []) }) as Layout;
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }
 
@@ -306,7 +324,7 @@ export class LineChart extends PlotlyChart {
       type: 'scatter', mode: 'lines', name: s.name, x: Array.from(s.x), y: Array.from(s.y, fin), showlegend: s.showlegend ?? true,
       line: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length], width: s.width ?? 1.5, dash: s.dash ?? 'solid' },
     }));
-    const base = this.baseLayout();
+    const base = this.baseLayout({ empty: series.length === 0 });
     const layout = { ...base, xaxis: { ...(base.xaxis as object), autorange: this.options.reverseX ? 'reversed' : true } } as Layout;
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }
@@ -325,8 +343,7 @@ export class BarChart extends PlotlyChart {
 
   update(series: BarSeries[]): Promise<unknown> {
     const traces = series.map((s, k) => ({ type: 'bar', name: s.name, x: s.x, y: Array.from(s.y, fin), marker: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length] } }));
-    const base = this.baseLayout();
-    const layout = { ...base, barmode: 'group', xaxis: { ...(base.xaxis as object), type: 'category' } } as Layout;
+    const layout = { ...this.baseLayout({ categoryX: true, empty: series.length === 0 }), barmode: 'group' } as Layout;
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }
 }

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 const rowLabels = (r: PageRecord, plot: string) =>
   r.page.$$eval(`${tid(plot)} ${tid('image-row')}`, (rows) => rows.map((g) => `${g.getAttribute('data-label')}:${g.getAttribute('data-count')}`));
@@ -68,6 +68,18 @@ describe('MNIST notebook on wasm', () => {
       assert.ok(table.every((t) => Number.isFinite(t[1]) && (t[1] as number) > 0), JSON.stringify(table));
       const fd = Object.fromEntries(table) as Record<string, number>;
       assert.ok(fd['teacher 8 steps'] < fd['teacher 1 step'], `8 Euler steps beat 1: ${JSON.stringify(fd)}`);
+      // the FD chart is a bar per sampler on a category axis, with the same values as the table
+      const bars = await r.page.evaluate(() => {
+        const el = document.querySelector('[data-testid="quality-plot"]') as unknown as { data?: { type: string; x: string[]; y: number[] }[]; layout?: { xaxis?: { type?: string } } } | null;
+        return { type: el?.data?.[0]?.type, x: el?.data?.[0]?.x, y: el?.data?.[0]?.y, axis: el?.layout?.xaxis?.type, drawn: document.querySelectorAll('[data-testid="quality-plot"] .trace.bars .point path').length };
+      });
+      assert.equal(bars.type, 'bar');
+      assert.equal(bars.axis, 'category');
+      assert.deepEqual(bars.x, table.map((t) => t[0]));
+      assert.equal(bars.y?.length, table.length);
+      table.forEach((t, i) => assert.ok(Math.abs(bars.y![i] - (t[1] as number)) <= 0.006, `bar ${t[0]}: ${bars.y![i]} vs table ${t[1]}`));
+      assert.equal(bars.drawn, 7, 'a drawn bar per sampler');
+      await assertTitleClear(r, 'quality-plot');
       // the controls are in the URL
       assert.match(new URL(r.page.url()).hash, /iters=6/);
       assertClean(r, 'piflow-mnist');

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -86,6 +86,7 @@ describe('notebooks on wasm', () => {
       assert.ok((await r.page.locator(tid('nfe-marker')).count()) >= 24 * 2, 'every network evaluation is marked');
       assert.ok((await plotPoints(r, 'loss-plot', 60)) >= 60);
       assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced-W1 has a point');
+      for (const chart of ['loss-plot', 'metric-plot']) await assertTitleClear(r, chart);
       // the selected particle's GMFlow policy: K = 8 components
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
       // samples at 1, 2 and 4 NFE next to the teacher's

@@ -41,3 +41,26 @@ export async function iterationsSeenWhileRunning(r: PageRecord, timeoutMs: numbe
   }
   return [...seen].sort((a, b) => a - b);
 }
+
+/**
+ * A Plotly chart's title and legend do not overlap, and both lie inside the chart (bounding boxes in
+ * page pixels). Call it once the chart has data (an empty chart shows no legend).
+ */
+export async function assertTitleClear(r: PageRecord, id: string): Promise<void> {
+  const boxes = await r.page.evaluate((sel) => {
+    const root = document.querySelector(sel);
+    const box = (el: Element | null | undefined) => {
+      if (!el) return null;
+      const b = el.getBoundingClientRect();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    };
+    return { chart: box(root), title: box(root?.querySelector('.gtitle')), legend: box(root?.querySelector('.legend')) };
+  }, tid(id));
+  assert.ok(boxes.chart && boxes.title && boxes.legend, `${id}: chart, title and legend drawn (${JSON.stringify(boxes)})`);
+  const { title: t, legend: l, chart: c } = boxes as { [k: string]: { x: number; y: number; w: number; h: number } };
+  const overlap = t.x < l.x + l.w && l.x < t.x + t.w && t.y < l.y + l.h && l.y < t.y + t.h;
+  assert.ok(!overlap, `${id}: the legend covers the title (title ${JSON.stringify(t)}, legend ${JSON.stringify(l)})`);
+  for (const [name, b] of [['title', t], ['legend', l]] as const) {
+    assert.ok(b.y >= c.y - 1 && b.y + b.h <= c.y + c.h + 1, `${id}: the ${name} lies inside the chart (${JSON.stringify(b)} in ${JSON.stringify(c)})`);
+  }
+}
