@@ -32,10 +32,10 @@ export const moons = defineDataset({
   inSupport: (x, y) => Math.min(upper(x, y), lower(x, y)) <= BAND,
   supportRule: `within ${BAND} (3 noise std) of either moon's arc`,
   modes: [
-    // the arcs' means: a half circle's mean is 2/π of its radius from the centre
-    { label: 'upper moon', weight: 0.5, centre: [UPPER[0], UPPER[1] + (2 / Math.PI) * SCALE] },
-    { label: 'lower moon', weight: 0.5, centre: [LOWER[0], LOWER[1] - (2 / Math.PI) * SCALE] },
+    // the arcs' midpoints (their means lie off the arcs, next to the other moon's tip)
+    { label: 'upper moon', weight: 0.5, centre: [UPPER[0], UPPER[1] + SCALE] },
+    { label: 'lower moon', weight: 0.5, centre: [LOWER[0], LOWER[1] - SCALE] },
   ],
   modeOf: (x, y) => (upper(x, y) <= lower(x, y) ? 0 : 1),
-  modeRule: "the moon whose arc is nearer (the moons interleave, so not the nearest mean)",
+  modeRule: "the moon whose arc is nearer (the moons interleave, so not the nearest centre)",
 });

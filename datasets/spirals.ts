@@ -33,19 +33,8 @@ function armDistance(x: number, y: number, arm: Float64Array): number {
   return Math.sqrt(best);
 }
 
-/** an arm's mean: θ = √U·3π has density 2θ/(3π)² on [0, 3π]; midpoint rule */
-function armMean(sgn: number): [number, number] {
-  const steps = 4000;
-  let mx = 0, my = 0;
-  for (let s = 0; s < steps; s++) {
-    const th = ((s + 0.5) / steps) * TURNS;
-    const w = ((2 * th) / TURNS ** 2) * (TURNS / steps);
-    const [px, py] = armPoint(th, sgn);
-    mx += w * px;
-    my += w * py;
-  }
-  return [mx, my];
-}
+/** the arm's median point: half an arm's mass lies at smaller θ (θ = √U·3π, so θ = 3π/√2) */
+const MEDIAN_THETA = TURNS / Math.SQRT2;
 
 export const spirals = defineDataset({
   name: 'spirals',
@@ -60,9 +49,9 @@ export const spirals = defineDataset({
   inSupport: (x, y) => Math.min(armDistance(x, y, ARMS[0]), armDistance(x, y, ARMS[1])) <= BAND,
   supportRule: `within ${BAND} of an arm's mean curve (about 3 std of the noise across the arm)`,
   modes: [
-    { label: 'arm +', weight: 0.5, centre: armMean(1) },
-    { label: 'arm −', weight: 0.5, centre: armMean(-1) },
+    { label: 'arm +', weight: 0.5, centre: armPoint(MEDIAN_THETA, 1) },
+    { label: 'arm −', weight: 0.5, centre: armPoint(MEDIAN_THETA, -1) },
   ],
   modeOf: (x, y) => (armDistance(x, y, ARMS[0]) <= armDistance(x, y, ARMS[1]) ? 0 : 1),
-  modeRule: "the arm whose mean curve is nearer (the arms interleave, so not the nearest mean)",
+  modeRule: "the arm whose mean curve is nearer (the arms interleave, so not the nearest centre)",
 });

@@ -14,7 +14,7 @@ export interface Mode {
   readonly label: string;
   /** share of the data's mass (the weights of a dataset sum to 1) */
   readonly weight: number;
-  /** a representative point (the centre of a square or Gaussian, an arm's mean); null where none is meaningful (a ring) */
+  /** a representative point of the mode, which `modeOf` assigns to it (a square's or Gaussian's centre, a moon's or arm's midpoint); null where none is meaningful (a ring) */
   readonly centre: readonly [number, number] | null;
 }
 
