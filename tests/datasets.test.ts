@@ -12,6 +12,7 @@ import { mnistDataDir } from '../src/data/mnist-node.js';
 import { DATASET_NAMES, DATASETS, defineDataset, describeDatasets, getDataset, isDatasetName, samplePoints } from '../datasets/index.js';
 import { LIGHT_MODE } from '../datasets/unequal8.js';
 import { MNIST_FILES } from '../datasets/mnist.js';
+import { runCli } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -138,4 +139,13 @@ test('example CSVs: parse with parseCsv2d, inside [-4, 4]², and are what the sc
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test('piflow --help lists every dataset with its description; --dataset choices come from the registry', () => {
+  const r = runCli(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const d of DATASETS) assert.match(r.stdout, new RegExp(`\\n  ${d.name} +${d.description.replace(/[()[\]]/g, '\\$&')}\\n?`), d.name);
+  const bad = runCli(['train-teacher', '--dataset', 'galaxy', '--steps', '5', '--out', path.join(tmpdir(), 'never-written')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /must be one of checkerboard, moons, gaussians8, spirals, rings, unequal8/);
 });
