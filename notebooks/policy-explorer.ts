@@ -106,7 +106,13 @@ nb.cell('lab', [], () => startLab());
 nb.cell('teacher', ['lab', 'dataset'], async (lab: LabClient, dataset: string) => {
   await lab.call.stop();
   await lab.call.setData({ kind: 'builtin', name: dataset });
-  await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+  try {
+    await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+  } catch (e) {
+    // this notebook has no Train button: say what is missing (a dataset without static/pretrained/<name>/)
+    note(`No pretrained teacher for ${dataset} (${(e as Error).message}): this notebook sweeps a shipped teacher; pick another dataset, or add one with bash scripts/pretrain-teachers.sh ${dataset}.`, 'error');
+    throw e;
+  }
   return dataset;
 });
 
