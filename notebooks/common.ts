@@ -14,6 +14,10 @@ import { button, messageLine } from '../src/viz/controls.js';
 import type { Notebook } from '../src/runtime/notebook.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
+import { DATASETS } from '../datasets/index.js';
+
+/** The registry's 2D datasets for a data select: [name, name, description as the option's tooltip]. */
+export const DATASET_OPTIONS = DATASETS.map((d) => [d.name, d.name, d.description] as const);
 
 export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document): T => {
   const el = root.querySelector<T>(sel);

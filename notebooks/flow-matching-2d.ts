@@ -16,7 +16,7 @@ import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 const DATA_CHOICES = [...DATASETS_2D, 'draw', 'csv'] as const;
 const schema = {
@@ -42,7 +42,7 @@ if (messages.length) note(`Some settings in the address were invalid and were re
 
 // ---- controls ----------------------------------------------------------------------------------
 const dataControls = $('#data-controls');
-nb.input('dataset', selectControl({ label: 'Data', options: DATA_CHOICES.map((d) => [d, d === 'draw' ? 'draw your own' : d === 'csv' ? 'CSV file' : d] as const), value: state.dataset, testid: 'dataset' }), dataControls);
+nb.input('dataset', selectControl({ label: 'Data', options: [...DATASET_OPTIONS, ['draw', 'draw your own'], ['csv', 'CSV file', 'x,y rows, e.g. datasets/examples/*.csv']] as const, value: state.dataset, testid: 'dataset' }), dataControls);
 const tc = $('#teacher-controls');
 nb.input('width', numberControl({ label: 'Width', value: state.width, min: 8, max: 512, integer: true, testid: 'teacher-width' }), tc);
 nb.input('depth', numberControl({ label: 'Depth', value: state.depth, min: 1, max: 6, integer: true, testid: 'teacher-depth' }), tc);

@@ -18,7 +18,7 @@ import type { PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
 import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
-import { $, counter, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 const STUDENT: StudentDefaults = { k: 8, kMax: 64, gmDropout: 0, lr: 5e-4, batch: 512, batchMin: 16, batchMax: 8192, iters: 1000 };
 
@@ -38,7 +38,7 @@ const studentNote = messenger('student-message');
 if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls ----------------------------------------------------------------------------------
-nb.input('dataset', selectControl({ label: 'Data', options: DATASETS_2D, value: state.dataset, testid: 'dataset' }), $('#teacher-controls'));
+nb.input('dataset', selectControl({ label: 'Data', options: DATASET_OPTIONS, value: state.dataset, testid: 'dataset' }), $('#teacher-controls'));
 studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
 nb.input('temperature', numberControl({ label: 'Temperature (sampling)', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), $('#sampling-controls'));
 const studentVersion = counter();

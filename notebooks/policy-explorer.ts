@@ -14,7 +14,7 @@ import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/toy.js';
-import { $, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, DATASET_OPTIONS, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 /** What can be swept, how it maps onto π-ID settings, and its allowed values. */
 const PARAMS = {
@@ -51,7 +51,7 @@ if (messages.length) note(`Some settings in the address were invalid and were re
 
 // ---- controls ----------------------------------------------------------------------------------
 const sc = $('#sweep-controls');
-nb.input('dataset', selectControl({ label: 'Data', options: DATASETS_2D, value: state.dataset, testid: 'dataset' }), sc);
+nb.input('dataset', selectControl({ label: 'Data', options: DATASET_OPTIONS, value: state.dataset, testid: 'dataset' }), sc);
 nb.input('sweep', selectControl({ label: 'Sweep', options: (Object.keys(PARAMS) as Param[]).map((p) => [p, PARAMS[p].label] as const), value: state.sweep, testid: 'sweep' }), sc);
 
 /** A comma-separated list of values, checked against the swept parameter's range. */
@@ -106,7 +106,13 @@ nb.cell('lab', [], () => startLab());
 nb.cell('teacher', ['lab', 'dataset'], async (lab: LabClient, dataset: string) => {
   await lab.call.stop();
   await lab.call.setData({ kind: 'builtin', name: dataset });
-  await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+  try {
+    await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+  } catch (e) {
+    // this notebook has no Train button: say what is missing (a dataset without static/pretrained/<name>/)
+    note(`No pretrained teacher for ${dataset} (${(e as Error).message}): this notebook sweeps a shipped teacher; pick another dataset, or add one with bash scripts/pretrain-teachers.sh ${dataset}.`, 'error');
+    throw e;
+  }
   return dataset;
 });
 

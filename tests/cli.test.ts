@@ -72,6 +72,11 @@ test('train → distill → sample → evaluate through the CLI; a malformed mod
   const ev = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(ev.dataset, 'checkerboard');
   assert.ok(ev.swd > 0 && ev.swd < 5, String(ev.swd));
+  assert.ok(ev.precision >= 0 && ev.precision <= 1, String(ev.precision));
+  assert.equal(ev.coverage.modes, 8);
+  assert.equal(ev.coverage.share.length, 8);
+  assert.ok(Math.abs(ev.coverage.share.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-3, String(ev.coverage.share));
+  assert.equal(ev.coverage.uncovered.length, 8 - ev.coverage.covered);
   r = runCli(['sample', '--model', path.join(dir, 'nope'), '--count', '5', '--steps', '2', '--out', path.join(dir, 'y.csv')]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /config\.json/);

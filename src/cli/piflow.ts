@@ -2,13 +2,14 @@
 import { UsageError } from './args.js';
 import { conformanceCommand } from './conformance.js';
 import { benchCommand } from './bench.js';
+import { describeDatasets } from '../../datasets/index.js';
 import { distillCommand, evaluateCommand, sampleCommand, trainTeacherCommand } from './train.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   'train-teacher': { run: trainTeacherCommand, help: 'train a flow-matching teacher (2D datasets, or --dataset mnist)' },
   distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID' },
   sample: { run: sampleCommand, help: 'draw samples from a teacher or student (2D: CSV; MNIST: PNG grid + raw .f32)' },
-  evaluate: { run: evaluateCommand, help: "sliced W1 of a model's samples to fresh data; MNIST: classifier Fréchet distance and class diversity (JSON)" },
+  evaluate: { run: evaluateCommand, help: "sliced W1, precision and mode coverage of a model's samples (2D); MNIST: classifier Fréchet distance and class diversity (JSON)" },
   'train-classifier': { run: async (argv) => (await import('./mnist.js')).trainClassifierCommand(argv), help: 'train the MNIST classifier used by the image metrics' },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
   bench: { run: benchCommand, help: 'time the benchmark workload on wasm and cpu (JSON last)' },
@@ -18,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help' || !(command in COMMANDS)) {
     const list = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(14)} ${v.help}`).join('\n');
-    const msg = `usage: piflow <command> [options]\ncommands:\n${list}`;
+    const msg = `usage: piflow <command> [options]\ncommands:\n${list}\n2D datasets (--dataset; or mnist):\n${describeDatasets('  ')}`;
     if (command && command !== '--help' && command !== 'help') {
       console.error(`piflow: unknown command '${command}'\n${msg}`);
       return 2;

@@ -7,6 +7,7 @@ import { DATASETS_2D, sample2d, toCsv2d } from '../data/toy2d.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { loadToyNet, saveToyNet } from '../models/io-node.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
+import { modeCoverage, precision } from '../metrics/modes.js';
 import {
   datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, StudentPolicyConfig,
   StudentSampleOptions, TeacherTrainer, validateStudentPolicyConfig,
@@ -280,7 +281,7 @@ export const EVALUATE_OPTS: OptSpecs = {
   dataset: { type: 'string', optional: true, choices: DATASETS_2D, help: "reference data (default: the model's)" },
 };
 
-/** `piflow evaluate`: sliced W1 of a model's samples to fresh data, as JSON. */
+/** `piflow evaluate`: sliced W1 of a model's samples to fresh data, precision and mode coverage, as JSON. */
 export async function evaluateCommand(argv: string[]): Promise<number> {
   const modelDir = rawOption(argv, 'model');
   if (rawOption(argv, 'dataset') === 'mnist' || (modelDir !== undefined && (await isImageNetDir(modelDir)))) {
@@ -303,7 +304,16 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   const data = sample2d(dataset, count, rng);
   const swd = slicedWasserstein1(samples, data, 2, Number(o.projections), rng);
   const kind = m.policy ? `student ${m.policy.policy} nfe ${o.nfe ?? m.policy.nfe}` : `teacher euler ${o.steps}`;
-  console.log(JSON.stringify({ model: o.model, kind, dataset, count, swd: +swd.toFixed(5), sampleSeconds: +sampleSecs.toFixed(2), backend }));
+  // precision and mode coverage against the dataset's descriptor (datasets/), as in src/metrics/modes.ts
+  const cov = modeCoverage(samples, dataset);
+  const coverage = {
+    covered: cov.modesCovered, modes: cov.modes, entropy: +cov.entropy.toFixed(4), targetEntropy: +cov.targetEntropy.toFixed(4),
+    share: cov.share.map((v) => +v.toFixed(4)), uncovered: cov.labels.filter((_, k) => !cov.covered[k]),
+  };
+  console.log(JSON.stringify({
+    model: o.model, kind, dataset, count, swd: +swd.toFixed(5), precision: +precision(samples, dataset).toFixed(4), coverage,
+    sampleSeconds: +sampleSecs.toFixed(2), backend,
+  }));
   m.net.dispose();
   return 0;
 }

@@ -129,7 +129,8 @@ export function numberControl(o: NumberOptions): ControlEl<number> {
 }
 
 export interface SelectOptions<T extends string> extends ControlBase {
-  options: readonly (T | readonly [T, string])[];
+  /** a value, [value, label], or [value, label, tooltip] */
+  options: readonly (T | readonly [T, string] | readonly [T, string, string])[];
   value: T;
 }
 
@@ -138,10 +139,11 @@ export function selectControl<T extends string>(o: SelectOptions<T>): ControlEl<
   const sel = document.createElement('select');
   if (o.testid) sel.dataset.testid = o.testid;
   for (const opt of o.options) {
-    const [v, label] = typeof opt === 'string' ? [opt, opt] : opt;
+    const [v, label, title] = typeof opt === 'string' ? [opt, opt, undefined] : opt;
     const e = document.createElement('option');
     e.value = v;
     e.textContent = label;
+    if (title) e.title = title;
     sel.append(e);
   }
   sel.value = o.value;
