@@ -17,9 +17,11 @@ import * as tf from '@tensorflow/tfjs';
 import { Policy, PolicyView } from './policy.js';
 import { Times, unwarpT } from './time.js';
 import { check, perSample, stopGradient } from './tensors.js';
+import { POLICY_FAMILIES } from './families.js';
 
 export type DXMode = 'grid' | 'polynomial';
-export const DX_MODES: readonly string[] = ['grid', 'polynomial'];
+/** the DX modes, as the family registry lists them */
+export const DX_MODES: readonly string[] = POLICY_FAMILIES.dx.modes!;
 
 export interface DXOptions {
   /** the policy's own segment size S (raw time) */

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/rng.js';
-import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, validateFamilyConfig } from '../engine/policies.js';
+import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, validateFamilyConfig } from '../engine/families.js';
 import { gmflowPointsOutput } from '../engine/gmflow.js';
 import { dxOutput } from '../engine/dx.js';
 import { embed2d, embedDims } from './embedding.js';

@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/rng.js';
-import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, type HeadLayout } from '../engine/policies.js';
+import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, type HeadLayout } from '../engine/families.js';
 import { gmflowImageOutput } from '../engine/gmflow.js';
 import { dxOutput } from '../engine/dx.js';
 import { timeEmbedding } from './embedding.js';

@@ -18,7 +18,7 @@ import {
 } from '../models/unet.js';
 import {
   DEFAULT_DISTILL, distillSize, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
-  studentPolicyOf,
+  studentPolicyFrom,
 } from './student.js';
 
 /** A source of image batches: [n, C, H, W] row-major. */
@@ -40,7 +40,7 @@ export function imageTeacherVelocity(net: ImageNet): VelocityFn {
 /** The image student as a policy factory: one U-Net evaluation → its family's policy on the image layout. */
 export function imageStudentPolicy(net: ImageNet, p: StudentPolicyConfig): StudentPolicyFn {
   const size = familySize(policyFamily(net.cfg.kind), net.cfg);
-  return studentPolicyOf((x, s) => net.apply(x as tf.Tensor4D, s), size, p);
+  return studentPolicyFrom((x, s) => net.apply(x as tf.Tensor4D, s), size, p);
 }
 
 export function imageTrainableVars(net: ImageNet): tf.Variable[] {

@@ -41,7 +41,7 @@ export function validateStudentPolicyConfig(p: StudentPolicyConfig): void {
  * head output (disposed here); the family's registry entry builds the policy from it.
  * `size` is the net's K or N (1 for a family without one).
  */
-export function studentPolicyOf(apply: (xSrc: tf.Tensor, sigmaSrc: Times) => HeadOutput, size: number, p: StudentPolicyConfig): StudentPolicyFn {
+export function studentPolicyFrom(apply: (xSrc: tf.Tensor, sigmaSrc: Times) => HeadOutput, size: number, p: StudentPolicyConfig): StudentPolicyFn {
   return (xSrc, sigmaSrc, eps) => {
     const head = apply(xSrc, sigmaSrc);
     try {

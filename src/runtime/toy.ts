@@ -17,11 +17,11 @@ import { createToyNet, initStudentFromTeacher, MlpConfig, ToyNet } from '../mode
 import { DATASETS_2D, PointSampler, sample2d } from '../data/toy2d.js';
 import {
   DEFAULT_DISTILL, distillSize, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
-  studentPolicyOf,
+  studentPolicyFrom,
 } from './student.js';
 
 export {
-  DEFAULT_DISTILL, distillSize, eulerSamples, piflowSamples, policyConfigOf, PolicyDistiller, sampleInChunks, studentPolicyOf,
+  DEFAULT_DISTILL, distillSize, eulerSamples, piflowSamples, policyConfigOf, PolicyDistiller, sampleInChunks, studentPolicyFrom,
   validateStudentPolicyConfig,
 } from './student.js';
 export type { DistillConfig, DistillerParts, StudentPolicyConfig, StudentSampleOptions } from './student.js';
@@ -47,7 +47,7 @@ export function teacherVelocity(net: ToyNet): VelocityFn {
 /** The 2D student network as a policy factory: one evaluation at (x_src, σ_src) → its family's policy. */
 export function studentPolicy(net: ToyNet, p: StudentPolicyConfig): StudentPolicyFn {
   const size = familySize(policyFamily(net.cfg.kind), net.cfg);
-  return studentPolicyOf((x, s) => ({ out: net.apply(x as tf.Tensor2D, s) }), size, p);
+  return studentPolicyFrom((x, s) => ({ out: net.apply(x as tf.Tensor2D, s) }), size, p);
 }
 
 export function trainableVars(net: ToyNet): tf.Variable[] {
