@@ -14,9 +14,10 @@ import { LossChart, MetricChart } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
 import { particleX0, splitPaths } from '../src/runtime/paths.js';
+import { POLICY_FAMILIES } from '../src/engine/families.js';
 import type { PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import type { DistillConfig } from '../src/runtime/toy.js';
+import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
 import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
@@ -82,11 +83,16 @@ function showPolicy(i: number) {
   const snaps: PolicySnapshot[] = p.steps.map((st, s) => {
     const a = p.nfeIndices[s];
     const b = s + 1 < p.nfeIndices.length ? p.nfeIndices[s + 1] : p.sigma.length - 1;
-    const part = { x0Path: x0.slice(2 * a, 2 * b + 2), xPath: xs.slice(2 * a, 2 * b + 2), sigma: p.sigma.slice(a, b + 1), label: `step ${s + 1}, σ_src = ${st.sigmaSrc.toFixed(2)}` };
-    if (st.kind === 'gmflow') {
-      return { kind: 'gmflow', ...part, means: st.means.slice(i * st.k * 2, (i + 1) * st.k * 2), weights: st.weights.slice(i * st.k, (i + 1) * st.k), std: st.std[i] };
+    const fam = POLICY_FAMILIES[st.kind];
+    const part = {
+      x0Path: x0.slice(2 * a, 2 * b + 2), xPath: xs.slice(2 * a, 2 * b + 2), sigma: p.sigma.slice(a, b + 1),
+      label: `step ${s + 1}, σ_src = ${st.sigmaSrc.toFixed(2)}`, family: fam.title, symbol: fam.size?.symbol,
+    };
+    if (st.draw === 'mixture') {
+      return { draw: 'mixture', ...part, means: st.means.slice(i * st.k * 2, (i + 1) * st.k * 2), weights: st.weights.slice(i * st.k, (i + 1) * st.k), std: st.std[i] };
     }
-    return { kind: 'dx', ...part, points: st.points.slice(i * st.n * 2, (i + 1) * st.n * 2) };
+    if (st.draw === 'points') return { draw: 'points', ...part, points: st.points.slice(i * st.n * 2, (i + 1) * st.n * 2) };
+    return { draw: 'none', ...part };
   });
   inspector.update(snaps);
   inspector.setTime(traj.time);

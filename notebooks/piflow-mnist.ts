@@ -15,9 +15,10 @@ import { exportButtons } from '../src/viz/export.js';
 import { mostVaryingPixels, pcaPaths, pixelTrace, x0Strip } from '../src/runtime/image-paths.js';
 import { fitDomain } from '../src/viz/geometry.js';
 import { LabClient } from '../src/runtime/lab-client.js';
+import { policyFamily } from '../src/engine/families.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
 import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
-import type { DistillConfig } from '../src/runtime/toy.js';
+import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
 import { $, byTestId, counter, followLoop, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
 
@@ -121,7 +122,7 @@ nb.cell('lab', [], async () => {
   assetsNote('Loading the MNIST test set, the classifier and the pretrained models…');
   try {
     const st = await lab.call.loadAssets(ASSETS);
-    assetsNote(`Loaded: test set (10,000 images), classifier, teacher (${st.teacherIteration} steps)${st.student ? `, ${st.studentPolicy?.policy === 'dx' ? 'DX' : 'GMFlow'} student` : ''}.${st.notes.length ? ` ${st.notes.join('; ')}.` : ''}`);
+    assetsNote(`Loaded: test set (10,000 images), classifier, teacher (${st.teacherIteration} steps)${st.student ? `, ${st.studentPolicy ? policyFamily(st.studentPolicy.policy).title : ''} student` : ''}.${st.notes.length ? ` ${st.notes.join('; ')}.` : ''}`);
   } catch (e) {
     assetsNote(`Could not load the lesson's assets: ${(e as Error).message}`, 'error');
   }

@@ -12,8 +12,9 @@ import { SweepChart } from '../src/viz/charts.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
+import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily } from '../src/engine/families.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import type { DistillConfig } from '../src/runtime/toy.js';
+import type { DistillConfig } from '../src/runtime/student.js';
 import { $, DATASET_OPTIONS, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
 
 /** What can be swept, how it maps onto π-ID settings, and its allowed values. */
@@ -32,7 +33,7 @@ const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
   sweep: oneOf(Object.keys(PARAMS) as Param[], 'k', 'swept hyperparameter'),
   values: numList([1, 2, 8], { min: 0, minLength: 1, maxLength: 8 }, 'values'),
-  policy: oneOf(['gmflow', 'dx'] as const, 'gmflow', 'policy'),
+  policy: oneOf(POLICY_FAMILY_NAMES, 'gmflow', 'policy'),
   k: int(8, { min: 1, max: 64 }),
   n: int(10, { min: 1, max: 32 }),
   nfe: int(2, { min: 1, max: 8 }),
@@ -81,7 +82,7 @@ function valuesControl(initial: number[]): ControlEl<number[]> {
 }
 nb.input('values', valuesControl(state.values), sc);
 const bc = $('#base-controls');
-nb.input('policy', selectControl({ label: 'Policy', options: ['gmflow', 'dx'] as const, value: state.policy, testid: 'policy' }), bc);
+nb.input('policy', selectControl({ label: 'Policy', options: POLICY_FAMILY_NAMES.map((f) => [f, POLICY_FAMILIES[f].label] as const), value: state.policy, testid: 'policy' }), bc);
 nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: 64, integer: true, testid: 'k' }), bc);
 nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), bc);
 nb.input('nfe', numberControl({ label: 'NFE', value: state.nfe, min: 1, max: 8, integer: true, testid: 'nfe' }), bc);
@@ -133,7 +134,7 @@ nb.cell('sweeping', ['lab', 'teacher'], (lab: LabClient) => {
     if (bad.length) return note(`${spec.label}: ${bad.join(', ')} outside [${spec.min}, ${spec.max}]${spec.integer ? ' or not whole' : ''}`, 'error');
     const base: Partial<DistillConfig> = {
       policy: value('policy'), k: value('k'), n: value('n'), nfe: value('nfe'), batch: value('batch'), seed: value('seed'),
-      adam: { lr: value('lr') }, windowSubsteps: value('policy') === 'dx' ? 3 : 0,
+      adam: { lr: value('lr') }, windowSubsteps: policyFamily(value('policy')).defaults.windowSubsteps,
     };
     const iters = value<number>('iters');
     const data = await lab.call.dataSamples(2000, 101);

@@ -6,7 +6,8 @@
 import { int, num, oneOf } from '../src/runtime/url-state.js';
 import { numberControl, selectControl } from '../src/viz/controls.js';
 import type { Notebook } from '../src/runtime/notebook.js';
-import type { DistillConfig } from '../src/runtime/toy.js';
+import type { DistillConfig } from '../src/runtime/student.js';
+import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, type PolicyFamily } from '../src/engine/families.js';
 
 export interface StudentDefaults {
   k: number;
@@ -22,7 +23,7 @@ export interface StudentDefaults {
 /** URL-state schema of the student's settings. */
 export function studentSchema(d: StudentDefaults) {
   return {
-    policy: oneOf(['gmflow', 'dx'] as const, 'gmflow', 'policy'),
+    policy: oneOf(POLICY_FAMILY_NAMES, 'gmflow', 'policy'),
     k: int(d.k, { min: 1, max: d.kMax }, 'GMFlow components K'),
     n: int(10, { min: 1, max: 32 }, 'DX grid points N'),
     dxMode: oneOf(['grid', 'polynomial'] as const, 'grid', 'DX mode'),
@@ -30,7 +31,7 @@ export function studentSchema(d: StudentDefaults) {
     substeps: int(128, { min: 8, max: 512 }, 'total substeps'),
     intermediate: int(2, { min: 1, max: 8 }, 'intermediate states'),
     decayIters: int(0, { min: 0, max: 100000 }, 'teacher-ratio decay iterations'),
-    window: int(-1, { min: -1, max: 16 }, 'window substeps (-1: 0 for GMFlow, 3 for DX)'),
+    window: int(-1, { min: -1, max: 16 }, `window substeps (-1: ${POLICY_FAMILY_NAMES.map((f) => `${POLICY_FAMILIES[f].defaults.windowSubsteps} for ${POLICY_FAMILIES[f].title}`).join(', ')})`),
     gmDropout: num(d.gmDropout, { min: 0, max: 0.9 }, 'GM dropout'),
     lr: num(d.lr, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate'),
     batch: int(d.batch, { min: d.batchMin, max: d.batchMax }, 'batch'),
@@ -44,7 +45,7 @@ type StudentState = { [K in keyof ReturnType<typeof studentSchema>]: ReturnType<
 /** The policy controls into `policyMount`, the π-ID controls into `piidMount` (stable data-testids). */
 export function studentControls(nb: Notebook, state: StudentState, d: StudentDefaults, policyMount: HTMLElement, piidMount: HTMLElement): void {
   const pc = policyMount;
-  nb.input('policy', selectControl({ label: 'Policy', options: [['gmflow', 'GMFlow (K Gaussians)'], ['dx', 'DX (N grid points)']] as const, value: state.policy, testid: 'policy' }), pc);
+  nb.input('policy', selectControl({ label: 'Policy', options: POLICY_FAMILY_NAMES.map((f) => [f, POLICY_FAMILIES[f].label] as const), value: state.policy, testid: 'policy' }), pc);
   nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: d.kMax, integer: true, testid: 'k' }), pc);
   nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), pc);
   nb.input('dxMode', selectControl({ label: 'DX mode', options: ['grid', 'polynomial'] as const, value: state.dxMode, testid: 'dx-mode' }), pc);
@@ -61,10 +62,11 @@ export function studentControls(nb: Notebook, state: StudentState, d: StudentDef
   nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), ic);
 }
 
-/** The π-ID configuration from the controls (DX gets the averaging window 3 unless set). */
+/** The π-ID configuration from the controls (the window defaults to the family's, 3 for DX, unless set). */
 export function studentConfig(nb: Notebook): Partial<DistillConfig> {
   const value = <T>(name: string) => nb.controls.get(name)!.value as T;
-  const policy = value<'gmflow' | 'dx'>('policy');
+  const policy = value<PolicyFamily>('policy');
+  const family = policyFamily(policy);
   const w = value<number>('window');
   return {
     policy,
@@ -75,8 +77,8 @@ export function studentConfig(nb: Notebook): Partial<DistillConfig> {
     totalSubsteps: value('substeps'),
     numIntermediateStates: value('intermediate'),
     numDecayIters: value('decayIters'),
-    windowSubsteps: w >= 0 ? w : policy === 'dx' ? 3 : 0,
-    gmDropout: policy === 'gmflow' ? value('gmDropout') : 0,
+    windowSubsteps: w >= 0 ? w : family.defaults.windowSubsteps,
+    gmDropout: family.gmDropout ? value('gmDropout') : 0,
     batch: value('batch'),
     seed: value('seed'),
     adam: { lr: value('lr') },

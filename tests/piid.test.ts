@@ -123,7 +123,7 @@ test('invalid π-ID hyperparameters are refused with the option, the value and t
     [{ gmDropout: 1.5 }, /gmDropout must be in \[0, 1\), got 1.5/],
     [{ adam: { lr: NaN } }, /learning rate must be a finite number > 0, got NaN/],
     [{ adam: { lr: -1 } }, /learning rate must be a finite number > 0, got -1/],
-    [{ policy: 'ddim' as 'dx' }, /policy must be gmflow or dx, got 'ddim'/],
+    [{ policy: 'ddim' as 'dx' }, /policy must be gmflow, dx or constant, got 'ddim'/],
     [{ finalStepSizeScale: 0 }, /finalStepSizeScale must be in \(0, 1\], got 0/],
     [{ numIntermediateStates: 0 }, /numIntermediateStates must be an integer >= 1, got 0/],
   ];

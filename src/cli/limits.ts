@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import { UsageError, type OptSpecs, type ParsedOpts } from './args.js';
+import { headWidth, type PolicyFamily } from '../engine/families.js';
 
 const GiB = 2 ** 30;
 const F32 = 4;
@@ -66,9 +67,9 @@ export function mlpForwardBytes(rows: number, width: number, depth: number, outD
   return F32 * (rows * (width * 2 + outDim + inDim) + width * width * depth + width * (inDim + outDim));
 }
 
-/** 2D policy output values per sample: GMFlow 3K+1, DX 2N. */
-export function toyOutDim(policy: string, k: number, n: number): number {
-  return policy === 'dx' ? 2 * n : 3 * k + 1;
+/** 2D policy output values per sample, from the family registry (GMFlow 3K+1, DX 2N, constant 2). */
+export function toyOutDim(policy: PolicyFamily, size: number): number {
+  return headWidth(policy, size, 2, 'points');
 }
 
 /** Samples held on the host as float32 plus, for a CSV, its text (one string, which V8 caps). */

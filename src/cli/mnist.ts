@@ -18,10 +18,11 @@ import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
 import {
   DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
-import { policyConfigOf, StudentPolicyConfig } from '../runtime/toy.js';
+import { policyConfigOf, StudentPolicyConfig } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { drawWith, studentPolicyOf, TEMPERATURE, trainLoop } from './train.js';
+import { drawWith, POLICY_OPTION, sizeOf, sizeOption, studentPolicyOf, TEMPERATURE, trainLoop, WINDOW_OPTION, windowOf } from './train.js';
+import { headWidth, POLICY_FAMILIES, policyFamily } from '../engine/families.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, classifierTrainBytes, unetFloatsPerImage, unetTrainBytes } from './limits.js';
 
@@ -83,10 +84,10 @@ export async function trainTeacherMnistCommand(argv: string[]): Promise<number> 
 export const DISTILL_MNIST_OPTS: OptSpecs = {
   teacher: { type: 'string', help: 'image teacher directory' },
   dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'data (mnist)' },
-  policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
-  k: { type: 'int', default: DEFAULT_IMAGE_DISTILL.k, min: 1, max: 1_000_000, help: 'GMFlow components K per pixel' },
-  n: { type: 'int', default: DEFAULT_IMAGE_DISTILL.n, min: 1, max: 1_000_000, help: 'DX grid points N' },
-  'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
+  policy: POLICY_OPTION,
+  k: { ...sizeOption('gmflow', DEFAULT_IMAGE_DISTILL.k), help: `${POLICY_FAMILIES.gmflow.size!.label} per pixel` },
+  n: sizeOption('dx', DEFAULT_IMAGE_DISTILL.n),
+  'dx-mode': { type: 'string', default: 'grid', choices: POLICY_FAMILIES.dx.modes!, help: 'DX interpolation' },
   nfe: { type: 'int', default: 2, min: 1, max: 1000, help: 'student steps' },
   iters: { type: 'int', min: 1, max: BIG, help: 'π-ID iterations' },
   batch: { type: 'int', default: DEFAULT_IMAGE_DISTILL.batch, min: 1, max: 1_000_000, help: 'batch size' },
@@ -98,7 +99,7 @@ export const DISTILL_MNIST_OPTS: OptSpecs = {
   substeps: { type: 'int', default: 128, min: 1, max: 100_000, help: 'total rollout substeps' },
   intermediate: { type: 'int', default: 2, min: 1, max: 1000, help: 'intermediate states per segment' },
   'decay-iters': { type: 'int', default: 0, min: 0, max: BIG, help: 'teacher-ratio decay iterations (0: off)' },
-  window: { type: 'int', default: -1, min: -1, max: 100_000, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  window: WINDOW_OPTION,
   'gm-dropout': { type: 'number', default: 0.05, min: 0, max: 0.999, help: 'GM dropout probability' },
   'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
   shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
@@ -114,26 +115,27 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
   const tcfg = await imageCfgOf(String(o.teacher));
   checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
     const B = Number(v.batch);
-    const gm = v.policy !== 'dx';
+    const policy = policyFamily(v.policy).name;
     const C = tcfg.channels;
-    const outCh = gm ? Number(v.k) * (C + 1) : Number(v.n) * C;
+    const size = sizeOf(v, policy);
+    const outCh = headWidth(policy, size, C, 'images');
     const pixels = tcfg.size * tcfg.size * C;
     return unetTrainBytes(B, tcfg, outCh) + 4 * B * unetFloatsPerImage(tcfg) / 4 +
-      4 * B * Number(v.intermediate) * pixels * (gm ? Number(v.k) : Number(v.n)) * 16;
+      4 * B * Number(v.intermediate) * pixels * size * 16;
   }, String(o.backend));
   const out = await checkOutDir(String(o.out), 'student', [String(o.teacher)]);
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadImageNet(String(o.teacher), 'teacher');
   const data = await mnistSource();
-  const policy = String(o.policy) as 'gmflow' | 'dx';
+  const policy = policyFamily(o.policy).name;
   const cfg = {
     ...DEFAULT_IMAGE_DISTILL,
     policy, k: Number(o.k), n: Number(o.n), dxMode: String(o['dx-mode']) as 'grid' | 'polynomial',
     nfe: Number(o.nfe), batch: Number(o.batch), seed: Number(o.seed),
     adam: { lr: Number(o.lr), beta1: Number(o.beta1), beta2: Number(o.beta2), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) },
     totalSubsteps: Number(o.substeps), numIntermediateStates: Number(o.intermediate), numDecayIters: Number(o['decay-iters']),
-    windowSubsteps: Number(o.window) >= 0 ? Number(o.window) : policy === 'dx' ? 3 : 0,
-    gmDropout: policy === 'gmflow' ? Number(o['gm-dropout']) : 0, finalStepSizeScale: Number(o['final-step-scale']),
+    windowSubsteps: windowOf(o, policy),
+    gmDropout: policyFamily(policy).gmDropout ? Number(o['gm-dropout']) : 0, finalStepSizeScale: Number(o['final-step-scale']),
     shift: Number(o.shift), dataFree: Boolean(o['data-free']),
   };
   let d: ImageDistiller;

@@ -5,6 +5,7 @@ import { NonFiniteLossError } from '../engine/optim.js';
 import { Rng } from '../engine/rng.js';
 import { DATASETS_2D, sample2d, toCsv2d } from '../data/toy2d.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
+import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, type PolicyFamily } from '../engine/families.js';
 import { loadToyNet, saveToyNet } from '../models/io-node.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import { modeCoverage, precision } from '../metrics/modes.js';
@@ -98,12 +99,41 @@ export async function trainTeacherCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `--policy`: the registered families. */
+export const POLICY_OPTION = {
+  type: 'string', default: 'gmflow', choices: POLICY_FAMILY_NAMES,
+  help: `policy family: ${POLICY_FAMILY_NAMES.map((f) => `${f} (${POLICY_FAMILIES[f].label})`).join(', ')}`,
+} as const;
+
+/** `--window`: −1 means the family's default. */
+export const WINDOW_OPTION = {
+  type: 'int', default: -1, min: -1, max: 100_000,
+  help: `window substeps (default: ${POLICY_FAMILY_NAMES.map((f) => `${POLICY_FAMILIES[f].defaults.windowSubsteps} for ${f}`).join(', ')})`,
+} as const;
+
+/** A family's size option (`--k`, `--n`) with its registry range and label. */
+export function sizeOption(family: PolicyFamily, def: number) {
+  const size = POLICY_FAMILIES[family].size!;
+  return { type: 'int', default: def, min: size.min, max: size.max, help: size.label } as const;
+}
+
+/** The π-ID window: `--window` when set, else the family's default. */
+export function windowOf(o: ParsedOpts, policy: PolicyFamily): number {
+  return Number(o.window) >= 0 ? Number(o.window) : POLICY_FAMILIES[policy].defaults.windowSubsteps;
+}
+
+/** The size a family's student gets from `--k`/`--n` (1 for a family without one). */
+export function sizeOf(o: ParsedOpts, policy: PolicyFamily): number {
+  const size = POLICY_FAMILIES[policy].size;
+  return size ? Number(o[size.key]) : 1;
+}
+
 export const DISTILL_OPTS: OptSpecs = {
   teacher: { type: 'string', help: 'teacher model directory' },
-  policy: { type: 'string', default: 'gmflow', choices: ['gmflow', 'dx'], help: 'policy family' },
-  k: { type: 'int', default: 32, min: 1, max: 1_000_000, help: 'GMFlow components K' },
-  n: { type: 'int', default: 10, min: 1, max: 1_000_000, help: 'DX grid points N' },
-  'dx-mode': { type: 'string', default: 'grid', choices: ['grid', 'polynomial'], help: 'DX interpolation' },
+  policy: POLICY_OPTION,
+  k: sizeOption('gmflow', 32),
+  n: sizeOption('dx', 10),
+  'dx-mode': { type: 'string', default: 'grid', choices: POLICY_FAMILIES.dx.modes!, help: 'DX interpolation' },
   nfe: { type: 'int', default: 2, min: 1, max: 1000, help: 'student steps (network evaluations)' },
   iters: { type: 'int', min: 1, max: BIG, help: 'π-ID iterations' },
   batch: { type: 'int', default: 2048, min: 1, max: 10_000_000, help: 'batch size' },
@@ -114,7 +144,7 @@ export const DISTILL_OPTS: OptSpecs = {
   substeps: { type: 'int', default: 128, min: 1, max: 100_000, help: 'total rollout substeps' },
   intermediate: { type: 'int', default: 2, min: 1, max: 1000, help: 'intermediate states per segment' },
   'decay-iters': { type: 'int', default: 0, min: 0, max: BIG, help: 'teacher-ratio decay iterations (0: off)' },
-  window: { type: 'int', default: -1, min: -1, max: 100_000, help: 'window substeps (default: 0 for gmflow, 3 for dx)' },
+  window: WINDOW_OPTION,
   'gm-dropout': { type: 'number', default: 0, min: 0, max: 0.999, help: 'GM dropout probability' },
   'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
   shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
@@ -138,8 +168,9 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const td = Number.isInteger(tcfg.depth) ? Number(tcfg.depth) : 4;
   checkMemory(o, DISTILL_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
     const B = Number(v.batch);
-    const per = v.policy === 'dx' ? Number(v.n) : Number(v.k);
-    return mlpTrainBytes(B, tw, td, toyOutDim(String(v.policy), Number(v.k), Number(v.n))) + mlpForwardBytes(B, tw, td, 2) +
+    const policy = policyFamily(v.policy).name;
+    const per = sizeOf(v, policy);
+    return mlpTrainBytes(B, tw, td, toyOutDim(policy, per)) + mlpForwardBytes(B, tw, td, 2) +
       4 * B * Number(v.intermediate) * per * 2 * 16;
   }, String(o.backend));
   const out = await checkOutDir(String(o.out), 'student', [String(o.teacher)]);
@@ -149,15 +180,15 @@ export async function distillCommand(argv: string[]): Promise<number> {
   if (!(DATASETS_2D as readonly string[]).includes(dataset)) {
     throw new UsageError(`--dataset: the teacher's config names no known dataset ('${dataset}'); pass --dataset`);
   }
-  const policy = String(o.policy) as 'gmflow' | 'dx';
-  const window = Number(o.window) >= 0 ? Number(o.window) : policy === 'dx' ? 3 : 0;
+  const policy = policyFamily(o.policy).name;
+  const window = windowOf(o, policy);
   const cfg = {
     ...DEFAULT_DISTILL,
     policy, k: Number(o.k), n: Number(o.n), dxMode: String(o['dx-mode']) as 'grid' | 'polynomial',
     nfe: Number(o.nfe), batch: Number(o.batch), seed: Number(o.seed),
     adam: { lr: Number(o.lr), beta2: Number(o.beta2), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) },
     totalSubsteps: Number(o.substeps), numIntermediateStates: Number(o.intermediate), numDecayIters: Number(o['decay-iters']),
-    windowSubsteps: window, gmDropout: Number(o['gm-dropout']), finalStepSizeScale: Number(o['final-step-scale']),
+    windowSubsteps: window, gmDropout: policyFamily(policy).gmDropout ? Number(o['gm-dropout']) : 0, finalStepSizeScale: Number(o['final-step-scale']),
     shift: Number(o.shift), dataFree: Boolean(o['data-free']),
   };
   let distiller: Distiller;
@@ -180,7 +211,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** GMFlow students only; T ≥ 1 would leave the policy unchanged (as in the authors' code), so 1 is the ceiling and means none. */
+/** Students of families with a temperature (GMFlow) only; T ≥ 1 would leave the policy unchanged (as in the authors' code), so 1 is the ceiling and means none. */
 export const TEMPERATURE = { type: 'number', default: 1, gt: 0, max: 1, help: 'GMFlow student temperature in (0, 1] for all steps but the last (1: none)' } as const;
 
 export const SAMPLE_OPTS: OptSpecs = {
@@ -222,8 +253,9 @@ export function drawWith<N>(
   },
 ): Promise<Float32Array> {
   const temperature = Number(o.temperature ?? 1);
-  if (temperature !== 1 && m.policy?.policy !== 'gmflow') {
-    throw new UsageError(`--temperature ${temperature}: only a GMFlow student has a temperature; this model is ${m.policy ? 'a DX student' : 'a teacher'}`);
+  if (temperature !== 1 && !(m.policy && policyFamily(m.policy.policy).temperature)) {
+    const withTemperature = POLICY_FAMILY_NAMES.filter((f) => POLICY_FAMILIES[f].temperature).map((f) => POLICY_FAMILIES[f].title).join(' or ');
+    throw new UsageError(`--temperature ${temperature}: only a ${withTemperature} student has a temperature; this model is ${m.policy ? `a ${policyFamily(m.policy.policy).title} student` : 'a teacher'}`);
   }
   if (!m.policy) {
     if (o.nfe !== undefined) throw new UsageError('--nfe is for students; a teacher samples with --steps');

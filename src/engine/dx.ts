@@ -14,12 +14,14 @@
  * batched matrix product: x̂₀ = w[B,1,N] · X[B,N,P].
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy } from './policy.js';
+import { Policy, PolicyView } from './policy.js';
 import { Times, unwarpT } from './time.js';
 import { check, perSample, stopGradient } from './tensors.js';
+import { POLICY_FAMILIES } from './families.js';
 
 export type DXMode = 'grid' | 'polynomial';
-export const DX_MODES: readonly string[] = ['grid', 'polynomial'];
+/** the DX modes, as the family registry lists them */
+export const DX_MODES: readonly string[] = POLICY_FAMILIES.dx.modes!;
 
 export interface DXOptions {
   /** the policy's own segment size S (raw time) */
@@ -28,6 +30,13 @@ export interface DXOptions {
   shift: number;
   mode: DXMode;
   eps?: number;
+}
+
+/** Head output [B, N·C] (points, column n·C + c) or [B, N·C, H, W] (images, channel n·C + c) → [B, N, …F]. */
+export function dxOutput(out: tf.Tensor, N: number, C: number): tf.Tensor {
+  const [B, J, ...S] = out.shape;
+  check(J === N * C, `DX: expected a head output [B, ${N * C}${S.length ? ', …' : ''}] for N = ${N}, C = ${C}, got [${out.shape}]`);
+  return out.reshape([B, N, C, ...S]);
 }
 
 export class DXPolicy implements Policy {
@@ -130,6 +139,11 @@ export class DXPolicy implements Policy {
 
   detach(): DXPolicy {
     return new DXPolicy(null, this.xTSrc, this.sigmaTSrc, this.opts, stopGradient(this.points));
+  }
+
+  /** The inspector's points: X_n [B, N, …F] (X₀ at the segment end, X_{N−1} at the source). */
+  view(): PolicyView {
+    return { draw: 'points', points: this.points.clone() };
   }
 
   dispose(): void {

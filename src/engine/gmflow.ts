@@ -14,7 +14,7 @@
  * At the source point itself (x_t = x_src, σ_t = σ_src for the whole batch) x̂₀ = Σ_k softmax(l)_k μ_k.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy } from './policy.js';
+import { Policy, PolicyView } from './policy.js';
 import { Times } from './time.js';
 import { check, perSample, sameTimes, stopGradient } from './tensors.js';
 import { Rng } from './rng.js';
@@ -23,6 +23,39 @@ export interface GMFlowOutput {
   means: tf.Tensor; // [B, K, …F]
   logweights: tf.Tensor; // [B, K, 1, …S]
   logstds: tf.Tensor; // [B, 1, 1, …1]
+}
+
+/** Head values per sample, points layout [C]: K·C means (column k·C + c), K logits, 1 log-std. */
+export function gmflowPointsWidth(K: number, C: number): number {
+  return K * C + K + 1;
+}
+
+/**
+ * Points-layout head output [B, K·C + K + 1] → means [B, K, C], logweights [B, K, 1] (log-softmax over K),
+ * logstds [B, 1, 1].
+ */
+export function gmflowPointsOutput(out: tf.Tensor, K: number, C: number): GMFlowOutput {
+  const [B, D] = out.shape;
+  check(out.rank === 2 && D === gmflowPointsWidth(K, C), `GMFlow: expected a head output [B, ${gmflowPointsWidth(K, C)}] for K = ${K}, C = ${C}, got [${out.shape}]`);
+  return tf.tidy(() => {
+    const [m, lw, ls] = tf.split(out, [K * C, K, 1], 1);
+    return { means: m.reshape([B, K, C]), logweights: tf.logSoftmax(lw).reshape([B, K, 1]), logstds: ls.reshape([B, 1, 1]) };
+  });
+}
+
+/**
+ * Image-layout head output [B, K·(C+1), H, W] (K·C means, channel k·C + c, then K logits) and the
+ * log-std output [B, 1] → means [B, K, C, H, W], logweights [B, K, 1, H, W], logstds [B, 1, 1, 1, 1].
+ */
+export function gmflowImageOutput(out: tf.Tensor, logstd: tf.Tensor | undefined, K: number, C: number): GMFlowOutput {
+  const [B, J, H, W] = out.shape;
+  check(out.rank === 4 && J === K * (C + 1) && logstd !== undefined,
+    `GMFlow: expected a head output [B, ${K * (C + 1)}, H, W] and a log-std for K = ${K}, C = ${C}, got [${out.shape}]${logstd ? '' : ' and no log-std'}`);
+  return tf.tidy(() => {
+    const [m, lw] = tf.split(out, [K * C, K], 1);
+    const l = lw.reshape([B, K, 1, H, W]);
+    return { means: m.reshape([B, K, C, H, W]), logweights: l.sub(tf.logSumExp(l, 1, true)), logstds: logstd!.reshape([B, 1, 1, 1, 1]) };
+  });
 }
 
 export class GMFlowPolicy implements Policy {
@@ -274,6 +307,17 @@ export class GMFlowPolicy implements Policy {
     const maskShape = [B, K, ...new Array(rank - 2).fill(1)];
     const logw = tf.tidy(() => this.logweights.add(tf.tensor(mask, maskShape)));
     return this.withTensors(this.means.clone(), this.gmVars.clone(), logw);
+  }
+
+  /** The inspector's mixture: means [B, K, …F], weights softmax(l) [B, K] (points) and the std √v [B]. */
+  view(): PolicyView {
+    const [B, K] = this.logweights.shape;
+    return tf.tidy(() => ({
+      draw: 'mixture' as const,
+      means: this.means.clone(),
+      weights: this.isPoints ? tf.softmax(this.logweights.reshape([B, K])) : this.softmaxK(this.logweights),
+      std: this.gmVars.reshape([B]).sqrt(),
+    }));
   }
 
   dispose(): void {

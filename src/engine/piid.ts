@@ -20,9 +20,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Policy, policyAverageU, policyRollout } from './policy.js';
-import { GMFlowPolicy } from './gmflow.js';
 import { forwardDiffusion } from './forward.js';
-import { fillTimes, numSubsteps, piflowSampleT, Times, warpT } from './time.js';
+import { fillTimes, numSubsteps, piflowSampleT, segmentBase, Times, warpT } from './time.js';
 import { check, perSample } from './tensors.js';
 import { Rng } from './rng.js';
 import { GuardedAdam, StepStats } from './optim.js';
@@ -39,7 +38,7 @@ export interface PiIDConfig {
   numDecayIters: number;
   /** averaging window, in substeps (0: the local velocity; 3 is the authors' DX setting) */
   windowSubsteps: number;
-  /** GM dropout probability on the detached policy (GMFlow only) */
+  /** GM dropout probability on the detached policy (families whose policies have `dropout`: GMFlow) */
   gmDropout: number;
   /** size of the last segment relative to the others */
   finalStepSizeScale: number;
@@ -229,7 +228,7 @@ export class PiFlowImitation {
   /** The detached, GM-dropped-out policy that drives the rollouts (no tape). */
   private detachedPolicy(xTSrc: tf.Tensor, sigmaTSrc: Times): Policy {
     const p = this.student(xTSrc, sigmaTSrc, this.cfg.policyEps);
-    if (p instanceof GMFlowPolicy && this.cfg.gmDropout > 0) {
+    if (p.dropout && this.cfg.gmDropout > 0) {
       const d = p.dropout(this.cfg.gmDropout, this.rng);
       p.dispose();
       return d;
@@ -291,7 +290,7 @@ export class PiFlowImitation {
     const c = this.cfg;
     const B = shape[0];
     const f = Math.max(c.finalStepSizeScale, c.eps);
-    const base = 1 / (c.nfe - 1 + f);
+    const base = segmentBase(c.nfe, c.finalStepSizeScale, c.eps);
     let x = tf.tensor(this.rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
     let rawTSrc = fillTimes(B, 1);
     let total: tf.Scalar | null = null;

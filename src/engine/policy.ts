@@ -11,6 +11,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { Times, numSubsteps, warpT } from './time.js';
 import { perSample } from './tensors.js';
+import type { Rng } from './rng.js';
+
+/**
+ * What a policy shows in the inspector, as tensors the caller owns (x₀ space, per sample):
+ * a mixture (means [B, K, …F], weights [B, K] summing to 1, shared std [B]), a set of points
+ * ([B, N, …F], in order), or nothing beyond the x̂₀ path every policy has.
+ */
+export type PolicyView =
+  | { draw: 'mixture'; means: tf.Tensor; weights: tf.Tensor; std: tf.Tensor }
+  | { draw: 'points'; points: tf.Tensor }
+  | { draw: 'none' };
 
 export interface Policy {
   /** batch size B */
@@ -30,6 +41,15 @@ export interface Policy {
   advance?(xT: tf.Tensor, sigmaT: Times, dt: Times): tf.Tensor;
   /** a copy through which no gradient flows */
   detach(): Policy;
+  /**
+   * Capability: sampling temperature (GMFlow). Returns a new policy; this one is left as it is.
+   * Policies without it ignore the sampler's temperature.
+   */
+  temperature?(temperature: number): Policy;
+  /** Capability: π-ID's dropout of mixture components on the detached policy (GMFlow). Returns a new policy. */
+  dropout?(p: number, rng: Rng): Policy;
+  /** Capability: what the inspector draws of this policy (tensors owned by the caller); absent: nothing. */
+  view?(): PolicyView;
   /** releases the tensors the policy owns (not x_t_src, which belongs to the caller) */
   dispose(): void;
 }

@@ -4,7 +4,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Policy, policyRollout, SubstepObserver } from './policy.js';
-import { GMFlowPolicy } from './gmflow.js';
 import { fillTimes, flowmapSdeTimesteps, Times, unwarpT, warpT } from './time.js';
 import { check } from './tensors.js';
 import { Rng } from './rng.js';
@@ -44,7 +43,7 @@ export interface PiFlowSampleOptions {
   /** time shift of the schedule (warp and unwarp) */
   shift: number;
   finalStepSizeScale: number;
-  /** GMFlow temperature, applied on every step but the last (T ≥ 1: none) */
+  /** temperature of policies that have one (GMFlow), applied on every step but the last (T ≥ 1: none) */
   temperature?: number;
   /** FlowMap-SDE h: 0 is the deterministic ODE; h > 0 re-noises after each step (needs `rng`) */
   h?: number;
@@ -80,7 +79,7 @@ export function piflowSample(
     const sDst = sched.sigmasDst[i];
     const sigmaSrc = fillTimes(B, sSrc);
     let policy = makePolicy(x, sigmaSrc, i);
-    if (policy instanceof GMFlowPolicy && i < nfe - 1 && temperature < 1) {
+    if (policy.temperature && i < nfe - 1 && temperature < 1) {
       const tempered = policy.temperature(temperature);
       policy.dispose();
       policy = tempered;

@@ -52,6 +52,15 @@ export function numSubsteps(deltaRaw: number, totalSubsteps: number): number {
   return Math.max(roundHalfEven(deltaRaw * totalSubsteps), 1);
 }
 
+/**
+ * The raw length of one few-step segment (all but the last, which is f'·base long):
+ *   base = 1/(nfe − 1 + f'),  f' = max(finalStepSizeScale, eps).
+ * The π-ID segment sampling, the data-free rollout and the DX policy's own segment size all use it.
+ */
+export function segmentBase(nfe: number, finalStepSizeScale: number, eps = 1e-4): number {
+  return 1 / (nfe - 1 + Math.max(finalStepSizeScale, eps));
+}
+
 export interface SampledTimes {
   /** raw source time of the segment, per sample */
   rawTSrc: Times;
@@ -74,7 +83,7 @@ export function piflowSampleT(
 ): SampledTimes {
   const eps = opts.eps ?? 1e-4;
   const f = Math.max(opts.finalStepSizeScale, eps);
-  const base = 1 / (opts.nfe - 1 + f);
+  const base = segmentBase(opts.nfe, opts.finalStepSizeScale, eps);
   const n = rawT.length;
   const rawTSrc = new Float64Array(n);
   const segmentSize = new Float64Array(n);

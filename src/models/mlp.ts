@@ -3,25 +3,28 @@
  * depth x Dense(width, swish == SiLU) -> Dense(outDim, linear), as a tfjs LayersModel so that
  * `model.save()` gives model.json + weights that the browser loads unchanged with `tf.loadLayersModel`.
  *
- * Heads (u-space, the toy layout of shared/reference/README.md):
- * - teacher: 2 (u = eps - x0)
- * - gmflow:  2K + K + 1 = means (column 2k+c = component k, channel c) | logweights | logstd
- * - dx:      2N (column 2n+c = grid point n, channel c)
+ * Heads (u-space, the toy layout of shared/reference/README.md): the teacher's 2 (u = eps - x0); a
+ * student's as its policy family's registry entry says (engine/policies.ts: replicas·2 + logits + logstd):
+ * - gmflow:   2K + K + 1 = means (column 2k+c = component k, channel c) | logweights | logstd
+ * - dx:       2N (column 2n+c = grid point n, channel c)
+ * - constant: 2 (one velocity, like the teacher)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/rng.js';
+import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, validateFamilyConfig } from '../engine/families.js';
+import { gmflowPointsOutput } from '../engine/gmflow.js';
+import { dxOutput } from '../engine/dx.js';
 import { embed2d, embedDims } from './embedding.js';
 
-export const MLP_KINDS = ['teacher', 'gmflow', 'dx'] as const;
+export const MLP_KINDS = ['teacher', ...POLICY_FAMILY_NAMES] as const;
 export type MlpKind = (typeof MLP_KINDS)[number];
 
 export interface MlpConfig {
   kind: MlpKind;
   width: number;
   depth: number;
-  /** GMFlow components (kind 'gmflow'). */
+  /** the family's size parameter (registry: K for 'gmflow', N for 'dx') */
   k?: number;
-  /** DX grid points (kind 'dx'). */
   n?: number;
   timeDim?: number;
   coordDim?: number;
@@ -39,8 +42,8 @@ export function validateMlpConfig(cfg: MlpConfig, where = 'MlpConfig'): MlpConfi
   if (!posInt(cfg.width) || !posInt(cfg.depth)) {
     throw new Error(`${where}: width and depth must be positive integers, got ${cfg.width}, ${cfg.depth}`);
   }
-  if (cfg.kind === 'gmflow' && !posInt(cfg.k)) throw new Error(`${where}: gmflow needs a positive integer k, got ${cfg.k}`);
-  if (cfg.kind === 'dx' && !posInt(cfg.n)) throw new Error(`${where}: dx needs a positive integer n, got ${cfg.n}`);
+  const size = cfg.kind === 'teacher' ? null : policyFamily(cfg.kind).size;
+  if (size && !posInt(cfg[size.key])) throw new Error(`${where}: ${cfg.kind} needs a positive integer ${size.key}, got ${cfg[size.key]}`);
   if (cfg.dim !== undefined && cfg.dim !== 2) throw new Error(`${where}: dim must be 2, got ${cfg.dim}`);
   embedDims(cfg);
   return cfg;
@@ -48,7 +51,7 @@ export function validateMlpConfig(cfg: MlpConfig, where = 'MlpConfig'): MlpConfi
 
 /** Width of the head output. */
 export function outDim(cfg: MlpConfig): number {
-  return cfg.kind === 'teacher' ? 2 : cfg.kind === 'gmflow' ? 3 * cfg.k! + 1 : 2 * cfg.n!;
+  return cfg.kind === 'teacher' ? 2 : headWidth(cfg.kind, familySize(policyFamily(cfg.kind), cfg), 2, 'points');
 }
 
 /** Expected weight shapes, in model.weights order: [kernel0, bias0, ..., headKernel, headBias]. */
@@ -61,7 +64,7 @@ export function paramCount(cfg: MlpConfig): number {
   return weightShapes(cfg).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Build the model. Kernels Kaiming-normal (fan_in, gain √2) from `rng`, zero biases; gmflow: logweight/logstd columns zero. */
+/** Build the model. Kernels Kaiming-normal (fan_in, gain √2) from `rng`, zero biases; the logit/logstd columns of a family's head zero. */
 export function createMlp(cfg: MlpConfig, rng: Rng): tf.LayersModel {
   validateMlpConfig(cfg);
   const { embedDim } = embedDims(cfg);
@@ -79,13 +82,15 @@ export function createMlp(cfg: MlpConfig, rng: Rng): tf.LayersModel {
   }
   model.add(tf.layers.dense({ units: outDim(cfg), name: 'head', kernelInitializer: 'zeros' }));
   const shapes = weightShapes(cfg);
+  // the head's columns past the velocity copies (a family's logits and logstd) start at zero
+  const firstExtra = cfg.kind === 'teacher' ? Infinity : 2 * policyFamily(cfg.kind).head(familySize(policyFamily(cfg.kind), cfg)).replicas;
   tf.tidy(() => {
     const ws = shapes.map((sh) => {
       if (sh.length === 1) return tf.zeros(sh);
       const [fanIn, out] = sh;
       const w = rng.normalArray(fanIn * out, Math.sqrt(2 / fanIn)); // [fanIn, out] row-major
-      if (cfg.kind === 'gmflow' && sh === shapes[shapes.length - 2]) {
-        for (let r = 0; r < fanIn; r++) w.fill(0, r * out + 2 * cfg.k!, (r + 1) * out); // zero logweight & logstd columns
+      if (firstExtra < out && sh === shapes[shapes.length - 2]) {
+        for (let r = 0; r < fanIn; r++) w.fill(0, r * out + firstExtra, (r + 1) * out); // zero logweight & logstd columns
       }
       return tf.tensor2d(w, [fanIn, out]);
     });
@@ -105,16 +110,17 @@ export function checkModelAgainstConfig(model: tf.LayersModel, cfg: MlpConfig, w
 }
 
 export interface InitFromTeacherOptions {
-  /** Std of the N(0, std^2) noise added to the replicated mean biases (default 0.05 for gmflow, 0 for dx). */
+  /** Std of the N(0, std^2) noise added to the replicated biases (default: the family's, 0.05 for gmflow, 0 for dx). */
   noiseStd?: number;
-  /** Bias of the logstd output (gmflow; default ln 0.05). */
+  /** Bias of the logstd output (families with one, gmflow; default ln 0.05). */
   initLogstd?: number;
 }
 
 /**
  * π-Flow student init (WORKLOAD.md §4): trunk copied from the teacher; the teacher's output layer
- * replicated K (gmflow means) or N (dx) times, k-major; replicated biases += N(0, noiseStd^2) from `rng`;
- * gmflow logweight weights/biases zero, logstd weights zero and bias initLogstd. `cfg` is the student's.
+ * replicated as many times as the family's head says (K gmflow means, N dx points, 1 constant velocity),
+ * k-major; replicated biases += N(0, noiseStd^2) from `rng`; logit weights/biases zero, logstd weights
+ * zero and bias initLogstd. `cfg` is the student's.
  */
 export function initStudentFromTeacher(
   student: tf.LayersModel,
@@ -124,11 +130,13 @@ export function initStudentFromTeacher(
   opts: InitFromTeacherOptions = {},
 ): void {
   validateMlpConfig(cfg);
-  if (cfg.kind === 'teacher') throw new Error("initStudentFromTeacher: student kind must be 'gmflow' or 'dx'");
+  if (cfg.kind === 'teacher') throw new Error(`initStudentFromTeacher: student kind must be a policy family (${POLICY_FAMILY_NAMES.join(', ')})`);
   checkModelAgainstConfig(student, cfg, 'initStudentFromTeacher: student');
   checkModelAgainstConfig(teacher, { ...cfg, kind: 'teacher' }, 'initStudentFromTeacher: teacher');
-  const reps = cfg.kind === 'gmflow' ? cfg.k! : cfg.n!;
-  const noiseStd = opts.noiseStd ?? (cfg.kind === 'gmflow' ? 0.05 : 0);
+  const family = validateFamilyConfig({ policy: cfg.kind, k: cfg.k, n: cfg.n });
+  const head = family.head(familySize(family, cfg));
+  const reps = head.replicas;
+  const noiseStd = opts.noiseStd ?? family.initNoiseStd;
   const initLogstd = opts.initLogstd ?? Math.log(0.05);
   const tw = teacher.getWeights();
   const nTrunk = 2 * cfg.depth;
@@ -137,12 +145,12 @@ export function initStudentFromTeacher(
     let kernel = tf.tile(kT, [1, reps]); // [W, 2*reps]: column 2k+c = teacher column c
     let bias = tf.tile(bT, [reps]); // [2*reps]
     if (noiseStd > 0) bias = tf.add(bias, tf.tensor1d(rng.normalArray(2 * reps, noiseStd)));
-    if (cfg.kind === 'gmflow') {
-      const K = cfg.k!;
-      kernel = tf.concat([kernel, tf.zeros([cfg.width, K + 1])], 1); // [W, 3K+1]
-      const tail = new Float32Array(K + 1);
-      tail[K] = initLogstd;
-      bias = tf.concat([bias, tf.tensor1d(tail)]); // [3K+1]
+    const extra = head.logits + (head.logstd ? 1 : 0);
+    if (extra > 0) {
+      kernel = tf.concat([kernel, tf.zeros([cfg.width, extra])], 1); // gmflow: [W, 3K+1]
+      const tail = new Float32Array(extra);
+      if (head.logstd) tail[extra - 1] = initLogstd;
+      bias = tf.concat([bias, tf.tensor1d(tail)]); // gmflow: [3K+1]
     }
     student.setWeights([...tw.slice(0, nTrunk), kernel, bias]);
   });
@@ -153,23 +161,16 @@ export function splitGmflowOutput(
   out: tf.Tensor2D,
   K: number,
 ): { means: tf.Tensor3D; logweights: tf.Tensor3D; logstds: tf.Tensor3D } {
-  const [B, D] = out.shape;
+  const D = out.shape[1];
   if (D !== 3 * K + 1) throw new Error(`splitGmflowOutput: expected [B, ${3 * K + 1}] for K = ${K}, got [${out.shape}]`);
-  return tf.tidy(() => {
-    const [m, lw, ls] = tf.split(out, [2 * K, K, 1], 1);
-    return {
-      means: tf.reshape(m, [B, K, 2]) as tf.Tensor3D,
-      logweights: tf.reshape(tf.logSoftmax(lw), [B, K, 1]) as tf.Tensor3D,
-      logstds: tf.reshape(ls, [B, 1, 1]) as tf.Tensor3D,
-    };
-  });
+  return gmflowPointsOutput(out, K, 2) as { means: tf.Tensor3D; logweights: tf.Tensor3D; logstds: tf.Tensor3D };
 }
 
 /** DX head output [B, 2N] -> denoising output (u-space) [B, N, 2]. */
 export function splitDxOutput(out: tf.Tensor2D, N: number): tf.Tensor3D {
-  const [B, D] = out.shape;
+  const D = out.shape[1];
   if (D !== 2 * N) throw new Error(`splitDxOutput: expected [B, ${2 * N}] for N = ${N}, got [${out.shape}]`);
-  return tf.reshape(out, [B, N, 2]);
+  return dxOutput(out, N, 2) as tf.Tensor3D;
 }
 
 /** A network with its config and the embedding wired in. */

@@ -20,12 +20,18 @@
  * - gmflow: K·C means (channel k·C + c) then K logits, plus a second output [1]: the log-std, from a
  *   small MLP on the (gradient-free) sinusoidal time input
  * - dx: N·C (channel n·C + c)
+ * - constant: C (one velocity, like the teacher)
+ * (a student's head is its policy family's registry entry, engine/policies.ts: replicas·C + logits,
+ * and the log-std output when the family has one)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/rng.js';
+import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, type HeadLayout } from '../engine/families.js';
+import { gmflowImageOutput } from '../engine/gmflow.js';
+import { dxOutput } from '../engine/dx.js';
 import { timeEmbedding } from './embedding.js';
 
-export const UNET_KINDS = ['teacher', 'gmflow', 'dx'] as const;
+export const UNET_KINDS = ['teacher', ...POLICY_FAMILY_NAMES] as const;
 export type UNetKind = (typeof UNET_KINDS)[number];
 
 export interface UNetConfig {
@@ -67,15 +73,20 @@ export function validateUNetConfig(cfg: UNetConfig, where = 'UNetConfig'): UNetC
   if (cfg.size % 4 !== 0) throw new Error(`${where}: size must be a multiple of 4, got ${cfg.size}`);
   if (cfg.base % cfg.groups !== 0 || cfg.mid % cfg.groups !== 0) throw new Error(`${where}: groups ${cfg.groups} must divide base ${cfg.base} and mid ${cfg.mid}`);
   if (cfg.timeDim % 2 !== 0 || cfg.timeDim < 4) throw new Error(`${where}: timeDim must be an even integer >= 4, got ${cfg.timeDim}`);
-  if (cfg.kind === 'gmflow' && !posInt(cfg.k)) throw new Error(`${where}: gmflow needs a positive integer k, got ${cfg.k}`);
-  if (cfg.kind === 'dx' && !posInt(cfg.n)) throw new Error(`${where}: dx needs a positive integer n, got ${cfg.n}`);
+  const size = cfg.kind === 'teacher' ? null : policyFamily(cfg.kind).size;
+  if (size && !posInt(cfg[size.key])) throw new Error(`${where}: ${cfg.kind} needs a positive integer ${size.key}, got ${cfg[size.key]}`);
   return cfg;
+}
+
+/** The student's head layout from the registry (a teacher: one copy of the velocity head). */
+function headLayout(cfg: UNetConfig): HeadLayout {
+  return cfg.kind === 'teacher' ? { replicas: 1, logits: 0, logstd: false } : policyFamily(cfg.kind).head(familySize(policyFamily(cfg.kind), cfg));
 }
 
 /** Head channels per pixel J. */
 export function headChannels(cfg: UNetConfig): number {
   const C = cfg.channels;
-  return cfg.kind === 'teacher' ? C : cfg.kind === 'gmflow' ? cfg.k! * (C + 1) : cfg.n! * C;
+  return cfg.kind === 'teacher' ? C : headWidth(cfg.kind, familySize(policyFamily(cfg.kind), cfg), C, 'images');
 }
 
 // ---------------------------------------------------------------- custom layers
@@ -209,15 +220,16 @@ export function buildUNetModel(cfg: UNetConfig): tf.LayersModel {
   a = tf.layers.activation({ activation: 'swish', name: 'out_act' }).apply(a) as tf.SymbolicTensor;
   const out = tf.layers.conv2d({ filters: 4 * headChannels(cfg), kernelSize: 3, padding: 'same', name: 'head' }).apply(a) as tf.SymbolicTensor;
   const outputs = [out];
-  if (cfg.kind === 'gmflow') {
+  if (headLayout(cfg).logstd) {
     const l1 = tf.layers.dense({ units: 64, activation: 'swish', name: 'logstd1' }).apply(t) as tf.SymbolicTensor;
     outputs.push(tf.layers.dense({ units: 1, name: 'logstd2' }).apply(l1) as tf.SymbolicTensor);
   }
   return tf.model({ inputs: [x, t], outputs, name: `unet_${cfg.kind}` });
 }
 
-/** Kaiming-normal (fan_in, gain √2) kernels from `rng`, zero biases, GN γ = 1 / β = 0; each block's conv2 zero; gmflow: logit channels and log-std output zero, log-std bias ln 0.05. */
+/** Kaiming-normal (fan_in, gain √2) kernels from `rng`, zero biases, GN γ = 1 / β = 0; each block's conv2 zero; a family's logit channels and log-std output zero, log-std bias ln 0.05. */
 export function initUNetWeights(model: tf.LayersModel, cfg: UNetConfig, rng: Rng, initLogstd = Math.log(0.05)): void {
+  const head = headLayout(cfg);
   tf.tidy(() => {
     for (const layer of model.layers) {
       const ws = layer.getWeights();
@@ -233,9 +245,9 @@ export function initUNetWeights(model: tf.LayersModel, cfg: UNetConfig, rng: Rng
         if (name.endsWith('_conv2') || name === 'logstd2') return tf.zerosLike(w);
         const fanIn = shape.slice(0, -1).reduce((p, q) => p * q, 1);
         const vals = rng.normalArray(w.size, Math.sqrt(2 / fanIn));
-        if (name === 'head' && cfg.kind === 'gmflow') {
+        if (name === 'head' && head.logits > 0) {
           const out = shape[shape.length - 1];
-          const firstLogit = 4 * cfg.k! * cfg.channels;
+          const firstLogit = 4 * head.replicas * cfg.channels;
           for (let r = 0; r < w.size / out; r++) vals.fill(0, r * out + firstLogit, (r + 1) * out);
         }
         return tf.tensor(vals, shape);
@@ -295,7 +307,7 @@ export function imageNetFromModel(cfg: UNetConfig, model: tf.LayersModel): Image
         const res = model.apply([patchify(x), temb]) as tf.Tensor | tf.Tensor[];
         const outs = Array.isArray(res) ? res : [res];
         const out = unpatchify(outs[0]);
-        return cfg.kind === 'gmflow' ? { out, logstd: outs[1] as tf.Tensor2D } : { out };
+        return outs.length > 1 ? { out, logstd: outs[1] as tf.Tensor2D } : { out };
       }) as ImageNetOutput;
     },
     dispose: () => model.dispose(),
@@ -320,45 +332,40 @@ export function splitImageTeacherOutput(o: ImageNetOutput): tf.Tensor4D {
 
 /** GMFlow outputs → means [B, K, C, H, W], logweights [B, K, 1, H, W] (log-softmax over K), logstds [B, 1, 1, 1, 1]. */
 export function splitImageGmflowOutput(o: ImageNetOutput, K: number, C: number): { means: tf.Tensor; logweights: tf.Tensor; logstds: tf.Tensor } {
-  const [B, J, H, W] = o.out.shape;
+  const J = o.out.shape[1];
   if (J !== K * (C + 1) || !o.logstd) throw new Error(`splitImageGmflowOutput: expected [B, ${K * (C + 1)}, H, W] and a log-std for K = ${K}, C = ${C}, got [${o.out.shape}]`);
-  return tf.tidy(() => {
-    const [m, lw] = tf.split(o.out, [K * C, K], 1);
-    const l = lw.reshape([B, K, 1, H, W]);
-    return {
-      means: m.reshape([B, K, C, H, W]),
-      logweights: l.sub(tf.logSumExp(l, 1, true)),
-      logstds: o.logstd!.reshape([B, 1, 1, 1, 1]),
-    };
-  });
+  return gmflowImageOutput(o.out, o.logstd, K, C);
 }
 
 /** DX output → [B, N, C, H, W]. */
 export function splitImageDxOutput(o: ImageNetOutput, N: number, C: number): tf.Tensor {
-  const [B, J, H, W] = o.out.shape;
+  const J = o.out.shape[1];
   if (J !== N * C) throw new Error(`splitImageDxOutput: expected [B, ${N * C}, H, W] for N = ${N}, got [${o.out.shape}]`);
-  return o.out.reshape([B, N, C, H, W]);
+  return dxOutput(o.out, N, C);
 }
 
 export interface ImageInitFromTeacherOptions {
-  /** std of the noise on each copy's head bias (default 0.05 for gmflow, 0 for dx) */
+  /** std of the noise on each copy's head bias (default: the family's, 0.05 for gmflow, 0 for dx) */
   noiseStd?: number;
-  /** log-std bias (gmflow; default ln 0.05) */
+  /** log-std bias (families with a log-std, gmflow; default ln 0.05) */
   initLogstd?: number;
 }
 
 /**
  * π-Flow student init (PAPER.md recipe): every trunk layer copied from the teacher; the head conv
- * replicated K (gmflow means) or N (dx) times, with N(0, noiseStd²) on each copy's bias; gmflow logit
- * channels zero; the log-std MLP freshly initialised with its output kernel zero and bias initLogstd.
+ * replicated as the family's head says (K gmflow means, N dx points, 1 constant velocity), with
+ * N(0, noiseStd²) on each copy's bias; logit channels zero; a log-std MLP freshly initialised with its
+ * output kernel zero and bias initLogstd.
  */
 export function initImageStudentFromTeacher(student: ImageNet, teacher: ImageNet, rng: Rng, opts: ImageInitFromTeacherOptions = {}): void {
   const cfg = student.cfg;
-  if (cfg.kind === 'teacher') throw new Error("initImageStudentFromTeacher: student kind must be 'gmflow' or 'dx'");
+  if (cfg.kind === 'teacher') throw new Error(`initImageStudentFromTeacher: student kind must be a policy family (${POLICY_FAMILY_NAMES.join(', ')})`);
   if (teacher.cfg.kind !== 'teacher') throw new Error('initImageStudentFromTeacher: the teacher must be a teacher network');
   checkUNetAgainstConfig(teacher.model, { ...cfg, kind: 'teacher' }, 'initImageStudentFromTeacher: teacher');
-  const reps = cfg.kind === 'gmflow' ? cfg.k! : cfg.n!;
-  const noiseStd = opts.noiseStd ?? (cfg.kind === 'gmflow' ? 0.05 : 0);
+  const family = policyFamily(cfg.kind);
+  const head = headLayout(cfg);
+  const reps = head.replicas;
+  const noiseStd = opts.noiseStd ?? family.initNoiseStd;
   const C = cfg.channels;
   tf.tidy(() => {
     for (const layer of student.model.layers) {
@@ -373,14 +380,14 @@ export function initImageStudentFromTeacher(student: ImageNet, teacher: ImageNet
       let kernel = tf.tile(kT, [1, 1, 1, reps]);
       let bias = tf.tile(bT, [reps]);
       if (noiseStd > 0) bias = bias.add(tf.tensor1d(rng.normalArray(4 * C * reps, noiseStd)));
-      if (cfg.kind === 'gmflow') {
+      if (head.logits > 0) {
         const [kh, kw, cin] = kT.shape;
-        kernel = tf.concat([kernel, tf.zeros([kh, kw, cin, 4 * cfg.k!])], 3);
-        bias = tf.concat([bias, tf.zeros([4 * cfg.k!])]);
+        kernel = tf.concat([kernel, tf.zeros([kh, kw, cin, 4 * head.logits])], 3);
+        bias = tf.concat([bias, tf.zeros([4 * head.logits])]);
       }
       layer.setWeights([kernel, bias]);
     }
-    if (cfg.kind === 'gmflow') {
+    if (head.logstd) {
       const l1 = student.model.getLayer('logstd1');
       const [w1, b1] = l1.getWeights();
       l1.setWeights([tf.tensor(rng.normalArray(w1.size, Math.sqrt(2 / w1.shape[0])), w1.shape), tf.zerosLike(b1)]);

@@ -7,16 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { eulerSample } from '../engine/sample.js';
 import { piflowSample } from '../engine/sample.js';
-import { GMFlowPolicy } from '../engine/gmflow.js';
-import { DXPolicy } from '../engine/dx.js';
 import { fillTimes, type Times } from '../engine/time.js';
-import type { Policy } from '../engine/policy.js';
+import type { Policy, PolicyView } from '../engine/policy.js';
 import type { VelocityFn } from '../engine/sample.js';
 import { ToyNet } from '../models/mlp.js';
 import { StudentPolicyConfig, studentPolicy, teacherVelocity } from './toy.js';
-import type { Paths } from './paths.js';
+import type { Paths, PolicyPaths, StepPolicy } from './paths.js';
 
-export { particleX0, splitPaths, type Paths } from './paths.js';
+export { particleX0, splitPaths, type Paths, type PolicyPaths, type StepPolicy } from './paths.js';
 
 /** Stacks [P, …F] snapshots into one [T, P, …F] array with a single readback; disposes the snapshots. */
 async function stackStates(snaps: tf.Tensor[]): Promise<Float32Array> {
@@ -59,20 +57,6 @@ export async function teacherPaths(teacher: ToyNet, noise: Float32Array, steps: 
   } finally {
     x.dispose();
   }
-}
-
-/** A step's policy in x₀ space, per particle. */
-export type StepPolicy =
-  | { kind: 'gmflow'; sigmaSrc: number; means: Float32Array /* [P, K, 2] */; weights: Float32Array /* [P, K] */; std: Float32Array /* [P] */; k: number }
-  | { kind: 'dx'; sigmaSrc: number; points: Float32Array /* [P, N, 2] */; n: number };
-
-export interface PolicyPaths extends Paths {
-  /** index into `sigma`/`states` of each network evaluation (the step's source state) */
-  nfeIndices: number[];
-  /** the policy's x̂₀ at every state: [T, P, 2] */
-  x0: Float32Array;
-  /** each step's policy */
-  steps: StepPolicy[];
 }
 
 export interface PolicyPathOptions {
@@ -132,36 +116,30 @@ export async function policyPathsOf(
  * policy (after temperature), and the policy's x̂₀ along its own substeps.
  */
 export async function policyPaths(student: ToyNet, p: StudentPolicyConfig, noise: Float32Array, opts: PolicyPathOptions = {}): Promise<PolicyPaths> {
-  const stepTensors: { sigmaSrc: number; parts: tf.Tensor[]; kind: 'gmflow' | 'dx' }[] = [];
+  const stepViews: { sigmaSrc: number; view: PolicyView }[] = [];
   const make = studentPolicy(student, p);
   const x = tf.tensor2d(noise, [noise.length / 2, 2]);
   let paths: Paths & { nfeIndices: number[]; x0: Float32Array };
   try {
     paths = await policyPathsOf((xs, s) => make(xs, s, 1e-4), p, x, opts, (policy, sigmaSrc) => {
-      if (policy instanceof GMFlowPolicy) {
-        const [B, K] = policy.logweights.shape as number[];
-        stepTensors.push({
-          sigmaSrc,
-          kind: 'gmflow',
-          parts: tf.tidy(() => [policy.means.clone(), tf.softmax(policy.logweights.reshape([B, K])), policy.gmVars.reshape([B]).sqrt()]),
-        });
-      } else if (policy instanceof DXPolicy) {
-        stepTensors.push({ sigmaSrc, kind: 'dx', parts: [policy.points.clone()] });
-      }
+      stepViews.push({ sigmaSrc, view: policy.view?.() ?? { draw: 'none' } });
     });
   } finally {
     x.dispose();
   }
   const steps: StepPolicy[] = [];
-  for (const st of stepTensors) {
-    const data = await Promise.all(st.parts.map((t) => t.data()));
-    if (st.kind === 'gmflow') {
-      const k = st.parts[1].shape[1] as number;
-      steps.push({ kind: 'gmflow', sigmaSrc: st.sigmaSrc, means: data[0] as Float32Array, weights: data[1] as Float32Array, std: data[2] as Float32Array, k });
+  const kind = p.policy;
+  for (const { sigmaSrc, view: v } of stepViews) {
+    if (v.draw === 'mixture') {
+      const [means, weights, std] = (await Promise.all([v.means.data(), v.weights.data(), v.std.data()])) as Float32Array[];
+      steps.push({ kind, draw: 'mixture', sigmaSrc, means, weights, std, k: v.weights.shape[1] as number });
+      tf.dispose([v.means, v.weights, v.std]);
+    } else if (v.draw === 'points') {
+      steps.push({ kind, draw: 'points', sigmaSrc, points: (await v.points.data()) as Float32Array, n: v.points.shape[1] as number });
+      v.points.dispose();
     } else {
-      steps.push({ kind: 'dx', sigmaSrc: st.sigmaSrc, points: data[0] as Float32Array, n: st.parts[0].shape[1] as number });
+      steps.push({ kind, draw: 'none', sigmaSrc });
     }
-    st.parts.forEach((t) => t.dispose());
   }
   return { ...paths, steps };
 }

@@ -4,7 +4,7 @@
  * losses and metrics while a loop runs. Plain, structured-clone-able data only.
  */
 import type { DataSpec, Progress, TeacherTrainConfig } from './lab.js';
-import type { DistillConfig, StudentPolicyConfig } from './toy.js';
+import type { DistillConfig, StudentPolicyConfig } from './student.js';
 import type { Paths, PolicyPaths } from './inspect2d.js';
 import type { ToyNetArtifacts } from '../models/artifacts.js';
 import type { MlpConfig } from '../models/mlp.js';

@@ -13,7 +13,7 @@ import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type ImageNet, typ
 import { imageNetFromArtifacts, imageNetToArtifacts, type ImageNetArtifacts, type LoadedImageNet } from '../models/image-artifacts.js';
 import { classifierFromArtifacts, classifyImages, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetDistance, meanCov, type ClassStats } from '../metrics/frechet.js';
-import type { DistillConfig } from './toy.js';
+import type { DistillConfig } from './student.js';
 import {
   ImageDistiller, ImageTeacherTrainer, imageShape, imageStudentPolicy, imageTeacherVelocity, sampleImageStudent, sampleImageTeacher,
   type ImageSource,

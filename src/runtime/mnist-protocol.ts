@@ -3,7 +3,7 @@
  * (lab-protocol.ts), with image-shaped samples, classifier metrics and image paths.
  */
 import type { BackendInfo, LabEvent, ModelLabApi } from './lab-protocol.js';
-import type { StudentPolicyConfig } from './toy.js';
+import type { StudentPolicyConfig } from './student.js';
 import type { ImagePaths, ImageQuality, ImageTeacherTrainConfig } from './mnist-lab.js';
 import type { ImageNetArtifacts } from '../models/image-artifacts.js';
 import type { UNetConfig } from '../models/unet.js';

@@ -1,24 +1,25 @@
 /**
- * Image (MNIST) training, distillation and sampling: the engine (π-ID, samplers) wired to the U-Net
- * (models/unet.ts), mirroring toy.ts. Layout: x [B, C, H, W] (NCHW), GMFlow means [B, K, C, H, W],
+ * The image (MNIST) adapter of the student core (student.ts): the U-Net (models/unet.ts) — teacher
+ * training, the image student as a policy factory, the image distiller and samplers, as toy.ts is
+ * for 2D. Layout: x [B, C, H, W] (NCHW), GMFlow means [B, K, C, H, W],
  * logweights [B, K, 1, H, W], logstds [B, 1, 1, 1, 1]; DX [B, N, C, H, W]. No DOM, no fs.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../engine/rng.js';
 import { Times } from '../engine/time.js';
 import { check } from '../engine/tensors.js';
-import { GMFlowPolicy } from '../engine/gmflow.js';
-import { DXPolicy } from '../engine/dx.js';
+import { familySize, familySizeFields, policyFamily } from '../engine/policies.js';
 import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
 import { GuardedAdam, AdamConfig, StepStats } from '../engine/optim.js';
 import { StudentPolicyFn } from '../engine/piid.js';
 import { VelocityFn } from '../engine/sample.js';
 import {
-  createImageNet, disposeImageOutput, ImageNet, initImageStudentFromTeacher, splitImageDxOutput, splitImageGmflowOutput, UNetConfig,
+  createImageNet, ImageNet, initImageStudentFromTeacher, UNetConfig,
 } from '../models/unet.js';
 import {
-  DEFAULT_DISTILL, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
-} from './toy.js';
+  DEFAULT_DISTILL, distillSize, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
+  studentPolicyFrom,
+} from './student.js';
 
 /** A source of image batches: [n, C, H, W] row-major. */
 export type ImageSource = (n: number, rng: Rng) => Float32Array;
@@ -36,31 +37,10 @@ export function imageTeacherVelocity(net: ImageNet): VelocityFn {
   };
 }
 
-/** The image student as a policy factory (GMFlow or DX on the image layout). */
+/** The image student as a policy factory: one U-Net evaluation → its family's policy on the image layout. */
 export function imageStudentPolicy(net: ImageNet, p: StudentPolicyConfig): StudentPolicyFn {
-  const C = net.cfg.channels;
-  return (xSrc, sigmaSrc, eps) => {
-    const o = net.apply(xSrc as tf.Tensor4D, sigmaSrc);
-    try {
-      if (p.policy === 'gmflow') {
-        const parts = splitImageGmflowOutput(o, net.cfg.k!, C);
-        try {
-          return new GMFlowPolicy(parts, xSrc, sigmaSrc, eps);
-        } finally {
-          tf.dispose([parts.means, parts.logweights, parts.logstds]);
-        }
-      }
-      const d = splitImageDxOutput(o, net.cfg.n!, C);
-      try {
-        const f = Math.max(p.finalStepSizeScale, 1e-4);
-        return new DXPolicy(d, xSrc, sigmaSrc, { segmentSize: 1 / (p.nfe - 1 + f), shift: p.shift, mode: p.dxMode, eps });
-      } finally {
-        d.dispose();
-      }
-    } finally {
-      disposeImageOutput(o);
-    }
-  };
+  const size = familySize(policyFamily(net.cfg.kind), net.cfg);
+  return studentPolicyFrom((x, s) => net.apply(x as tf.Tensor4D, s), size, p);
 }
 
 export function imageTrainableVars(net: ImageNet): tf.Variable[] {
@@ -165,7 +145,7 @@ export class ImageDistiller extends PolicyDistiller<ImageNet> {
     super(c, {
       create: (rng) => {
         const { k: _k, n: _n, ...trunk } = teacher.cfg;
-        const net = createImageNet({ ...trunk, kind: c.policy, ...(c.policy === 'gmflow' ? { k: c.k } : { n: c.n }) }, rng.fork());
+        const net = createImageNet({ ...trunk, kind: c.policy, ...familySizeFields(policyFamily(c.policy), distillSize(c)) }, rng.fork());
         initImageStudentFromTeacher(net, teacher, rng.fork());
         return net;
       },

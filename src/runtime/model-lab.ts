@@ -7,7 +7,7 @@
  */
 import { check } from '../engine/tensors.js';
 import { NonFiniteLossError } from '../engine/optim.js';
-import { policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './toy.js';
+import { policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './student.js';
 
 export type Phase = 'idle' | 'teacher' | 'student';
 

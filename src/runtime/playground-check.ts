@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendChoice, chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss } from './backend.js';
 import { Rng } from '../engine/rng.js';
 import { createToyNet } from '../models/mlp.js';
+import { POLICY_FAMILIES, POLICY_FAMILY_NAMES } from '../engine/families.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from './toy.js';
 
 interface CheckRow {
@@ -65,26 +66,27 @@ async function engineChecks(row: (name: string, fn: () => Promise<string>) => Pr
   const rng = new Rng(0);
   const teacher = createToyNet({ kind: 'teacher', width: 32, depth: 2 }, rng.fork());
   const data = datasetSource('moons');
-  await row('teacher: 2 flow-matching steps', async () => {
+  // one teacher row (training and sampling) and one row per registered policy family
+  await row('teacher: 2 flow-matching steps, Euler sampling (4 steps)', async () => {
     const trainer = new TeacherTrainer(teacher, data, 64, { lr: 1e-3 }, 1);
+    let losses: string;
     try {
       const a = await trainer.step();
       const b = await trainer.step();
       if (!Number.isFinite(a.loss) || !Number.isFinite(b.loss)) throw new Error(`loss ${a.loss}, ${b.loss}`);
-      return `loss ${a.loss.toFixed(3)} → ${b.loss.toFixed(3)}`;
+      losses = `loss ${a.loss.toFixed(3)} → ${b.loss.toFixed(3)}`;
     } finally {
       trainer.dispose();
     }
-  });
-  await row('teacher: Euler sampling (4 steps)', async () => {
     const pts = await sampleTeacher(teacher, 64, 4, 2);
     if (!allFinite(pts)) throw new Error('non-finite samples');
-    return `${pts.length / 2} points`;
+    return `${losses}; ${pts.length / 2} points`;
   });
-  for (const policy of ['gmflow', 'dx'] as const) {
+  for (const policy of POLICY_FAMILY_NAMES) {
     await row(`π-ID: ${policy} student, 1 iteration`, async () => {
       const d = new Distiller(teacher, data, {
-        policy, k: 4, n: 6, nfe: 2, totalSubsteps: 16, batch: 32, seed: 3, gmDropout: policy === 'gmflow' ? 0.1 : 0,
+        policy, k: 4, n: 6, nfe: 2, totalSubsteps: 16, batch: 32, seed: 3, gmDropout: POLICY_FAMILIES[policy].gmDropout ? 0.1 : 0,
+        windowSubsteps: POLICY_FAMILIES[policy].defaults.windowSubsteps,
         numDecayIters: 10, adam: { lr: 1e-4 },
       });
       try {

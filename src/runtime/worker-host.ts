@@ -6,7 +6,7 @@
  */
 import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss, type BackendChoice } from './backend.js';
 import type { LoopHooks, ModelLab, Progress } from './model-lab.js';
-import type { DistillConfig } from './toy.js';
+import type { DistillConfig } from './student.js';
 import { loadFromIndexedDb, saveToIndexedDb, type NetArtifacts } from '../models/io-handlers.js';
 import type { BackendInfo } from './lab-protocol.js';
 

@@ -6,25 +6,30 @@
  * the shared std in x₀ units (std_x0 = exp(logstd)·σ_src for the u-space network output).
  * DX: the N x₀ grid points joined in order (data-testid="dx-point"; X₀ belongs to the segment end,
  * X_{N−1} to the source).
- * Both: the posterior-mean x̂₀ along the substeps as a dashed path with dots (data-testid="x0-path"),
+ * What is drawn follows the snapshot's `draw` (the family's registry entry, engine/policies.ts): 'mixture'
+ * (GMFlow), 'points' (DX) or 'none' (the constant-velocity policy: only the paths below).
+ * All: the posterior-mean x̂₀ along the substeps as a dashed path with dots (data-testid="x0-path"),
  * the current x̂₀ highlighted (data-testid="x0-current"); optionally the particle's own x_t path and a
  * line from the current x_t to x̂₀ (the direction the policy's velocity u = (x_t − x̂₀)/σ points away from).
  * Container data-testid="policy-inspector".
  *
  * Input (`update`): one PolicySnapshot or an array of them (one per NFE step, in order), or null:
- *   { kind: 'gmflow', means: [K·2] (or [K][2]), weights: [K] (need not sum to 1), std: number,
- *     x0Path: [S·2], sigma?: [S], xPath?: [S·2], label?: string }
- *   { kind: 'dx', points: [N·2], x0Path: [S·2], sigma?: [S], xPath?: [S·2], label?: string }
+ *   { draw: 'mixture', means: [K·2] (or [K][2]), weights: [K] (need not sum to 1), std: number, …base }
+ *   { draw: 'points', points: [N·2], …base }
+ *   { draw: 'none', …base }
+ * base: x0Path: [S·2], sigma?: [S], xPath?: [S·2], label?: string, family?: string (the caption's name,
+ *   e.g. 'GMFlow'), symbol?: string (the size's symbol, e.g. 'K')
  * `sigma` gives σ of each x0Path entry so that `setTime(σ)` (wired to the trajectory scrubber) picks the
  * snapshot whose σ range holds σ and highlights x̂₀ there; without it use `setIndex(j)`.
  */
 import { PlotFrame, type Domain, type FrameOptions } from './frame.js';
 import { componentCircles, count, pointAtIndex, polylineD, dotsD, sigmaIndex, toXY, type ComponentCircle, type Points } from './geometry.js';
 
-interface SnapshotBase { x0Path: Points; sigma?: ArrayLike<number>; xPath?: Points; label?: string; }
-export interface GMFlowSnapshot extends SnapshotBase { kind: 'gmflow'; means: Points; weights: ArrayLike<number>; std: number; }
-export interface DXSnapshot extends SnapshotBase { kind: 'dx'; points: Points; }
-export type PolicySnapshot = GMFlowSnapshot | DXSnapshot;
+interface SnapshotBase { x0Path: Points; sigma?: ArrayLike<number>; xPath?: Points; label?: string; family?: string; symbol?: string; }
+export interface MixtureSnapshot extends SnapshotBase { draw: 'mixture'; means: Points; weights: ArrayLike<number>; std: number; }
+export interface PointsSnapshot extends SnapshotBase { draw: 'points'; points: Points; }
+export interface PathOnlySnapshot extends SnapshotBase { draw: 'none'; }
+export type PolicySnapshot = MixtureSnapshot | PointsSnapshot | PathOnlySnapshot;
 
 export interface InspectorOptions extends FrameOptions {
   /** largest mean-marker radius in px (default 10) */
@@ -99,7 +104,7 @@ export class PolicyInspector {
   private draw(): void {
     const f = this.frame, sx = (v: number) => f.x(v), sy = (v: number) => f.y(v);
     const sn = this.active >= 0 ? this.snaps[this.active] : undefined;
-    const circles: ComponentCircle[] = sn?.kind === 'gmflow' ? componentCircles(sn.means, sn.weights, sn.std, this.options.maxRadius ?? 10) : [];
+    const circles: ComponentCircle[] = sn?.draw === 'mixture' ? componentCircles(sn.means, sn.weights, sn.std, this.options.maxRadius ?? 10) : [];
     const comps = this.gPolicy.selectAll<SVGGElement, ComponentCircle>('g.gm-component')
       .data(circles, (c) => c.k)
       .join((e) => {
@@ -114,9 +119,9 @@ export class PolicyInspector {
     comps.select('circle.mean').attr('cx', (c: ComponentCircle) => f.x(c.cx)).attr('cy', (c: ComponentCircle) => f.y(c.cy))
       .attr('r', (c: ComponentCircle) => c.r).attr('fill-opacity', (c: ComponentCircle) => 0.35 + 0.65 * Math.sqrt(c.weight));
 
-    const dx = sn?.kind === 'dx' ? toXY(sn.points) : new Float32Array(0);
+    const dx = sn?.draw === 'points' ? toXY(sn.points) : new Float32Array(0);
     this.gPolicy.selectAll<SVGPathElement, Float32Array>('path.dx-grid')
-      .data(sn?.kind === 'dx' ? [dx] : [])
+      .data(sn?.draw === 'points' ? [dx] : [])
       .join((e) => e.append('path').attr('class', 'dx-grid').attr('fill', 'none').attr('stroke', '#7b3294').attr('stroke-width', 1.2))
       .attr('d', (d) => polylineD(d, sx, sy));
     this.gPolicy.selectAll<SVGCircleElement, number>('circle.dx-point')
@@ -141,7 +146,10 @@ export class PolicyInspector {
       .attr('d', (p) => p.d).attr('stroke', (p) => p.stroke).attr('stroke-width', (p) => p.width)
       .attr('stroke-dasharray', (p) => p.dash ?? null).attr('stroke-linecap', (p) => p.cap ?? null)
       .attr('stroke-opacity', (p) => (p.cls === 'x0-dots' ? 0.5 : 0.9));
-    const kind = sn ? (sn.kind === 'gmflow' ? `GMFlow, K = ${circles.length}` : `DX, N = ${count(dx)}`) : 'no particle selected';
+    const kind = !sn ? 'no particle selected'
+      : sn.draw === 'mixture' ? `${sn.family ?? 'GMFlow'}, ${sn.symbol ?? 'K'} = ${circles.length}`
+      : sn.draw === 'points' ? `${sn.family ?? 'DX'}, ${sn.symbol ?? 'N'} = ${count(dx)}`
+      : sn.family ?? 'policy';
     f.setTitle(sn?.label ?? (this.snaps.length > 1 ? `${kind} · step ${this.active + 1}/${this.snaps.length}` : kind));
     this.drawCurrent();
   }
