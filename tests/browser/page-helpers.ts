@@ -64,3 +64,29 @@ export async function assertTitleClear(r: PageRecord, id: string): Promise<void>
     assert.ok(b.y >= c.y - 1 && b.y + b.h <= c.y + c.h + 1, `${id}: the ${name} lies inside the chart (${JSON.stringify(b)} in ${JSON.stringify(c)})`);
   }
 }
+
+/** Starts recording the gaps between animation frames (ms), for `npm run bench:browser`. */
+export async function watchFrames(r: PageRecord): Promise<void> {
+  await r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__gaps = [];
+    w.__stop = false;
+    let last = performance.now();
+    const tick = (t: number) => {
+      w.__gaps.push(t - last);
+      last = t;
+      if (!w.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+/** Stops the recording: frame-gap percentiles (ms) and the frame count. For benchmarks, never asserted. */
+export async function frameGaps(r: PageRecord): Promise<{ max: number; p99: number; p50: number; n: number }> {
+  return r.page.evaluate(() => {
+    const w = window as unknown as { __gaps: number[]; __stop: boolean };
+    w.__stop = true;
+    const g = w.__gaps.slice(1).sort((a, b) => a - b);
+    return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, p50: g[Math.floor(g.length * 0.5)] ?? 0, n: g.length };
+  });
+}
