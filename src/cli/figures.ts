@@ -1,0 +1,586 @@
+/**
+ * `piflow figures [--quick] [--only NAME,…] [--backend wasm] --out DIR`: trains (or reuses from the
+ * cache) what each figure needs, computes every number behind it, draws it with the notebooks' own
+ * views in headless chromium (web/figures/render.html, src/viz/figure-render.ts) and writes NAME.svg,
+ * NAME.png, figures.json and figures.md into DIR.
+ *
+ * Models are cached under `--cache` (default runs/figures-cache) in a folder named by the hash of
+ * their configuration (method, training settings, seed, backend, the teacher's weights), saved with
+ * the CLI's crash-safe writer (models/io-node.ts); a later run loads them instead of training.
+ * Every sampler draws its noise from the same seeded stream in one chunk (sampleInChunks with chunk =
+ * count), so row i of every method's samples comes from the same noise point: fidelity to the teacher
+ * is the mean distance to the teacher's 128-step Euler sample of the same row.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { chromium } from 'playwright-core';
+import { parseArgs, SEED_MAX, UsageError, type OptSpecs } from './args.js';
+import { BASE_FLAGS, chromiumPath, isLocalUrl } from './browser.js';
+import { startServer, WEB_ROOT } from './serve.js';
+import { initNodeBackend } from '../engine/backend.js';
+import { Rng } from '../engine/rng.js';
+import { loadToyNet, saveToyNet } from '../models/io-node.js';
+import type { ToyNet } from '../models/mlp.js';
+import { sample2d } from '../data/toy2d.js';
+import { slicedWasserstein1 } from '../metrics/swd.js';
+import { modeCoverage, precision } from '../metrics/modes.js';
+import { meanPairDistance } from '../metrics/fidelity.js';
+import {
+  datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, type DistillConfig, type StudentPolicyConfig,
+} from '../runtime/toy.js';
+import { DmdDistiller, ShortcutDistiller } from '../runtime/baselines.js';
+import { policyPaths, splitPaths, teacherPaths } from '../runtime/inspect2d.js';
+import type { BlockSpec, FigureLayer, FigureSpec, RenderedFigure, ScatterPanelSpec } from '../viz/figure-render.js';
+import type { PolicyFamily } from '../engine/policies.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const RENDER_PAGE = 'figures/render.html';
+const DATASET = 'checkerboard';
+
+export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d'] as const;
+export type FigureName = (typeof FIGURE_NAMES)[number];
+
+export const FIGURES_OPTS: OptSpecs = {
+  out: { type: 'string', help: 'output folder (created; NAME.svg, NAME.png, figures.json and figures.md in it are replaced)' },
+  quick: { type: 'flag', help: 'the CI configuration: tiny trainings, a few thousand samples (about 2 minutes)' },
+  only: { type: 'string', optional: true, help: `comma-separated figure names (default all): ${FIGURE_NAMES.join(', ')}` },
+  backend: { type: 'string', default: 'wasm', choices: ['wasm', 'cpu'], help: 'tfjs backend for training and sampling' },
+  seed: { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'seed of every training and sampler' },
+  cache: { type: 'string', default: 'runs/figures-cache', help: 'model cache folder (one sub-folder per configuration hash)' },
+  teacher: { type: 'string', default: path.join('static', 'pretrained', DATASET), help: `the ${DATASET} teacher (default: the shipped one)` },
+};
+
+/** What one configuration (quick or full) trains and measures. */
+export interface FiguresConfig {
+  name: 'quick' | 'full';
+  /** samples per method (one chunk: ≤ 8192 keeps every sampler's noise identical) */
+  samples: number;
+  /** points drawn per panel (the metrics use all samples) */
+  plotPoints: number;
+  projections: number;
+  piid: { iters: number; batch: number; lr: number };
+  shortcut: { iters: number; batch: number; lr: number; pool: number };
+  dmd: { iters: number; batch: number; lr: number };
+  kValues: number[];
+  /** the GMFlow K of the methods figure and the trajectories */
+  methodsK: number;
+  dxN: number;
+  paths: number;
+}
+
+export const QUICK: FiguresConfig = {
+  name: 'quick', samples: 3000, plotPoints: 500, projections: 128,
+  piid: { iters: 40, batch: 256, lr: 5e-4 },
+  shortcut: { iters: 100, batch: 256, lr: 1e-3, pool: 2048 },
+  dmd: { iters: 30, batch: 256, lr: 1e-4 },
+  kValues: [1, 2, 4, 8, 32], methodsK: 8, dxN: 10, paths: 16,
+};
+
+export const FULL: FiguresConfig = {
+  name: 'full', samples: 8000, plotPoints: 1200, projections: 256,
+  piid: { iters: 400, batch: 512, lr: 5e-4 },
+  shortcut: { iters: 1500, batch: 512, lr: 5e-4, pool: 16384 },
+  dmd: { iters: 600, batch: 512, lr: 1e-4 },
+  kValues: [1, 2, 4, 8, 32], methodsK: 32, dxN: 10, paths: 24,
+};
+
+/** `--only a,b`: known names in FIGURE_NAMES order; unknown names are listed in the error. */
+export function parseOnly(raw: string | undefined): FigureName[] {
+  if (raw === undefined) return [...FIGURE_NAMES];
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new UsageError(`--only '${raw}': name at least one figure (${FIGURE_NAMES.join(', ')})`);
+  const unknown = names.filter((n) => !(FIGURE_NAMES as readonly string[]).includes(n));
+  if (unknown.length) throw new UsageError(`--only: unknown figure(s) ${unknown.join(', ')}; known: ${FIGURE_NAMES.join(', ')}`);
+  return FIGURE_NAMES.filter((n) => names.includes(n));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// models, cached by configuration
+
+type ModelSpec =
+  | { method: 'piid'; policy: PolicyFamily; k: number; n: number; nfe: number; iters: number; batch: number; lr: number; window: number }
+  | { method: 'shortcut'; nfe: number; iters: number; batch: number; lr: number; pool: number }
+  | { method: 'dmd'; iters: number; batch: number; lr: number };
+
+export interface ModelRecord {
+  id: string;
+  spec: ModelSpec;
+  hash: string;
+  dir: string;
+  cached: boolean;
+  /** training time when it was trained (a cached model reports its original time) */
+  trainSeconds: number;
+  lastLoss: number | null;
+}
+
+function distillConfig(s: Extract<ModelSpec, { method: 'piid' }>, seed: number): DistillConfig {
+  return {
+    ...DEFAULT_DISTILL, policy: s.policy, k: s.k, n: s.n, nfe: s.nfe, batch: s.batch, seed, windowSubsteps: s.window,
+    adam: { lr: s.lr },
+  };
+}
+
+class ModelCache {
+  readonly records = new Map<string, ModelRecord>();
+  private readonly nets = new Map<string, ToyNet>();
+  constructor(
+    private readonly root: string,
+    private readonly teacher: ToyNet,
+    private readonly teacherDigest: string,
+    private readonly seed: number,
+    private readonly backend: string,
+  ) {}
+
+  private hashOf(spec: ModelSpec): string {
+    const key = JSON.stringify({ v: 1, dataset: DATASET, spec, seed: this.seed, backend: this.backend, teacher: this.teacherDigest });
+    return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  }
+
+  async get(id: string, spec: ModelSpec): Promise<ToyNet> {
+    const hash = this.hashOf(spec);
+    const have = this.nets.get(hash);
+    if (have) return have;
+    const dir = path.join(this.root, hash);
+    let net: ToyNet | null = null;
+    let rec: ModelRecord | null = null;
+    if (existsSync(path.join(dir, 'config.json'))) {
+      try {
+        const loaded = await loadToyNet(dir);
+        const m = loaded.meta as { figures?: { hash?: string; trainSeconds?: number; lastLoss?: number | null } };
+        if (m.figures?.hash === hash) {
+          net = loaded;
+          rec = { id, spec, hash, dir, cached: true, trainSeconds: m.figures.trainSeconds ?? NaN, lastLoss: m.figures.lastLoss ?? null };
+        } else loaded.dispose();
+      } catch (e) {
+        console.error(`figures: cached model ${dir} unreadable (${(e as Error).message}); training it again`);
+      }
+    }
+    if (!net) {
+      console.error(`figures: training ${id} (${JSON.stringify(spec)})`);
+      const t0 = performance.now();
+      const { net: trained, lastLoss } = await this.train(spec);
+      const trainSeconds = +((performance.now() - t0) / 1000).toFixed(1);
+      await saveToyNet(trained, dir, { dataset: DATASET, figures: { id, hash, spec, seed: this.seed, backend: this.backend, trainSeconds, lastLoss } });
+      net = trained;
+      rec = { id, spec, hash, dir, cached: false, trainSeconds, lastLoss };
+    } else console.error(`figures: reusing ${id} from ${dir}`);
+    this.nets.set(hash, net);
+    this.records.set(id, rec!);
+    return net;
+  }
+
+  private async train(spec: ModelSpec): Promise<{ net: ToyNet; lastLoss: number | null }> {
+    let last: number | null = null;
+    const loss = (l: number) => { if (Number.isFinite(l)) last = l; };
+    if (spec.method === 'piid') {
+      const d = new Distiller(this.teacher, datasetSource(DATASET), distillConfig(spec, this.seed));
+      for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
+      d.dispose();
+      return { net: d.student, lastLoss: last };
+    }
+    if (spec.method === 'shortcut') {
+      const d = new ShortcutDistiller(this.teacher, { nfe: spec.nfe, teacherSteps: 128, pool: spec.pool, batch: spec.batch, seed: this.seed, adam: { lr: spec.lr } });
+      for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
+      d.dispose();
+      return { net: d.student, lastLoss: last };
+    }
+    const d = new DmdDistiller(this.teacher, null, { batch: spec.batch, seed: this.seed, generatorAdam: { lr: spec.lr }, fakeAdam: { lr: spec.lr } });
+    for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
+    d.dispose();
+    return { net: d.student, lastLoss: last };
+  }
+
+  dispose(): void {
+    for (const n of this.nets.values()) n.dispose();
+    this.nets.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// samples and metrics
+
+export interface MetricRow {
+  /** e.g. "teacher Euler", "π-Flow GMFlow K=8" */
+  method: string;
+  /** network evaluations per sample (null for the data row) */
+  nfe: number | null;
+  label: string;
+  swd: number;
+  precision: number;
+  modesCovered: number;
+  modes: number;
+  entropy: number;
+  /** mean distance to the teacher's Euler-128 sample from the same noise (null for the data) */
+  fidelity: number | null;
+  /** the model behind the row (an id of figures.json `models`) */
+  model?: string;
+}
+
+interface Ctx {
+  cfg: FiguresConfig;
+  seed: number;
+  teacher: ToyNet;
+  models: ModelCache;
+  data: Float32Array;
+  /** a second fresh data draw: the data row and the drawn data */
+  data2: Float32Array;
+  /** the teacher's Euler-128 samples from the shared noise */
+  reference: Float32Array;
+  sampleSeed: number;
+  memo: Map<string, Float32Array>;
+}
+
+function metrics(ctx: Ctx, samples: Float32Array, row: { method: string; nfe: number | null; label: string; model?: string }, fidelity = true): MetricRow {
+  const finite = samples.filter((v) => Number.isFinite(v));
+  if (finite.length !== samples.length) throw new Error(`${row.label}: ${(samples.length - finite.length) / 2} non-finite samples`);
+  const swd = slicedWasserstein1(samples, ctx.data, 2, ctx.cfg.projections, new Rng(ctx.seed + 5));
+  const cov = modeCoverage(samples, DATASET);
+  return {
+    ...row,
+    swd: round(swd), precision: round(precision(samples, DATASET)), modesCovered: cov.modesCovered, modes: cov.modes,
+    entropy: round(cov.entropy), fidelity: fidelity ? round(meanPairDistance(samples, ctx.reference, 2)) : null,
+  };
+}
+
+const round = (v: number, d = 5) => Number(v.toFixed(d));
+
+async function teacherSamples(ctx: Ctx, steps: number): Promise<Float32Array> {
+  const key = `euler:${steps}`;
+  let s = ctx.memo.get(key);
+  if (!s) {
+    s = await sampleTeacher(ctx.teacher, ctx.cfg.samples, steps, ctx.sampleSeed, ctx.cfg.samples);
+    ctx.memo.set(key, s);
+  }
+  return s;
+}
+
+function gmflowSpec(cfg: FiguresConfig, k: number): ModelSpec {
+  return { method: 'piid', policy: 'gmflow', k, n: 10, nfe: 2, window: 0, ...cfg.piid };
+}
+function dxSpec(cfg: FiguresConfig): ModelSpec {
+  return { method: 'piid', policy: 'dx', k: 32, n: cfg.dxN, nfe: 2, window: 3, ...cfg.piid };
+}
+function constantSpec(cfg: FiguresConfig, nfe: number): ModelSpec {
+  return { method: 'piid', policy: 'constant', k: 32, n: 10, nfe, window: 0, ...cfg.piid };
+}
+function policyOf(spec: ModelSpec, seed: number): StudentPolicyConfig {
+  if (spec.method !== 'piid') throw new Error('not a π-ID student');
+  return policyConfigOf(distillConfig(spec, seed));
+}
+
+async function studentSamples(ctx: Ctx, id: string, spec: ModelSpec, nfe: number): Promise<Float32Array> {
+  const key = `${JSON.stringify(spec)}@${nfe}`;
+  let s = ctx.memo.get(key);
+  if (!s) {
+    const net = await ctx.models.get(id, spec);
+    const n = ctx.cfg.samples;
+    s = spec.method === 'piid'
+      ? await sampleStudent(net, policyOf(spec, ctx.seed), n, ctx.sampleSeed, { nfe, chunk: n })
+      : await sampleTeacher(net, n, nfe, ctx.sampleSeed, n);
+    ctx.memo.set(key, s);
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// figures
+
+const GREY = '#9e9e9e';
+const METHOD_COLORS: Record<string, string> = {
+  'teacher Euler': '#3b75af', 'π-Flow GMFlow': '#e8710a', 'π-Flow DX': '#2ca02c', 'constant velocity (π-ID)': '#9467bd',
+  'shortcut regression': '#8c564b', 'DMD-style': '#d62728',
+};
+
+const plotPts = (ctx: Ctx, s: Float32Array) => Array.from(s.subarray(0, 2 * ctx.cfg.plotPoints), (v) => round(v, 4));
+
+function samplePanel(ctx: Ctx, title: string, s: Float32Array, color: string, name = 'samples'): ScatterPanelSpec {
+  return { title, layers: [{ name, points: plotPts(ctx, s), color, radius: 1.2, opacity: 0.6 }] };
+}
+
+/** A metric scatter: one layer per series, domain padded around the values. */
+function metricPanel(title: string, frameTitle: string, layers: FigureLayer[], fixed: { x?: [number, number]; y?: [number, number] } = {}): ScatterPanelSpec {
+  const xs: number[] = [], ys: number[] = [];
+  for (const l of layers) for (let i = 0; i < l.points.length; i += 2) { xs.push(l.points[i]); ys.push(l.points[i + 1]); }
+  const pad = ([a, b]: [number, number]): [number, number] => {
+    const d = b - a || Math.abs(a) || 1;
+    return [round(a - 0.12 * d, 4), round(b + 0.12 * d, 4)];
+  };
+  const range = (v: number[]): [number, number] => [Math.min(...v), Math.max(...v)];
+  return { title, frameTitle, layers, domain: [fixed.x ?? pad(range(xs)), fixed.y ?? pad(range(ys))] };
+}
+
+interface FigureResult {
+  spec: FigureSpec;
+  numbers: Record<string, unknown>;
+  rows: MetricRow[];
+  models: string[];
+}
+
+async function fewStepCollapse(ctx: Ctx): Promise<FigureResult> {
+  const rows: MetricRow[] = [metrics(ctx, ctx.data2, { method: 'data (fresh)', nfe: null, label: 'data' }, false)];
+  const panels: ScatterPanelSpec[] = [samplePanel(ctx, 'data', ctx.data2, GREY, 'data')];
+  for (const steps of [1, 2, 4, 128]) {
+    const s = await teacherSamples(ctx, steps);
+    rows.push(metrics(ctx, s, { method: 'teacher Euler', nfe: steps, label: `teacher Euler ${steps}` }));
+    panels.push(samplePanel(ctx, `teacher, Euler ${steps} step${steps > 1 ? 's' : ''}`, s, METHOD_COLORS['teacher Euler']));
+  }
+  return { spec: { name: 'few-step-collapse', blocks: [{ kind: 'scatter', title: `${DATASET}: data vs the teacher at 1 / 2 / 4 / 128 Euler steps`, maxCols: 5, panels }] }, numbers: {}, rows, models: [] };
+}
+
+async function trajectories(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const P = cfg.paths;
+  const noise = Float32Array.from(new Rng(ctx.seed + 7).normalArray(2 * P));
+  const teacher = await teacherPaths(ctx.teacher, noise, 128);
+  const teacherSplit = splitPaths(teacher).map((p) => ({ sigma: p.sigma.map((v) => round(v, 6)), points: Array.from(p.points, (v) => round(v, 4)) }));
+  const ends = teacherSplit.map((p) => p.points.slice(-2));
+  const panels = [];
+  const numbers: Record<string, unknown> = { paths: P, teacherSteps: 128 };
+  const models: string[] = [];
+  for (const [id, spec, label] of [
+    [`gmflow-k${cfg.methodsK}`, gmflowSpec(cfg, cfg.methodsK), `π-Flow GMFlow (K = ${cfg.methodsK}), 2 NFE`],
+    ['dx', dxSpec(cfg), `π-Flow DX (N = ${cfg.dxN}, window 3), 2 NFE`],
+  ] as const) {
+    const net = await ctx.models.get(id, spec);
+    models.push(id);
+    const pp = await policyPaths(net, policyOf(spec, ctx.seed), noise);
+    const split = splitPaths(pp, pp.nfeIndices);
+    let dist = 0;
+    split.forEach((p, i) => {
+      const n = p.points.length;
+      dist += Math.hypot(p.points[n - 2] - ends[i][0], p.points[n - 1] - ends[i][1]);
+    });
+    numbers[id] = { nfeIndices: pp.nfeIndices, substeps: pp.sigma.length, meanEndpointDistanceToTeacher: round(dist / P) };
+    panels.push({
+      title: label,
+      teacher: teacherSplit,
+      policy: split.map((p) => ({ sigma: p.sigma.map((v) => round(v, 6)), points: Array.from(p.points, (v) => round(v, 4)), nfeIndices: p.nfeIndices })),
+      background: plotPts(ctx, ctx.data2),
+    });
+  }
+  const block: BlockSpec = { kind: 'trajectories', title: `teacher ODE (blue, 128 Euler steps) vs policy paths from the same ${P} noise points; network evaluations ringed, substeps dotted`, maxCols: 2, size: 420, panels };
+  return { spec: { name: 'trajectories', blocks: [block] }, numbers, rows: [], models };
+}
+
+async function kSweep(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const rows: MetricRow[] = [];
+  const panels: ScatterPanelSpec[] = [];
+  const models: string[] = [];
+  for (const nfe of [1, 2]) {
+    for (const k of cfg.kValues) {
+      const id = `gmflow-k${k}`;
+      models.push(id);
+      const s = await studentSamples(ctx, id, gmflowSpec(cfg, k), nfe);
+      rows.push(metrics(ctx, s, { method: `π-Flow GMFlow K=${k}`, nfe, label: `GMFlow K=${k}, ${nfe} NFE`, model: id }));
+      panels.push(samplePanel(ctx, `K = ${k}, ${nfe} NFE`, s, METHOD_COLORS['π-Flow GMFlow']));
+    }
+  }
+  const ref = metrics(ctx, await teacherSamples(ctx, 128), { method: 'teacher Euler', nfe: 128, label: 'teacher Euler 128' });
+  rows.push(ref);
+  const series = (key: 'swd' | 'precision'): FigureLayer[] => [1, 2].map((nfe, i) => ({
+    name: `${nfe} NFE`, color: ['#e8710a', '#1f77b4'][i], radius: 4, opacity: 1,
+    points: cfg.kValues.flatMap((k) => [Math.log2(k), rows.find((r) => r.nfe === nfe && r.method === `π-Flow GMFlow K=${k}`)![key]]),
+  })).concat([{ name: 'teacher Euler 128', color: GREY, radius: 3, opacity: 1, points: cfg.kValues.flatMap((k) => [Math.log2(k), ref[key]]) }]);
+  const kx: [number, number] = [-0.5, Math.log2(Math.max(...cfg.kValues)) + 0.5];
+  const metricBlock: BlockSpec = {
+    kind: 'scatter', title: 'sliced W1 (lower is better) and precision against log₂ K', maxCols: 2, size: 320,
+    panels: [
+      metricPanel('sliced W1 to the data', 'x: log₂ K   y: sliced W1', series('swd'), { x: kx }),
+      metricPanel('precision (share in the support)', 'x: log₂ K   y: precision', series('precision'), { x: kx }),
+    ],
+  };
+  return {
+    spec: { name: 'k-sweep', blocks: [{ kind: 'scatter', title: `GMFlow students (π-ID at 2 NFE) with K ∈ {${cfg.kValues.join(', ')}}, sampled at 1 and 2 NFE`, maxCols: cfg.kValues.length, panels }, metricBlock] },
+    numbers: { kValues: cfg.kValues }, rows, models: [...new Set(models)],
+  };
+}
+
+async function methods2d(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const rows: MetricRow[] = [];
+  const panels: ScatterPanelSpec[] = [];
+  const models: string[] = [];
+  const add = (s: Float32Array, method: string, nfe: number, model?: string) => {
+    const label = `${method}, ${nfe} NFE`;
+    rows.push(metrics(ctx, s, { method, nfe, label, model }));
+    panels.push(samplePanel(ctx, label, s, METHOD_COLORS[method]));
+    if (model) models.push(model);
+  };
+  for (const steps of [1, 2, 4, 128]) add(await teacherSamples(ctx, steps), 'teacher Euler', steps);
+  const gm = `gmflow-k${cfg.methodsK}`;
+  for (const nfe of [1, 2]) add(await studentSamples(ctx, gm, gmflowSpec(cfg, cfg.methodsK), nfe), 'π-Flow GMFlow', nfe, gm);
+  add(await studentSamples(ctx, 'dx', dxSpec(cfg), 2), 'π-Flow DX', 2, 'dx');
+  for (const nfe of [1, 2]) add(await studentSamples(ctx, `constant-nfe${nfe}`, constantSpec(cfg, nfe), nfe), 'constant velocity (π-ID)', nfe, `constant-nfe${nfe}`);
+  for (const nfe of [1, 2]) {
+    add(await studentSamples(ctx, `shortcut-nfe${nfe}`, { method: 'shortcut', nfe, ...cfg.shortcut }, nfe), 'shortcut regression', nfe, `shortcut-nfe${nfe}`);
+  }
+  add(await studentSamples(ctx, 'dmd', { method: 'dmd', ...cfg.dmd }, 1), 'DMD-style', 1, 'dmd');
+  const layers = (y: 'entropy' | 'fidelity'): FigureLayer[] => rows.map((r) => ({
+    name: r.label, color: METHOD_COLORS[r.method], radius: r.nfe === 1 ? 3 : r.nfe === 2 ? 4.5 : 6, opacity: 0.9,
+    points: [r.swd, r[y] as number],
+  }));
+  const metricBlock: BlockSpec = {
+    kind: 'scatter', title: 'quality (sliced W1, lower is better) against diversity (mode entropy) and fidelity to the teacher (distance to its Euler-128 sample from the same noise)', maxCols: 2, size: 420,
+    panels: [
+      metricPanel('quality vs diversity', 'x: sliced W1   y: mode entropy', layers('entropy')),
+      metricPanel('quality vs fidelity', 'x: sliced W1   y: distance to teacher', layers('fidelity')),
+    ],
+  };
+  return {
+    spec: { name: 'methods-2d', blocks: [{ kind: 'scatter', title: `every method and NFE on ${DATASET}`, maxCols: 5, panels }, metricBlock] },
+    numbers: {}, rows, models: [...new Set(models)],
+  };
+}
+
+const BUILDERS: Record<FigureName, (ctx: Ctx) => Promise<FigureResult>> = {
+  'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d,
+};
+
+const SHOWS: Record<FigureName, string> = {
+  'few-step-collapse': 'data vs the shipped teacher at 1 / 2 / 4 / 128 Euler steps: few steps collapse the modes',
+  trajectories: 'teacher ODE vs GMFlow and DX policy paths from the same noise; network evaluations ringed, substeps dotted',
+  'k-sweep': 'samples, sliced W1 and precision of GMFlow students against K at 1 and 2 NFE',
+  'methods-2d': 'quality vs diversity vs fidelity for every method and NFE (small multiples of samples + two metric scatters)',
+};
+
+// ---------------------------------------------------------------------------------------------------
+// rendering in headless chromium
+
+async function renderAll(figs: { name: string; spec: FigureSpec }[], out: string): Promise<Map<string, { svg: string; png: string; width: number; height: number }>> {
+  const server = await startServer({ port: 0, quiet: true });
+  const files = new Map<string, { svg: string; png: string; width: number; height: number }>();
+  try {
+    const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: BASE_FLAGS, timeout: 60_000 });
+    try {
+      for (const f of figs) {
+        const context = await browser.newContext({ deviceScaleFactor: 1, viewport: { width: 1600, height: 1200 } });
+        try {
+          await context.route('**/*', (route) => (isLocalUrl(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
+          const page = await context.newPage();
+          const errors: string[] = [];
+          page.on('pageerror', (e) => errors.push(e.message));
+          await page.goto(`http://127.0.0.1:${server.port}/${RENDER_PAGE}`, { waitUntil: 'load' });
+          await page.waitForFunction(() => window.figureRendererReady === true, undefined, { timeout: 30_000 });
+          const r = (await page.evaluate((spec) => window.renderFigure!(spec), f.spec)) as RenderedFigure;
+          if (errors.length) throw new Error(`figure ${f.name}: page errors: ${errors.join('; ')}`);
+          const svgFile = path.join(out, `${f.name}.svg`);
+          const pngFile = path.join(out, `${f.name}.png`);
+          await writeFile(svgFile, r.svg);
+          await page.locator('[data-testid="figure-image"]').screenshot({ path: pngFile, animations: 'disabled' });
+          files.set(f.name, { svg: svgFile, png: pngFile, width: r.width, height: r.height });
+        } finally {
+          await context.close();
+        }
+      }
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await server.close();
+  }
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the command
+
+function fmt(v: number | null): string {
+  if (v === null) return '–';
+  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+}
+
+function rowsTable(rows: MetricRow[]): string {
+  const head = '| method | NFE | sliced W1 | precision | modes ≥ 2% | mode entropy | fidelity (dist. to Euler-128) |\n|---|---|---|---|---|---|---|';
+  return [head, ...rows.map((r) => `| ${r.method} | ${r.nfe ?? '–'} | ${fmt(r.swd)} | ${fmt(r.precision)} | ${r.modesCovered}/${r.modes} | ${fmt(r.entropy)} | ${fmt(r.fidelity)} |`)].join('\n');
+}
+
+export async function figuresCommand(argv: string[]): Promise<number> {
+  const { opts: o } = parseArgs(argv, FIGURES_OPTS);
+  const only = parseOnly(o.only as string | undefined);
+  const cfg = o.quick ? QUICK : FULL;
+  const seed = Number(o.seed);
+  if (!existsSync(path.join(WEB_ROOT, RENDER_PAGE))) {
+    throw new UsageError(`${path.join(WEB_ROOT, RENDER_PAGE)} is missing: build the pages first with \`npx vite build\` (npm test builds them)`);
+  }
+  chromiumPath(); // fails early when chromium is missing
+  const out = path.resolve(String(o.out));
+  const teacherDir = path.resolve(String(o.teacher));
+  if (!existsSync(path.join(teacherDir, 'weights.bin'))) throw new UsageError(`--teacher ${o.teacher}: no saved teacher there (weights.bin missing)`);
+  await mkdir(out, { recursive: true });
+  const command = `npx piflow figures ${argv.join(' ')}`.trim();
+  const t0 = performance.now();
+  const backend = await initNodeBackend(String(o.backend));
+  const teacher = await loadToyNet(teacherDir, 'teacher');
+  const tmeta = teacher.meta as { dataset?: string };
+  if (tmeta.dataset !== undefined && tmeta.dataset !== DATASET) throw new UsageError(`--teacher ${o.teacher}: a ${tmeta.dataset} teacher; the figures need a ${DATASET} one`);
+  const digest = createHash('sha256').update(await readFile(path.join(teacherDir, 'weights.bin'))).digest('hex').slice(0, 16);
+  const models = new ModelCache(path.resolve(String(o.cache)), teacher, digest, seed, backend);
+  const ctx: Ctx = {
+    cfg, seed, teacher, models,
+    data: sample2d(DATASET, cfg.samples, new Rng(seed + 99)),
+    data2: sample2d(DATASET, cfg.samples, new Rng(seed + 98)),
+    reference: new Float32Array(0), sampleSeed: seed + 1, memo: new Map(),
+  };
+  ctx.reference = await teacherSamples(ctx, 128);
+  const results = new Map<FigureName, FigureResult>();
+  try {
+    for (const name of only) {
+      const t = performance.now();
+      results.set(name, await BUILDERS[name](ctx));
+      console.error(`figures: ${name} computed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    models.dispose();
+    teacher.dispose();
+  }
+  const computeSeconds = (performance.now() - t0) / 1000;
+  const rendered = await renderAll([...results].map(([name, r]) => ({ name, spec: r.spec })), out);
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const modelRecords = Object.fromEntries([...models.records].map(([id, r]) => [id, { ...r, dir: path.relative(process.cwd(), r.dir) || r.dir }]));
+  const json = {
+    command, configuration: cfg, dataset: DATASET, seed, backend, teacher: path.relative(REPO, teacherDir) || teacherDir, teacherDigest: digest,
+    samplingSeed: ctx.sampleSeed, computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1), tensorsLeft: tf.memory().numTensors,
+    models: modelRecords,
+    figures: Object.fromEntries([...results].map(([name, r]) => [name, {
+      shows: SHOWS[name], command: `npx piflow figures${o.quick ? ' --quick' : ''} --only ${name} --backend ${backend} --seed ${seed} --out ${String(o.out)}`,
+      svg: `${name}.svg`, png: `${name}.png`, width: rendered.get(name)!.width, height: rendered.get(name)!.height,
+      models: r.models, rows: r.rows, ...r.numbers,
+    }])),
+  };
+  await writeFile(path.join(out, 'figures.json'), JSON.stringify(json, null, 2) + '\n');
+  const md: string[] = [
+    '# π-Flow figures', '',
+    `Made by \`${command}\` (${cfg.name} configuration, ${DATASET}, seed ${seed}, ${backend} backend) in ${totalSeconds.toFixed(0)} s ` +
+      `(${computeSeconds.toFixed(0)} s training and sampling, the rest drawing). Every number is in figures.json.`, '',
+    `Samples: ${cfg.samples} per method from the same seeded noise (seed ${ctx.sampleSeed}, one chunk); sliced W1 to ${cfg.samples} fresh data points ` +
+      `(${cfg.projections} projections); precision and modes by datasets/${DATASET}.ts; fidelity = mean distance to the teacher's 128-step Euler ` +
+      'sample from the same noise (the teacher\'s own 1-step Euler row gives the scale).', '',
+    'Byte-stability: the SVGs are byte-identical between runs on the same backend and seed (tests/long/figures.test.ts checks it); ' +
+      'the PNGs are screenshots of those SVGs by the same chromium and were byte-identical in the same check on this machine (a different chromium or font set may change them).', '',
+    '## Models', '', '| id | method | cached | train s | last loss | folder |', '|---|---|---|---|---|---|',
+    ...[...models.records.values()].map((r) => `| ${r.id} | ${r.spec.method}${r.spec.method === 'piid' ? ` ${r.spec.policy}` : ''} | ${r.cached} | ${r.trainSeconds} | ${r.lastLoss === null ? '–' : fmt(r.lastLoss)} | ${path.relative(process.cwd(), r.dir)} |`),
+    '',
+  ];
+  for (const [name, r] of results) {
+    const f = json.figures[name];
+    md.push(`## ${name}`, '', `${SHOWS[name]}.`, '', `![${name}](${name}.svg) — [SVG](${name}.svg), [PNG](${name}.png)`, '', `Command: \`${f.command}\``, '');
+    if (r.rows.length) md.push(rowsTable(r.rows), '');
+    if (name === 'trajectories') {
+      for (const [k, v] of Object.entries(r.numbers)) {
+        if (typeof v === 'object' && v) {
+          const t = v as { nfeIndices: number[]; substeps: number; meanEndpointDistanceToTeacher: number };
+          md.push(`- ${k}: ${t.nfeIndices.length} network evaluations, ${t.substeps} stored states per path, mean end-point distance to the teacher's ODE end ${fmt(t.meanEndpointDistanceToTeacher)}`);
+        }
+      }
+      md.push('');
+    }
+  }
+  await writeFile(path.join(out, 'figures.md'), md.join('\n'));
+  console.log(JSON.stringify({ out, figures: [...results.keys()], totalSeconds: round(totalSeconds, 1), cached: Object.fromEntries([...models.records].map(([k, r]) => [k, r.cached])) }));
+  return 0;
+}

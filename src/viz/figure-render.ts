@@ -1,0 +1,125 @@
+/**
+ * The figure renderer behind `piflow figures` (web/figures/render.html): `window.renderFigure(spec)`
+ * builds the notebooks' own views — SmallMultiples of ScatterView (scatter.ts) and TrajectoryView
+ * (trajectories.ts) — from plain data, exports each block with the views' `exportSvg()`, stacks the
+ * blocks into one SVG (composeSvgGrid) and shows that SVG as an <img> in #figure-out, so that the
+ * caller can take the PNG from an element screenshot of exactly what the SVG draws.
+ *
+ * Determinism: the views draw only the given data; the only ids in the output are the frames' clip
+ * ids, which count up from 1 in a fresh page (the CLI opens a fresh page per figure). Scatter points
+ * are exported as SVG circles (coordinates rounded to 0.01 px); a trajectory panel's data background
+ * is embedded as the canvas's PNG.
+ */
+import { SmallMultiples, ScatterView, type ScatterLayer } from './scatter.js';
+import { TrajectoryView, type TrajectoryData } from './trajectories.js';
+import { composeSvgGrid, svgSize } from './export.js';
+import type { Domain } from './frame.js';
+
+export interface FigureLayer {
+  name: string;
+  /** [n·2] interleaved */
+  points: number[];
+  color?: string;
+  radius?: number;
+  opacity?: number;
+}
+
+export interface ScatterPanelSpec {
+  title: string;
+  layers: FigureLayer[];
+  /** data domain (default [-4.5, 4.5]²) */
+  domain?: Domain;
+  /** a title inside the frame (e.g. what the axes show) */
+  frameTitle?: string;
+  legend?: boolean;
+}
+
+export interface TrajectoryPanelSpec {
+  title: string;
+  teacher: { sigma: number[]; points: number[] }[];
+  policy: { sigma: number[]; points: number[]; nfeIndices: number[] }[];
+  background?: number[];
+}
+
+export type BlockSpec =
+  | { kind: 'scatter'; title: string; maxCols: number; size?: number; panels: ScatterPanelSpec[] }
+  | { kind: 'trajectories'; title: string; maxCols: number; size?: number; panels: TrajectoryPanelSpec[] };
+
+export interface FigureSpec {
+  name: string;
+  blocks: BlockSpec[];
+}
+
+export interface RenderedFigure {
+  svg: string;
+  width: number;
+  height: number;
+}
+
+function scatterBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'scatter' }>): string {
+  const size = b.size ?? 240;
+  const grid = new SmallMultiples<ScatterLayer[], ScatterView>(
+    parent,
+    (cell, i) => new ScatterView(cell, {
+      width: size, height: size, testid: 'samples-plot', domain: b.panels[i].domain, title: b.panels[i].frameTitle,
+      legend: b.panels[i].legend, vectorLimit: Infinity,
+    }),
+    { maxCols: b.maxCols, testid: 'figure-block' },
+  );
+  grid.update(b.panels.map((p) => ({ title: p.title, data: p.layers.map((l) => ({ ...l, points: Float32Array.from(l.points) })) })));
+  return grid.exportSvg();
+}
+
+function trajectoryBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'trajectories' }>): string {
+  const size = b.size ?? 420;
+  const grid = new SmallMultiples<TrajectoryData, TrajectoryView>(
+    parent,
+    (cell) => new TrajectoryView(cell, { width: size, height: size, controls: false }),
+    { maxCols: b.maxCols, testid: 'figure-block' },
+  );
+  grid.update(b.panels.map((p) => ({
+    title: p.title,
+    data: {
+      teacher: p.teacher.map((t) => ({ sigma: t.sigma, points: Float32Array.from(t.points) })),
+      policy: p.policy.map((t) => ({ sigma: t.sigma, points: Float32Array.from(t.points), nfeIndices: t.nfeIndices })),
+      background: p.background ? Float32Array.from(p.background) : undefined,
+    },
+  })));
+  // the particles mark σ = 1 (the shared noise): at σ = 0 they would sit on the paths' ends
+  for (const v of grid.items) v.setTime(1);
+  return grid.exportSvg();
+}
+
+export async function renderFigure(spec: FigureSpec): Promise<RenderedFigure> {
+  const views = document.getElementById('figure-views')!;
+  const out = document.getElementById('figure-out')!;
+  views.replaceChildren();
+  out.replaceChildren();
+  const blocks = spec.blocks.map((b) => {
+    const host = document.createElement('div');
+    views.appendChild(host);
+    return { title: b.title, svg: b.kind === 'scatter' ? scatterBlock(host, b) : trajectoryBlock(host, b) };
+  });
+  if (blocks.length === 0) throw new Error(`figure ${spec.name}: no blocks`);
+  const svg = composeSvgGrid(blocks, 1, { gap: 10 });
+  const { width, height } = svgSize(svg);
+  const img = document.createElement('img');
+  img.width = width;
+  img.height = height;
+  img.alt = spec.name;
+  img.dataset.testid = 'figure-image';
+  img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
+  out.appendChild(img);
+  await img.decode();
+  return { svg, width, height };
+}
+
+declare global {
+  interface Window {
+    renderFigure?: typeof renderFigure;
+    figureRendererReady?: boolean;
+  }
+}
+
+window.renderFigure = renderFigure;
+window.figureRendererReady = true;
