@@ -305,12 +305,14 @@ function samplePanel(ctx: Ctx, title: string, s: Float32Array, color: string, na
 function metricPanel(title: string, frameTitle: string, layers: FigureLayer[], fixed: { x?: [number, number]; y?: [number, number] } = {}): ScatterPanelSpec {
   const xs: number[] = [], ys: number[] = [];
   for (const l of layers) for (let i = 0; i < l.points.length; i += 2) { xs.push(l.points[i]); ys.push(l.points[i + 1]); }
-  const pad = ([a, b]: [number, number]): [number, number] => {
+  // room above the values for the legend (one 13 px row per layer in the top left corner)
+  const top = Math.min(1.6, 0.15 + (layers.length * 13 + 12) / 300);
+  const pad = ([a, b]: [number, number], up: number): [number, number] => {
     const d = b - a || Math.abs(a) || 1;
-    return [round(a - 0.12 * d, 4), round(b + 0.12 * d, 4)];
+    return [round(a - 0.12 * d, 4), round(b + up * d, 4)];
   };
   const range = (v: number[]): [number, number] => [Math.min(...v), Math.max(...v)];
-  return { title, frameTitle, layers, domain: [fixed.x ?? pad(range(xs)), fixed.y ?? pad(range(ys))] };
+  return { title, frameTitle, layers, domain: [fixed.x ?? pad(range(xs), 0.12), fixed.y ?? pad(range(ys), top)] };
 }
 
 interface FigureResult {

@@ -1,0 +1,126 @@
+/**
+ * `piflow figures --quick`: every figure's SVG and PNG exist and are well-formed, figures.json holds
+ * finite numbers for every method × NFE, figures.md lists each figure with its command, and a second
+ * run reuses the cached models and writes byte-identical SVGs. Needs the Vite build (dist/web) and
+ * Debian's chromium; runs in the long suite (after `vite build`).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../helpers.js';
+
+const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d'];
+/** marks each SVG must hold (data-testid values of the views) */
+const MARKS: Record<string, string[]> = {
+  'few-step-collapse': ['data-testid="scatter-layer"', 'data-name="data"', '<circle'],
+  trajectories: ['data-testid="policy-path"', 'data-testid="teacher-path"', 'data-testid="nfe-marker"', 'data-testid="policy-substeps"'],
+  'k-sweep': ['data-testid="scatter-layer"', 'data-name="1 NFE"', 'data-name="2 NFE"'],
+  'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"'],
+};
+const METHODS: [string, number][] = [
+  ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
+  ['π-Flow GMFlow', 1], ['π-Flow GMFlow', 2], ['π-Flow DX', 2],
+  ['constant velocity (π-ID)', 1], ['constant velocity (π-ID)', 2],
+  ['shortcut regression', 1], ['shortcut regression', 2], ['DMD-style', 1],
+];
+
+let tmp = '';
+interface Row { method: string; nfe: number | null; swd: number; precision: number; modesCovered: number; modes: number; entropy: number; fidelity: number | null }
+interface FiguresJson {
+  models: Record<string, { cached: boolean; hash: string }>;
+  figures: Record<string, { command: string; svg: string; png: string; width: number; height: number; rows: Row[]; models: string[] }>;
+}
+
+before(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'piflow-figures-'));
+});
+after(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+function run(out: string) {
+  const r = runCli(['figures', '--quick', '--out', out, '--cache', path.join(tmp, 'cache')], { timeoutMs: 900_000 });
+  assert.equal(r.code, 0, `piflow figures failed:\n${r.stderr}\n${r.stdout}`);
+  return JSON.parse(readFileSync(path.join(out, 'figures.json'), 'utf8')) as FiguresJson;
+}
+
+function pngSize(file: string): { width: number; height: number } {
+  const b = readFileSync(file);
+  assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${file}: not a PNG`);
+  assert.equal(b.subarray(12, 16).toString('latin1'), 'IHDR');
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
+
+test('bad options fail fast with a clear message', () => {
+  const r = runCli(['figures', '--quick', '--only', 'k-sweep,bogus,nope', '--out', path.join(tmp, 'x')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d/);
+  const b = runCli(['figures', '--quick', '--backend', 'webgl', '--out', path.join(tmp, 'x')]);
+  assert.equal(b.code, 2, b.stderr);
+  assert.match(b.stderr, /--backend webgl: must be one of wasm, cpu/);
+  assert.ok(!existsSync(path.join(tmp, 'x')), 'nothing is written for bad options');
+});
+
+test('piflow figures --quick: four figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
+  const out1 = path.join(tmp, 'run1');
+  const out2 = path.join(tmp, 'run2');
+  const j1 = run(out1);
+  assert.deepEqual(Object.keys(j1.figures), FIGURES);
+  assert.ok(Object.keys(j1.models).length >= 10, `models: ${Object.keys(j1.models)}`);
+  for (const [id, m] of Object.entries(j1.models)) assert.equal(m.cached, false, `${id} was trained on the first run`);
+
+  for (const name of FIGURES) {
+    const f = j1.figures[name];
+    const svg = readFileSync(path.join(out1, `${name}.svg`), 'utf8');
+    assert.ok(svg.startsWith('<?xml'), `${name}.svg: no XML declaration`);
+    assert.match(svg, /<svg\b[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.ok(svg.trimEnd().endsWith('</svg>'), `${name}.svg: not closed`);
+    assert.equal((svg.match(/<svg\b/g) ?? []).length, (svg.match(/<\/svg>/g) ?? []).length, `${name}.svg: unbalanced <svg>`);
+    for (const mark of MARKS[name]) assert.ok(svg.includes(mark), `${name}.svg lacks ${mark}`);
+    const size = pngSize(path.join(out1, `${name}.png`));
+    assert.deepEqual(size, { width: f.width, height: f.height }, `${name}.png is the SVG's size`);
+    for (const r of f.rows) {
+      for (const k of ['swd', 'precision', 'entropy'] as const) assert.ok(Number.isFinite(r[k]), `${name} ${r.method} ${r.nfe}: ${k} = ${r[k]}`);
+      if (r.nfe !== null) assert.ok(r.fidelity !== null && Number.isFinite(r.fidelity) && r.fidelity >= 0, `${name} ${r.method}: fidelity ${r.fidelity}`);
+      assert.ok(r.modesCovered >= 0 && r.modesCovered <= r.modes);
+    }
+  }
+  // every method × NFE of the methods figure
+  const rows = j1.figures['methods-2d'].rows;
+  for (const [method, nfe] of METHODS) assert.ok(rows.some((r) => r.method === method && r.nfe === nfe), `methods-2d lacks ${method} at ${nfe} NFE`);
+  assert.equal(rows.length, METHODS.length);
+  // the same noise for every sampler: the Euler-128 teacher is its own reference, Euler-1 is far from it
+  const e128 = rows.find((r) => r.method === 'teacher Euler' && r.nfe === 128)!;
+  const e1 = rows.find((r) => r.method === 'teacher Euler' && r.nfe === 1)!;
+  assert.equal(e128.fidelity, 0);
+  assert.ok(e1.fidelity! > 1, `Euler-1 fidelity ${e1.fidelity}`);
+  assert.ok(e1.swd > 5 * e128.swd, `Euler-1 ${e1.swd} vs Euler-128 ${e128.swd}`);
+  // K × NFE of the sweep
+  const sweep = j1.figures['k-sweep'].rows;
+  for (const k of [1, 2, 4, 8, 32]) for (const nfe of [1, 2]) assert.ok(sweep.some((r) => r.method === `π-Flow GMFlow K=${k}` && r.nfe === nfe), `k-sweep lacks K=${k} at ${nfe} NFE`);
+
+  const md = readFileSync(path.join(out1, 'figures.md'), 'utf8');
+  for (const name of FIGURES) {
+    assert.ok(md.includes(`## ${name}\n`), `figures.md lacks ${name}`);
+    assert.ok(md.includes(`Command: \`${j1.figures[name].command}\``), `figures.md lacks ${name}'s command`);
+    assert.match(j1.figures[name].command, new RegExp(`^npx piflow figures --quick --only ${name} `));
+  }
+
+  const j2 = run(out2);
+  assert.deepEqual(Object.keys(j2.models).sort(), Object.keys(j1.models).sort());
+  for (const [id, m] of Object.entries(j2.models)) {
+    assert.equal(m.cached, true, `${id} reused from the cache on the second run`);
+    assert.equal(m.hash, j1.models[id].hash);
+  }
+  assert.deepEqual(j2.figures['methods-2d'].rows, rows, 'the same numbers from the cached models');
+  const pngSame: string[] = [];
+  for (const name of FIGURES) {
+    const a = readFileSync(path.join(out1, `${name}.svg`));
+    const b = readFileSync(path.join(out2, `${name}.svg`));
+    assert.ok(a.equals(b), `${name}.svg differs between runs`);
+    if (readFileSync(path.join(out1, `${name}.png`)).equals(readFileSync(path.join(out2, `${name}.png`)))) pngSame.push(name);
+  }
+  console.log(`PNGs byte-identical between the runs: ${pngSame.join(', ') || 'none'}`);
+});
