@@ -253,6 +253,12 @@ function metrics(ctx: Ctx, samples: Float32Array, row: { method: string; nfe: nu
 
 const round = (v: number, d = 5) => Number(v.toFixed(d));
 
+/** `p` relative to the working folder when it lies inside it, else absolute */
+const shown = (p: string) => {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : p;
+};
+
 async function teacherSamples(ctx: Ctx, steps: number): Promise<Float32Array> {
   const key = `euler:${steps}`;
   let s = ctx.memo.get(key);
@@ -548,7 +554,7 @@ export async function figuresCommand(argv: string[]): Promise<number> {
   const computeSeconds = (performance.now() - t0) / 1000;
   const rendered = await renderAll([...results].map(([name, r]) => ({ name, spec: r.spec })), out);
   const totalSeconds = (performance.now() - t0) / 1000;
-  const modelRecords = Object.fromEntries([...models.records].map(([id, r]) => [id, { ...r, dir: path.relative(process.cwd(), r.dir) || r.dir }]));
+  const modelRecords = Object.fromEntries([...models.records].map(([id, r]) => [id, { ...r, dir: shown(r.dir) }]));
   const json = {
     command, configuration: cfg, dataset: DATASET, seed, backend, teacher: path.relative(REPO, teacherDir) || teacherDir, teacherDigest: digest,
     samplingSeed: ctx.sampleSeed, computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1), tensorsLeft: tf.memory().numTensors,
@@ -570,7 +576,7 @@ export async function figuresCommand(argv: string[]): Promise<number> {
     'Byte-stability: the SVGs are byte-identical between runs on the same backend and seed (tests/long/figures.test.ts checks it); ' +
       'the PNGs are screenshots of those SVGs by the same chromium and were byte-identical in the same check on this machine (a different chromium or font set may change them).', '',
     '## Models', '', '| id | method | cached | train s | last loss | folder |', '|---|---|---|---|---|---|',
-    ...[...models.records.values()].map((r) => `| ${r.id} | ${r.spec.method}${r.spec.method === 'piid' ? ` ${r.spec.policy}` : ''} | ${r.cached} | ${r.trainSeconds} | ${r.lastLoss === null ? '–' : fmt(r.lastLoss)} | ${path.relative(process.cwd(), r.dir)} |`),
+    ...[...models.records.values()].map((r) => `| ${r.id} | ${r.spec.method}${r.spec.method === 'piid' ? ` ${r.spec.policy}` : ''} | ${r.cached} | ${r.trainSeconds} | ${r.lastLoss === null ? '–' : fmt(r.lastLoss)} | ${shown(r.dir)} |`),
     '',
   ];
   for (const [name, r] of results) {
