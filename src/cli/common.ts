@@ -10,7 +10,7 @@ import { isImageNetDir } from '../models/image-io-node.js';
 import { validateStudentPolicyConfig, type StudentPolicyConfig, type StudentSampleOptions } from '../runtime/student.js';
 import { ParsedOpts, SEED_MAX, UsageError } from './args.js';
 import { Progress } from './progress.js';
-import { METHOD_TITLES, type BaselineMark, type BaselineMethod } from './methods.js';
+import { METHOD_TITLES, type BaselineMark, type BaselineMethod } from '../models/methods.js';
 
 /** The two data layouts the CLI knows. */
 export type Layout = 'points' | 'images';

@@ -21,7 +21,7 @@ import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
 import { BACKEND, drawWith, givenOptions, kindOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
-import { baselineOf } from './methods.js';
+import { baselineOf } from '../models/methods.js';
 import { checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 import { headWidth, policyFamily } from '../engine/families.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';

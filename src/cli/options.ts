@@ -12,7 +12,7 @@ import { DEFAULT_IMAGE_DISTILL } from '../runtime/mnist.js';
 import { DEFAULT_DMD, DEFAULT_SHORTCUT, type DmdConfig, type ShortcutConfig } from '../runtime/baselines.js';
 import { OptSpecs, ParsedOpts, UsageError } from './args.js';
 import { BACKEND, BIG, Layout, POLICY_OPTION, SEED, sizeOption, TEMPERATURE, WINDOW_OPTION, windowOf } from './common.js';
-import { BASELINE_METHODS, Method, METHOD_TITLES, METHODS } from './methods.js';
+import { BASELINE_METHODS, Method, METHOD_TITLES, METHODS } from '../models/methods.js';
 
 /** The shipped classifier `evaluate` reads by default (train-classifier never writes there unless told to). */
 export const DEFAULT_CLASSIFIER_DIR = 'static/classifier';

@@ -16,7 +16,7 @@ import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, recoverArtifactsDir } from '../mo
 import { validateMlpConfig, type MlpConfig } from '../models/mlp.js';
 import { validateUNetConfig, type UNetConfig } from '../models/unet.js';
 import { CLASSIFIER_ARCH } from '../models/classifier.js';
-import { baselineOf } from './methods.js';
+import { baselineOf } from '../models/methods.js';
 
 export type ArtifactRole = 'teacher' | 'student' | 'classifier';
 

@@ -19,7 +19,7 @@ import { parseArgs, ParsedOpts, UsageError } from './args.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
 import { drawWith, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, sizeOf, studentPolicyOf, trainLoop } from './common.js';
-import { baselineOf, METHOD_TITLES, type BaselineMethod } from './methods.js';
+import { baselineOf, METHOD_TITLES, type BaselineMethod } from '../models/methods.js';
 import { checkMethodOptions, distillConfigOf, distillOpts, dmdConfigOf, evaluateOpts, sampleOpts, shortcutConfigOf, trainTeacherOpts } from './options.js';
 
 export const TRAIN_TEACHER_OPTS = trainTeacherOpts('points');
