@@ -103,3 +103,20 @@ test('a student saved while distilling resumes where it stopped (iteration and s
   lab.dispose();
   lab2.dispose();
 });
+
+test('loadTeacher refuses a baseline student (velocity-format weights marked by meta.method); the teacher stays', async () => {
+  const lab = new Lab();
+  lab.newTeacher({ ...small, steps: 2 });
+  await lab.trainTeacher();
+  const tArt = await lab.saveTeacher();
+  const noise = new Float32Array([0.1, -0.2, 0.5, 0.3]);
+  const lab2 = new Lab();
+  await lab2.loadTeacher(tArt, 'teacher.json');
+  const before = (await lab2.teacherPaths(noise, 4)).states;
+  const file = tArt.file as { config: unknown; meta: Record<string, unknown> };
+  const baseline = { ...tArt, file: { ...file, meta: { ...file.meta, method: 'shortcut', nfe: 2 } } };
+  await assert.rejects(lab2.loadTeacher(baseline, 'shortcut.json'), /shortcut\.json: a shortcut baseline student .*2 NFE.*not a teacher/);
+  assert.deepEqual((await lab2.teacherPaths(noise, 4)).states, before, 'teacher unchanged');
+  lab.dispose();
+  lab2.dispose();
+});

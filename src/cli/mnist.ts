@@ -1,6 +1,7 @@
 /**
  * The MNIST side of `piflow train-teacher --dataset mnist`, `distill`, `sample`, `evaluate` (chosen by
- * train.ts when the dataset is mnist or the model directory holds an image network), and
+ * commands.ts when the dataset is mnist or the model directory holds an image network; the options
+ * come from options.ts, shared with the 2D side), and
  * `piflow train-classifier` (the metric's classifier).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -15,22 +16,18 @@ import type { LoadedImageNet } from '../models/image-artifacts.js';
 import { readArtifactsDir, writeArtifactsDir } from '../models/io-node.js';
 import { classifierFromArtifacts, classifierToArtifacts, classifyImages, createClassifier, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
-import {
-  DEFAULT_IMAGE_DISTILL, ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
-} from '../runtime/mnist.js';
-import { policyConfigOf, StudentPolicyConfig } from '../runtime/student.js';
-import { OptSpecs, parseArgs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
+import { ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher } from '../runtime/mnist.js';
+import { policyConfigOf } from '../runtime/student.js';
+import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { drawWith, POLICY_OPTION, sizeOf, sizeOption, studentPolicyOf, TEMPERATURE, trainLoop, WINDOW_OPTION, windowOf } from './train.js';
-import { headWidth, POLICY_FAMILIES, policyFamily } from '../engine/families.js';
+import { BACKEND, drawWith, givenOptions, kindOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import { baselineOf } from '../models/methods.js';
+import { checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
+import { headWidth, policyFamily } from '../engine/families.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, classifierTrainBytes, unetFloatsPerImage, unetTrainBytes } from './limits.js';
 
-const BACKEND = { type: 'string', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'], help: 'tfjs backend (webgpu: Dawn, the optional webgpu package)' } as const;
-const SEED = { type: 'int', default: 0, min: 0, max: SEED_MAX, help: 'random seed (0 … 2^32 − 1)' } as const;
-const BIG = 1_000_000_000;
-/** The shipped classifier `evaluate` reads by default (train-classifier never writes there unless told to). */
-export const DEFAULT_CLASSIFIER_DIR = 'static/classifier';
+export { DEFAULT_CLASSIFIER_DIR };
 
 /** An image model's sizes from its config.json (for the memory estimates; the load checks the file). */
 async function imageCfgOf(dir: string): Promise<{ size: number; base: number; channels: number }> {
@@ -45,20 +42,7 @@ async function mnistSource(): Promise<ImageSource> {
   return (n, rng) => s.sample(n, rng);
 }
 
-export const TRAIN_TEACHER_MNIST_OPTS: OptSpecs = {
-  dataset: { type: 'string', choices: ['mnist'], help: 'dataset' },
-  steps: { type: 'int', min: 1, max: BIG, help: 'training steps' },
-  batch: { type: 'int', default: 128, min: 1, max: 1_000_000, help: 'batch size' },
-  lr: { type: 'number', default: 1e-3, gt: 0, help: 'Adam learning rate' },
-  warmup: { type: 'int', default: 200, min: 0, max: BIG, help: 'learning-rate warm-up steps' },
-  clip: { type: 'number', default: 1, min: 0, help: 'gradient-norm clip (0: none)' },
-  ema: { type: 'number', default: 0.999, min: 0, max: 0.999999, help: 'EMA decay of the saved weights (0: off)' },
-  size: { type: 'string', default: 'full', choices: ['full', 'small', 'tiny'], help: 'U-Net size (full: 677,540 parameters, small: 173,396, tiny: for tests)' },
-  seed: SEED,
-  out: { type: 'string', help: 'output directory: new, empty, or a teacher made by piflow' },
-  'save-every': { type: 'int', default: 250, min: 0, max: BIG, help: 'checkpoint every N steps (0: only at the end)' },
-  backend: BACKEND,
-};
+export const TRAIN_TEACHER_MNIST_OPTS = trainTeacherOpts('images');
 
 export async function trainTeacherMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, TRAIN_TEACHER_MNIST_OPTS);
@@ -81,37 +65,13 @@ export async function trainTeacherMnistCommand(argv: string[]): Promise<number> 
   return 0;
 }
 
-export const DISTILL_MNIST_OPTS: OptSpecs = {
-  teacher: { type: 'string', help: 'image teacher directory' },
-  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'data (mnist)' },
-  policy: POLICY_OPTION,
-  k: { ...sizeOption('gmflow', DEFAULT_IMAGE_DISTILL.k), help: `${POLICY_FAMILIES.gmflow.size!.label} per pixel` },
-  n: sizeOption('dx', DEFAULT_IMAGE_DISTILL.n),
-  'dx-mode': { type: 'string', default: 'grid', choices: POLICY_FAMILIES.dx.modes!, help: 'DX interpolation' },
-  nfe: { type: 'int', default: 2, min: 1, max: 1000, help: 'student steps' },
-  iters: { type: 'int', min: 1, max: BIG, help: 'π-ID iterations' },
-  batch: { type: 'int', default: DEFAULT_IMAGE_DISTILL.batch, min: 1, max: 1_000_000, help: 'batch size' },
-  lr: { type: 'number', default: DEFAULT_IMAGE_DISTILL.adam.lr, gt: 0, help: 'Adam learning rate' },
-  beta1: { type: 'number', default: 0.9, min: 0, max: 0.999999, help: 'Adam beta1' },
-  beta2: { type: 'number', default: 0.95, min: 0, max: 0.999999, help: 'Adam beta2' },
-  warmup: { type: 'int', default: 100, min: 0, max: BIG, help: 'learning-rate warm-up steps' },
-  clip: { type: 'number', default: 0, min: 0, help: 'gradient-norm clip (0: none)' },
-  substeps: { type: 'int', default: 128, min: 1, max: 100_000, help: 'total rollout substeps' },
-  intermediate: { type: 'int', default: 2, min: 1, max: 1000, help: 'intermediate states per segment' },
-  'decay-iters': { type: 'int', default: 0, min: 0, max: BIG, help: 'teacher-ratio decay iterations (0: off)' },
-  window: WINDOW_OPTION,
-  'gm-dropout': { type: 'number', default: 0.05, min: 0, max: 0.999, help: 'GM dropout probability' },
-  'final-step-scale': { type: 'number', default: 1, gt: 0, max: 1, help: 'final step size scale' },
-  shift: { type: 'number', default: 1, gt: 0, help: 'time shift' },
-  'data-free': { type: 'flag', help: 'data-free π-ID' },
-  seed: SEED,
-  out: { type: 'string', help: 'output directory: new, empty, or a student made by piflow (never the teacher)' },
-  'save-every': { type: 'int', default: 100, min: 0, max: BIG, help: 'checkpoint every N iterations (0: only at the end)' },
-  backend: BACKEND,
-};
+export const DISTILL_MNIST_OPTS = distillOpts('images');
 
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
+  checkMethodOptions(o, givenOptions(argv), 'images');
+  const mark = baselineOf((await readConfigJson(String(o.teacher)))?.meta);
+  if (mark) throw notATeacher(String(o.teacher), mark);
   const tcfg = await imageCfgOf(String(o.teacher));
   checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
     const B = Number(v.batch);
@@ -127,17 +87,8 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadImageNet(String(o.teacher), 'teacher');
   const data = await mnistSource();
-  const policy = policyFamily(o.policy).name;
-  const cfg = {
-    ...DEFAULT_IMAGE_DISTILL,
-    policy, k: Number(o.k), n: Number(o.n), dxMode: String(o['dx-mode']) as 'grid' | 'polynomial',
-    nfe: Number(o.nfe), batch: Number(o.batch), seed: Number(o.seed),
-    adam: { lr: Number(o.lr), beta1: Number(o.beta1), beta2: Number(o.beta2), warmupSteps: Number(o.warmup), clipNorm: Number(o.clip) },
-    totalSubsteps: Number(o.substeps), numIntermediateStates: Number(o.intermediate), numDecayIters: Number(o['decay-iters']),
-    windowSubsteps: windowOf(o, policy),
-    gmDropout: policyFamily(policy).gmDropout ? Number(o['gm-dropout']) : 0, finalStepSizeScale: Number(o['final-step-scale']),
-    shift: Number(o.shift), dataFree: Boolean(o['data-free']),
-  };
+  const cfg = distillConfigOf(o, 'images');
+  const policy = cfg.policy;
   let d: ImageDistiller;
   try {
     d = new ImageDistiller(teacher, data, cfg);
@@ -155,38 +106,20 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-interface LoadedImageModel {
-  net: LoadedImageNet;
-  policy?: StudentPolicyConfig;
-}
+type LoadedImageModel = SampledModel<LoadedImageNet>;
 
 async function loadImageModel(dir: string): Promise<LoadedImageModel> {
   const net = await loadImageNet(dir);
-  return net.cfg.kind === 'teacher' ? { net } : { net, policy: studentPolicyOf(net.meta, dir) };
+  if (net.cfg.kind !== 'teacher') return { net, policy: studentPolicyOf(net.meta, dir) };
+  const baseline = baselineOf(net.meta);
+  return baseline ? { net, baseline } : { net };
 }
 
 function drawImages(m: LoadedImageModel, o: ParsedOpts, count: number, seed: number): Promise<Float32Array> {
   return drawWith(m, o, count, seed, { teacher: sampleImageTeacher, student: sampleImageStudent });
 }
 
-const SAMPLE_COMMON: OptSpecs = {
-  model: { type: 'string', help: 'image model directory (teacher or student)' },
-  nfe: { type: 'int', optional: true, min: 1, max: 1000, help: 'student: network evaluations (default: as distilled)' },
-  steps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'teacher: Euler steps' },
-  temperature: TEMPERATURE,
-  substeps: { type: 'int', optional: true, min: 1, max: 100_000, help: 'student: total rollout substeps' },
-  h: { type: 'number', default: 0, min: 0, help: 'FlowMap-SDE h (0: deterministic)' },
-  seed: SEED,
-  backend: BACKEND,
-};
-
-export const SAMPLE_MNIST_OPTS: OptSpecs = {
-  ...SAMPLE_COMMON,
-  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'mnist (implied by an image model)' },
-  count: { type: 'int', min: 1, max: 10_000_000, help: 'number of samples' },
-  cols: { type: 'int', optional: true, min: 1, max: 100_000, help: 'grid columns (default ⌈√count⌉)' },
-  out: { type: 'string', help: 'output PNG grid (new or a regular file, replaced atomically); the samples also go to OUT.f32 (float32 [count,1,28,28], little-endian) + OUT.f32.json' },
-};
+export const SAMPLE_MNIST_OPTS = sampleOpts('images');
 
 export async function sampleMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, SAMPLE_MNIST_OPTS);
@@ -221,12 +154,7 @@ async function loadClassifier(dir: string): Promise<Classifier> {
   return classifierFromArtifacts(art, art.where);
 }
 
-export const EVALUATE_MNIST_OPTS: OptSpecs = {
-  ...SAMPLE_COMMON,
-  count: { type: 'int', default: 10000, min: 2, max: 10_000_000, help: 'samples (Fréchet distance against the 10,000 test images)' },
-  classifier: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'classifier directory (piflow train-classifier)' },
-  dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'reference data (mnist)' },
-};
+export const EVALUATE_MNIST_OPTS = evaluateOpts('images');
 
 /** `piflow evaluate` for an image model: classifier-feature Fréchet distance to the MNIST test set and class diversity, as JSON. */
 export async function evaluateMnistCommand(argv: string[]): Promise<number> {
@@ -247,9 +175,8 @@ export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const got = await classifyImages(clf, samples, count);
   const fd = frechetFromFeatures(got.features, count, ref.features, test.images.n, FEATURE_DIM);
   const stats = classStats(got.pred, 10, 0.01);
-  const kind = m.policy ? `student ${m.policy.policy} nfe ${o.nfe ?? m.policy.nfe}` : `teacher euler ${o.steps}`;
   console.log(JSON.stringify({
-    model: o.model, kind, dataset: 'mnist', count, frechet: +fd.toFixed(3), classHistogram: stats.histogram,
+    model: o.model, kind: kindOf(m, o), dataset: 'mnist', count, frechet: +fd.toFixed(3), classHistogram: stats.histogram,
     entropy: +stats.entropy.toFixed(4), entropyMax: +Math.log(10).toFixed(4), classesCovered: stats.classesCovered,
     sampleSeconds: +sampleSecs.toFixed(2), backend,
   }));

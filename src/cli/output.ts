@@ -16,6 +16,7 @@ import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, recoverArtifactsDir } from '../mo
 import { validateMlpConfig, type MlpConfig } from '../models/mlp.js';
 import { validateUNetConfig, type UNetConfig } from '../models/unet.js';
 import { CLASSIFIER_ARCH } from '../models/classifier.js';
+import { baselineOf } from '../models/methods.js';
 
 export type ArtifactRole = 'teacher' | 'student' | 'classifier';
 
@@ -43,7 +44,8 @@ export async function artifactRoleOf(dir: string): Promise<ArtifactRole | null> 
   } catch {
     return null;
   }
-  return cfg.kind === 'teacher' ? 'teacher' : 'student';
+  // a baseline student (methods.ts) has the teacher's weights layout but is a student
+  return cfg.kind === 'teacher' && !baselineOf(file?.meta) ? 'teacher' : 'student';
 }
 
 /** `p` resolved through symlinks as far as it exists (a missing tail is appended as is). */

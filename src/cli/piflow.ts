@@ -3,14 +3,14 @@ import { UsageError } from './args.js';
 import { conformanceCommand } from './conformance.js';
 import { benchCommand } from './bench.js';
 import { describeDatasets } from '../../datasets/index.js';
-import { distillCommand, evaluateCommand, sampleCommand, trainTeacherCommand } from './train.js';
+import { distillCommand, evaluateCommand, sampleCommand, trainClassifierCommand, trainTeacherCommand } from './commands.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   'train-teacher': { run: trainTeacherCommand, help: 'train a flow-matching teacher (2D datasets, or --dataset mnist)' },
-  distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID' },
+  distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID (2D: or --method shortcut|dmd, the baselines)' },
   sample: { run: sampleCommand, help: 'draw samples from a teacher or student (2D: CSV; MNIST: PNG grid + raw .f32)' },
-  evaluate: { run: evaluateCommand, help: "sliced W1, precision and mode coverage of a model's samples (2D); MNIST: classifier Fréchet distance and class diversity (JSON)" },
-  'train-classifier': { run: async (argv) => (await import('./mnist.js')).trainClassifierCommand(argv), help: 'train the MNIST classifier used by the image metrics' },
+  evaluate: { run: evaluateCommand, help: "sliced W1, precision, mode coverage and a student's fidelity to its teacher (2D); MNIST: classifier Fréchet distance and class diversity (JSON)" },
+  'train-classifier': { run: trainClassifierCommand, help: 'train the MNIST classifier used by the image metrics' },
   conformance: { run: conformanceCommand, help: 'check the engine against golden cases' },
   figures: { run: async (argv) => (await import('./figures.js')).figuresCommand(argv), help: 'train (or reuse) and draw the figures: SVG + PNG + figures.json + figures.md' },
   bench: { run: benchCommand, help: 'time the benchmark workload on wasm and cpu (JSON last)' },

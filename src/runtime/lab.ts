@@ -15,6 +15,7 @@ import {
 } from './toy.js';
 import { ModelLab } from './model-lab.js';
 import { densityGrid, Paths, PolicyPaths, policyPaths, teacherPaths, velocityField } from './inspect2d.js';
+import { baselineOf } from '../models/methods.js';
 
 export interface LabSnapshot {
   data: DataSpec;
@@ -88,6 +89,11 @@ export class Lab extends ModelLab<LoadedToyNet, ToyNet, ToyNetArtifacts, Teacher
   async loadTeacher(art: ToyNetArtifacts | { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string): Promise<void> {
     this.assertIdle();
     const net = await toyNetFromArtifacts(art, whereOf(name), 'teacher');
+    const baseline = baselineOf(net.meta);
+    if (baseline) {
+      net.dispose();
+      throw new Error(`${name}: a ${baseline.method} baseline student (piflow distill --method ${baseline.method}, ${baseline.nfe} NFE), not a teacher`);
+    }
     this.disposeStudent();
     this.disposeTeacher();
     this.teacher = net;
