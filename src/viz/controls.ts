@@ -16,7 +16,7 @@ export interface ControlBase {
   title?: string;
 }
 
-function shell(o: ControlBase, cls: string): { root: HTMLDivElement; msg: HTMLSpanElement; label: HTMLLabelElement } {
+export function shell(o: ControlBase, cls: string): { root: HTMLDivElement; msg: HTMLSpanElement; label: HTMLLabelElement } {
   const root = document.createElement('div');
   root.className = `control ${cls}`;
   const label = document.createElement('label');
