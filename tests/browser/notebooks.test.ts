@@ -101,6 +101,23 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForSelector(`${tid('samples-plot')}[data-version]`, { timeout: 60_000 }); // the pretrained teacher drawn
       assert.equal(await r.page.locator(tid('stale-note')).isHidden(), true, 'the pretrained teacher is the data\'s own');
+      // the schema-built controls: messages from the URL validator, the last valid value kept, log sliders
+      const errorText = async (id: string) => ((await r.page.locator(tid(`${id}-error`)).isVisible()) ? (await r.page.locator(tid(`${id}-error`)).textContent()) ?? '' : '');
+      await setField(r, 'teacher-lr', 'abc');
+      assert.equal(await errorText('teacher-lr'), "Learning rate: 'abc' is not a number");
+      await setField(r, 'teacher-depth', '0');
+      assert.equal(await errorText('teacher-depth'), 'Depth: must be ≥ 1');
+      await setField(r, 'teacher-depth', '2.5');
+      assert.equal(await errorText('teacher-depth'), 'Depth: must be a whole number');
+      await setField(r, 'teacher-depth', '');
+      assert.equal(await errorText('teacher-depth'), 'Depth: enter a number');
+      assert.doesNotMatch(new URL(r.page.url()).hash, /depth=|lr=/, 'refused entries do not reach the state');
+      await setField(r, 'teacher-depth', '2');
+      assert.equal(await errorText('teacher-depth'), '');
+      assert.match(new URL(r.page.url()).hash, /depth=2/);
+      await r.page.fill(tid('teacher-batch-slider'), String(Math.log(64)));
+      assert.equal(await r.page.inputValue(tid('teacher-batch')), '64', 'the log slider sets the field');
+      assert.match(new URL(r.page.url()).hash, /batch=64/);
       // (a) a long run at a small batch (paused below): the sample panel follows the teacher being trained
       await setField(r, 'teacher-steps', '100000');
       await setField(r, 'teacher-batch', '32');
