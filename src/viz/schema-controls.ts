@@ -36,7 +36,7 @@ function addHelp(label: HTMLLabelElement, help: string | undefined): void {
   if (!help) return;
   const i = document.createElement('span');
   i.className = 'help';
-  i.textContent = 'ⓘ';
+  i.textContent = 'i';
   i.title = help;
   i.setAttribute('aria-label', help);
   label.append(' ', i);
