@@ -17,6 +17,7 @@ import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
 import { chartLayout, referenceLayout } from '../src/viz/chart-layout.js';
 import { controlSpec, formatNumber, sliderValue } from '../src/viz/control-spec.js';
+import { checkNumber } from '../src/viz/controls.js';
 import { bool, int, num, numList, oneOf, str } from '../src/runtime/url-state.js';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -357,4 +358,18 @@ test('controlSpec: a control from its URL-state property (label, test id, help, 
   assert.equal(formatNumber(1024, true), '1024');
   assert.equal(sliderValue(0.0023456, false), 0.00235);
   assert.equal(sliderValue(1023.6, true), 1024);
+});
+
+test('checkNumber (the hand-written controls) answers through the same validator, with the same messages', () => {
+  const k = { label: 'K', value: 8, min: 1, max: 64, integer: true };
+  const lr = { label: 'Learning rate', value: 1e-3, min: 0, max: 1, exclusiveMin: true };
+  assert.equal(checkNumber('16', k), 16);
+  assert.equal(checkNumber('0', k), 'K: must be ≥ 1');
+  assert.equal(checkNumber('65', k), 'K: must be ≤ 64');
+  assert.equal(checkNumber('1.5', k), 'K: must be a whole number');
+  assert.equal(checkNumber('', k), 'K: enter a number');
+  assert.equal(checkNumber('abc', lr), "Learning rate: 'abc' is not a number");
+  assert.equal(checkNumber('0', lr), 'Learning rate: must be > 0');
+  assert.equal(checkNumber('2e-4', lr), 2e-4);
+  assert.equal(checkNumber('1e6', { label: 'Seed', value: 0, min: 0, integer: true }), 1e6, 'open above');
 });
