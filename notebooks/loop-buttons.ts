@@ -10,7 +10,7 @@
 import { button } from '../src/viz/controls.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
-import { followLoop } from './common.js';
+import type { followLoop } from './common.js';
 
 /** What the helper needs of a lab client. */
 export type LoopLab = Parameters<typeof followLoop>[0] & {
@@ -35,7 +35,7 @@ export interface LoopOptions {
   prepare: () => Promise<void>;
   /** runs the loop (pending while paused), e.g. `lab.call.trainTeacher({})` */
   run: () => Promise<unknown>;
-  /** every `everyMs` while running: refresh the cheap live views */
+  /** every `everyMs` (default 2500) while running, from the first progress report: refresh the live views */
   onTick?: () => void;
   /** at once when the run pauses, finishes or is stopped: refresh every view */
   onSettle?: (status: 'paused' | 'done' | 'stopped') => void;
@@ -56,11 +56,32 @@ export interface LoopControls {
 }
 
 export function loopButtons(o: LoopOptions): LoopControls {
-  followLoop(o.lab, o.phase, { progress: o.progress, loss: o.loss, label: o.label }, () => o.onTick?.(), o.everyMs);
   let state: LoopControls['state'] = 'idle';
   let runId = 0;
   let total = o.total();
+  let pausedAt = -1;
   const show = (iteration: number, status: 'idle' | 'running' | 'paused' | 'done' | 'error') => o.progress.update({ iteration, total, status, label: o.label });
+
+  // Like common.ts's followLoop, but knowing the loop's state: the worker may finish the step it was
+  // in after a pause was answered and report it, so a report while paused keeps 'paused' and
+  // refreshes the views again (they must show the teacher as it stopped); reports of a loop this
+  // helper stopped are ignored.
+  let next = 0;
+  o.lab.on('progress', (e) => {
+    const p = e.progress;
+    if (p.phase !== o.phase || state === 'idle') return;
+    o.progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: state, label: o.label });
+    if (state === 'paused') {
+      if (p.iter !== pausedAt) {
+        pausedAt = p.iter;
+        o.onSettle?.('paused');
+      }
+    } else if (performance.now() > next) {
+      next = performance.now() + (o.everyMs ?? 2500);
+      o.onTick?.();
+    }
+  });
+  o.lab.on('loss', (e) => e.phase === o.phase && o.loss.extendMany(e.iters, e.losses));
 
   const start = async () => {
     const id = ++runId;
@@ -71,6 +92,7 @@ export function loopButtons(o: LoopOptions): LoopControls {
       await o.prepare();
       await o.loss.clear();
       state = 'running';
+      next = 0;
       const run = o.run();
       show(0, 'running');
       await run;
@@ -91,7 +113,8 @@ export function loopButtons(o: LoopOptions): LoopControls {
     if (state !== 'running') return;
     await o.lab.call.pause();
     state = 'paused';
-    show(await o.iteration(), 'paused');
+    pausedAt = await o.iteration();
+    show(pausedAt, 'paused');
     o.onSettle?.('paused');
   };
   const resume = async () => {
