@@ -6,7 +6,8 @@
 import { Notebook } from '../src/runtime/notebook.js';
 import { bool, int, num, oneOf } from '../src/runtime/url-state.js';
 import { DATASETS_2D, parseCsv2d } from '../src/data/toy2d.js';
-import { button, messageLine, numberControl, selectControl } from '../src/viz/controls.js';
+import { button, messageLine } from '../src/viz/controls.js';
+import { schemaInputs } from '../src/viz/schema-controls.js';
 import { ScatterView } from '../src/viz/scatter.js';
 import { TrajectoryView } from '../src/viz/trajectories.js';
 import { VelocityFieldView } from '../src/viz/field.js';
@@ -16,19 +17,24 @@ import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, byTestId, counter, DATASET_OPTIONS, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { loopButtons, type LoopControls } from './loop-buttons.js';
 
 const DATA_CHOICES = [...DATASETS_2D, 'draw', 'csv'] as const;
+/** Every control's range, default, label and help: the URL state and the controls are built from it. */
 const schema = {
-  dataset: oneOf(DATA_CHOICES, 'checkerboard', 'data'),
-  width: int(128, { min: 8, max: 512 }, 'teacher width'),
-  depth: int(3, { min: 1, max: 6 }, 'teacher depth'),
-  lr: num(2e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate'),
-  batch: int(1024, { min: 16, max: 8192 }, 'batch'),
-  steps: int(2000, { min: 1, max: 100000 }, 'training steps'),
-  seed: int(0, { min: 0 }, 'seed'),
-  eulerSteps: int(64, { min: 1, max: 256 }, 'Euler steps'),
-  fieldSigma: num(0.5, { min: 0, max: 1 }, 'σ of the field'),
+  dataset: oneOf(DATA_CHOICES, 'checkerboard', 'data', {
+    label: 'Data',
+    options: { ...Object.fromEntries(DATASET_OPTIONS.map(([name, , about]) => [name, [name, about] as const])), draw: 'draw your own', csv: ['CSV file', 'x,y rows, e.g. datasets/examples/*.csv'] },
+  }),
+  width: int(128, { min: 8, max: 512 }, 'teacher width', { label: 'Width', testid: 'teacher-width', help: 'hidden units in each layer of the teacher MLP' }),
+  depth: int(3, { min: 1, max: 6 }, 'teacher depth', { label: 'Depth', testid: 'teacher-depth', help: 'number of hidden layers' }),
+  lr: num(2e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate', { label: 'Learning rate', testid: 'teacher-lr', log: true, sliderMin: 1e-5, help: 'Adam step size' }),
+  batch: int(1024, { min: 16, max: 8192 }, 'batch', { label: 'Batch', testid: 'teacher-batch', log: true, help: 'data points per training step' }),
+  steps: int(2000, { min: 1, max: 100000 }, 'training steps', { label: 'Steps', testid: 'teacher-steps', control: 'field', help: 'training steps of a run' }),
+  seed: int(0, { min: 0 }, 'seed', { label: 'Seed', testid: 'seed', help: 'initialisation, noise and σ draws: the same seed and settings reproduce a run' }),
+  eulerSteps: int(64, { min: 1, max: 256 }, 'Euler steps', { label: 'Euler steps', testid: 'euler-steps', log: true, help: 'steps of the ODE solver for the teacher samples' }),
+  fieldSigma: num(0.5, { min: 0, max: 1 }, 'σ of the field', { label: 'σ', testid: 'field-sigma', step: 0.01, help: 'the noise level at which the velocity field is drawn' }),
   logLoss: bool(true, 'log-scale loss'),
 };
 
@@ -40,23 +46,33 @@ renderMath();
 const note = messenger('teacher-message');
 if (messages.length) note(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
-// ---- controls ----------------------------------------------------------------------------------
-const dataControls = $('#data-controls');
-nb.input('dataset', selectControl({ label: 'Data', options: [...DATASET_OPTIONS, ['draw', 'draw your own'], ['csv', 'CSV file', 'x,y rows, e.g. datasets/examples/*.csv']] as const, value: state.dataset, testid: 'dataset' }), dataControls);
+// ---- controls (from the schema) ----------------------------------------------------------------
 const tc = $('#teacher-controls');
-nb.input('width', numberControl({ label: 'Width', value: state.width, min: 8, max: 512, integer: true, testid: 'teacher-width' }), tc);
-nb.input('depth', numberControl({ label: 'Depth', value: state.depth, min: 1, max: 6, integer: true, testid: 'teacher-depth' }), tc);
-nb.input('lr', numberControl({ label: 'Learning rate', value: state.lr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'teacher-lr' }), tc);
-nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: 16, max: 8192, integer: true, log: true, testid: 'teacher-batch' }), tc);
-nb.input('steps', numberControl({ label: 'Steps', value: state.steps, min: 1, max: 100000, integer: true, slider: false, testid: 'teacher-steps' }), tc);
-nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), tc);
-nb.input('eulerSteps', numberControl({ label: 'Euler steps', value: state.eulerSteps, min: 1, max: 256, integer: true, log: true, testid: 'euler-steps' }), $('#sample-controls'));
-nb.input('fieldSigma', numberControl({ label: 'σ', value: state.fieldSigma, min: 0, max: 1, step: 0.01, testid: 'field-sigma' }), $('#field-controls'));
+const controls = schemaInputs(nb, schema, state, {
+  dataset: $('#data-controls'),
+  width: tc,
+  depth: tc,
+  lr: tc,
+  batch: tc,
+  steps: tc,
+  seed: tc,
+  eulerSteps: $('#sample-controls'),
+  fieldSigma: $('#field-controls'),
+});
 const version = counter();
 nb.input('version', version);
-/** bumped every few seconds while training: the cheap views follow it */
+/** bumped every few seconds while training: the live views follow it */
 const liveVersion = counter();
 nb.input('liveVersion', liveVersion);
+/** what the current teacher was trained on (or loaded for); bumped when that changes */
+const teacherFor = Object.assign(counter(), { data: null as string | null });
+nb.input('teacherFor', teacherFor);
+const setTeacherFor = (data: string | null) => {
+  teacherFor.data = data;
+  teacherFor.bump();
+};
+/** the data now in the worker (a built-in's name, or the custom data's label) */
+let currentData: string | null = null;
 
 // ---- views -------------------------------------------------------------------------------------
 const progress = new ProgressView($('#progress'));
@@ -112,18 +128,21 @@ nb.cell('customVisible', ['dataset'], (dataset: string) => {
   custom.hidden = dataset !== 'draw' && dataset !== 'csv';
 });
 
-/** Data set in the worker; for built-ins, the pretrained teacher is loaded. */
-nb.cell('data', ['lab', 'dataset', 'customPoints'], async (lab: LabClient, dataset: string) => {
+/** Data set in the worker; for built-ins, the pretrained teacher is loaded. Returns the data's label. */
+nb.cell('data', ['lab', 'training', 'dataset', 'customPoints'], async (lab: LabClient, loop: LoopControls, dataset: string) => {
   if (dataset === 'draw' || dataset === 'csv') {
     if (!customPoints.points) return null;
-    await lab.call.stop();
+    await loop.stop();
     await lab.call.setData({ kind: 'points', points: customPoints.points, name: customPoints.label });
-    return 'custom';
+    currentData = customPoints.label;
+    return currentData; // the teacher (if any) stays, flagged stale until one is trained on these points
   }
-  await lab.call.stop();
+  await loop.stop();
   await lab.call.setData({ kind: 'builtin', name: dataset });
+  currentData = dataset;
   try {
     await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+    setTeacherFor(dataset);
     note(`Loaded the pretrained ${dataset} teacher. Press Train to train your own.`);
   } catch (e) {
     note(`No pretrained teacher for ${dataset} (${(e as Error).message}); press Train.`);
@@ -132,7 +151,24 @@ nb.cell('data', ['lab', 'dataset', 'customPoints'], async (lab: LabClient, datas
   return dataset;
 });
 
-async function refreshViews(lab: LabClient, eulerSteps: number, seed: number) {
+/**
+ * Staleness: every panel that shows the teacher says when it was trained on other data than the
+ * data now set (drawn points, a CSV, a built-in without a pretrained teacher), until Train makes one
+ * for these data.
+ */
+const staleNote = byTestId('stale-note');
+const teacherPanels = [samples.element, traj.frame.root, field.frame.root];
+nb.cell('stale', ['lab', 'data', 'teacherFor'], async (lab: LabClient, data: string | null) => {
+  const st = await lab.call.status();
+  const stale = Boolean(st.teacher) && data !== null && teacherFor.data !== data;
+  staleNote.textContent = stale ? `stale: this teacher was trained on ${teacherFor.data ?? 'other data'}, not on ${data}; press Train to fit one to these data.` : '';
+  staleNote.hidden = !stale;
+  for (const el of teacherPanels) el.dataset.stale = String(stale);
+  return stale;
+});
+
+let refreshes = 0;
+async function refreshViews(lab: LabClient, eulerSteps: number, seed: number, stale: boolean) {
   const st = await lab.call.status();
   const data = await lab.call.dataSamples(3000, seed + 101);
   if (!st.teacher) {
@@ -142,13 +178,16 @@ async function refreshViews(lab: LabClient, eulerSteps: number, seed: number) {
   const model = await lab.call.teacherSamples(3000, eulerSteps, seed + 202);
   samples.update([
     { name: 'data', points: data, color: '#9e9e9e' },
-    { name: `teacher, ${eulerSteps} Euler steps`, points: model, color: '#1f77b4' },
+    { name: `teacher${stale ? ' (stale)' : ''}, ${eulerSteps} Euler steps`, points: model, color: '#1f77b4' },
   ]);
+  // which teacher the panel shows: its iteration when sampled, and a count of redraws (tests follow them)
+  samples.element.dataset.teacherIteration = String(st.teacherIteration);
+  samples.element.dataset.version = String(++refreshes);
   return { model, data };
 }
 
-nb.cell('samplesView', ['lab', 'data', 'version', 'eulerSteps', 'seed'], (lab: LabClient, _d: unknown, _v: number, eulerSteps: number, seed: number) =>
-  refreshViews(lab, eulerSteps, seed),
+nb.cell('samplesView', ['lab', 'data', 'version', 'liveVersion', 'eulerSteps', 'seed', 'stale'], (lab: LabClient, _d: unknown, _v: number, _l: number, eulerSteps: number, seed: number, stale: boolean) =>
+  refreshViews(lab, eulerSteps, seed, stale),
 );
 
 nb.cell('pathsView', ['lab', 'data', 'version', 'liveVersion'], async (lab: LabClient) => {
@@ -158,7 +197,8 @@ nb.cell('pathsView', ['lab', 'data', 'version', 'liveVersion'], async (lab: LabC
   traj.update({ teacher: splitPaths(p), policy: [], background: await lab.call.dataSamples(2000, 7) });
 });
 
-nb.cell('fieldView', ['lab', 'data', 'version', 'liveVersion', 'fieldSigma', 'samplesView'], async (lab: LabClient, _d: unknown, _v: number, _l: number, sigma: number, s: { model: Float32Array } | null) => {
+/** The field and the density of the teacher's samples: redrawn with every new sample panel (live while training). */
+nb.cell('fieldView', ['lab', 'fieldSigma', 'samplesView'], async (lab: LabClient, sigma: number, s: { model: Float32Array } | null) => {
   const st = await lab.call.status();
   if (!st.teacher) return;
   const f = await lab.call.field(sigma, 21, 4.2);
@@ -167,59 +207,50 @@ nb.cell('fieldView', ['lab', 'data', 'version', 'liveVersion', 'fieldSigma', 'sa
 });
 
 // ---- training ----------------------------------------------------------------------------------
-nb.cell('training', ['lab'], (lab: LabClient) => {
-  followLoop(lab, 'teacher', { progress, loss, label: 'teacher' }, () => liveVersion.bump());
-  const buttons = $('#teacher-buttons');
-  const cfg = () => ({
-    width: nb.controls.get('width')!.value as number,
-    depth: nb.controls.get('depth')!.value as number,
-    lr: nb.controls.get('lr')!.value as number,
-    batch: nb.controls.get('batch')!.value as number,
-    steps: nb.controls.get('steps')!.value as number,
-    seed: nb.controls.get('seed')!.value as number,
-  });
-  let paused = false;
-  const train = async () => {
-    note('');
-    try {
-      await lab.call.stop();
+const cfg = () => ({
+  width: controls.width!.value,
+  depth: controls.depth!.value,
+  lr: controls.lr!.value,
+  batch: controls.batch!.value,
+  steps: controls.steps!.value,
+  seed: controls.seed!.value,
+});
+/** The Train / Pause / Resume buttons, Reset and the model files; the cell's value is the loop's controls. */
+nb.cell('training', ['lab'], (lab: LabClient): LoopControls => {
+  const loop = loopButtons({
+    lab,
+    phase: 'teacher',
+    label: 'teacher',
+    progress,
+    loss,
+    mount: $('#teacher-buttons'),
+    note,
+    total: () => cfg().steps,
+    iteration: async () => (await lab.call.status()).teacherIteration,
+    prepare: async () => {
       await lab.call.newTeacher(cfg());
-      await loss.clear();
-      paused = false;
-      const run = lab.call.trainTeacher({});
-      progress.update({ iteration: 0, total: cfg().steps, status: 'running', label: 'teacher' });
-      await run;
-      const st = await lab.call.status();
-      progress.update({ iteration: st.teacherIteration, total: cfg().steps, status: 'done', label: 'teacher' });
-      version.bump();
-    } catch (e) {
-      note((e as Error).message, 'error');
-      progress.update({ iteration: 0, total: cfg().steps, status: 'error', label: 'teacher' });
-    }
-  };
-  buttons.append(
-    button('Train', 'train-teacher', () => void train(), 'train a new teacher from scratch with these settings'),
-    button('Pause', 'pause', async () => {
-      await lab.call.pause();
-      paused = true;
-      const st = await lab.call.status();
-      progress.update({ iteration: st.teacherIteration, total: cfg().steps, status: 'paused', label: 'teacher' });
-    }),
-    button('Resume', 'resume', async () => {
-      if (!paused) return;
-      paused = false;
-      await lab.call.resume();
-    }),
+      setTeacherFor(currentData);
+    },
+    run: () => lab.call.trainTeacher({}),
+    onTick: () => liveVersion.bump(),
+    onSettle: () => version.bump(),
+    start: ['Train', 'train-teacher', 'train a new teacher from scratch with these settings'],
+  });
+  $('#teacher-buttons').append(
     button('Reset', 'reset', async () => {
-      await lab.call.stop();
+      await loop.stop();
       await loss.clear();
-      progress.update({ iteration: 0, total: cfg().steps, status: 'idle', label: 'teacher' });
-      nb.controls.get('dataset')!.dispatchEvent(new Event('input'));
+      controls.dataset!.dispatchEvent(new Event('input'));
     }, 'stop and go back to the pretrained teacher'),
   );
   modelIO(lab, 'teacher', $('#teacher-io'), {
-    storageKey: () => `piflow-teacher-${nb.controls.get('dataset')!.value}`,
-    fileName: () => `teacher-${nb.controls.get('dataset')!.value}`,
-    onLoaded: () => version.bump(),
+    storageKey: () => `piflow-teacher-${controls.dataset!.value}`,
+    fileName: () => `teacher-${controls.dataset!.value}`,
+    // a loaded teacher is taken as meant for the data now set (its file does not say otherwise)
+    onLoaded: () => {
+      setTeacherFor(currentData);
+      version.bump();
+    },
   });
+  return loop;
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bool, defaultState, hashFor, int, num, numList, oneOf, parseState, readLocationState, serializeState, str,
+  bool, checkInput, defaultState, hashFor, int, labelOf, num, numList, oneOf, parseState, readLocationState, serializeState, str,
   validateState, type StateOf,
 } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
@@ -109,6 +109,66 @@ test('url-state: validateState checks values from controls', () => {
   assert.deepEqual(state.sweep, [1, 2, 4]);
   assert.equal(messages.length, 2, messages.join('\n'));
   assert.match(messages[0], /^lr: NaN not a finite number; using 0\.001$/);
+});
+
+test('checkInput: the one validator of URL text and controls, with the message a control shows', () => {
+  const k = int(8, { min: 1, max: 64 }, 'GMFlow components', { label: 'K' });
+  const lr = num(2e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate', { label: 'Learning rate' });
+  const sigma = num(0.5, { min: 0, max: 1, exclusiveMax: true }, 'σ');
+  const msg = (r: ReturnType<typeof checkInput>) => (r.ok ? `ok ${JSON.stringify(r.value)}` : r.message);
+  // numbers: text as typed, and typed values
+  assert.equal(msg(checkInput(k, '16')), 'ok 16');
+  assert.equal(msg(checkInput(k, ' +16 ')), 'ok 16');
+  assert.equal(msg(checkInput(k, 16)), 'ok 16');
+  assert.equal(msg(checkInput(k, '1')), 'ok 1', 'inclusive min');
+  assert.equal(msg(checkInput(k, '64')), 'ok 64', 'inclusive max');
+  assert.equal(msg(checkInput(k, '0')), 'K: must be ≥ 1');
+  assert.equal(msg(checkInput(k, '65')), 'K: must be ≤ 64');
+  assert.equal(msg(checkInput(k, '2.5')), 'K: must be a whole number');
+  assert.equal(msg(checkInput(k, 2.5)), 'K: must be a whole number');
+  assert.equal(msg(checkInput(k, '')), 'K: enter a number');
+  assert.equal(msg(checkInput(k, '   ')), 'K: enter a number');
+  for (const bad of ['abc', '0x10', 'Infinity', '1e999', '12abc', 'NaN']) assert.equal(msg(checkInput(k, bad)), `K: '${bad}' is not a number`);
+  assert.equal(msg(checkInput(k, Number.NaN)), 'K: NaN is not a number');
+  assert.equal(msg(checkInput(lr, 'abc')), "Learning rate: 'abc' is not a number");
+  assert.equal(msg(checkInput(lr, '0')), 'Learning rate: must be > 0', 'exclusive min');
+  assert.equal(msg(checkInput(lr, '1e-9')), 'ok 1e-9');
+  assert.equal(msg(checkInput(lr, '0.1')), 'ok 0.1');
+  assert.equal(msg(checkInput(lr, '0.2')), 'Learning rate: must be ≤ 0.1');
+  assert.equal(msg(checkInput(sigma, '1')), 'σ: must be < 1', 'exclusive max; the description is the label');
+  assert.equal(msg(checkInput(sigma, '0')), 'ok 0');
+  assert.equal(msg(checkInput(int(0, { min: 0 }), '123456789')), 'ok 123456789', 'open above');
+  assert.equal(msg(checkInput(k, '3', 'Components')), 'ok 3');
+  assert.equal(msg(checkInput(k, '0', 'Components')), 'Components: must be ≥ 1', 'an explicit label');
+  // enums, booleans, strings, lists
+  const ds = oneOf(DATASETS_2D, 'checkerboard', 'toy dataset', { label: 'Data' });
+  assert.equal(msg(checkInput(ds, 'moons')), 'ok "moons"');
+  assert.match(msg(checkInput(ds, 'mnist')), /^Data: must be one of checkerboard, moons/);
+  const flag = bool(false, 'data-free');
+  assert.equal(msg(checkInput(flag, true)), 'ok true');
+  assert.equal(msg(checkInput(flag, 'false')), 'ok false');
+  assert.equal(msg(checkInput(flag, 'maybe')), "data-free: 'maybe' must be true or false");
+  const name = str('run', { maxLength: 4, pattern: /^[a-z]*$/ }, 'name');
+  assert.equal(msg(checkInput(name, 'abcde')), 'name: longer than 4 characters');
+  assert.equal(msg(checkInput(name, 'A')), 'name: does not match /^[a-z]*$/');
+  const sweep = numList([1, 2], { integer: true, min: 1, max: 8, minLength: 1, maxLength: 3 }, 'sweep');
+  assert.equal(msg(checkInput(sweep, '1,4')), 'ok [1,4]');
+  assert.equal(msg(checkInput(sweep, '1,x')), "sweep: 'x' is not a number");
+  assert.equal(msg(checkInput(sweep, '1,9')), 'sweep: values must be ≥ 1 and ≤ 8');
+  assert.equal(msg(checkInput(sweep, '1,2.5')), 'sweep: values must be integers');
+  assert.equal(msg(checkInput(sweep, '')), 'sweep: needs at least 1 values');
+  assert.equal(msg(checkInput(sweep, [1, 2, 3, 4])), 'sweep: takes at most 3 values');
+  // the URL parser refuses exactly what the control refuses
+  for (const raw of ['0', '65', '2.5', '', 'abc', '16']) {
+    assert.equal(parseState({ k }, `k=${encodeURIComponent(raw)}`).messages.length === 0, checkInput(k, raw).ok, `'${raw}'`);
+  }
+  // labels: ui.label, else the description, else the key
+  assert.equal(labelOf(k), 'K');
+  assert.equal(labelOf(int(1, {}, 'seed')), 'seed');
+  assert.equal(labelOf(int(1), 'n'), 'n');
+  // ui metadata rides along without changing parsing or serialising
+  assert.deepEqual(k.ui, { label: 'K' });
+  assert.equal(serializeState({ k }, { k: 3 }), 'k=3');
 });
 
 test('backend parameter: validated, and the order after a forced backend', () => {

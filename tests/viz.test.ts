@@ -16,6 +16,9 @@ import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, s
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
 import { chartLayout, referenceLayout } from '../src/viz/chart-layout.js';
+import { controlSpec, formatNumber, sliderValue } from '../src/viz/control-spec.js';
+import { checkNumber } from '../src/viz/controls.js';
+import { bool, int, num, numList, oneOf, str } from '../src/runtime/url-state.js';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 const id = (v: number) => v;
@@ -315,4 +318,58 @@ test('fitDomain: a padded square around every finite point', () => {
   // x span 10 ≥ y span 5: half = 5·1.2 = 6 around the centre (5, −0.5)
   assert.deepEqual(d.map((r) => r.map((v) => +v.toFixed(6))), [[-1, 11], [-6.5, 5.5]]);
   assert.deepEqual(fitDomain([[NaN, 1]]), [[-1, 1], [-1, 1]]);
+});
+
+test('controlSpec: a control from its URL-state property (label, test id, help, slider extent, step)', () => {
+  const width = int(128, { min: 8, max: 512 }, 'teacher width', { label: 'Width', testid: 'teacher-width', help: 'hidden units per layer' });
+  assert.deepEqual(controlSpec('width', width, 64), {
+    key: 'width', label: 'Width', testid: 'teacher-width', help: 'hidden units per layer', kind: 'number', value: 64, integer: true,
+    slider: { min: 8, max: 512, log: false, step: 1 },
+  });
+  // defaults: the description is the label and the help; the key is the test id
+  const seed = int(0, { min: 0 }, 'seed');
+  assert.deepEqual(controlSpec('seed', seed, 3), { key: 'seed', label: 'seed', testid: 'seed', help: 'seed', kind: 'number', value: 3, integer: true, slider: null }, 'no upper end: a field only');
+  assert.equal(controlSpec('n', int(1), 1).label, 'n');
+  assert.equal('help' in controlSpec('n', int(1), 1), false);
+  // an open or exclusive lower end on a log slider takes the slider's own end
+  const lr = num(2e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'learning rate', { label: 'Learning rate', log: true, sliderMin: 1e-5 });
+  assert.deepEqual(controlSpec('lr', lr, 2e-3).kind === 'number' && controlSpec('lr', lr, 2e-3), {
+    key: 'lr', label: 'Learning rate', testid: 'lr', help: 'learning rate', kind: 'number', value: 2e-3, integer: false, slider: { min: 1e-5, max: 0.1, log: true },
+  });
+  assert.throws(() => controlSpec('lr', { ...lr, ui: { log: true } }, 1e-3), /log slider needs a lower end > 0/);
+  assert.throws(() => controlSpec('x', num(0, { min: 1, max: 1 }), 1), /min < max/);
+  // a linear slider steps by a hundredth of its extent unless told; integers always by 1, also on log scales
+  const sigma = num(0.5, { min: 0, max: 1 }, 'σ', { step: 0.01 });
+  assert.deepEqual(controlSpec('s', sigma, 0.5).kind === 'number' && (controlSpec('s', sigma, 0.5) as { slider: unknown }).slider, { min: 0, max: 1, log: false, step: 0.01 });
+  assert.deepEqual((controlSpec('s', num(0, { min: 0, max: 2 }), 0) as { slider: unknown }).slider, { min: 0, max: 2, log: false, step: 0.02 });
+  assert.deepEqual((controlSpec('b', int(1024, { min: 16, max: 8192 }, 'batch', { log: true }), 1024) as { slider: unknown }).slider, { min: 16, max: 8192, log: true, step: 1 });
+  assert.equal((controlSpec('b', int(10, { min: 1, max: 100 }, 'steps', { control: 'field' }), 10) as { slider: unknown }).slider, null, 'a field on request');
+  // enums: option labels and tooltips from the metadata, the value otherwise
+  const ds = oneOf(['moons', 'draw', 'csv'], 'moons', 'data', { label: 'Data', options: { draw: 'draw your own', csv: ['CSV file', 'x,y rows'] } });
+  assert.deepEqual(controlSpec('dataset', ds, 'csv'), {
+    key: 'dataset', label: 'Data', testid: 'dataset', help: 'data', kind: 'select', value: 'csv',
+    options: [['moons', 'moons'], ['draw', 'draw your own'], ['csv', 'CSV file', 'x,y rows']],
+  });
+  assert.deepEqual(controlSpec('f', bool(true, 'log-scale loss'), false), { key: 'f', label: 'log-scale loss', testid: 'f', help: 'log-scale loss', kind: 'toggle', value: false });
+  assert.equal((controlSpec('v', numList([1, 4]), [1, 4, 8]) as { value: unknown }).value, '1,4,8');
+  assert.equal(controlSpec('t', str('a'), 'b').kind, 'text');
+  // the field's text and the slider's rounding
+  assert.equal(formatNumber(0.0023456, false), '0.002346');
+  assert.equal(formatNumber(1024, true), '1024');
+  assert.equal(sliderValue(0.0023456, false), 0.00235);
+  assert.equal(sliderValue(1023.6, true), 1024);
+});
+
+test('checkNumber (the hand-written controls) answers through the same validator, with the same messages', () => {
+  const k = { label: 'K', value: 8, min: 1, max: 64, integer: true };
+  const lr = { label: 'Learning rate', value: 1e-3, min: 0, max: 1, exclusiveMin: true };
+  assert.equal(checkNumber('16', k), 16);
+  assert.equal(checkNumber('0', k), 'K: must be ≥ 1');
+  assert.equal(checkNumber('65', k), 'K: must be ≤ 64');
+  assert.equal(checkNumber('1.5', k), 'K: must be a whole number');
+  assert.equal(checkNumber('', k), 'K: enter a number');
+  assert.equal(checkNumber('abc', lr), "Learning rate: 'abc' is not a number");
+  assert.equal(checkNumber('0', lr), 'Learning rate: must be > 0');
+  assert.equal(checkNumber('2e-4', lr), 2e-4);
+  assert.equal(checkNumber('1e6', { label: 'Seed', value: 0, min: 0, integer: true }), 1e6, 'open above');
 });

@@ -22,6 +22,32 @@ interface Base<T> {
   default: T;
   /** one line for messages and tooltips */
   description?: string;
+  /** how the property is shown as a control (src/viz/schema-controls.ts); ignored by URL parsing */
+  ui?: UiMeta;
+}
+
+/**
+ * Control metadata: the schema is the single source of a control's range, default and validation;
+ * this adds only what the page shows. Everything is optional (label defaults to the description).
+ */
+export interface UiMeta {
+  /** the control's label and the subject of its messages ("Learning rate: must be > 0") */
+  label?: string;
+  /** data-testid of the control's input; its message is `<testid>-error` */
+  testid?: string;
+  /** help text: the control's tooltip and a small (i) next to the label */
+  help?: string;
+  /** a number: a slider with a field (default when both bounds are known), or a field only */
+  control?: 'slider' | 'field';
+  /** slider on a log scale */
+  log?: boolean;
+  /** slider step (linear sliders; integers always step by 1) */
+  step?: number;
+  /** the slider's own extent where the valid range is open or too wide for it (e.g. lr > 0 on a log slider from 1e-5) */
+  sliderMin?: number;
+  sliderMax?: number;
+  /** an enum's option labels and tooltips: value → label, or [label, tooltip] */
+  options?: Readonly<Record<string, string | readonly [string, string]>>;
 }
 
 export interface NumberProp extends Base<number> {
@@ -63,20 +89,22 @@ export type StateOf<S extends Schema> = { [K in keyof S]: ValueOf<S[K]> };
 
 type Range = { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean };
 
-export function num(def: number, range: Range = {}, description?: string): NumberProp {
-  return { kind: 'number', default: def, ...range, ...(description ? { description } : {}) };
+const meta = (description?: string, ui?: UiMeta) => ({ ...(description ? { description } : {}), ...(ui ? { ui } : {}) });
+
+export function num(def: number, range: Range = {}, description?: string, ui?: UiMeta): NumberProp {
+  return { kind: 'number', default: def, ...range, ...meta(description, ui) };
 }
-export function int(def: number, range: Range = {}, description?: string): NumberProp {
-  return { kind: 'int', default: def, ...range, ...(description ? { description } : {}) };
+export function int(def: number, range: Range = {}, description?: string, ui?: UiMeta): NumberProp {
+  return { kind: 'int', default: def, ...range, ...meta(description, ui) };
 }
 export function str(def: string, opts: { maxLength?: number; pattern?: RegExp } = {}, description?: string): StringProp {
   return { kind: 'string', default: def, ...opts, ...(description ? { description } : {}) };
 }
-export function oneOf<const T extends string>(values: readonly T[], def: T, description?: string): EnumProp<T> {
-  return { kind: 'enum', values, default: def, ...(description ? { description } : {}) };
+export function oneOf<const T extends string>(values: readonly T[], def: T, description?: string, ui?: UiMeta): EnumProp<T> {
+  return { kind: 'enum', values, default: def, ...meta(description, ui) };
 }
-export function bool(def: boolean, description?: string): BoolProp {
-  return { kind: 'bool', default: def, ...(description ? { description } : {}) };
+export function bool(def: boolean, description?: string, ui?: UiMeta): BoolProp {
+  return { kind: 'bool', default: def, ...meta(description, ui) };
 }
 export function numList(
   def: number[],
@@ -113,7 +141,16 @@ function parseNumber(raw: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
-type Check = { ok: true; value: unknown } | { ok: false; why: string };
+/**
+ * Why a value was refused, for the message at a control (the URL message uses `why`):
+ * `syntax` (text that is not a value of the kind), `empty`, `integer`, `low` / `high` (out of range,
+ * naming the violated bound), `other` (enum, string, list, type).
+ */
+export type Problem = 'syntax' | 'empty' | 'integer' | 'low' | 'high' | 'other';
+
+export type Check = { ok: true; value: unknown } | { ok: false; why: string; problem: Problem };
+
+const refuse = (why: string, problem: Problem = 'other'): Check => ({ ok: false, why, problem });
 
 /** Checks a value given as text (from a URL). */
 export function parseValue(p: Prop, raw: string): Check {
@@ -121,21 +158,21 @@ export function parseValue(p: Prop, raw: string): Check {
     case 'number':
     case 'int': {
       const v = parseNumber(raw);
-      if (v === undefined) return { ok: false, why: 'not a number' };
+      if (v === undefined) return refuse('not a number', raw.trim() === '' ? 'empty' : 'syntax');
       return checkValue(p, v);
     }
     case 'bool': {
       const s = raw.trim().toLowerCase();
       if (s === 'true' || s === '1' || s === '') return { ok: true, value: true };
       if (s === 'false' || s === '0') return { ok: true, value: false };
-      return { ok: false, why: 'must be true or false' };
+      return refuse('must be true or false', 'syntax');
     }
     case 'numberList': {
       const parts = raw.trim() === '' ? [] : raw.split(',');
       const values: number[] = [];
       for (const part of parts) {
         const v = parseNumber(part);
-        if (v === undefined) return { ok: false, why: `'${part}' is not a number` };
+        if (v === undefined) return refuse(`'${part}' is not a number`, 'syntax');
         values.push(v);
       }
       return checkValue(p, values);
@@ -150,27 +187,62 @@ export function checkValue(p: Prop, v: unknown): Check {
   switch (p.kind) {
     case 'number':
     case 'int':
-      if (typeof v !== 'number' || !Number.isFinite(v)) return { ok: false, why: 'not a finite number' };
-      if (p.kind === 'int' && !Number.isInteger(v)) return { ok: false, why: 'not an integer' };
-      if (!inRange(v, p)) return { ok: false, why: `must be ${rangeText(p)}` };
+      if (typeof v !== 'number' || !Number.isFinite(v)) return refuse('not a finite number', 'syntax');
+      if (p.kind === 'int' && !Number.isInteger(v)) return refuse('not an integer', 'integer');
+      if (!inRange(v, p)) return refuse(`must be ${rangeText(p)}`, inRange(v, { ...p, max: undefined }) ? 'high' : 'low');
       return { ok: true, value: v };
     case 'bool':
-      return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false, why: 'must be true or false' };
+      return typeof v === 'boolean' ? { ok: true, value: v } : refuse('must be true or false');
     case 'enum':
-      return typeof v === 'string' && p.values.includes(v) ? { ok: true, value: v } : { ok: false, why: `must be one of ${p.values.join(', ')}` };
+      return typeof v === 'string' && p.values.includes(v) ? { ok: true, value: v } : refuse(`must be one of ${p.values.join(', ')}`);
     case 'string':
-      if (typeof v !== 'string') return { ok: false, why: 'not a string' };
-      if (p.maxLength !== undefined && v.length > p.maxLength) return { ok: false, why: `longer than ${p.maxLength} characters` };
-      if (p.pattern && !p.pattern.test(v)) return { ok: false, why: `does not match ${p.pattern}` };
+      if (typeof v !== 'string') return refuse('not a string');
+      if (p.maxLength !== undefined && v.length > p.maxLength) return refuse(`longer than ${p.maxLength} characters`);
+      if (p.pattern && !p.pattern.test(v)) return refuse(`does not match ${p.pattern}`);
       return { ok: true, value: v };
     case 'numberList': {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) return { ok: false, why: 'not a list of numbers' };
-      if (p.minLength !== undefined && v.length < p.minLength) return { ok: false, why: `needs at least ${p.minLength} values` };
-      if (p.maxLength !== undefined && v.length > p.maxLength) return { ok: false, why: `takes at most ${p.maxLength} values` };
-      if (p.integer && !v.every(Number.isInteger)) return { ok: false, why: 'values must be integers' };
-      if (!v.every((x) => inRange(x, p))) return { ok: false, why: `values must be ${rangeText(p)}` };
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) return refuse('not a list of numbers');
+      if (p.minLength !== undefined && v.length < p.minLength) return refuse(`needs at least ${p.minLength} values`);
+      if (p.maxLength !== undefined && v.length > p.maxLength) return refuse(`takes at most ${p.maxLength} values`);
+      if (p.integer && !v.every(Number.isInteger)) return refuse('values must be integers');
+      if (!v.every((x) => inRange(x, p))) return refuse(`values must be ${rangeText(p)}`);
       return { ok: true, value: [...v] };
     }
+  }
+}
+
+/** The label a control and its messages use: `ui.label`, else the description, else the key. */
+export function labelOf(p: Prop, key = ''): string {
+  return p.ui?.label ?? p.description ?? key;
+}
+
+/**
+ * The one validator for URL text and controls: checks `raw` (text as typed or read from a URL, or a
+ * typed value from a control) against the property. On refusal, `message` is the line a control shows:
+ * "Learning rate: 'abc' is not a number", "K: must be ≥ 1", "Steps: must be a whole number".
+ */
+export function checkInput(p: Prop, raw: unknown, label = labelOf(p)): { ok: true; value: unknown } | { ok: false; message: string; problem: Problem } {
+  const r = typeof raw === 'string' ? parseValue(p, raw) : checkValue(p, raw);
+  if (r.ok) return r;
+  return { ok: false, message: `${label}: ${controlReason(p, raw, r)}`, problem: r.problem };
+}
+
+function controlReason(p: Prop, raw: unknown, r: Extract<Check, { ok: false }>): string {
+  const n = p as NumberProp;
+  switch (r.problem) {
+    case 'empty':
+      return p.kind === 'numberList' ? r.why : 'enter a number';
+    case 'syntax':
+      if (p.kind === 'numberList') return r.why;
+      return `${typeof raw === 'string' ? `'${raw}'` : show(raw)} ${p.kind === 'bool' ? 'must be true or false' : 'is not a number'}`;
+    case 'integer':
+      return 'must be a whole number';
+    case 'low':
+      return `must be ${n.exclusiveMin ? '>' : '≥'} ${n.min}`;
+    case 'high':
+      return `must be ${n.exclusiveMax ? '<' : '≤'} ${n.max}`;
+    default:
+      return r.why.replace(/>=/g, '≥').replace(/<=/g, '≤');
   }
 }
 

@@ -3,8 +3,9 @@
  * root element carries `value` (the last valid value) and fires `input` when it changes, so a
  * reactive cell can follow it (see runtime/notebook.ts). Invalid entries (empty, non-numeric, out of
  * range) show a message at the control and keep the last valid value: nothing crashes, nothing is lost.
- * Plain DOM; no tfjs.
+ * Plain DOM; no tfjs. Controls built from a URL-state schema are in schema-controls.ts.
  */
+import { checkInput, type NumberProp } from '../runtime/url-state.js';
 
 export type ControlEl<T> = HTMLElement & { value: T };
 
@@ -16,7 +17,7 @@ export interface ControlBase {
   title?: string;
 }
 
-function shell(o: ControlBase, cls: string): { root: HTMLDivElement; msg: HTMLSpanElement; label: HTMLLabelElement } {
+export function shell(o: ControlBase, cls: string): { root: HTMLDivElement; msg: HTMLSpanElement; label: HTMLLabelElement } {
   const root = document.createElement('div');
   root.className = `control ${cls}`;
   const label = document.createElement('label');
@@ -59,16 +60,14 @@ export interface NumberOptions extends ControlBase {
   format?: (v: number) => string;
 }
 
-/** Validates a typed number; returns the value or a message naming the allowed range. */
+/**
+ * Validates a typed number; returns the value or a message naming the allowed range. The check is
+ * url-state's `checkInput` (the one validator of URL text and controls) on the equivalent property.
+ */
 export function checkNumber(raw: string, o: NumberOptions): number | string {
-  const t = raw.trim();
-  if (t === '') return `${o.label}: enter a number`;
-  const v = Number(t);
-  if (!Number.isFinite(v)) return `${o.label}: '${raw}' is not a number`;
-  if (o.integer && !Number.isInteger(v)) return `${o.label}: must be a whole number`;
-  if (o.min !== undefined && (o.exclusiveMin ? v <= o.min : v < o.min)) return `${o.label}: must be ${o.exclusiveMin ? '>' : '≥'} ${o.min}`;
-  if (o.max !== undefined && v > o.max) return `${o.label}: must be ≤ ${o.max}`;
-  return v;
+  const p: NumberProp = { kind: o.integer ? 'int' : 'number', default: o.value, min: o.min, max: o.max, exclusiveMin: o.exclusiveMin };
+  const r = checkInput(p, raw, o.label);
+  return r.ok ? (r.value as number) : r.message;
 }
 
 export function numberControl(o: NumberOptions): ControlEl<number> {

@@ -72,6 +72,104 @@ describe('notebooks on wasm', () => {
     }
   });
 
+  test('flow matching in 2D: the sample panel follows the teacher while training; new data flag the old teacher as stale', async () => {
+    const r = await h.open('notebooks/flow-matching-2d.html', { backend: 'wasm' });
+    type Seen = { status: string; iteration: number; teacherIteration: number; version: number };
+    const seen = (): Promise<Seen> =>
+      r.page.evaluate(() => {
+        const p = document.querySelector('[data-testid="progress"]');
+        const s = document.querySelector('[data-testid="samples-plot"]');
+        return {
+          status: p?.getAttribute('data-status') ?? '',
+          iteration: Number(p?.getAttribute('data-iteration') ?? NaN),
+          teacherIteration: Number(s?.getAttribute('data-teacher-iteration') ?? NaN),
+          version: Number(s?.getAttribute('data-version') ?? NaN),
+        };
+      });
+    /** waits until the sample panel was redrawn while running from a later teacher than `after` */
+    const redrawnWhileRunning = (after: Seen) =>
+      r.page.waitForFunction(
+        ([it, v]) => {
+          const p = document.querySelector('[data-testid="progress"]');
+          const s = document.querySelector('[data-testid="samples-plot"]');
+          return p?.getAttribute('data-status') === 'running' && Number(s?.getAttribute('data-teacher-iteration')) > it && Number(s?.getAttribute('data-version')) > v;
+        },
+        [after.teacherIteration, after.version],
+        { timeout: 120_000 },
+      );
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForSelector(`${tid('samples-plot')}[data-version]`, { timeout: 60_000 }); // the pretrained teacher drawn
+      assert.equal(await r.page.locator(tid('stale-note')).isHidden(), true, 'the pretrained teacher is the data\'s own');
+      // the schema-built controls: messages from the URL validator, the last valid value kept, log sliders
+      const errorText = async (id: string) => ((await r.page.locator(tid(`${id}-error`)).isVisible()) ? (await r.page.locator(tid(`${id}-error`)).textContent()) ?? '' : '');
+      await setField(r, 'teacher-lr', 'abc');
+      assert.equal(await errorText('teacher-lr'), "Learning rate: 'abc' is not a number");
+      await setField(r, 'teacher-depth', '0');
+      assert.equal(await errorText('teacher-depth'), 'Depth: must be ≥ 1');
+      await setField(r, 'teacher-depth', '2.5');
+      assert.equal(await errorText('teacher-depth'), 'Depth: must be a whole number');
+      await setField(r, 'teacher-depth', '');
+      assert.equal(await errorText('teacher-depth'), 'Depth: enter a number');
+      assert.doesNotMatch(new URL(r.page.url()).hash, /depth=|lr=/, 'refused entries do not reach the state');
+      await setField(r, 'teacher-depth', '2');
+      assert.equal(await errorText('teacher-depth'), '');
+      assert.match(new URL(r.page.url()).hash, /depth=2/);
+      await r.page.fill(tid('teacher-batch-slider'), String(Math.log(64)));
+      assert.equal(await r.page.inputValue(tid('teacher-batch')), '64', 'the log slider sets the field');
+      assert.match(new URL(r.page.url()).hash, /batch=64/);
+      // (a) a long run at a small batch (paused below): the sample panel follows the teacher being trained
+      await setField(r, 'teacher-steps', '100000');
+      await setField(r, 'teacher-batch', '32');
+      await setField(r, 'teacher-width', '32');
+      const before = await seen();
+      await r.page.click(tid('train-teacher'));
+      await redrawnWhileRunning({ ...before, teacherIteration: 0 }); // the new teacher, after at least one step
+      const first = await seen();
+      await redrawnWhileRunning(first);
+      const second = await seen();
+      assert.ok(second.teacherIteration > first.teacherIteration && second.version > first.version, `redrawn while training (${JSON.stringify([first, second])})`);
+      // Pause: the panel shows the paused teacher at once
+      await r.page.click(tid('pause'));
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'paused', null, { timeout: 30_000 });
+      await r.page
+        .waitForFunction(
+          () => document.querySelector('[data-testid="samples-plot"]')?.getAttribute('data-teacher-iteration') === document.querySelector('[data-testid="progress"]')?.getAttribute('data-iteration'),
+          null,
+          { timeout: 30_000 },
+        )
+        .catch(() => undefined);
+      const paused = await seen();
+      assert.equal(paused.teacherIteration, paused.iteration, `the panel shows the paused teacher (${JSON.stringify(paused)})`);
+      assert.equal(paused.status, 'paused');
+      assert.ok(paused.teacherIteration >= second.teacherIteration && paused.teacherIteration < 100000, JSON.stringify(paused));
+      // (b) CSV data: the draw pad hides; the old teacher is flagged stale on every teacher panel
+      await r.page.selectOption(tid('dataset'), 'csv');
+      await r.page.waitForSelector(tid('csv-input'), { state: 'visible', timeout: 30_000 });
+      assert.equal(await r.page.locator(tid('draw-pad')).isHidden(), true, 'no draw pad in CSV mode');
+      const dir = mkdtempSync(path.join(tmpdir(), 'piflow-csv-'));
+      const csv = path.join(dir, 'ring.csv');
+      const rows = Array.from({ length: 64 }, (_, i) => `${(2 * Math.cos((2 * Math.PI * i) / 64)).toFixed(4)},${(2 * Math.sin((2 * Math.PI * i) / 64)).toFixed(4)}`);
+      writeFileSync(csv, ['x,y', ...rows].join('\n'));
+      await r.page.setInputFiles(tid('csv-input'), csv);
+      await r.page.waitForSelector(tid('stale-note'), { state: 'visible', timeout: 30_000 });
+      assert.match((await r.page.locator(tid('stale-note')).textContent()) ?? '', /stale: this teacher was trained on checkerboard, not on 64 points from ring\.csv; press Train/);
+      for (const panel of ['samples-plot', 'trajectory-plot']) {
+        await r.page.waitForFunction((sel) => document.querySelector(sel)?.closest('[data-stale]')?.getAttribute('data-stale') === 'true', tid(panel), { timeout: 30_000 });
+      }
+      // (c) a teacher trained on the CSV data: the note goes
+      await setField(r, 'teacher-steps', '30');
+      await r.page.click(tid('train-teacher'));
+      await waitDone(r, 120_000);
+      await r.page.waitForSelector(tid('stale-note'), { state: 'hidden', timeout: 30_000 });
+      assert.equal(await r.page.locator(tid('samples-plot')).getAttribute('data-stale'), 'false');
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="samples-plot"]')?.getAttribute('data-teacher-iteration') === '30', null, { timeout: 30_000 });
+      assertClean(r, 'flow-matching-2d staleness');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('π-Flow: distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
