@@ -85,6 +85,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const lw = inp.logweights.dataSync() as Float32Array;
   const gv = inp.gmVars.dataSync() as Float32Array;
   const B = gv.length;
+  if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps);
   const out = new Float32Array(B * C * S);
   const xs = new Float64Array(C);
   const xr = new Float64Array(C); // (r_a/a)·x_src
@@ -146,6 +147,73 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
       }
       for (let c = 0; c < C; c++) out[(b * C + c) * S + s] = xs[c];
     }
+  }
+  return out;
+}
+
+/** `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state. */
+function gmflowRolloutHost2(
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
+  K: number, eps: number, coef: Float64Array, steps: number,
+): Float32Array {
+  const B = gv.length;
+  const out = new Float32Array(B * 2);
+  const m0 = new Float64Array(K);
+  const m1 = new Float64Array(K);
+  const mq = new Float64Array(K); // |μ_k|²/2
+  const l = new Float64Array(K);
+  const logit = new Float64Array(K);
+  for (let b = 0; b < B; b++) {
+    const v = gv[b];
+    const ra = raSrc[b];
+    let x0c = x[2 * b];
+    let x1c = x[2 * b + 1];
+    const xr0 = ra * xSrc[2 * b];
+    const xr1 = ra * xSrc[2 * b + 1];
+    for (let k = 0; k < K; k++) {
+      const a = mu[(b * K + k) * 2];
+      const c = mu[(b * K + k) * 2 + 1];
+      m0[k] = a;
+      m1[k] = c;
+      mq[k] = 0.5 * (a * a + c * c);
+      l[k] = lw[b * K + k];
+    }
+    for (let j = 0; j < steps; j++) {
+      const o = (j * B + b) * 4;
+      if (coef[o + 3] === 0) break; // frozen from here on
+      const cx = coef[o];
+      const zeta = coef[o + 1];
+      const cdt = coef[o + 2];
+      const invDen = 1 / Math.max(v * zeta + 1, eps);
+      const nu0 = cx * x0c - xr0;
+      const nu1 = cx * x1c - xr1;
+      // logit_k = l_k + (μ_k·ν − ζ|μ_k|²/2)·D⁻¹ = l_k + μ_k·q − z·|μ_k|²/2 with q = ν·D⁻¹, z = ζ·D⁻¹
+      const q0 = nu0 * invDen;
+      const q1 = nu1 * invDen;
+      const z = zeta * invDen;
+      let mx = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const t = l[k] + m0[k] * q0 + m1[k] * q1 - z * mq[k];
+        logit[k] = t;
+        if (t > mx) mx = t;
+      }
+      let sum = 0;
+      let a0 = 0;
+      let a1 = 0;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(logit[k] - mx);
+        sum += e;
+        a0 += e * m0[k];
+        a1 += e * m1[k];
+      }
+      const inv = 1 / sum;
+      const y0 = (v * nu0 + a0 * inv) * invDen;
+      const y1 = (v * nu1 + a1 * inv) * invDen;
+      x0c += (x0c - y0) * cdt;
+      x1c += (x1c - y1) * cdt;
+    }
+    out[2 * b] = x0c;
+    out[2 * b + 1] = x1c;
   }
   return out;
 }
