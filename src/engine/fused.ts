@@ -17,6 +17,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { RolloutSchedule } from './policy.js';
 import type { Times } from './time.js';
 
+/** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
+export const fusedStats = { programs: 0 };
+
 /** Where a fused program exists: 'host' (cpu, wasm: one JS loop), 'webgpu' (one WGSL program), or null. */
 export function fusedTarget(): 'host' | 'webgpu' | null {
   const b = tf.getBackend();
@@ -85,6 +88,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const lw = inp.logweights.dataSync() as Float32Array;
   const gv = inp.gmVars.dataSync() as Float32Array;
   const B = gv.length;
+  fusedStats.programs++;
   if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps);
   const out = new Float32Array(B * C * S);
   const xs = new Float64Array(C);
@@ -314,6 +318,7 @@ export function gmflowRolloutWebGpu(inp: GMFlowFusedInputs, coef: Float64Array, 
   const B = inp.raSrc.length;
   const backend = tf.backend() as unknown as WebGpuBackendLike;
   const program = new GMFlowRolloutProgram(B, K, C, S);
+  fusedStats.programs++;
   return tf.tidy(() => {
     const flat = (t: tf.Tensor) => t.reshape([t.size]);
     const coefT = tf.tensor1d(Float32Array.from(coef));
