@@ -90,6 +90,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const B = gv.length;
   fusedStats.programs++;
   if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps);
+  if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps);
   const out = new Float32Array(B * C * S);
   const xs = new Float64Array(C);
   const xr = new Float64Array(C); // (r_a/a)·x_src
@@ -150,6 +151,63 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
         }
       }
       for (let c = 0; c < C; c++) out[(b * C + c) * S + s] = xs[c];
+    }
+  }
+  return out;
+}
+
+/** `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST), per pixel. */
+function gmflowRolloutHost1(
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
+  K: number, S: number, eps: number, coef: Float64Array, steps: number,
+): Float32Array {
+  const B = gv.length;
+  const out = new Float32Array(B * S);
+  const m = new Float64Array(K);
+  const mq = new Float64Array(K);
+  const l = new Float64Array(K);
+  const logit = new Float64Array(K);
+  // per substep and sample: D⁻¹, ζ·D⁻¹ (shared by the pixels)
+  const invDenAll = new Float64Array(steps * B);
+  for (let j = 0; j < steps; j++) {
+    for (let b = 0; b < B; b++) invDenAll[j * B + b] = 1 / Math.max(gv[b] * coef[(j * B + b) * 4 + 1] + 1, eps);
+  }
+  for (let b = 0; b < B; b++) {
+    const v = gv[b];
+    const ra = raSrc[b];
+    for (let s = 0; s < S; s++) {
+      let xc = x[b * S + s];
+      const xr = ra * xSrc[b * S + s];
+      for (let k = 0; k < K; k++) {
+        const a = mu[(b * K + k) * S + s];
+        m[k] = a;
+        mq[k] = 0.5 * a * a;
+        l[k] = lw[(b * K + k) * S + s];
+      }
+      for (let j = 0; j < steps; j++) {
+        const o = (j * B + b) * 4;
+        if (coef[o + 3] === 0) break; // frozen from here on
+        const invDen = invDenAll[j * B + b];
+        const nu = coef[o] * xc - xr;
+        const q = nu * invDen;
+        const z = coef[o + 1] * invDen;
+        let mx = -Infinity;
+        for (let k = 0; k < K; k++) {
+          const t = l[k] + m[k] * q - z * mq[k];
+          logit[k] = t;
+          if (t > mx) mx = t;
+        }
+        let sum = 0;
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          const e = Math.exp(logit[k] - mx);
+          sum += e;
+          acc += e * m[k];
+        }
+        const y = (v * nu + acc / sum) * invDen;
+        xc += (xc - y) * coef[o + 2];
+      }
+      out[b * S + s] = xc;
     }
   }
   return out;
