@@ -140,9 +140,9 @@ test('the generic path runs under a gradient tape and with an observer; the fuse
   const spy: Policy = {
     batch: 2, xTSrc: x, sigmaTSrc: sigma,
     pi: (xt, s) => base.pi(xt, s), x0: (xt, s) => base.x0(xt, s), advance: (xt, s, dt) => base.advance(xt, s, dt),
-    rolloutFused: (xt: tf.Tensor, sched: RolloutSchedule) => {
-      fusedCalls++;
-      return base.rolloutFused(xt, sched);
+    rolloutFused: (xt: tf.Tensor, sched: RolloutSchedule, every?: boolean) => {
+      if (!every) fusedCalls++;
+      return base.rolloutFused(xt, sched, every); // null for every state: the generic substeps
     },
     detach: () => spy, dispose: () => undefined,
   };
@@ -150,7 +150,7 @@ test('the generic path runs under a gradient tape and with an observer; the fuse
   tf.dispose(roll());
   assert.equal(fusedCalls, 1);
   tf.dispose(roll(() => undefined));
-  assert.equal(fusedCalls, 1, 'an observer gets the generic substeps');
+  assert.equal(fusedCalls, 1, 'an observer asks for every state (the constant family has none: generic substeps)');
   const { value, grads } = tf.variableGrads(() => roll().sum() as tf.Scalar, [u]);
   assert.equal(fusedCalls, 1, 'under a tape the rollout stays generic (differentiable)');
   // d(Σ x_end)/du = σ_end − σ_src per sample, in each channel
@@ -161,3 +161,37 @@ test('the generic path runs under a gradient tape and with an observer; the fuse
   u.dispose();
   x.dispose();
 });
+
+for (const backend of ['cpu', 'wasm']) {
+  test(`${backend}: GMFlow observers see the fused program's every state; the last is the sampler's end`, async () => {
+    await useBackend(backend);
+    const before = tf.memory().numTensors;
+    const rng = new Rng(5);
+    const x = randn(rng, [B, 2]);
+    const sigma = warpTimes(RAW_START, SHIFT);
+    const p = gmflow(4, 1e-4)(x, sigma, rng);
+    const seen = (fused: boolean) => {
+      const prev = setFusedRollouts(fused);
+      const states: number[][] = [];
+      const sig: number[][] = [];
+      const r = policyRollout(p, x, sigma, Float64Array.from(RAW_START), Float64Array.from(RAW_END), TOTAL, SHIFT, (_j, xs, s) => {
+        states.push(Array.from(xs.dataSync()));
+        sig.push(Array.from(s));
+      });
+      setFusedRollouts(prev);
+      const end = Array.from(r.xTEnd.dataSync());
+      r.xTEnd.dispose();
+      return { states, sig, end };
+    };
+    const g = seen(false);
+    const f = seen(true);
+    assert.equal(f.states.length, g.states.length);
+    assert.deepEqual(f.sig, g.sig);
+    assert.deepEqual(f.end, f.states[f.states.length - 1]);
+    assert.deepEqual(f.end, Array.from(run(p, x, sigma, true)), 'the observed end is the unobserved fused end');
+    f.states.forEach((st, j) => st.forEach((v, i) => assert.ok(Math.abs(v - g.states[j][i]) <= TOL * (1 + Math.abs(g.states[j][i])), `state ${j} [${i}]`)));
+    p.dispose();
+    x.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+}

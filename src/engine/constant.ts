@@ -45,7 +45,8 @@ export class ConstantVelocityPolicy implements Policy {
   }
 
   /** The whole rollout segment at once: x_end = x + (σ_end − σ_start)·u (Euler with one velocity; frozen samples included). */
-  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule): tf.Tensor {
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
+    if (everyState) return null; // observers: the generic substeps
     const s0 = sched.sigma[0];
     const s1 = sched.sigma[sched.steps];
     const d = new Float64Array(this.batch);

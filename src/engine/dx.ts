@@ -143,7 +143,8 @@ export class DXPolicy implements Policy {
    * have c_j = 0), so the segment composes on the host (float64) to x_end = A·x − Σ_n G_n·X_n with
    * A = Π_j a_j and G ← a_j·G + c_j·w_j: one upload and one batched product on every backend.
    */
-  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule): tf.Tensor {
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
+    if (everyState) return null; // observers: the generic substeps
     const B = this.batch;
     const N = this.numPoints;
     const A = new Float64Array(B).fill(1);

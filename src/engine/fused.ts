@@ -78,9 +78,10 @@ export interface GMFlowFusedInputs {
  *   ν = cx·x − (r_a/a)·x_src,  D⁻¹ = 1/max(v·ζ + 1, ε),
  *   logit_k = l_k + (μ_k·ν − ζ|μ_k|²/2)·D⁻¹,  x̂₀ = (v·ν + Σ_k softmax(logit)_k μ_k)·D⁻¹,
  *   x ← x + (x − x̂₀)·dt/b.
- * Returns the end state as a flat Float32Array [B·C·S].
+ * Returns the end state as a flat Float32Array [B·C·S], or with `every` every substep's state
+ * [(steps + 1)·B·C·S] (state 0 the start; frozen samples repeat their last state).
  */
-export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, steps: number): Float32Array {
+export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, steps: number, every = false): Float32Array {
   const { K, C, S, eps, raSrc } = inp;
   const x = inp.x.dataSync() as Float32Array;
   const xSrc = inp.xSrc.dataSync() as Float32Array;
@@ -89,9 +90,11 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const gv = inp.gmVars.dataSync() as Float32Array;
   const B = gv.length;
   fusedStats.programs++;
-  if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps);
-  if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps);
-  const out = new Float32Array(B * C * S);
+  if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
+  if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps, every);
+  const NS = B * C * S;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
   const xs = new Float64Array(C);
   const xr = new Float64Array(C); // (r_a/a)·x_src
   const nu = new Float64Array(C);
@@ -119,7 +122,12 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
         muSqHalf[k] = 0.5 * q;
         l[k] = lw[(b * K + k) * S + s];
       }
-      for (let j = 0; j < steps; j++) {
+      const put = (jj: number) => {
+        for (let c = 0; c < C; c++) out[jj * NS + (b * C + c) * S + s] = xs[c];
+      };
+      if (every) put(0);
+      let j = 0;
+      for (; j < steps; j++) {
         const o = (j * B + b) * 4;
         if (coef[o + 3] === 0) break; // frozen from here on
         const cx = coef[o];
@@ -149,8 +157,9 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
           const x0 = (v * nu[c] + acc[c] * invSum) * invDen;
           xs[c] += (xs[c] - x0) * cdt;
         }
+        if (every) put(j + 1);
       }
-      for (let c = 0; c < C; c++) out[(b * C + c) * S + s] = xs[c];
+      for (let jj = every ? j + 1 : 0; jj <= last; jj++) put(jj); // frozen states, or the end
     }
   }
   return out;
@@ -159,10 +168,12 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
 /** `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST), per pixel. */
 function gmflowRolloutHost1(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
-  K: number, S: number, eps: number, coef: Float64Array, steps: number,
+  K: number, S: number, eps: number, coef: Float64Array, steps: number, every: boolean,
 ): Float32Array {
   const B = gv.length;
-  const out = new Float32Array(B * S);
+  const NS = B * S;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
   const m = new Float64Array(K);
   const mq = new Float64Array(K);
   const l = new Float64Array(K);
@@ -184,7 +195,10 @@ function gmflowRolloutHost1(
         mq[k] = 0.5 * a * a;
         l[k] = lw[(b * K + k) * S + s];
       }
-      for (let j = 0; j < steps; j++) {
+      const idx = b * S + s;
+      if (every) out[idx] = xc;
+      let j = 0;
+      for (; j < steps; j++) {
         const o = (j * B + b) * 4;
         if (coef[o + 3] === 0) break; // frozen from here on
         const invDen = invDenAll[j * B + b];
@@ -206,8 +220,9 @@ function gmflowRolloutHost1(
         }
         const y = (v * nu + acc / sum) * invDen;
         xc += (xc - y) * coef[o + 2];
+        if (every) out[(j + 1) * NS + idx] = xc;
       }
-      out[b * S + s] = xc;
+      for (let jj = every ? j + 1 : 0; jj <= last; jj++) out[jj * NS + idx] = xc; // frozen states, or the end
     }
   }
   return out;
@@ -216,10 +231,12 @@ function gmflowRolloutHost1(
 /** `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state. */
 function gmflowRolloutHost2(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
-  K: number, eps: number, coef: Float64Array, steps: number,
+  K: number, eps: number, coef: Float64Array, steps: number, every: boolean,
 ): Float32Array {
   const B = gv.length;
-  const out = new Float32Array(B * 2);
+  const NS = B * 2;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
   const m0 = new Float64Array(K);
   const m1 = new Float64Array(K);
   const mq = new Float64Array(K); // |μ_k|²/2
@@ -240,7 +257,12 @@ function gmflowRolloutHost2(
       mq[k] = 0.5 * (a * a + c * c);
       l[k] = lw[b * K + k];
     }
-    for (let j = 0; j < steps; j++) {
+    if (every) {
+      out[2 * b] = x0c;
+      out[2 * b + 1] = x1c;
+    }
+    let j = 0;
+    for (; j < steps; j++) {
       const o = (j * B + b) * 4;
       if (coef[o + 3] === 0) break; // frozen from here on
       const cx = coef[o];
@@ -273,9 +295,16 @@ function gmflowRolloutHost2(
       const y1 = (v * nu1 + a1 * inv) * invDen;
       x0c += (x0c - y0) * cdt;
       x1c += (x1c - y1) * cdt;
+      if (every) {
+        out[(j + 1) * NS + 2 * b] = x0c;
+        out[(j + 1) * NS + 2 * b + 1] = x1c;
+      }
     }
-    out[2 * b] = x0c;
-    out[2 * b + 1] = x1c;
+    for (let jj = every ? j + 1 : 0; jj <= last; jj++) {
+      // frozen states, or the end
+      out[jj * NS + 2 * b] = x0c;
+      out[jj * NS + 2 * b + 1] = x1c;
+    }
   }
   return out;
 }

@@ -264,11 +264,11 @@ export class GMFlowPolicy implements Policy {
   /**
    * The whole gradient-free rollout segment as one program (fused.ts): one JS loop on cpu and wasm
    * (tensors read once), one WGSL dispatch on webgpu; null elsewhere. Any layout ([B, C] points or
-   * [B, C, …S] images, per pixel).
+   * [B, C, …S] images, per pixel). `everyState` (cpu and wasm): every substep's state, [steps + 1, B, …F].
    */
-  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule): tf.Tensor | null {
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
     const target = fusedTarget();
-    if (!target) return null;
+    if (!target || (everyState && target !== 'host')) return null;
     const B = this.batch;
     const C = xT.shape[1] as number;
     const S = xT.size / (B * C);
@@ -278,7 +278,8 @@ export class GMFlowPolicy implements Policy {
     };
     const coef = gmflowCoefficients(sched, this.sigmaTSrc, this.eps);
     if (target === 'webgpu') return tf.tidy(() => gmflowRolloutWebGpu(inp, coef, sched.steps).reshape(xT.shape));
-    return tf.tensor(gmflowRolloutHost(inp, coef, sched.steps), xT.shape, 'float32');
+    const shape = everyState ? [sched.steps + 1, ...xT.shape] : xT.shape;
+    return tf.tensor(gmflowRolloutHost(inp, coef, sched.steps, everyState), shape, 'float32');
   }
 
   /** A policy over the same x₀-space tensors (shared), for copy-then-modify operations. */

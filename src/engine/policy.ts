@@ -43,9 +43,11 @@ export interface Policy {
    * Capability: a whole gradient-free rollout segment (every substep of the schedule, every sample,
    * finished samples frozen) as one program: x at the end, [B, …F], a new tensor. Returns null where
    * this backend or layout has no fused program (the caller then runs the generic substeps). Only
-   * called outside any gradient tape; the result need not be differentiable.
+   * called outside any gradient tape; the result need not be differentiable. With `everyState`
+   * (trajectory observers) the result is every substep's state, [steps + 1, B, …F] (state 0 = xT),
+   * or null where the policy has no such program.
    */
-  rolloutFused?(xT: tf.Tensor, schedule: RolloutSchedule): tf.Tensor | null;
+  rolloutFused?(xT: tf.Tensor, schedule: RolloutSchedule, everyState?: boolean): tf.Tensor | null;
   /** a copy through which no gradient flows */
   detach(): Policy;
   /**
@@ -155,9 +157,30 @@ export function policyRollout(
 ): RolloutResult {
   const sched = rolloutSchedule(rawTStart, rawTEnd, sigmaTStart, totalSubsteps, shift);
   const B = xTStart.shape[0];
-  if (!observe && fusedRollouts && policy.rolloutFused && sched.steps > 0 && !tapeActive()) {
-    const xEnd = policy.rolloutFused(xTStart, sched);
-    if (xEnd) return { xTEnd: xEnd, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+  if (fusedRollouts && policy.rolloutFused && sched.steps > 0 && !tapeActive()) {
+    if (!observe) {
+      const xEnd = policy.rolloutFused(xTStart, sched);
+      if (xEnd) return { xTEnd: xEnd, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+    } else {
+      // the observer sees the states of the same program (so trajectory views end where samplers end)
+      const all = policy.rolloutFused(xTStart, sched, true);
+      if (all) {
+        const shape = xTStart.shape;
+        const size = xTStart.size;
+        const flat = all.reshape([sched.steps + 1, size]);
+        observe(0, xTStart, sched.sigma[0]);
+        let xEnd: tf.Tensor | null = null;
+        for (let j = 1; j <= sched.steps; j++) {
+          const xj = tf.tidy(() => flat.slice([j, 0], [1, size]).reshape(shape));
+          observe(j, xj, sched.sigma[j]);
+          if (j === sched.steps) xEnd = xj;
+          else xj.dispose();
+        }
+        flat.dispose();
+        all.dispose();
+        return { xTEnd: xEnd!, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+      }
+    }
   }
   let x = xTStart;
   observe?.(0, x, sched.sigma[0]);
