@@ -15,6 +15,11 @@ import { nodeWebGpuAdapter } from '../src/engine/webgpu-node.js';
 import { Rng } from '../src/engine/rng.js';
 import { createToyNet } from '../src/models/mlp.js';
 import { datasetSource, Distiller, TeacherTrainer } from '../src/runtime/toy.js';
+import { policyRollout, setFusedRollouts, type Policy } from '../src/engine/policy.js';
+import { GMFlowPolicy } from '../src/engine/gmflow.js';
+import { DXPolicy } from '../src/engine/dx.js';
+import { ConstantVelocityPolicy } from '../src/engine/constant.js';
+import { warpTimes } from '../src/engine/time.js';
 
 before(async () => {
   await useBackend('webgpu');
@@ -67,3 +72,56 @@ for (const policy of ['gmflow', 'dx'] as const) {
     close(gpu.piid, cpu.piid, 'π-ID loss');
   });
 }
+
+test('fused rollouts on webgpu (GMFlow: one WGSL program) match the generic substeps, with frozen samples, and leave no tensors', async () => {
+  const shift = 3;
+  const rawStart = [1, 0.9, 0.5, 0.3, 0.77, 1];
+  const rawEnd = [0.5, 0.1, 0.45, 0, 0.7, 0]; // 16, 26, 2, 10, 2, 32 substeps of 32
+  const B = rawStart.length;
+  const sigma = warpTimes(rawStart, shift);
+  const rng = new Rng(21);
+  const randn = (shape: number[], scale = 1, offset = 0) =>
+    tf.tensor(Float32Array.from(rng.normalArray(shape.reduce((a, b) => a * b, 1)), (v) => v * scale + offset), shape);
+  const makers: [string, number[], (x: tf.Tensor) => Policy][] = [
+    ['gmflow points', [2], (x) => gmflowPolicy(x, 5)],
+    ['gmflow image', [1, 3, 2], (x) => gmflowPolicy(x, 3)],
+    ['dx grid points', [2], (x) => owning(randn([B, 4, 2], 0.8), (d) => new DXPolicy(d, x, sigma, { segmentSize: 0.5, shift, mode: 'grid' }))],
+    ['constant points', [2], (x) => owning(randn(x.shape), (u) => new ConstantVelocityPolicy(u, x, sigma))],
+  ];
+  // the policies copy their network output: build, then dispose the output
+  function owning(t: tf.Tensor, make: (t: tf.Tensor) => Policy): Policy {
+    const p = make(t);
+    t.dispose();
+    return p;
+  }
+  function gmflowPolicy(x: tf.Tensor, K: number): Policy {
+    const [, C, ...S] = x.shape;
+    const out = tf.tidy(() => {
+      const l = randn([B, K, 1, ...S], 1.5);
+      return { means: randn([B, K, C, ...S], 0.7), logweights: l.sub(tf.logSumExp(l, 1, true)), logstds: randn([B, 1, 1, ...S.map(() => 1)], 0.3, -1) };
+    });
+    const p = new GMFlowPolicy(out, x, sigma, 1e-4);
+    tf.dispose([out.means, out.logweights, out.logstds]);
+    return p;
+  }
+  for (const [name, feat, make] of makers) {
+    const before = tf.memory().numTensors;
+    const x = randn([B, ...feat]);
+    const p = make(x);
+    const roll = async (fused: boolean) => {
+      const prev = setFusedRollouts(fused);
+      const r = policyRollout(p, x, sigma, Float64Array.from(rawStart), Float64Array.from(rawEnd), 32, shift);
+      setFusedRollouts(prev);
+      const v = await r.xTEnd.data();
+      r.xTEnd.dispose();
+      return v;
+    };
+    const generic = await roll(false);
+    const fused = await roll(true);
+    // float32 on both sides, summed in a different order: within 1e-5·(1 + |x|) (see tests/fused.test.ts)
+    generic.forEach((g, i) => assert.ok(Math.abs(fused[i] - g) <= 1e-5 * (1 + Math.abs(g)), `${name} [${i}]: fused ${fused[i]} vs generic ${g}`));
+    p.dispose();
+    x.dispose();
+    assert.equal(tf.memory().numTensors, before, `${name}: no tensors left`);
+  }
+});

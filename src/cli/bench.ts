@@ -21,6 +21,10 @@ import { Rng } from '../engine/rng.js';
 import { createToyNet, paramCount, MlpConfig, ToyNet } from '../models/mlp.js';
 import { datasetSource, Distiller, DistillConfig, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from '../runtime/toy.js';
 import { OptSpecs, parseArgs, UsageError } from './args.js';
+import { GMFlowPolicy } from '../engine/gmflow.js';
+import { policyRollout, setFusedRollouts } from '../engine/policy.js';
+import { fusedStats } from '../engine/fused.js';
+import { fillTimes, warpT } from '../engine/time.js';
 
 export const BENCH_OPTS: OptSpecs = {
   backends: { type: 'string', default: 'wasm,cpu', help: `comma-separated backends to time (${NODE_BACKENDS.join(', ')})` },
@@ -29,6 +33,7 @@ export const BENCH_OPTS: OptSpecs = {
   'min-time': { type: 'number', default: 1, gt: 0, help: 'seconds each repeat should last at least (sets the inner count)' },
   samples: { type: 'int', optional: true, min: 1, help: 'sampling count on every backend (default: 8192 wasm, 512 cpu)' },
   chunk: { type: 'int', default: 4096, min: 1, help: 'sampling micro-batch' },
+  rollouts: { type: 'string', default: 'fused', help: "rollout path: 'fused' (one program per segment where the policy has one) or 'generic' (substep by substep: the reference)" },
   quick: { type: 'flag', help: 'smoke test: tiny networks and counts, 1 repeat, short timing windows' },
 };
 
@@ -158,7 +163,7 @@ interface BackendResult {
   [key: string]: unknown;
 }
 
-async function benchBackend(backendName: string, w: Workload, repeats: number, minTime: number, nSamples: number, chunk: number, quick: boolean): Promise<{ result: BackendResult; leaked: boolean }> {
+async function benchBackend(backendName: string, w: Workload, repeats: number, minTime: number, nSamples: number, chunk: number, quick: boolean, fusedOn: boolean): Promise<{ result: BackendResult; leaked: boolean }> {
   const backend = await initNodeBackend(backendName);
   const tensorsAtStart = tf.memory().numTensors;
   const t0 = performance.now();
@@ -170,7 +175,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       threads = null;
     }
   } else threads = 1; // the tfjs cpu backend is plain single-threaded JavaScript
-  log(`--- backend ${backend} (threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
+  log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
 
   const data = datasetSource('checkerboard');
   const rng = new Rng(0);
@@ -239,6 +244,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       await distiller.step();
     });
     const tProf = (performance.now() - tProf0) / 1000;
+    const piidKernels = prof.kernels.length; // tf.profile reuses its result object: read it now
     const counts = new Map<string, number>();
     for (const k of prof.kernels) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
@@ -246,7 +252,36 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       leaked = true;
       log(`  LEAK: the profiled π-ID iteration left ${tf.memory().numTensors - before} tensors`);
     }
-    log(`  π-ID kernels/iter ${prof.kernels.length} (${counts.size} kinds); top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds); top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+
+    // ---- dispatches of one no-gradient rollout segment: a GMFlow policy of the workload's shape
+    // (B, K, C = 2) from σ = 1 over one of the nfe segments (totalSubsteps / nfe substeps); tfjs kernels
+    // (tf.profile) plus fused programs (host loops or WGSL dispatches, which tf.profile does not see)
+    const seg = await (async () => {
+      const B = w.batch;
+      const x = tf.randomNormal([B, 2], 0, 1, 'float32', 7);
+      const out = tf.tidy(() => ({
+        means: tf.randomNormal([B, w.k, 2], 0, 0.7, 'float32', 8),
+        logweights: tf.logSoftmax(tf.randomNormal([B, w.k], 0, 1, 'float32', 9)).reshape([B, w.k, 1]),
+        logstds: tf.fill([B, 1, 1], -1),
+      }));
+      const sigma = fillTimes(B, warpT(1, 1));
+      const policy = new GMFlowPolicy(out, x, sigma, 1e-4);
+      tf.dispose([out.means, out.logweights, out.logstds]);
+      const programs0 = fusedStats.programs;
+      let substeps = 0;
+      const p = await tf.profile(async () => {
+        const r = policyRollout(policy, x, sigma, fillTimes(B, 1), fillTimes(B, 1 - 1 / w.nfe), w.totalSubsteps, 1);
+        substeps = r.numEvals;
+        await r.xTEnd.data();
+        r.xTEnd.dispose();
+      });
+      const programs = fusedStats.programs - programs0;
+      policy.dispose();
+      x.dispose();
+      return { kernels: p.kernels.length, programs, substeps };
+    })();
+    log(`  rollout segment (GMFlow K=${w.k}, ${seg.substeps} substeps, batch ${w.batch}): ${seg.kernels} kernels + ${seg.programs} fused programs`);
 
     const tp = await timeRepeats(piidStep, repeats, minTime, {
       warmup: slow ? 0 : 1, estimate: tProf, onTimedStart: () => Object.assign(phase, { targets: 0, teacher: 0, iters: 0, evals: 0 }),
@@ -300,7 +335,9 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       euler32_samples_per_s: sig(eulerRate),
       student2nfe_samples_per_s: sig(studentRate),
       sample_counts: { euler32: nSamples, student2nfe: nSamples, chunk },
-      piid_kernels_per_iter: prof.kernels.length,
+      rollouts: fusedOn ? 'fused' : 'generic',
+      piid_kernels_per_iter: piidKernels,
+      rollout_segment: { kernels: seg.kernels, fused_programs: seg.programs, dispatches: seg.kernels + seg.programs, substeps: seg.substeps },
       piid_kernel_top: Object.fromEntries(top),
       piid_policy_evals_per_iter: r3(evalsPerIter),
       piid_ms_per_iter: r3(iterMs),
@@ -343,6 +380,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   if (new Set(backends).size !== backends.length) throw new UsageError('--backends: a backend is named twice');
   const quick = Boolean(o.quick);
+  const rolloutPath = String(o.rollouts);
+  if (rolloutPath !== 'fused' && rolloutPath !== 'generic') throw new UsageError(`--rollouts: 'fused' or 'generic', got '${rolloutPath}'`);
+  const fusedOn = rolloutPath === 'fused';
+  setFusedRollouts(fusedOn);
   const w = quick ? QUICK : FULL;
   const minTime = quick ? Math.min(Number(o['min-time']), 0.05) : Number(o['min-time']);
   const t0 = performance.now();
@@ -352,7 +393,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const repeats = quick ? 1 : b === 'cpu' ? Math.min(Number(o.repeats), Number(o['cpu-repeats'])) : Number(o.repeats);
     const n = quick ? 256 : o.samples !== undefined ? Number(o.samples) : DEFAULT_SAMPLES[b];
     const chunk = Math.min(Number(o.chunk), n);
-    const r = await benchBackend(b, w, repeats, minTime, n, chunk, quick);
+    const r = await benchBackend(b, w, repeats, minTime, n, chunk, quick, fusedOn);
     results[b] = r.result;
     leaked ||= r.leaked;
   }

@@ -9,7 +9,7 @@
  * (GMFlow, DX) improve on: the student that can only take straight steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy } from './policy.js';
+import { Policy, RolloutSchedule } from './policy.js';
 import { Times } from './time.js';
 import { check, perSample, stopGradient } from './tensors.js';
 
@@ -42,6 +42,16 @@ export class ConstantVelocityPolicy implements Policy {
 
   advance(xT: tf.Tensor, _sigmaT: Times, dt: Times): tf.Tensor {
     return tf.tidy(() => xT.add(this.velocity.mul(perSample(dt, xT.rank))));
+  }
+
+  /** The whole rollout segment at once: x_end = x + (σ_end − σ_start)·u (Euler with one velocity; frozen samples included). */
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
+    if (everyState) return null; // observers: the generic substeps
+    const s0 = sched.sigma[0];
+    const s1 = sched.sigma[sched.steps];
+    const d = new Float64Array(this.batch);
+    for (let i = 0; i < this.batch; i++) d[i] = s1[i] - s0[i];
+    return tf.tidy(() => xT.add(this.velocity.mul(perSample(d, xT.rank))));
   }
 
   detach(): ConstantVelocityPolicy {

@@ -14,7 +14,7 @@
  * batched matrix product: x̂₀ = w[B,1,N] · X[B,N,P].
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, PolicyView } from './policy.js';
+import { Policy, PolicyView, RolloutSchedule } from './policy.js';
 import { Times, unwarpT } from './time.js';
 import { check, perSample, stopGradient } from './tensors.js';
 import { POLICY_FAMILIES } from './families.js';
@@ -135,6 +135,34 @@ export class DXPolicy implements Policy {
       }
       return xT.mul(perSample(a, xT.rank)).sub(this.combine(this.weights(sigmaT, c)));
     });
+  }
+
+  /**
+   * The whole gradient-free rollout segment at once. Each substep is affine in x with host
+   * coefficients, x ← a_j·x − Σ_n c_j·w_jn·X_n (a_j = 1 + c_j, c_j = dt_j/max(σ_j, ε); frozen samples
+   * have c_j = 0), so the segment composes on the host (float64) to x_end = A·x − Σ_n G_n·X_n with
+   * A = Π_j a_j and G ← a_j·G + c_j·w_j: one upload and one batched product on every backend.
+   */
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
+    if (everyState) return null; // observers: the generic substeps
+    const B = this.batch;
+    const N = this.numPoints;
+    const A = new Float64Array(B).fill(1);
+    const G = new Float64Array(B * N);
+    const c = new Float64Array(B);
+    for (let j = 0; j < sched.steps; j++) {
+      const s = sched.sigma[j];
+      const s1 = sched.sigma[j + 1];
+      for (let i = 0; i < B; i++) c[i] = j < sched.n[i] ? (s1[i] - s[i]) / Math.max(s[i], this.eps) : 0;
+      const w = this.weights(s, c);
+      for (let i = 0; i < B; i++) {
+        if (c[i] === 0) continue;
+        const a = 1 + c[i];
+        A[i] *= a;
+        for (let n = 0; n < N; n++) G[i * N + n] = a * G[i * N + n] + w[i * N + n];
+      }
+    }
+    return tf.tidy(() => xT.mul(perSample(A, xT.rank)).sub(this.combine(Float32Array.from(G))));
   }
 
   detach(): DXPolicy {

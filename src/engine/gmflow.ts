@@ -14,7 +14,8 @@
  * At the source point itself (x_t = x_src, σ_t = σ_src for the whole batch) x̂₀ = Σ_k softmax(l)_k μ_k.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, PolicyView } from './policy.js';
+import { Policy, PolicyView, RolloutSchedule } from './policy.js';
+import { fusedTarget, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, GMFlowFusedInputs } from './fused.js';
 import { Times } from './time.js';
 import { check, perSample, sameTimes, stopGradient } from './tensors.js';
 import { Rng } from './rng.js';
@@ -258,6 +259,27 @@ export class GMFlowPolicy implements Policy {
       const x0 = v.mul(q).add(mix.mul(invDen));
       return x.add(x.sub(x0).mul(perSample(c, 3))).reshape(xT.shape);
     });
+  }
+
+  /**
+   * The whole gradient-free rollout segment as one program (fused.ts): one JS loop on cpu and wasm
+   * (tensors read once), one WGSL dispatch on webgpu; null elsewhere. Any layout ([B, C] points or
+   * [B, C, …S] images, per pixel). `everyState` (cpu and wasm): every substep's state, [steps + 1, B, …F].
+   */
+  rolloutFused(xT: tf.Tensor, sched: RolloutSchedule, everyState = false): tf.Tensor | null {
+    const target = fusedTarget();
+    if (!target || (everyState && target !== 'host')) return null;
+    const B = this.batch;
+    const C = xT.shape[1] as number;
+    const S = xT.size / (B * C);
+    const inp: GMFlowFusedInputs = {
+      x: xT, xSrc: this.xTSrc, means: this.means, logweights: this.logweights, gmVars: this.gmVars,
+      raSrc: this.raSrc, K: this.numComponents, C, S, eps: this.eps,
+    };
+    const coef = gmflowCoefficients(sched, this.sigmaTSrc, this.eps);
+    if (target === 'webgpu') return tf.tidy(() => gmflowRolloutWebGpu(inp, coef, sched.steps).reshape(xT.shape));
+    const shape = everyState ? [sched.steps + 1, ...xT.shape] : xT.shape;
+    return tf.tensor(gmflowRolloutHost(inp, coef, sched.steps, everyState), shape, 'float32');
   }
 
   /** A policy over the same x₀-space tensors (shared), for copy-then-modify operations. */

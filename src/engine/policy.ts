@@ -39,6 +39,15 @@ export interface Policy {
    * Policies may fuse this; the default is `x.add(pi(x, σ).mul(dt))`.
    */
   advance?(xT: tf.Tensor, sigmaT: Times, dt: Times): tf.Tensor;
+  /**
+   * Capability: a whole gradient-free rollout segment (every substep of the schedule, every sample,
+   * finished samples frozen) as one program: x at the end, [B, …F], a new tensor. Returns null where
+   * this backend or layout has no fused program (the caller then runs the generic substeps). Only
+   * called outside any gradient tape; the result need not be differentiable. With `everyState`
+   * (trajectory observers) the result is every substep's state, [steps + 1, B, …F] (state 0 = xT),
+   * or null where the policy has no such program.
+   */
+  rolloutFused?(xT: tf.Tensor, schedule: RolloutSchedule, everyState?: boolean): tf.Tensor | null;
   /** a copy through which no gradient flows */
   detach(): Policy;
   /**
@@ -66,6 +75,31 @@ export interface RolloutResult {
 /** An optional observer of every substep (trajectory views); it must not keep `x` without cloning. */
 export type SubstepObserver = (j: number, x: tf.Tensor, sigma: Times) => void;
 
+/** A rollout's host schedule: substeps (batch maximum), σ per substep per sample (steps + 1 arrays), per-sample counts. */
+export interface RolloutSchedule {
+  steps: number;
+  sigma: Times[];
+  n: Int32Array;
+}
+
+let fusedRollouts = true;
+
+/**
+ * Switches the fused rollout programs on or off (on by default); off, every rollout runs the generic
+ * substeps (the reference; the benchmark's "before"). Returns the previous setting.
+ */
+export function setFusedRollouts(on: boolean): boolean {
+  const prev = fusedRollouts;
+  fusedRollouts = on;
+  return prev;
+}
+
+/** True while a gradient tape records (tf.grad / variableGrads / minimize): rollouts must then stay generic. */
+function tapeActive(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
+  return (state?.gradientDepth ?? 0) > 0;
+}
+
 /**
  * The host-side schedule of a rollout: per-sample substep counts n = max(round(Δr·T), 1), step size
  * h = Δr/n, and σ at each substep (samples that have finished stay frozen).
@@ -76,7 +110,7 @@ export function rolloutSchedule(
   sigmaTStart: Times,
   totalSubsteps: number,
   shift: number,
-): { steps: number; sigma: Times[]; n: Int32Array } {
+): RolloutSchedule {
   const B = rawTStart.length;
   const n = new Int32Array(B);
   const h = new Float64Array(B);
@@ -107,6 +141,8 @@ export function rolloutSchedule(
  * policy_rollout: Euler integration of the policy from raw time `rawTStart` to `rawTEnd` (per sample),
  * `totalSubsteps` over the whole unit interval, σ = warp(raw, shift). The loop runs to the batch
  * maximum of substeps; finished samples stay frozen (their dt is 0).
+ * Without an observer and outside any gradient tape, a policy's `rolloutFused` program runs the whole
+ * segment at once (same math, float32 rounding aside); otherwise one generic substep after another.
  * xTStart: [B, …F]. Returns a new tensor; does not dispose its inputs.
  */
 export function policyRollout(
@@ -121,6 +157,31 @@ export function policyRollout(
 ): RolloutResult {
   const sched = rolloutSchedule(rawTStart, rawTEnd, sigmaTStart, totalSubsteps, shift);
   const B = xTStart.shape[0];
+  if (fusedRollouts && policy.rolloutFused && sched.steps > 0 && !tapeActive()) {
+    if (!observe) {
+      const xEnd = policy.rolloutFused(xTStart, sched);
+      if (xEnd) return { xTEnd: xEnd, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+    } else {
+      // the observer sees the states of the same program (so trajectory views end where samplers end)
+      const all = policy.rolloutFused(xTStart, sched, true);
+      if (all) {
+        const shape = xTStart.shape;
+        const size = xTStart.size;
+        const flat = all.reshape([sched.steps + 1, size]);
+        observe(0, xTStart, sched.sigma[0]);
+        let xEnd: tf.Tensor | null = null;
+        for (let j = 1; j <= sched.steps; j++) {
+          const xj = tf.tidy(() => flat.slice([j, 0], [1, size]).reshape(shape));
+          observe(j, xj, sched.sigma[j]);
+          if (j === sched.steps) xEnd = xj;
+          else xj.dispose();
+        }
+        flat.dispose();
+        all.dispose();
+        return { xTEnd: xEnd!, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+      }
+    }
+  }
   let x = xTStart;
   observe?.(0, x, sched.sigma[0]);
   for (let j = 0; j < sched.steps; j++) {

@@ -1,0 +1,422 @@
+/**
+ * Fused rollout programs: a whole gradient-free rollout segment (every substep, every sample, frozen
+ * samples included) as one program, instead of ~10–15 kernels and an upload per substep.
+ *
+ * - cpu and wasm: the policy's tensors are read once (`dataSync`: a memcpy on wasm), the schedule runs
+ *   as one JavaScript loop over Float64 state, and the end state is uploaded as one tensor.
+ * - webgpu: one WGSL program through tfjs-backend-webgpu's custom-program path
+ *   (`backend.runWebGPUProgram`), one invocation per sample (and pixel), the per-substep host
+ *   coefficients in one input buffer.
+ * Other backends (webgl) get null: the caller runs the generic substeps.
+ *
+ * The math is the generic path's (gmflow.ts `advance` / `x0`), with the same host time coefficients
+ * (time.ts, rolloutSchedule) and the same eps handling; only the float rounding differs (float64 host
+ * loop, or float32 in a different order on the GPU).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { RolloutSchedule } from './policy.js';
+import type { Times } from './time.js';
+
+/** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
+export const fusedStats = { programs: 0 };
+
+/** Where a fused program exists: 'host' (cpu, wasm: one JS loop), 'webgpu' (one WGSL program), or null. */
+export function fusedTarget(): 'host' | 'webgpu' | null {
+  const b = tf.getBackend();
+  if (b === 'cpu' || b === 'wasm') return 'host';
+  if (b === 'webgpu') return 'webgpu';
+  return null;
+}
+
+/**
+ * GMFlow per-substep host coefficients, mirroring GMFlowPolicy.timeCoefficients and the substep's
+ * dt/b: for substep j and sample i, [cx = r_b/b, ζ = r_b² − r_a², c = dt/b, active (1 while j < n_i)]
+ * as a [steps, B, 4] row-major array.
+ */
+export function gmflowCoefficients(sched: RolloutSchedule, sigmaTSrc: Times, eps: number): Float64Array {
+  const B = sigmaTSrc.length;
+  const out = new Float64Array(sched.steps * B * 4);
+  for (let i = 0; i < B; i++) {
+    const a = Math.max(sigmaTSrc[i], eps);
+    const ra = (1 - a) / a;
+    for (let j = 0; j < sched.steps; j++) {
+      const o = (j * B + i) * 4;
+      if (j >= sched.n[i]) continue; // frozen: all zero
+      const s = sched.sigma[j][i];
+      const b = Math.max(s, eps);
+      const rb = (1 - b) / b;
+      out[o] = rb / b;
+      out[o + 1] = rb * rb - ra * ra;
+      out[o + 2] = (sched.sigma[j + 1][i] - s) / b;
+      out[o + 3] = 1;
+    }
+  }
+  return out;
+}
+
+export interface GMFlowFusedInputs {
+  /** x at the start [B, C, S] (S = 1 for points) */
+  x: tf.Tensor;
+  /** x_src [B, C, S] */
+  xSrc: tf.Tensor;
+  /** μ [B, K, C, S] */
+  means: tf.Tensor;
+  /** l [B, K, S] */
+  logweights: tf.Tensor;
+  /** v [B] */
+  gmVars: tf.Tensor;
+  /** r_a/a per sample */
+  raSrc: Times;
+  K: number;
+  C: number;
+  S: number;
+  eps: number;
+}
+
+/**
+ * The GMFlow rollout on the host: per sample and pixel, per substep,
+ *   ν = cx·x − (r_a/a)·x_src,  D⁻¹ = 1/max(v·ζ + 1, ε),
+ *   logit_k = l_k + (μ_k·ν − ζ|μ_k|²/2)·D⁻¹,  x̂₀ = (v·ν + Σ_k softmax(logit)_k μ_k)·D⁻¹,
+ *   x ← x + (x − x̂₀)·dt/b.
+ * Returns the end state as a flat Float32Array [B·C·S], or with `every` every substep's state
+ * [(steps + 1)·B·C·S] (state 0 the start; frozen samples repeat their last state).
+ */
+export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, steps: number, every = false): Float32Array {
+  const { K, C, S, eps, raSrc } = inp;
+  const x = inp.x.dataSync() as Float32Array;
+  const xSrc = inp.xSrc.dataSync() as Float32Array;
+  const mu = inp.means.dataSync() as Float32Array;
+  const lw = inp.logweights.dataSync() as Float32Array;
+  const gv = inp.gmVars.dataSync() as Float32Array;
+  const B = gv.length;
+  fusedStats.programs++;
+  if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
+  if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps, every);
+  const NS = B * C * S;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
+  const xs = new Float64Array(C);
+  const xr = new Float64Array(C); // (r_a/a)·x_src
+  const nu = new Float64Array(C);
+  const acc = new Float64Array(C);
+  const muL = new Float64Array(K * C); // this pixel's means, k-major
+  const muSqHalf = new Float64Array(K);
+  const l = new Float64Array(K);
+  const logit = new Float64Array(K);
+  for (let b = 0; b < B; b++) {
+    const v = gv[b];
+    const ra = raSrc[b];
+    for (let s = 0; s < S; s++) {
+      for (let c = 0; c < C; c++) {
+        const idx = (b * C + c) * S + s;
+        xs[c] = x[idx];
+        xr[c] = ra * xSrc[idx];
+      }
+      for (let k = 0; k < K; k++) {
+        let q = 0;
+        for (let c = 0; c < C; c++) {
+          const m = mu[((b * K + k) * C + c) * S + s];
+          muL[k * C + c] = m;
+          q += m * m;
+        }
+        muSqHalf[k] = 0.5 * q;
+        l[k] = lw[(b * K + k) * S + s];
+      }
+      const put = (jj: number) => {
+        for (let c = 0; c < C; c++) out[jj * NS + (b * C + c) * S + s] = xs[c];
+      };
+      if (every) put(0);
+      let j = 0;
+      for (; j < steps; j++) {
+        const o = (j * B + b) * 4;
+        if (coef[o + 3] === 0) break; // frozen from here on
+        const cx = coef[o];
+        const zeta = coef[o + 1];
+        const cdt = coef[o + 2];
+        const invDen = 1 / Math.max(v * zeta + 1, eps);
+        for (let c = 0; c < C; c++) {
+          nu[c] = cx * xs[c] - xr[c];
+          acc[c] = 0;
+        }
+        let mx = -Infinity;
+        for (let k = 0; k < K; k++) {
+          let d = 0;
+          for (let c = 0; c < C; c++) d += muL[k * C + c] * nu[c];
+          const z = l[k] + (d - zeta * muSqHalf[k]) * invDen;
+          logit[k] = z;
+          if (z > mx) mx = z;
+        }
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const e = Math.exp(logit[k] - mx);
+          sum += e;
+          for (let c = 0; c < C; c++) acc[c] += e * muL[k * C + c];
+        }
+        const invSum = 1 / sum;
+        for (let c = 0; c < C; c++) {
+          const x0 = (v * nu[c] + acc[c] * invSum) * invDen;
+          xs[c] += (xs[c] - x0) * cdt;
+        }
+        if (every) put(j + 1);
+      }
+      for (let jj = every ? j + 1 : 0; jj <= last; jj++) put(jj); // frozen states, or the end
+    }
+  }
+  return out;
+}
+
+/** `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST), per pixel. */
+function gmflowRolloutHost1(
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
+  K: number, S: number, eps: number, coef: Float64Array, steps: number, every: boolean,
+): Float32Array {
+  const B = gv.length;
+  const NS = B * S;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
+  const m = new Float64Array(K);
+  const mq = new Float64Array(K);
+  const l = new Float64Array(K);
+  const logit = new Float64Array(K);
+  // per substep and sample: D⁻¹, ζ·D⁻¹ (shared by the pixels)
+  const invDenAll = new Float64Array(steps * B);
+  for (let j = 0; j < steps; j++) {
+    for (let b = 0; b < B; b++) invDenAll[j * B + b] = 1 / Math.max(gv[b] * coef[(j * B + b) * 4 + 1] + 1, eps);
+  }
+  for (let b = 0; b < B; b++) {
+    const v = gv[b];
+    const ra = raSrc[b];
+    for (let s = 0; s < S; s++) {
+      let xc = x[b * S + s];
+      const xr = ra * xSrc[b * S + s];
+      for (let k = 0; k < K; k++) {
+        const a = mu[(b * K + k) * S + s];
+        m[k] = a;
+        mq[k] = 0.5 * a * a;
+        l[k] = lw[(b * K + k) * S + s];
+      }
+      const idx = b * S + s;
+      if (every) out[idx] = xc;
+      let j = 0;
+      for (; j < steps; j++) {
+        const o = (j * B + b) * 4;
+        if (coef[o + 3] === 0) break; // frozen from here on
+        const invDen = invDenAll[j * B + b];
+        const nu = coef[o] * xc - xr;
+        const q = nu * invDen;
+        const z = coef[o + 1] * invDen;
+        let mx = -Infinity;
+        for (let k = 0; k < K; k++) {
+          const t = l[k] + m[k] * q - z * mq[k];
+          logit[k] = t;
+          if (t > mx) mx = t;
+        }
+        let sum = 0;
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          const e = Math.exp(logit[k] - mx);
+          sum += e;
+          acc += e * m[k];
+        }
+        const y = (v * nu + acc / sum) * invDen;
+        xc += (xc - y) * coef[o + 2];
+        if (every) out[(j + 1) * NS + idx] = xc;
+      }
+      for (let jj = every ? j + 1 : 0; jj <= last; jj++) out[jj * NS + idx] = xc; // frozen states, or the end
+    }
+  }
+  return out;
+}
+
+/** `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state. */
+function gmflowRolloutHost2(
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
+  K: number, eps: number, coef: Float64Array, steps: number, every: boolean,
+): Float32Array {
+  const B = gv.length;
+  const NS = B * 2;
+  const last = every ? steps : 0;
+  const out = new Float32Array((last + 1) * NS);
+  const m0 = new Float64Array(K);
+  const m1 = new Float64Array(K);
+  const mq = new Float64Array(K); // |μ_k|²/2
+  const l = new Float64Array(K);
+  const logit = new Float64Array(K);
+  for (let b = 0; b < B; b++) {
+    const v = gv[b];
+    const ra = raSrc[b];
+    let x0c = x[2 * b];
+    let x1c = x[2 * b + 1];
+    const xr0 = ra * xSrc[2 * b];
+    const xr1 = ra * xSrc[2 * b + 1];
+    for (let k = 0; k < K; k++) {
+      const a = mu[(b * K + k) * 2];
+      const c = mu[(b * K + k) * 2 + 1];
+      m0[k] = a;
+      m1[k] = c;
+      mq[k] = 0.5 * (a * a + c * c);
+      l[k] = lw[b * K + k];
+    }
+    if (every) {
+      out[2 * b] = x0c;
+      out[2 * b + 1] = x1c;
+    }
+    let j = 0;
+    for (; j < steps; j++) {
+      const o = (j * B + b) * 4;
+      if (coef[o + 3] === 0) break; // frozen from here on
+      const cx = coef[o];
+      const zeta = coef[o + 1];
+      const cdt = coef[o + 2];
+      const invDen = 1 / Math.max(v * zeta + 1, eps);
+      const nu0 = cx * x0c - xr0;
+      const nu1 = cx * x1c - xr1;
+      // logit_k = l_k + (μ_k·ν − ζ|μ_k|²/2)·D⁻¹ = l_k + μ_k·q − z·|μ_k|²/2 with q = ν·D⁻¹, z = ζ·D⁻¹
+      const q0 = nu0 * invDen;
+      const q1 = nu1 * invDen;
+      const z = zeta * invDen;
+      let mx = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const t = l[k] + m0[k] * q0 + m1[k] * q1 - z * mq[k];
+        logit[k] = t;
+        if (t > mx) mx = t;
+      }
+      let sum = 0;
+      let a0 = 0;
+      let a1 = 0;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(logit[k] - mx);
+        sum += e;
+        a0 += e * m0[k];
+        a1 += e * m1[k];
+      }
+      const inv = 1 / sum;
+      const y0 = (v * nu0 + a0 * inv) * invDen;
+      const y1 = (v * nu1 + a1 * inv) * invDen;
+      x0c += (x0c - y0) * cdt;
+      x1c += (x1c - y1) * cdt;
+      if (every) {
+        out[(j + 1) * NS + 2 * b] = x0c;
+        out[(j + 1) * NS + 2 * b + 1] = x1c;
+      }
+    }
+    for (let jj = every ? j + 1 : 0; jj <= last; jj++) {
+      // frozen states, or the end
+      out[jj * NS + 2 * b] = x0c;
+      out[jj * NS + 2 * b + 1] = x1c;
+    }
+  }
+  return out;
+}
+
+interface WebGpuBackendLike {
+  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], outputDtype: 'float32', uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
+}
+
+const WORKGROUP = 64;
+
+/** The GMFlow rollout as one WGSL program: one invocation per (sample, pixel), K, C baked in. */
+class GMFlowRolloutProgram {
+  variableNames = ['xin', 'xsrc', 'mu', 'lw', 'gv', 'ra', 'coef'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  uniforms = 'count : i32, steps : i32, batch : i32, eps : f32,';
+
+  constructor(readonly B: number, readonly K: number, readonly C: number, readonly S: number) {
+    this.outputShape = [B * C * S];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil((B * S) / WORKGROUP), 1, 1];
+    this.shaderKey = `piflow_gmflow_rollout_${K}_${C}_${S}`;
+  }
+
+  getUserCode(): string {
+    const { K, C, S } = this;
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.count) { return; }
+        let b = index / ${S};
+        let s = index - b * ${S};
+        let v = gv[b];
+        let rab = ra[b];
+        var xs : array<f32, ${C}>;
+        var xr : array<f32, ${C}>;
+        var nu : array<f32, ${C}>;
+        var acc : array<f32, ${C}>;
+        for (var c = 0; c < ${C}; c++) {
+          let idx = (b * ${C} + c) * ${S} + s;
+          xs[c] = xin[idx];
+          xr[c] = rab * xsrc[idx];
+        }
+        for (var j = 0; j < uniforms.steps; j++) {
+          let o = (j * uniforms.batch + b) * 4;
+          if (coef[o + 3] == 0.0) { break; }
+          let cx = coef[o];
+          let zeta = coef[o + 1];
+          let cdt = coef[o + 2];
+          let invDen = 1.0 / max(v * zeta + 1.0, uniforms.eps);
+          for (var c = 0; c < ${C}; c++) {
+            nu[c] = cx * xs[c] - xr[c];
+            acc[c] = 0.0;
+          }
+          // online softmax over the K components (running max, rescaled sums)
+          var mx = -3.402823e38;
+          var sum = 0.0;
+          for (var k = 0; k < ${K}; k++) {
+            var d = 0.0;
+            var q = 0.0;
+            for (var c = 0; c < ${C}; c++) {
+              let m = mu[((b * ${K} + k) * ${C} + c) * ${S} + s];
+              d += m * nu[c];
+              q += m * m;
+            }
+            let z = lw[(b * ${K} + k) * ${S} + s] + (d - zeta * 0.5 * q) * invDen;
+            if (z > mx) {
+              let r = exp(mx - z);
+              sum *= r;
+              for (var c = 0; c < ${C}; c++) { acc[c] *= r; }
+              mx = z;
+            }
+            let e = exp(z - mx);
+            sum += e;
+            for (var c = 0; c < ${C}; c++) {
+              acc[c] += e * mu[((b * ${K} + k) * ${C} + c) * ${S} + s];
+            }
+          }
+          let invSum = 1.0 / sum;
+          for (var c = 0; c < ${C}; c++) {
+            let x0 = (v * nu[c] + acc[c] * invSum) * invDen;
+            xs[c] = xs[c] + (xs[c] - x0) * cdt;
+          }
+        }
+        for (var c = 0; c < ${C}; c++) {
+          setOutputAtIndex((b * ${C} + c) * ${S} + s, xs[c]);
+        }
+      }
+    `;
+  }
+}
+
+/** The GMFlow rollout on webgpu: one program dispatch (plus the uploads of the coefficients and r_a/a). */
+export function gmflowRolloutWebGpu(inp: GMFlowFusedInputs, coef: Float64Array, steps: number): tf.Tensor {
+  const { K, C, S, eps } = inp;
+  const B = inp.raSrc.length;
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  const program = new GMFlowRolloutProgram(B, K, C, S);
+  fusedStats.programs++;
+  return tf.tidy(() => {
+    const flat = (t: tf.Tensor) => t.reshape([t.size]);
+    const coefT = tf.tensor1d(Float32Array.from(coef));
+    const raT = tf.tensor1d(Float32Array.from(inp.raSrc));
+    const inputs = [flat(inp.x), flat(inp.xSrc), flat(inp.means), flat(inp.logweights), flat(inp.gmVars), raT, coefT];
+    const info = backend.runWebGPUProgram(program, inputs, 'float32', [
+      { type: 'int32', data: [B * S] },
+      { type: 'int32', data: [steps] },
+      { type: 'int32', data: [B] },
+      { type: 'float32', data: [eps] },
+    ]);
+    return tf.engine().makeTensorFromTensorInfo(info);
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * Fused rollouts (engine/fused.ts and the policies' `rolloutFused`): a whole gradient-free rollout
+ * segment as one program must give the generic substep-by-substep path's end state (the reference),
+ * for every family and layout, with uneven per-sample substep counts (frozen samples), on cpu and wasm
+ * (webgpu: tests/webgpu-node.test.ts), without leaking tensors; the generic path stays in use under a
+ * gradient tape and with an observer.
+ *
+ * Tolerance: |fused − generic| ≤ TOL·(1 + |generic|) with TOL = 1e-5. The generic path rounds every
+ * substep's state and host coefficients to float32 (ε ≈ 6e-8) over up to 32 substeps here (≈ 2e-6
+ * accumulated in the worst case), while the fused host loop runs in float64 (DX: the affine substeps
+ * composed in float64); the bound leaves a margin for the posterior's 1/σ factors near a segment's
+ * end. Observed worst differences: 0.4–3·10⁻⁷ on cpu and wasm.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './helpers.js';
+import { Rng } from '../src/engine/rng.js';
+import { policyRollout, setFusedRollouts, type Policy, type RolloutSchedule } from '../src/engine/policy.js';
+import { GMFlowPolicy } from '../src/engine/gmflow.js';
+import { DXPolicy } from '../src/engine/dx.js';
+import { ConstantVelocityPolicy } from '../src/engine/constant.js';
+import { warpTimes } from '../src/engine/time.js';
+
+const TOL = 1e-5;
+const SHIFT = 3;
+const TOTAL = 32;
+// per-sample raw intervals: uneven substep counts (16, 26, 2, 10, 2, 32 of 32), one ending at 0
+const RAW_START = [1, 0.9, 0.5, 0.3, 0.77, 1];
+const RAW_END = [0.5, 0.1, 0.45, 0, 0.7, 0];
+const B = RAW_START.length;
+
+function randn(rng: Rng, shape: number[], scale = 1, offset = 0): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from(rng.normalArray(n), (v) => v * scale + offset), shape);
+}
+
+type Make = (x: tf.Tensor, sigma: Float64Array, rng: Rng) => Policy;
+
+function gmflow(K: number, eps: number, dropout = false): Make {
+  return (x, sigma, rng) => {
+    const [, C, ...S] = x.shape;
+    const ones = S.map(() => 1);
+    const out = tf.tidy(() => ({
+      means: randn(rng, [B, K, C, ...S], 0.7),
+      logweights: tf.tidy(() => {
+        const l = randn(rng, [B, K, 1, ...S], 1.5);
+        return l.sub(tf.logSumExp(l, 1, true));
+      }),
+      logstds: randn(rng, [B, 1, 1, ...ones], 0.3, -1),
+    }));
+    const p = new GMFlowPolicy(out, x, sigma, eps);
+    tf.dispose([out.means, out.logweights, out.logstds]);
+    if (!dropout) return p;
+    const d = p.dropout(0.5, rng);
+    p.dispose();
+    return d;
+  };
+}
+
+function dx(N: number, mode: 'grid' | 'polynomial'): Make {
+  return (x, sigma, rng) => {
+    const d = randn(rng, [B, N, ...x.shape.slice(1)], 0.8);
+    const p = new DXPolicy(d, x, sigma, { segmentSize: 0.5, shift: SHIFT, mode });
+    d.dispose();
+    return p;
+  };
+}
+
+const constant: Make = (x, sigma, rng) => {
+  const u = randn(rng, x.shape);
+  const p = new ConstantVelocityPolicy(u, x, sigma);
+  u.dispose();
+  return p;
+};
+
+const CASES: [string, number[], Make][] = [
+  ['gmflow points C=2 K=5 eps 1e-4', [2], gmflow(5, 1e-4)],
+  ['gmflow points C=3 K=4 eps 1e-6', [3], gmflow(4, 1e-6)],
+  ['gmflow points C=2 K=6 with GM dropout', [2], gmflow(6, 1e-6, true)],
+  ['gmflow image C=1 K=3 [1,4,3]', [1, 4, 3], gmflow(3, 1e-4)],
+  ['gmflow image C=2 K=2 [2,3,3]', [2, 3, 3], gmflow(2, 1e-4)],
+  ['dx grid points N=6', [2], dx(6, 'grid')],
+  ['dx grid points N=1', [2], dx(1, 'grid')],
+  ['dx polynomial points N=4', [2], dx(4, 'polynomial')],
+  ['dx grid image N=3 [1,4,4]', [1, 4, 4], dx(3, 'grid')],
+  ['constant points', [2], constant],
+  ['constant image [1,3,3]', [1, 3, 3], constant],
+];
+
+function run(p: Policy, x: tf.Tensor, sigma: Float64Array, fused: boolean): Float32Array {
+  const prev = setFusedRollouts(fused);
+  try {
+    const r = policyRollout(p, x, sigma, Float64Array.from(RAW_START), Float64Array.from(RAW_END), TOTAL, SHIFT);
+    const v = r.xTEnd.dataSync() as Float32Array;
+    r.xTEnd.dispose();
+    return Float32Array.from(v);
+  } finally {
+    setFusedRollouts(prev);
+  }
+}
+
+for (const backend of ['cpu', 'wasm']) {
+  for (const [name, feat, make] of CASES) {
+    test(`${backend}: ${name}: fused rollout = generic rollout (frozen samples), no leaks`, async () => {
+      await useBackend(backend);
+      const before = tf.memory().numTensors;
+      const rng = new Rng(11);
+      const x = randn(rng, [B, ...feat]);
+      const sigma = warpTimes(RAW_START, SHIFT);
+      const p = make(x, sigma, rng);
+      assert.ok(p.rolloutFused, 'the family has a fused rollout');
+      const generic = run(p, x, sigma, false);
+      const mid = tf.memory().numTensors;
+      const fused = run(p, x, sigma, true);
+      assert.equal(tf.memory().numTensors, mid, 'the fused rollout leaves no tensors');
+      let worst = 0;
+      for (let i = 0; i < generic.length; i++) {
+        assert.ok(Number.isFinite(fused[i]), `fused[${i}] = ${fused[i]}`);
+        worst = Math.max(worst, Math.abs(fused[i] - generic[i]) / (1 + Math.abs(generic[i])));
+      }
+      assert.ok(worst <= TOL, `worst scaled difference ${worst} > ${TOL}`);
+      // the state moved (the comparison is not vacuous) and samples with 2 substeps differ from 32
+      const x0 = x.dataSync();
+      assert.ok(generic.some((v, i) => Math.abs(v - x0[i]) > 1e-3));
+      p.dispose();
+      x.dispose();
+      assert.equal(tf.memory().numTensors, before);
+    });
+  }
+}
+
+test('the generic path runs under a gradient tape and with an observer; the fused one otherwise', async () => {
+  await useBackend('cpu');
+  let fusedCalls = 0;
+  const x = tf.tensor2d([[0.5, -1], [1, 2]]);
+  const u = tf.variable(tf.tensor2d([[1, 1], [2, -1]]));
+  const sigma = warpTimes([1, 0.5], SHIFT);
+  const base = new ConstantVelocityPolicy(null, x, sigma, u);
+  const spy: Policy = {
+    batch: 2, xTSrc: x, sigmaTSrc: sigma,
+    pi: (xt, s) => base.pi(xt, s), x0: (xt, s) => base.x0(xt, s), advance: (xt, s, dt) => base.advance(xt, s, dt),
+    rolloutFused: (xt: tf.Tensor, sched: RolloutSchedule, every?: boolean) => {
+      if (!every) fusedCalls++;
+      return base.rolloutFused(xt, sched, every); // null for every state: the generic substeps
+    },
+    detach: () => spy, dispose: () => undefined,
+  };
+  const roll = (observe?: () => void) => policyRollout(spy, x, sigma, Float64Array.from([1, 0.5]), Float64Array.from([0.5, 0]), 8, SHIFT, observe).xTEnd;
+  tf.dispose(roll());
+  assert.equal(fusedCalls, 1);
+  tf.dispose(roll(() => undefined));
+  assert.equal(fusedCalls, 1, 'an observer asks for every state (the constant family has none: generic substeps)');
+  const { value, grads } = tf.variableGrads(() => roll().sum() as tf.Scalar, [u]);
+  assert.equal(fusedCalls, 1, 'under a tape the rollout stays generic (differentiable)');
+  // d(Σ x_end)/du = σ_end − σ_src per sample, in each channel
+  const g = grads[u.name].arraySync() as number[][];
+  const d = [warpTimes([0.5], SHIFT)[0] - sigma[0], 0 - sigma[1]];
+  g.forEach((row, i) => row.forEach((v) => assert.ok(Math.abs(v - d[i]) < 1e-5, `${v} vs ${d[i]}`)));
+  tf.dispose([value, grads[u.name]]);
+  u.dispose();
+  x.dispose();
+});
+
+for (const backend of ['cpu', 'wasm']) {
+  test(`${backend}: GMFlow observers see the fused program's every state; the last is the sampler's end`, async () => {
+    await useBackend(backend);
+    const before = tf.memory().numTensors;
+    const rng = new Rng(5);
+    const x = randn(rng, [B, 2]);
+    const sigma = warpTimes(RAW_START, SHIFT);
+    const p = gmflow(4, 1e-4)(x, sigma, rng);
+    const seen = (fused: boolean) => {
+      const prev = setFusedRollouts(fused);
+      const states: number[][] = [];
+      const sig: number[][] = [];
+      const r = policyRollout(p, x, sigma, Float64Array.from(RAW_START), Float64Array.from(RAW_END), TOTAL, SHIFT, (_j, xs, s) => {
+        states.push(Array.from(xs.dataSync()));
+        sig.push(Array.from(s));
+      });
+      setFusedRollouts(prev);
+      const end = Array.from(r.xTEnd.dataSync());
+      r.xTEnd.dispose();
+      return { states, sig, end };
+    };
+    const g = seen(false);
+    const f = seen(true);
+    assert.equal(f.states.length, g.states.length);
+    assert.deepEqual(f.sig, g.sig);
+    assert.deepEqual(f.end, f.states[f.states.length - 1]);
+    assert.deepEqual(f.end, Array.from(run(p, x, sigma, true)), 'the observed end is the unobserved fused end');
+    f.states.forEach((st, j) => st.forEach((v, i) => assert.ok(Math.abs(v - g.states[j][i]) <= TOL * (1 + Math.abs(g.states[j][i])), `state ${j} [${i}]`)));
+    p.dispose();
+    x.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+}
