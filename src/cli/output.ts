@@ -9,10 +9,10 @@
  *  - the destination's folder is created and probed for writability first.
  * Every refusal is a UsageError (exit 2) naming the option, the path and why; nothing is written.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './args.js';
-import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, recoverArtifactsDir } from '../models/io-node.js';
+import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, recoverArtifactsDir, writeSynced } from '../models/io-node.js';
 import { validateMlpConfig, type MlpConfig } from '../models/mlp.js';
 import { validateUNetConfig, type UNetConfig } from '../models/unet.js';
 import { CLASSIFIER_ARCH } from '../models/classifier.js';
@@ -99,14 +99,7 @@ export async function checkOutDir(out: string, role: ArtifactRole, inputs: strin
   }
   if (isSameOrInside(await realish(process.cwd()), real)) throw refusal(option, out, 'is the working folder (or a folder above it)');
   await recoverArtifactsDir(out);
-  let st;
-  try {
-    st = await fs.lstat(out);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') throw refusal(option, out, 'a part of its path is a file, not a folder');
-    if (code !== 'ENOENT') throw refusal(option, out, `cannot be inspected (${code})`);
-  }
+  const st = await lstatOrNone(option, out);
   if (st) {
     if (st.isSymbolicLink()) throw refusal(option, out, 'is a symbolic link; piflow writes a model only into a real folder');
     if (!st.isDirectory()) throw refusal(option, out, 'exists and is not a folder');
@@ -121,6 +114,18 @@ export async function checkOutDir(out: string, role: ArtifactRole, inputs: strin
   }
   await probeParent(option, out, path.dirname(path.resolve(out)));
   return out;
+}
+
+/** lstat of a destination, or undefined when it does not exist; other failures are refusals. */
+async function lstatOrNone(option: string, out: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(out);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw refusal(option, out, 'a part of its path is a file, not a folder');
+    if (code !== 'ENOENT') throw refusal(option, out, `cannot be inspected (${code})`);
+    return undefined;
+  }
 }
 
 export type OutFile = { kind: 'stdout' } | { kind: 'device'; path: string } | { kind: 'file'; path: string };
@@ -145,14 +150,7 @@ export async function checkOutFile(
   for (const input of opts.inputs ?? []) {
     if (isSameOrInside(real, await realish(input))) throw refusal(option, out, `is inside the command's input model (${input})`);
   }
-  let st;
-  try {
-    st = await fs.lstat(out);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') throw refusal(option, out, 'a part of its path is a file, not a folder');
-    if (code !== 'ENOENT') throw refusal(option, out, `cannot be inspected (${code})`);
-  }
+  const st = await lstatOrNone(option, out);
   if (st) {
     if (st.isSymbolicLink()) throw refusal(option, out, 'is a symbolic link; piflow replaces only regular files');
     if (st.isDirectory()) throw refusal(option, out, 'is a folder, not a file');
@@ -183,13 +181,7 @@ export async function writeOutFile(dest: OutFile, data: Uint8Array | string): Pr
   }
   const tmp = `${dest.path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
-    const h = await fs.open(tmp, 'wx');
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    await writeSynced(tmp, data);
     await fs.rename(tmp, dest.path);
   } catch (e) {
     await fs.rm(tmp, { force: true });

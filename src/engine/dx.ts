@@ -14,7 +14,7 @@
  * batched matrix product: x̂₀ = w[B,1,N] · X[B,N,P].
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, PolicyView, RolloutSchedule } from './policy.js';
+import { Policy, PolicyView, RolloutSchedule, velocityFromX0 } from './policy.js';
 import { Times, unwarpT } from './time.js';
 import { check, perSample, stopGradient } from './tensors.js';
 import { POLICY_FAMILIES } from './families.js';
@@ -117,11 +117,7 @@ export class DXPolicy implements Policy {
   }
 
   pi(xT: tf.Tensor, sigmaT: Times): tf.Tensor {
-    return tf.tidy(() => {
-      const inv = new Float64Array(this.batch);
-      for (let i = 0; i < this.batch; i++) inv[i] = 1 / Math.max(sigmaT[i], this.eps);
-      return xT.sub(this.x0(xT, sigmaT)).mul(perSample(inv, xT.rank));
-    });
+    return tf.tidy(() => velocityFromX0(xT, this.x0(xT, sigmaT), sigmaT, this.eps));
   }
 
   /** Fused substep: x + dt·(x − x̂₀)/σ = (1 + dt/σ)·x − Σ_n (dt/σ)·w_n X_n  (two kernels and a matmul). */

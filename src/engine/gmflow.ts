@@ -14,7 +14,7 @@
  * At the source point itself (x_t = x_src, σ_t = σ_src for the whole batch) x̂₀ = Σ_k softmax(l)_k μ_k.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, PolicyView, RolloutSchedule } from './policy.js';
+import { Policy, PolicyView, RolloutSchedule, velocityFromX0 } from './policy.js';
 import { fusedTarget, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, GMFlowFusedInputs } from './fused.js';
 import { Times } from './time.js';
 import { check, perSample, sameTimes, stopGradient } from './tensors.js';
@@ -168,11 +168,7 @@ export class GMFlowPolicy implements Policy {
   }
 
   pi(xT: tf.Tensor, sigmaT: Times): tf.Tensor {
-    return tf.tidy(() => {
-      const inv = new Float64Array(this.batch);
-      for (let i = 0; i < this.batch; i++) inv[i] = 1 / Math.max(sigmaT[i], this.eps);
-      return xT.sub(this.x0(xT, sigmaT)).mul(perSample(inv, xT.rank));
-    });
+    return tf.tidy(() => velocityFromX0(xT, this.x0(xT, sigmaT), sigmaT, this.eps));
   }
 
   /**

@@ -63,6 +63,15 @@ export interface Policy {
   dispose(): void;
 }
 
+/** The velocity of an x₀-predicting policy: u = (x_t − x̂₀) / max(σ_t, ε), per sample. */
+export function velocityFromX0(xT: tf.Tensor, x0: tf.Tensor, sigmaT: Times, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const inv = new Float64Array(sigmaT.length);
+    for (let i = 0; i < sigmaT.length; i++) inv[i] = 1 / Math.max(sigmaT[i], eps);
+    return xT.sub(x0).mul(perSample(inv, xT.rank));
+  });
+}
+
 export interface RolloutResult {
   /** x at the end: [B, …F] */
   xTEnd: tf.Tensor;

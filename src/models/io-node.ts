@@ -19,8 +19,8 @@ export async function saveToyNet(net: ToyNet, dir: string, meta: Record<string, 
 
 const ARTIFACT_FILES = [MODEL_JSON, WEIGHTS_BIN, CONFIG_JSON] as const;
 
-/** Writes `data` to `file` and fsyncs it before closing. */
-async function writeSynced(file: string, data: Uint8Array | string): Promise<void> {
+/** Writes `data` to a new file `file` (refusing an existing one) and fsyncs it before closing. */
+export async function writeSynced(file: string, data: Uint8Array | string): Promise<void> {
   const h = await fs.open(file, 'wx');
   try {
     await h.writeFile(data);

@@ -6,7 +6,7 @@
 import { Lab } from './lab.js';
 import type { LabApi, LoopOptions } from './lab-protocol.js';
 import { fetchModelDir } from '../models/io-handlers.js';
-import { modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
+import { commonStatus, modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
 
 const host = new WorkerHost(self as unknown as WorkerScope, () => new Lab());
 
@@ -29,15 +29,8 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
   status: () => {
     const lab = host.lab;
     return {
-      backend: host.backend,
+      ...commonStatus(host),
       dataName: lab.dataName,
-      teacher: lab.teacher?.cfg ?? null,
-      teacherIteration: lab.teacherIteration,
-      student: lab.student?.cfg ?? null,
-      studentPolicy: lab.studentPolicy,
-      studentIteration: lab.studentIteration,
-      running: lab.running,
-      paused: lab.isPaused,
     };
   },
   setData: (spec) => host.lab.setData(spec),

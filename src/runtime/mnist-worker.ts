@@ -7,7 +7,7 @@ import { MnistLab } from './mnist-lab.js';
 import type { MnistApi, MnistLoopOptions, MnistStatus } from './mnist-protocol.js';
 import { parseMnist } from '../data/mnist.js';
 import { fetchModelDir } from '../models/io-handlers.js';
-import { modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
+import { commonStatus, modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
 
 const host = new WorkerHost(self as unknown as WorkerScope, () => new MnistLab());
 /** what a restored lab needs besides its models */
@@ -36,15 +36,8 @@ async function equip(lab: MnistLab): Promise<void> {
 function status(): MnistStatus {
   const lab = host.lab;
   return {
-    backend: host.backend,
-    teacher: lab.teacher?.cfg ?? null,
-    teacherIteration: lab.teacherIteration,
-    student: lab.student?.cfg ?? null,
-    studentPolicy: lab.studentPolicy,
-    studentIteration: lab.studentIteration,
+    ...commonStatus(host),
     canDistill: lab.canDistill,
-    running: lab.running,
-    paused: lab.isPaused,
     hasTrainData: lab.hasTrainData,
   };
 }

@@ -185,6 +185,21 @@ export function transferables(v: unknown, out: Transferable[] = [], seen = new S
 /** any lab built on ModelLab, whatever its nets and artifacts */
 type AnyModelLab = ModelLab<any, any, any, any, any>;
 
+/** The status fields every lab reports (backend, the two models, their iterations, the loop's state). */
+export function commonStatus<L extends AnyModelLab & HostedLab<S>, S>(host: WorkerHost<L, S>) {
+  const lab = host.lab;
+  return {
+    backend: host.backend,
+    teacher: lab.teacher?.cfg ?? null,
+    teacherIteration: lab.teacherIteration,
+    student: lab.student?.cfg ?? null,
+    studentPolicy: lab.studentPolicy,
+    studentIteration: lab.studentIteration,
+    running: lab.running,
+    paused: lab.isPaused,
+  };
+}
+
 /**
  * The operations every model lab's worker offers the same way (both labs: teacher and student load /
  * save / train / distill, pause / resume / stop, browser storage, a simulated device loss for tests).
