@@ -72,11 +72,20 @@ describe('notebooks on wasm', () => {
     }
   });
 
-  test('π-Flow: distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
+  test('π-Flow: the shipped student on arrival; distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
+      // on arrival, before any distillation: the shipped GMFlow K = 8 student (static/pretrained/checkerboard/gmflow-k8-nfe2)
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"]').length === 4, null, { timeout: 60_000 });
+      const arrivalTitles = await r.page.locator(`#samples ${tid('panel')}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-title') ?? ''));
+      assert.equal(arrivalTitles[0], 'teacher, 64 Euler steps');
+      assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
+      assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 400, 'the shipped student (400 π-ID iterations)');
+      assert.match((await r.page.locator(tid('student-origin')).textContent()) ?? '', /shipped GMFlow student \(K = 8\), distilled for 2 NFE/);
       await setField(r, 'iters', '60');
       await setField(r, 'student-batch', '128');
       await r.page.click(tid('distill-student'));
@@ -89,9 +98,28 @@ describe('notebooks on wasm', () => {
       for (const chart of ['loss-plot', 'metric-plot']) await assertTitleClear(r, chart);
       // the selected particle's GMFlow policy: K = 8 components
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
-      // samples at 1, 2 and 4 NFE next to the teacher's
+      // samples at 1, 2 and 4 NFE next to the teacher's, labelled with the student's own NFE (not 'shipped' any more)
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="panel"]').length === 4, null, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelector('#samples [data-testid="panel"]:nth-child(2)')?.getAttribute('data-title') === 'GMFlow student (K = 8), distilled for 2 NFE, shown at 1 NFE', null, { timeout: 60_000 });
       assertClean(r, 'piflow-2d');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow: controls that do not apply to the policy family are hidden (K for DX, N and DX mode for GMFlow)', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      const visible = async () => Object.fromEntries(await Promise.all(['k', 'n', 'dx-mode', 'gm-dropout', 'temperature', 'nfe'].map(async (id) => [id, await r.page.locator(tid(id)).isVisible()] as const)));
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="n"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 30_000 });
+      assert.deepEqual(await visible(), { k: true, n: false, 'dx-mode': false, 'gm-dropout': true, temperature: true, nfe: true }, 'GMFlow');
+      await r.page.selectOption(tid('policy'), 'dx');
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="k"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 30_000 });
+      assert.deepEqual(await visible(), { k: false, n: true, 'dx-mode': true, 'gm-dropout': false, temperature: false, nfe: true }, 'DX');
+      // the shipped DX student (N = 10, grid, 2 NFE) follows the policy choice: its grid points are drawn
+      await r.page.waitForFunction(() => /shipped DX student \(N = 10\), distilled for 2 NFE/.test(document.querySelector('[data-testid="student-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      assertClean(r, 'piflow-2d controls');
     } finally {
       await r.close();
     }
