@@ -89,6 +89,8 @@ describe('notebooks on wasm', () => {
       await setField(r, 'iters', '60');
       await setField(r, 'student-batch', '128');
       await r.page.click(tid('distill-student'));
+      // the student's sample panels follow the distillation live (the first progress event refreshes them)
+      await r.page.waitForFunction(() => Array.from(document.querySelectorAll('#samples [data-testid="panel"]')).some((p) => /^GMFlow student \(K = 8\), distilled for 2 NFE, iteration \d+, shown at 1 NFE$/.test(p.getAttribute('data-title') ?? '')), null, { timeout: 120_000 });
       await waitDone(r, 180_000);
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
@@ -120,6 +122,56 @@ describe('notebooks on wasm', () => {
       // the shipped DX student (N = 10, grid, 2 NFE) follows the policy choice: its grid points are drawn
       await r.page.waitForFunction(() => /shipped DX student \(N = 10\), distilled for 2 NFE/.test(document.querySelector('[data-testid="student-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
       assertClean(r, 'piflow-2d controls');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('policy explorer: a preset sets the sweep, its fixed axes and both teacher references', async () => {
+    const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      // the default preset: K ∈ {1, 8, 32} at 1 NFE; K is shown, N is not (GMFlow)
+      assert.equal(await r.page.inputValue(tid('preset')), 'k-1nfe');
+      assert.equal(await r.page.inputValue(tid('sweep-values')), '1,8,32');
+      assert.equal(await r.page.inputValue(tid('nfe')), '1');
+      assert.equal(await r.page.locator(tid('k')).isVisible(), true);
+      assert.equal(await r.page.locator(tid('n')).isVisible(), false);
+      // another preset sets its own sweep (and hides K for DX) ...
+      await r.page.selectOption(tid('preset'), 'dx-window');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '0,3', null, { timeout: 10_000 });
+      assert.equal(await r.page.inputValue(tid('sweep')), 'window');
+      assert.equal(await r.page.inputValue(tid('policy')), 'dx');
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="k"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 10_000 });
+      assert.equal(await r.page.locator(tid('n')).isVisible(), true);
+      // ... and back to K at 1 NFE, run with tiny settings (editing them makes the preset 'custom', the sweep stays)
+      await r.page.selectOption(tid('preset'), 'k-1nfe');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '1,8,32', null, { timeout: 10_000 });
+      await setField(r, 'iters', '5');
+      await setField(r, 'student-batch', '32');
+      assert.equal(await r.page.inputValue(tid('preset')), 'custom');
+      await r.page.click(tid('run-sweep'));
+      type Plot = { data?: { name: string; x?: unknown[] }[]; layout?: { xaxis: { type: string; title: { text: string }; tickvals?: number[] }; yaxis: { type: string; range?: number[] }; shapes?: unknown[]; annotations?: { text: string }[] } };
+      const layoutOf = (id: string) => r.page.evaluate((sel) => {
+        const el = document.querySelector(sel) as unknown as Plot;
+        return { x: el.data?.[0]?.x ?? [], xaxis: el.layout!.xaxis, yaxis: el.layout!.yaxis, shapes: el.layout!.shapes?.length ?? 0, labels: (el.layout!.annotations ?? []).map((a) => a.text) };
+      }, tid(id));
+      await r.page.waitForFunction(() => ((document.querySelector('[data-testid="precision-plot"]') as unknown as Plot)?.data?.[0]?.x?.length ?? 0) === 3, null, { timeout: 180_000 });
+      const w1 = await layoutOf('sweep-plot');
+      assert.deepEqual(w1.x, [1, 8, 32]);
+      assert.equal(w1.xaxis.type, 'log', 'K on a log₂ axis');
+      assert.match(w1.xaxis.title.text, /GMFlow components K/);
+      assert.deepEqual(w1.xaxis.tickvals?.slice(0, 6), [1, 2, 4, 8, 16, 32]);
+      assert.equal(w1.yaxis.type, 'log', 'sliced W1 on a log axis');
+      assert.deepEqual(w1.yaxis.range?.map((v) => +v.toFixed(3)), [Math.log10(0.03), Math.log10(3)].map((v) => +v.toFixed(3)), 'a fixed y range');
+      assert.equal(w1.shapes, 2, 'two teacher reference lines');
+      assert.deepEqual(w1.labels, ['teacher, 128 Euler steps', 'teacher, 1 Euler step']);
+      const pr = await layoutOf('precision-plot');
+      assert.equal(pr.xaxis.type, 'log');
+      assert.equal(pr.yaxis.type, 'linear');
+      assert.deepEqual(pr.labels, ['teacher, 128 Euler steps', 'teacher, 1 Euler step']);
+      await waitDone(r, 60_000);
+      assertClean(r, 'policy-explorer preset');
     } finally {
       await r.close();
     }
