@@ -143,8 +143,10 @@ function setControl(name: string, v: unknown): void {
   el.dispatchEvent(new Event('input'));
 }
 
-// a link with its own settings (not the preset's) opens as 'custom', so the preset does not overwrite them
-if (state.preset !== 'custom' && Object.entries(PRESETS[state.preset].set).some(([n, v]) => JSON.stringify((state as Record<string, unknown>)[n]) !== JSON.stringify(v))) {
+// a link that sets one of the preset's settings to another value opens as 'custom', so the preset does
+// not overwrite it; settings the link leaves out are the preset's (`#preset=dx-window` is that preset)
+const inLink = new Set(Array.from(new URLSearchParams(location.hash.slice(1)).keys()));
+if (state.preset !== 'custom' && Object.entries(PRESETS[state.preset].set).some(([n, v]) => inLink.has(n) && JSON.stringify((state as Record<string, unknown>)[n]) !== JSON.stringify(v))) {
   nb.controls.get('preset')!.value = 'custom';
   state.preset = 'custom';
 }

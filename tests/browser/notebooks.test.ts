@@ -172,6 +172,15 @@ describe('notebooks on wasm', () => {
       assert.deepEqual(pr.labels, ['teacher, 128 Euler steps', 'teacher, 1 Euler step']);
       await waitDone(r, 60_000);
       assertClean(r, 'policy-explorer preset');
+      // a link naming only a preset opens that preset (the settings it leaves out are the preset's)
+      await r.page.goto(`${r.page.url().split('#')[0]}#preset=nfe-elasticity`);
+      await r.page.reload();
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '1,2,4,8', null, { timeout: 10_000 });
+      assert.equal(await r.page.inputValue(tid('preset')), 'nfe-elasticity');
+      assert.equal(await r.page.inputValue(tid('sweep')), 'sampleNfe');
+      assert.equal(await r.page.inputValue(tid('nfe')), '2');
+      assertClean(r, 'policy-explorer preset link');
     } finally {
       await r.close();
     }
