@@ -199,8 +199,10 @@ describe('notebooks on wasm', () => {
       assert.match((await r.page.locator(tid('student-message')).textContent()) ?? '', /invalid.*k/i);
       await setField(r, 'student-lr', 'abc');
       assert.match((await r.page.locator(tid('student-lr-error')).textContent()) ?? '', /Learning rate: 'abc' is not a number/);
-      await setField(r, 'k', '0');
-      assert.match((await r.page.locator(tid('k-error')).textContent()) ?? '', /K: must be ≥ 1/);
+      // the link chose DX, so K is hidden (it does not apply) and N is the size to check
+      assert.equal(await r.page.locator(tid('k')).isVisible(), false);
+      await setField(r, 'n', '0');
+      assert.match((await r.page.locator(tid('n-error')).textContent()) ?? '', /N: must be ≥ 1/);
       // download through tfjs's downloads:// handler (two files), upload them back through browserFiles
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       const dir = mkdtempSync(path.join(tmpdir(), 'piflow-upload-'));
