@@ -23,6 +23,18 @@ import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, model
 
 const STUDENT: StudentDefaults = { k: 8, kMax: 64, gmDropout: 0, lr: 5e-4, batch: 512, batchMin: 16, batchMax: 8192, iters: 1000 };
 
+/**
+ * The students shipped next to each dataset's teacher (static/pretrained/<dataset>/<dir>/, made by
+ * scripts/pretrain-students.sh with this notebook's defaults, 400 π-ID iterations): loaded on arrival,
+ * and again whenever the policy settings (family, K or N, DX mode, NFE) match one and no student of
+ * your own is there, so paths, inspector and samples show at once.
+ */
+export const SHIPPED_STUDENTS = [
+  { policy: 'gmflow', k: 8, nfe: 2, dir: 'gmflow-k8-nfe2', datasets: DATASETS_2D },
+  // not moons and spirals: DX did not come within 1.25× of the teacher's Euler-128 sliced W1 there
+  { policy: 'dx', n: 10, dxMode: 'grid', nfe: 2, dir: 'dx-n10-nfe2', datasets: ['checkerboard', 'gaussians8', 'unequal8', 'rings'] },
+] as const;
+
 export const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
   ...studentSchema(STUDENT),
@@ -46,7 +58,7 @@ const studentVersion = counter();
 nb.input('studentVersion', studentVersion);
 const teacherVersion = counter();
 nb.input('teacherVersion', teacherVersion);
-/** bumped every few seconds while distilling: only the cheap trajectory view follows it */
+/** bumped every few seconds while distilling: the trajectory view and the student's samples follow it */
 const liveVersion = counter();
 nb.input('liveVersion', liveVersion);
 
@@ -98,6 +110,23 @@ function showPolicy(i: number) {
   inspector.setTime(traj.time);
 }
 
+/** Where the current student came from: shipped with the page, distilled here, or loaded by you. */
+let studentOrigin: 'none' | 'shipped' | 'distilled' | 'loaded' = 'none';
+/** whether the teacher is the shipped one (a shipped student only goes with its own teacher) */
+let teacherShipped = false;
+
+/** "GMFlow student (K = 8), distilled for 2 NFE" — from the worker's status, whatever its origin. */
+function studentLabel(st: Awaited<ReturnType<LabClient['call']['status']>>): string {
+  const p = st.studentPolicy;
+  if (!st.student || !p) return '';
+  const fam = POLICY_FAMILIES[p.policy];
+  const size = fam.size ? ` (${fam.size.symbol} = ${(st.student as unknown as Record<string, number>)[fam.size.key]})` : '';
+  const origin = studentOrigin === 'shipped' ? 'shipped ' : studentOrigin === 'loaded' ? 'loaded ' : '';
+  const running = st.running === 'student' ? `, iteration ${st.studentIteration}` : '';
+  return `${origin}${fam.title} student${size}, distilled for ${p.nfe} NFE${running}`;
+}
+const originNote = messenger('student-origin');
+
 // ---- cells -------------------------------------------------------------------------------------
 nb.cell('lab', [], () => startLab());
 
@@ -106,12 +135,40 @@ nb.cell('teacher', ['lab', 'dataset'], async (lab: LabClient, dataset: string) =
   await lab.call.setData({ kind: 'builtin', name: dataset });
   try {
     await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
+    teacherShipped = true;
+    studentOrigin = 'none'; // loading a teacher drops the student
     teacherNote(`Pretrained ${dataset} teacher loaded.`);
   } catch (e) {
+    teacherShipped = false;
     teacherNote(`No pretrained teacher for ${dataset}: ${(e as Error).message}. Upload one.`, 'error');
   }
   teacherVersion.bump();
   return dataset;
+});
+
+/** whether the student message is the 'no shipped student' note (cleared once one loads) */
+let noShippedNote = false;
+/** The shipped student that matches the policy settings, when there is no student of your own. */
+nb.cell('shippedStudent', ['lab', 'teacher', 'teacherVersion', 'policy', 'k', 'n', 'dxMode', 'nfe'], async (lab: LabClient, dataset: string, _v: number, policy: string, k: number, n: number, dxMode: string, nfe: number) => {
+  const match = SHIPPED_STUDENTS.find((s) => s.policy === policy && s.nfe === nfe && ('k' in s ? s.k === k : s.n === n && s.dxMode === dxMode));
+  if (!match || !teacherShipped || studentOrigin === 'distilled' || studentOrigin === 'loaded') return null;
+  if (!(match.datasets as readonly string[]).includes(dataset)) {
+    if (studentOrigin === 'none') noShippedNote = true;
+    if (studentOrigin === 'none') studentNote(`No shipped ${POLICY_FAMILIES[match.policy].title} student for ${dataset} (it did not come within 1.25× of the teacher's sliced W1 in 400 π-ID iterations): press Distill.`, 'note');
+    return null;
+  }
+  const st = await lab.call.status();
+  if (st.running !== 'idle' || (studentOrigin === 'shipped' && st.studentPolicy?.policy === policy && st.studentPolicy.nfe === nfe && st.student && ('k' in match ? st.student.k === match.k : st.student.n === match.n))) return null;
+  try {
+    await lab.call.loadStudentUrl(`/pretrained/${dataset}/${match.dir}/`);
+    studentOrigin = 'shipped';
+    if (noShippedNote) studentNote('');
+    noShippedNote = false;
+    studentVersion.bump();
+  } catch (e) {
+    studentNote(`No shipped student for ${dataset} (${(e as Error).message}): press Distill.`, 'note');
+  }
+  return match.dir;
 });
 
 /** Reference distances: the teacher with many and with few Euler steps. */
@@ -140,6 +197,7 @@ nb.cell('trajectoryView', ['lab', 'teacherPaths', 'studentVersion', 'liveVersion
     policy = splitPaths(lastPaths, lastPaths.nfeIndices);
   }
   traj.update({ teacher, policy, background: await lab.call.dataSamples(2000, 7) });
+  originNote(st.student ? `Showing the ${studentLabel(st)}.` : 'No student yet: press Distill.');
   const sel = traj.selection ?? 0;
   if (st.student) {
     traj.select(sel);
@@ -147,14 +205,24 @@ nb.cell('trajectoryView', ['lab', 'teacherPaths', 'studentVersion', 'liveVersion
   } else inspector.update(null);
 });
 
-nb.cell('samplesView', ['lab', 'teacher', 'teacherVersion', 'studentVersion', 'temperature'], async (lab: LabClient, _t: unknown, _tv: number, _sv: number, temperature: number) => {
+/** The data and the teacher's panel (recomputed only when the teacher changes). */
+nb.cell('teacherPanel', ['lab', 'teacher', 'teacherVersion'], async (lab: LabClient) => {
   const st = await lab.call.status();
-  if (!st.teacher) return;
+  if (!st.teacher) return null;
   const data = await lab.call.dataSamples(2000, 101);
-  const panels = [{ title: 'teacher, 64 Euler steps', data: [{ name: 'data', points: data, color: '#bbb' }, { name: 'teacher', points: await lab.call.teacherSamples(2000, 64, 202), color: '#1f77b4' }] }];
-  if (st.student) {
+  return { data, panel: { title: 'teacher, 64 Euler steps', data: [{ name: 'data', points: data, color: '#bbb' }, { name: 'teacher', points: await lab.call.teacherSamples(2000, 64, 202), color: '#1f77b4' }] } };
+});
+
+/** The student at 1, 2 and 4 NFE, each panel labelled with the NFE it was distilled for; live while distilling. */
+nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 'temperature'], async (lab: LabClient, tp: { data: Float32Array; panel: { title: string; data: { name: string; points: Float32Array; color: string }[] } } | null, _sv: number, _lv: number, temperature: number) => {
+  if (!tp) return;
+  const st = await lab.call.status();
+  const panels = [tp.panel];
+  if (st.student && st.studentPolicy) {
+    const label = studentLabel(st);
     for (const nfe of [1, 2, 4]) {
-      panels.push({ title: `student, ${nfe} NFE`, data: [{ name: 'data', points: data, color: '#bbb' }, { name: `${nfe} NFE`, points: await lab.call.studentSamples(2000, 303, { nfe, temperature }), color: '#d62728' }] });
+      const title = `${label[0].toUpperCase()}${label.slice(1)}, shown at ${nfe} NFE`;
+      panels.push({ title, data: [{ name: 'data', points: tp.data, color: '#bbb' }, { name: `${nfe} NFE`, points: await lab.call.studentSamples(2000, 303, { nfe, temperature }), color: '#d62728' }] });
     }
   }
   grid.update(panels);
@@ -171,6 +239,7 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     try {
       await lab.call.stop();
       await lab.call.newStudent(distillConfig());
+      studentOrigin = 'distilled';
       await Promise.all([loss.clear(), metric.clear()]);
       startIter = 0;
       paused = false;
@@ -201,11 +270,18 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => `piflow-teacher-${value('dataset')}`,
     fileName: () => `teacher-${value('dataset')}`,
-    onLoaded: () => teacherVersion.bump(),
+    onLoaded: () => {
+      teacherShipped = false; // your own teacher: a shipped student would not match it
+      studentOrigin = 'none';
+      teacherVersion.bump();
+    },
   });
   modelIO(lab, 'student', $('#student-io'), {
     storageKey: () => `piflow-student-${value('dataset')}-${value('policy')}`,
     fileName: () => `student-${value('dataset')}-${value('policy')}-nfe${value('nfe')}`,
-    onLoaded: () => studentVersion.bump(),
+    onLoaded: () => {
+      studentOrigin = 'loaded';
+      studentVersion.bump();
+    },
   });
 });

@@ -60,6 +60,30 @@ export function studentControls(nb: Notebook, state: StudentState, d: StudentDef
   nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: d.batchMin, max: d.batchMax, integer: true, log: true, testid: 'student-batch' }), ic);
   nb.input('iters', numberControl({ label: 'Iterations', value: state.iters, min: 1, max: 100000, integer: true, slider: false, testid: 'iters' }), ic);
   nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), ic);
+  showApplicableControls(nb);
+}
+
+/**
+ * Which controls apply to a policy family (the registry, src/engine/families.ts, says): K for a family
+ * sized by K (GMFlow), N and the DX mode for one sized by N with modes (DX), GM dropout and the sampling
+ * temperature where the family has them. Names absent from a notebook are skipped.
+ */
+export function applicableControls(family: PolicyFamily): Record<'k' | 'n' | 'dxMode' | 'gmDropout' | 'temperature', boolean> {
+  const f = POLICY_FAMILIES[family];
+  return { k: f.size?.key === 'k', n: f.size?.key === 'n', dxMode: f.modes !== null, gmDropout: f.gmDropout, temperature: f.temperature };
+}
+
+/** A cell that hides the controls that do not apply to the chosen policy family (and shows the rest). */
+export function showApplicableControls(nb: Notebook): void {
+  nb.cell('applicableControls', ['policy'], (policy: PolicyFamily) => {
+    for (const [name, on] of Object.entries(applicableControls(policy))) {
+      const el = nb.controls.get(name);
+      if (!el) continue;
+      el.hidden = !on;
+      el.style.display = on ? '' : 'none';
+      el.dataset.applies = String(on);
+    }
+  });
 }
 
 /** The π-ID configuration from the controls (the window defaults to the family's, 3 for DX, unless set). */

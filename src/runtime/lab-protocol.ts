@@ -64,10 +64,14 @@ export interface LabApi extends ModelLabApi<ToyNetArtifacts, LoopOptions> {
   setData(spec: DataSpec): void;
   newTeacher(cfg: TeacherTrainConfig): void;
   loadTeacherUrl(url: string): void;
+  /** a student directory served by the page (model.json + weights.bin + config.json), e.g. a shipped one */
+  loadStudentUrl(url: string): void;
   teacherSamples(count: number, steps: number, seed: number): Float32Array;
   studentSamples(count: number, seed: number, opts: { nfe?: number; temperature?: number }): Float32Array;
   dataSamples(count: number, seed: number): Float32Array;
   swd(samples: Float32Array, seed: number, projections?: number): number;
+  /** share of the samples inside the built-in dataset's support (metrics/modes.ts); NaN for custom data */
+  precision(samples: Float32Array): number;
   teacherPaths(noise: Float32Array, steps: number): Paths;
   policyPaths(noise: Float32Array, opts: { nfe?: number; temperature?: number }): PolicyPaths;
   field(sigma: number, n: number, extent: number): { positions: Float32Array; vectors: Float32Array };

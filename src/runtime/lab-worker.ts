@@ -6,6 +6,8 @@
 import { Lab } from './lab.js';
 import type { LabApi, LoopOptions } from './lab-protocol.js';
 import { fetchModelDir } from '../models/io-handlers.js';
+import { precision } from '../metrics/modes.js';
+import { isDatasetName } from '../../datasets/index.js';
 import { commonStatus, modelApi, WorkerHost, type WorkerScope } from './worker-host.js';
 
 const host = new WorkerHost(self as unknown as WorkerScope, () => new Lab());
@@ -40,10 +42,16 @@ const api: { [K in keyof LabApi]: (...args: Parameters<LabApi[K]>) => Promise<Re
     await host.lab.loadTeacher(art, base);
     await host.checkpoint();
   },
+  async loadStudentUrl(url) {
+    const { art, base } = await fetchModelDir(url);
+    await host.lab.loadStudent(art, base);
+    await host.checkpoint();
+  },
   teacherSamples: (count, steps, seed) => host.lab.teacherSamples(count, steps, seed),
   studentSamples: (count, seed, opts) => host.lab.studentSamples(count, seed, opts),
   dataSamples: (count, seed) => host.lab.dataSamples(count, seed),
   swd: (samples, seed, projections) => host.lab.swd(samples, seed, projections),
+  precision: (samples) => (isDatasetName(host.lab.dataName) ? precision(samples, host.lab.dataName) : NaN),
   teacherPaths: (noise, steps) => host.lab.teacherPaths(noise, steps),
   policyPaths: (noise, opts) => host.lab.policyPaths(noise, opts),
   field: (sigma, n, extent) => host.lab.field(sigma, n, extent),

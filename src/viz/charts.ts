@@ -274,7 +274,21 @@ export class MetricChart extends StreamChart {
 }
 
 export interface SweepSeries { name: string; y: ArrayLike<number>; /** optional ± error bars */ error?: ArrayLike<number>; color?: string; }
-export interface SweepData { x: ArrayLike<number> | string[]; series: SweepSeries[]; references?: Reference[]; }
+export interface SweepData { x: ArrayLike<number> | string[]; series: SweepSeries[]; references?: Reference[]; axes?: SweepAxes; }
+
+/**
+ * Fixed axes for a sweep (so a preset's chart does not rescale noise into a trend): titles, log axes,
+ * ranges in data units (converted for log axes), tick values. Unset fields keep the chart's options.
+ */
+export interface SweepAxes {
+  xTitle?: string;
+  yTitle?: string;
+  logX?: boolean;
+  logY?: boolean;
+  xRange?: [number, number];
+  yRange?: [number, number];
+  xTicks?: number[];
+}
 
 export interface SweepChartOptions extends ChartOptions { logX?: boolean; }
 
@@ -298,9 +312,17 @@ export class SweepChart extends PlotlyChart {
       ...(s.error ? { error_y: { type: 'data' as const, array: Array.from(s.error), visible: true } } : {}),
     }));
     const empty = x.length === 0 || data.series.length === 0;
-    const layout = (empty
-      ? this.baseLayout({ empty })
-      : { ...this.baseLayout({ logX: this.logX && x.every((v) => typeof v === 'number' && v > 0) }), ...referenceLayout(data.references ?? []) }) as Layout;
+    const a = data.axes;
+    const logX = (a?.logX ?? this.logX) && x.every((v) => typeof v === 'number' && v > 0);
+    const base = this.baseLayout({ logX, empty }) as Layout & { xaxis: Record<string, unknown>; yaxis: Record<string, unknown> };
+    let layout = base as Layout;
+    if (!empty) {
+      const logY = a?.logY ?? this.logY;
+      const range = (r: [number, number] | undefined, log: boolean) => (r ? { range: log ? r.map(Math.log10) : r, autorange: false } : {});
+      const xaxis = { ...base.xaxis, ...(a?.xTitle ? { title: { text: a.xTitle } } : {}), ...range(a?.xRange, logX), ...(a?.xTicks ? { tickvals: a.xTicks, ticktext: a.xTicks.map(String) } : {}) };
+      const yaxis = { ...base.yaxis, ...(a?.yTitle ? { title: { text: a.yTitle } } : {}), type: logY ? 'log' : 'linear', ...(logY ? { tickformat: '~g' } : {}), ...range(a?.yRange, logY) };
+      layout = { ...base, xaxis, yaxis, ...referenceLayout(data.references ?? []) } as Layout;
+    }
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }
 

@@ -170,14 +170,25 @@ describe('notebooks on wasm', () => {
     }
   });
 
-  test('π-Flow: distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
+  test('π-Flow: the shipped student on arrival; distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
+      // on arrival, before any distillation: the shipped GMFlow K = 8 student (static/pretrained/checkerboard/gmflow-k8-nfe2)
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"]').length === 4, null, { timeout: 60_000 });
+      const arrivalTitles = await r.page.locator(`#samples ${tid('panel')}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-title') ?? ''));
+      assert.equal(arrivalTitles[0], 'teacher, 64 Euler steps');
+      assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
+      assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 400, 'the shipped student (400 π-ID iterations)');
+      assert.match((await r.page.locator(tid('student-origin')).textContent()) ?? '', /shipped GMFlow student \(K = 8\), distilled for 2 NFE/);
       await setField(r, 'iters', '60');
       await setField(r, 'student-batch', '128');
       await r.page.click(tid('distill-student'));
+      // the student's sample panels follow the distillation live (the first progress event refreshes them)
+      await r.page.waitForFunction(() => Array.from(document.querySelectorAll('#samples [data-testid="panel"]')).some((p) => /^GMFlow student \(K = 8\), distilled for 2 NFE, iteration \d+, shown at 1 NFE$/.test(p.getAttribute('data-title') ?? '')), null, { timeout: 120_000 });
       await waitDone(r, 180_000);
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
@@ -187,9 +198,87 @@ describe('notebooks on wasm', () => {
       for (const chart of ['loss-plot', 'metric-plot']) await assertTitleClear(r, chart);
       // the selected particle's GMFlow policy: K = 8 components
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 30_000 });
-      // samples at 1, 2 and 4 NFE next to the teacher's
+      // samples at 1, 2 and 4 NFE next to the teacher's, labelled with the student's own NFE (not 'shipped' any more)
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="panel"]').length === 4, null, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelector('#samples [data-testid="panel"]:nth-child(2)')?.getAttribute('data-title') === 'GMFlow student (K = 8), distilled for 2 NFE, shown at 1 NFE', null, { timeout: 60_000 });
       assertClean(r, 'piflow-2d');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow: controls that do not apply to the policy family are hidden (K for DX, N and DX mode for GMFlow)', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      const visible = async () => Object.fromEntries(await Promise.all(['k', 'n', 'dx-mode', 'gm-dropout', 'temperature', 'nfe'].map(async (id) => [id, await r.page.locator(tid(id)).isVisible()] as const)));
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="n"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 30_000 });
+      assert.deepEqual(await visible(), { k: true, n: false, 'dx-mode': false, 'gm-dropout': true, temperature: true, nfe: true }, 'GMFlow');
+      await r.page.selectOption(tid('policy'), 'dx');
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="k"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 30_000 });
+      assert.deepEqual(await visible(), { k: false, n: true, 'dx-mode': true, 'gm-dropout': false, temperature: false, nfe: true }, 'DX');
+      // the shipped DX student (N = 10, grid, 2 NFE) follows the policy choice: its grid points are drawn
+      await r.page.waitForFunction(() => /shipped DX student \(N = 10\), distilled for 2 NFE/.test(document.querySelector('[data-testid="student-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      assertClean(r, 'piflow-2d controls');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('policy explorer: a preset sets the sweep, its fixed axes and both teacher references', async () => {
+    const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      // the default preset: K ∈ {1, 8, 32} at 1 NFE; K is shown, N is not (GMFlow)
+      assert.equal(await r.page.inputValue(tid('preset')), 'k-1nfe');
+      assert.equal(await r.page.inputValue(tid('sweep-values')), '1,8,32');
+      assert.equal(await r.page.inputValue(tid('nfe')), '1');
+      assert.equal(await r.page.locator(tid('k')).isVisible(), true);
+      assert.equal(await r.page.locator(tid('n')).isVisible(), false);
+      // another preset sets its own sweep (and hides K for DX) ...
+      await r.page.selectOption(tid('preset'), 'dx-window');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '0,3', null, { timeout: 10_000 });
+      assert.equal(await r.page.inputValue(tid('sweep')), 'window');
+      assert.equal(await r.page.inputValue(tid('policy')), 'dx');
+      await r.page.waitForFunction(() => !(document.querySelector('[data-testid="k"]') as HTMLElement | null)?.checkVisibility(), null, { timeout: 10_000 });
+      assert.equal(await r.page.locator(tid('n')).isVisible(), true);
+      // ... and back to K at 1 NFE, run with tiny settings (editing them makes the preset 'custom', the sweep stays)
+      await r.page.selectOption(tid('preset'), 'k-1nfe');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '1,8,32', null, { timeout: 10_000 });
+      await setField(r, 'iters', '5');
+      await setField(r, 'student-batch', '32');
+      assert.equal(await r.page.inputValue(tid('preset')), 'custom');
+      await r.page.click(tid('run-sweep'));
+      type Plot = { data?: { name: string; x?: unknown[] }[]; layout?: { xaxis: { type: string; title: { text: string }; tickvals?: number[] }; yaxis: { type: string; range?: number[] }; shapes?: unknown[]; annotations?: { text: string }[] } };
+      const layoutOf = (id: string) => r.page.evaluate((sel) => {
+        const el = document.querySelector(sel) as unknown as Plot;
+        return { x: el.data?.[0]?.x ?? [], xaxis: el.layout!.xaxis, yaxis: el.layout!.yaxis, shapes: el.layout!.shapes?.length ?? 0, labels: (el.layout!.annotations ?? []).map((a) => a.text) };
+      }, tid(id));
+      await r.page.waitForFunction(() => ((document.querySelector('[data-testid="precision-plot"]') as unknown as Plot)?.data?.[0]?.x?.length ?? 0) === 3, null, { timeout: 180_000 });
+      const w1 = await layoutOf('sweep-plot');
+      assert.deepEqual(w1.x, [1, 8, 32]);
+      assert.equal(w1.xaxis.type, 'log', 'K on a log₂ axis');
+      assert.match(w1.xaxis.title.text, /GMFlow components K/);
+      assert.deepEqual(w1.xaxis.tickvals?.slice(0, 6), [1, 2, 4, 8, 16, 32]);
+      assert.equal(w1.yaxis.type, 'log', 'sliced W1 on a log axis');
+      assert.deepEqual(w1.yaxis.range?.map((v) => +v.toFixed(3)), [Math.log10(0.03), Math.log10(3)].map((v) => +v.toFixed(3)), 'a fixed y range');
+      assert.equal(w1.shapes, 2, 'two teacher reference lines');
+      assert.deepEqual(w1.labels, ['teacher, 128 Euler steps', 'teacher, 1 Euler step']);
+      const pr = await layoutOf('precision-plot');
+      assert.equal(pr.xaxis.type, 'log');
+      assert.equal(pr.yaxis.type, 'linear');
+      assert.deepEqual(pr.labels, ['teacher, 128 Euler steps', 'teacher, 1 Euler step']);
+      await waitDone(r, 60_000);
+      assertClean(r, 'policy-explorer preset');
+      // a link naming only a preset opens that preset (the settings it leaves out are the preset's)
+      await r.page.goto(`${r.page.url().split('#')[0]}#preset=nfe-elasticity`);
+      await r.page.reload();
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="sweep-values"]') as HTMLInputElement).value === '1,2,4,8', null, { timeout: 10_000 });
+      assert.equal(await r.page.inputValue(tid('preset')), 'nfe-elasticity');
+      assert.equal(await r.page.inputValue(tid('sweep')), 'sampleNfe');
+      assert.equal(await r.page.inputValue(tid('nfe')), '2');
+      assertClean(r, 'policy-explorer preset link');
     } finally {
       await r.close();
     }
@@ -208,8 +297,10 @@ describe('notebooks on wasm', () => {
       assert.match((await r.page.locator(tid('student-message')).textContent()) ?? '', /invalid.*k/i);
       await setField(r, 'student-lr', 'abc');
       assert.match((await r.page.locator(tid('student-lr-error')).textContent()) ?? '', /Learning rate: 'abc' is not a number/);
-      await setField(r, 'k', '0');
-      assert.match((await r.page.locator(tid('k-error')).textContent()) ?? '', /K: must be ≥ 1/);
+      // the link chose DX, so K is hidden (it does not apply) and N is the size to check
+      assert.equal(await r.page.locator(tid('k')).isVisible(), false);
+      await setField(r, 'n', '0');
+      assert.match((await r.page.locator(tid('n-error')).textContent()) ?? '', /N: must be ≥ 1/);
       // download through tfjs's downloads:// handler (two files), upload them back through browserFiles
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       const dir = mkdtempSync(path.join(tmpdir(), 'piflow-upload-'));
