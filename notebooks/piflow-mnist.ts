@@ -5,7 +5,6 @@
  * the policy's x̂₀ across the substeps next to the teacher's, and PCA trajectories with pixel traces.
  */
 import { Notebook } from '../src/runtime/notebook.js';
-import { int, num, oneOf } from '../src/runtime/url-state.js';
 import { button, numberControl, selectControl } from '../src/viz/controls.js';
 import { ImageGridView, type ImageRow } from '../src/viz/images.js';
 import { TrajectoryView } from '../src/viz/trajectories.js';
@@ -19,26 +18,14 @@ import { policyFamily } from '../src/engine/families.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
 import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
+import { studentConfig, studentControls } from './student-controls.js';
+import { mnistSchema } from './schemas.js';
 import { $, byTestId, counter, followLoop, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
 
 type Mnist = LabClient<MnistApi, MnistEvent>;
 
-const STUDENT: StudentDefaults = { k: 8, kMax: 32, gmDropout: 0.05, lr: 2e-4, batch: 16, batchMin: 1, batchMax: 256, iters: 200 };
-
-export const schema = {
-  size: oneOf(['tiny', 'small', 'full'] as const, 'small', 'U-Net size'),
-  teacherLr: num(1e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'teacher learning rate'),
-  teacherBatch: int(64, { min: 1, max: 512 }, 'teacher batch'),
-  teacherSteps: int(3500, { min: 1, max: 100000 }, 'teacher steps'),
-  ...studentSchema(STUDENT),
-  dataFree: oneOf(['data', 'data-free'] as const, 'data', 'π-ID data'),
-  temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
-  sampleSeed: int(1, { min: 0 }, 'noise seed'),
-  manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)'),
-  qualityCount: int(500, { min: 50, max: 10000 }, 'samples for quality'),
-  image: int(0, { min: 0, max: 7 }, 'image'),
-};
+/** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
+export const schema = mnistSchema;
 
 const { state, messages } = initialState(schema);
 const nb = new Notebook();
@@ -57,7 +44,7 @@ nb.input('size', selectControl({ label: 'U-Net', options: [['tiny', 'tiny (tests
 nb.input('teacherLr', numberControl({ label: 'Learning rate', value: state.teacherLr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'teacher-lr' }), tc);
 nb.input('teacherBatch', numberControl({ label: 'Batch', value: state.teacherBatch, min: 1, max: 512, integer: true, log: true, testid: 'teacher-batch' }), tc);
 nb.input('teacherSteps', numberControl({ label: 'Steps', value: state.teacherSteps, min: 1, max: 100000, integer: true, slider: false, testid: 'teacher-steps' }), tc);
-studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
+studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
 const ic = $('#piid-controls');
 nb.input('dataFree', selectControl({ label: 'π-ID data', options: [['data', 'MNIST images'], ['data-free', 'data-free (noise only)']] as const, value: state.dataFree, testid: 'data-free' }), ic);
 const sc = $('#sampling-controls');
