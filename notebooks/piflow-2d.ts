@@ -20,7 +20,7 @@ import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls } from './student-controls.js';
 import { piflow2dSchema } from './schemas.js';
 import { $, counter, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
-import { loopButtons } from './loop-buttons.js';
+import { distillButtons } from './loop-buttons.js';
 
 /**
  * The students shipped next to each dataset's teacher (static/pretrained/<dataset>/<dir>/, made by
@@ -49,13 +49,10 @@ if (messages.length) studentNote(`Some settings in the address were invalid and 
 // ---- controls (from the schema) ----------------------------------------------------------------
 schemaInputs(nb, schema, state, { dataset: $('#teacher-controls'), temperature: $('#sampling-controls') });
 studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
-const studentVersion = counter();
-nb.input('studentVersion', studentVersion);
-const teacherVersion = counter();
-nb.input('teacherVersion', teacherVersion);
+const studentVersion = nb.input('studentVersion', counter());
+const teacherVersion = nb.input('teacherVersion', counter());
 /** bumped every few seconds while distilling: the trajectory view and the student's samples follow it */
-const liveVersion = counter();
-nb.input('liveVersion', liveVersion);
+const liveVersion = nb.input('liveVersion', counter());
 
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 
@@ -225,25 +222,22 @@ nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 
 
 nb.cell('distilling', ['lab'], (lab: LabClient) => {
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.swd));
-  loopButtons({
+  distillButtons({
     lab,
-    phase: 'student',
-    label: 'π-ID',
     progress,
     loss,
     mount: $('#student-buttons'),
     note: studentNote,
-    total: () => value<number>('iters'),
-    iteration: async () => (await lab.call.status()).studentIteration,
+    iters: () => value<number>('iters'),
+    metricEvery: 50,
+    metricCount: 2000,
     prepare: async () => {
       await lab.call.newStudent(distillConfig());
       studentOrigin = 'distilled';
       await metric.clear();
     },
-    run: () => lab.call.distill(value<number>('iters'), { metricEvery: 50, metricCount: 2000 }),
     onTick: () => liveVersion.bump(),
     onSettle: () => studentVersion.bump(),
-    start: ['Distill', 'distill-student', 'distill a new student from the teacher with these settings'],
   });
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => `piflow-teacher-${value('dataset')}`,
