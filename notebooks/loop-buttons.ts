@@ -10,12 +10,16 @@
 import { button } from '../src/viz/controls.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
-import type { followLoop } from './common.js';
+import type { LabEvent } from '../src/runtime/lab-protocol.js';
 
-/** What the helper needs of a lab client. */
-export type LoopLab = Parameters<typeof followLoop>[0] & {
+/** The events the helper follows (the 2D and the MNIST protocols share them). */
+type LoopEvent = Extract<LabEvent, { event: 'progress' | 'loss' }>;
+
+/** What the helper needs of a lab client: any `LabClient` whose events include the loop's fits, without casts. */
+export interface LoopLab {
+  on<E extends LoopEvent['event']>(event: E, handler: (e: Extract<LoopEvent, { event: E }>) => void): unknown;
   call: { stop(): Promise<void>; pause(): Promise<void>; resume(): Promise<void> };
-};
+}
 
 export interface LoopOptions {
   lab: LoopLab;
@@ -136,4 +140,26 @@ export function loopButtons(o: LoopOptions): LoopControls {
     button(rl, rt, () => void resume(), rh),
   );
   return { start, pause, resume, stop, get state() { return state; } };
+}
+
+/** What a π-ID loop adds to the helper's options: the lab's distill call and the iteration count. */
+export type DistillLab = LoopLab & {
+  call: { status(): Promise<{ studentIteration: number }>; distill(iters: number, o: { metricEvery: number; metricCount: number }): Promise<unknown> };
+};
+
+/** The Distill / Pause / Resume buttons of a π-ID loop (the 2D and the MNIST notebooks): `iters()` iterations, a live metric every `metricEvery`. */
+export function distillButtons(
+  o: Omit<LoopOptions, 'phase' | 'label' | 'total' | 'iteration' | 'run' | 'start' | 'lab'> & { lab: DistillLab; iters: () => number; metricEvery: number; metricCount: number },
+): LoopControls {
+  const { lab, iters, metricEvery, metricCount, ...rest } = o;
+  return loopButtons({
+    ...rest,
+    lab,
+    phase: 'student',
+    label: 'π-ID',
+    total: iters,
+    iteration: async () => (await lab.call.status()).studentIteration,
+    run: () => lab.call.distill(iters(), { metricEvery, metricCount }),
+    start: ['Distill', 'distill-student', 'distill a new student from the teacher with these settings'],
+  });
 }

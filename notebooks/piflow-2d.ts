@@ -4,9 +4,8 @@
  * policy trajectories with the selected particle's policy, plus samples at 1, 2 and 4 NFE.
  */
 import { Notebook } from '../src/runtime/notebook.js';
-import { num, oneOf } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
-import { button, numberControl, selectControl } from '../src/viz/controls.js';
+import { schemaInputs } from '../src/viz/schema-controls.js';
 import { scatterGrid } from '../src/viz/scatter.js';
 import { TrajectoryView } from '../src/viz/trajectories.js';
 import { PolicyInspector, type PolicySnapshot } from '../src/viz/policy-inspector.js';
@@ -18,10 +17,10 @@ import { POLICY_FAMILIES } from '../src/engine/families.js';
 import type { PolicyPaths } from '../src/runtime/inspect2d.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
-import { $, counter, DATASET_OPTIONS, followLoop, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
-
-const STUDENT: StudentDefaults = { k: 8, kMax: 64, gmDropout: 0, lr: 5e-4, batch: 512, batchMin: 16, batchMax: 8192, iters: 1000 };
+import { studentConfig, studentControls } from './student-controls.js';
+import { piflow2dSchema } from './schemas.js';
+import { $, counter, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { distillButtons } from './loop-buttons.js';
 
 /**
  * The students shipped next to each dataset's teacher (static/pretrained/<dataset>/<dir>/, made by
@@ -35,11 +34,8 @@ export const SHIPPED_STUDENTS = [
   { policy: 'dx', n: 10, dxMode: 'grid', nfe: 2, dir: 'dx-n10-nfe2', datasets: ['checkerboard', 'gaussians8', 'unequal8', 'rings'] },
 ] as const;
 
-export const schema = {
-  dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
-  ...studentSchema(STUDENT),
-  temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
-};
+/** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
+export const schema = piflow2dSchema;
 
 const { state, messages } = initialState(schema);
 const nb = new Notebook();
@@ -50,17 +46,13 @@ const teacherNote = messenger('teacher-message');
 const studentNote = messenger('student-message');
 if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
-// ---- controls ----------------------------------------------------------------------------------
-nb.input('dataset', selectControl({ label: 'Data', options: DATASET_OPTIONS, value: state.dataset, testid: 'dataset' }), $('#teacher-controls'));
-studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
-nb.input('temperature', numberControl({ label: 'Temperature (sampling)', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), $('#sampling-controls'));
-const studentVersion = counter();
-nb.input('studentVersion', studentVersion);
-const teacherVersion = counter();
-nb.input('teacherVersion', teacherVersion);
+// ---- controls (from the schema) ----------------------------------------------------------------
+schemaInputs(nb, schema, state, { dataset: $('#teacher-controls'), temperature: $('#sampling-controls') });
+studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
+const studentVersion = nb.input('studentVersion', counter());
+const teacherVersion = nb.input('teacherVersion', counter());
 /** bumped every few seconds while distilling: the trajectory view and the student's samples follow it */
-const liveVersion = counter();
-nb.input('liveVersion', liveVersion);
+const liveVersion = nb.input('liveVersion', counter());
 
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 
@@ -229,44 +221,24 @@ nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 
 });
 
 nb.cell('distilling', ['lab'], (lab: LabClient) => {
-  followLoop(lab, 'student', { progress, loss, label: 'π-ID' }, () => liveVersion.bump());
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.swd));
-  let paused = false;
-  let startIter = 0;
-  const distill = async () => {
-    studentNote('');
-    const iters = value<number>('iters');
-    try {
-      await lab.call.stop();
+  distillButtons({
+    lab,
+    progress,
+    loss,
+    mount: $('#student-buttons'),
+    note: studentNote,
+    iters: () => value<number>('iters'),
+    metricEvery: 50,
+    metricCount: 2000,
+    prepare: async () => {
       await lab.call.newStudent(distillConfig());
       studentOrigin = 'distilled';
-      await Promise.all([loss.clear(), metric.clear()]);
-      startIter = 0;
-      paused = false;
-      progress.update({ iteration: 0, total: iters, status: 'running', label: 'π-ID' });
-      await lab.call.distill(iters, { metricEvery: 50, metricCount: 2000 });
-      const st = await lab.call.status();
-      progress.update({ iteration: st.studentIteration - startIter, total: iters, status: 'done', label: 'π-ID' });
-      studentVersion.bump();
-    } catch (e) {
-      studentNote((e as Error).message, 'error');
-      progress.update({ iteration: 0, total: iters, status: 'error', label: 'π-ID' });
-    }
-  };
-  $('#student-buttons').append(
-    button('Distill', 'distill-student', () => void distill(), 'distill a new student from the teacher with these settings'),
-    button('Pause', 'pause', async () => {
-      await lab.call.pause();
-      paused = true;
-      const st = await lab.call.status();
-      progress.update({ iteration: st.studentIteration, total: value<number>('iters'), status: 'paused', label: 'π-ID' });
-    }),
-    button('Resume', 'resume', async () => {
-      if (!paused) return;
-      paused = false;
-      await lab.call.resume();
-    }),
-  );
+      await metric.clear();
+    },
+    onTick: () => liveVersion.bump(),
+    onSettle: () => studentVersion.bump(),
+  });
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => `piflow-teacher-${value('dataset')}`,
     fileName: () => `teacher-${value('dataset')}`,

@@ -5,8 +5,8 @@
  * the policy's x̂₀ across the substeps next to the teacher's, and PCA trajectories with pixel traces.
  */
 import { Notebook } from '../src/runtime/notebook.js';
-import { int, num, oneOf } from '../src/runtime/url-state.js';
-import { button, numberControl, selectControl } from '../src/viz/controls.js';
+import { button } from '../src/viz/controls.js';
+import { schemaInputs } from '../src/viz/schema-controls.js';
 import { ImageGridView, type ImageRow } from '../src/viz/images.js';
 import { TrajectoryView } from '../src/viz/trajectories.js';
 import { BarChart, LineChart, LossChart, MetricChart, type LineSeries } from '../src/viz/charts.js';
@@ -19,26 +19,15 @@ import { policyFamily } from '../src/engine/families.js';
 import type { MnistApi, MnistEvent } from '../src/runtime/mnist-protocol.js';
 import type { ImagePaths, ImageQuality, UNetSize } from '../src/runtime/mnist-lab.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { studentConfig, studentControls, studentSchema, type StudentDefaults } from './student-controls.js';
-import { $, byTestId, counter, followLoop, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
+import { studentConfig, studentControls } from './student-controls.js';
+import { distillButtons, loopButtons } from './loop-buttons.js';
+import { mnistSchema } from './schemas.js';
+import { $, byTestId, counter, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
 
 type Mnist = LabClient<MnistApi, MnistEvent>;
 
-const STUDENT: StudentDefaults = { k: 8, kMax: 32, gmDropout: 0.05, lr: 2e-4, batch: 16, batchMin: 1, batchMax: 256, iters: 200 };
-
-export const schema = {
-  size: oneOf(['tiny', 'small', 'full'] as const, 'small', 'U-Net size'),
-  teacherLr: num(1e-3, { min: 0, max: 0.1, exclusiveMin: true }, 'teacher learning rate'),
-  teacherBatch: int(64, { min: 1, max: 512 }, 'teacher batch'),
-  teacherSteps: int(3500, { min: 1, max: 100000 }, 'teacher steps'),
-  ...studentSchema(STUDENT),
-  dataFree: oneOf(['data', 'data-free'] as const, 'data', 'π-ID data'),
-  temperature: num(1, { min: 0.05, max: 1 }, 'temperature'),
-  sampleSeed: int(1, { min: 0 }, 'noise seed'),
-  manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)'),
-  qualityCount: int(500, { min: 50, max: 10000 }, 'samples for quality'),
-  image: int(0, { min: 0, max: 7 }, 'image'),
-};
+/** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
+export const schema = mnistSchema;
 
 const { state, messages } = initialState(schema);
 const nb = new Notebook();
@@ -51,30 +40,26 @@ const studentNote = messenger('student-message');
 const qualityNote = messenger('quality-message');
 if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
-// ---- controls ----------------------------------------------------------------------------------
+// ---- controls (from the schema) ----------------------------------------------------------------
 const tc = $('#teacher-controls');
-nb.input('size', selectControl({ label: 'U-Net', options: [['tiny', 'tiny (tests)'], ['small', 'small (173k)'], ['full', 'full (678k)']] as const, value: state.size, testid: 'size' }), tc);
-nb.input('teacherLr', numberControl({ label: 'Learning rate', value: state.teacherLr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'teacher-lr' }), tc);
-nb.input('teacherBatch', numberControl({ label: 'Batch', value: state.teacherBatch, min: 1, max: 512, integer: true, log: true, testid: 'teacher-batch' }), tc);
-nb.input('teacherSteps', numberControl({ label: 'Steps', value: state.teacherSteps, min: 1, max: 100000, integer: true, slider: false, testid: 'teacher-steps' }), tc);
-studentControls(nb, state, STUDENT, $('#policy-controls'), $('#piid-controls'));
-const ic = $('#piid-controls');
-nb.input('dataFree', selectControl({ label: 'π-ID data', options: [['data', 'MNIST images'], ['data-free', 'data-free (noise only)']] as const, value: state.dataFree, testid: 'data-free' }), ic);
 const sc = $('#sampling-controls');
-nb.input('temperature', numberControl({ label: 'Temperature', value: state.temperature, min: 0.05, max: 1, step: 0.05, testid: 'temperature' }), sc);
-nb.input('sampleSeed', numberControl({ label: 'Noise seed', value: state.sampleSeed, min: 0, integer: true, slider: false, testid: 'sample-seed' }), sc);
-nb.input('manySteps', numberControl({ label: 'Teacher steps (reference)', value: state.manySteps, min: 8, max: 256, integer: true, log: true, testid: 'many-steps' }), sc);
-nb.input('qualityCount', numberControl({ label: 'Samples', value: state.qualityCount, min: 50, max: 10000, integer: true, log: true, testid: 'quality-count' }), $('#quality-controls'));
-nb.input('image', numberControl({ label: 'Image', value: state.image, min: 0, max: 7, integer: true, testid: 'image' }), $('#inside-controls'));
-const teacherVersion = counter();
-nb.input('teacherVersion', teacherVersion);
-const studentVersion = counter();
-nb.input('studentVersion', studentVersion);
+schemaInputs(nb, schema, state, { size: tc, teacherLr: tc, teacherBatch: tc, teacherSteps: tc });
+studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
+schemaInputs(nb, schema, state, {
+  dataFree: $('#piid-controls'),
+  temperature: sc,
+  sampleSeed: sc,
+  manySteps: sc,
+  qualityCount: $('#quality-controls'),
+  image: $('#inside-controls'),
+});
+const teacherVersion = nb.input('teacherVersion', counter());
+const studentVersion = nb.input('studentVersion', counter());
 
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 
-/** The π-ID configuration from the controls (the 2D lesson's, plus data-free π-ID). */
-export const distillConfig = (): Partial<DistillConfig> => ({ ...studentConfig(nb), dataFree: value('dataFree') === 'data-free' });
+/** The π-ID configuration from the controls (the 2D lesson's, plus data-free π-ID: the shared resolver reads both). */
+export const distillConfig = (): Partial<DistillConfig> => studentConfig(nb);
 
 // ---- views -------------------------------------------------------------------------------------
 const teacherProgress = new ProgressView($('#teacher-progress'), { testid: 'teacher-progress' });
@@ -219,68 +204,45 @@ nb.cell('quality', ['lab'], (lab: Mnist) => {
 });
 
 nb.cell('training', ['lab'], (lab: Mnist) => {
-  const common = lab as unknown as LabClient;
-  followLoop(common, 'teacher', { progress: teacherProgress, loss: teacherLoss, label: 'teacher' }, () => undefined);
-  followLoop(common, 'student', { progress, loss, label: 'π-ID' }, () => undefined);
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.quality.frechet));
-  let paused = false;
-  const trainTeacher = async () => {
-    teacherNote('');
-    const steps = value<number>('teacherSteps');
-    try {
-      await lab.call.stop();
+  loopButtons({
+    lab,
+    phase: 'teacher',
+    label: 'teacher',
+    progress: teacherProgress,
+    loss: teacherLoss,
+    mount: $('#teacher-buttons'),
+    note: teacherNote,
+    total: () => value<number>('teacherSteps'),
+    iteration: async () => (await lab.call.status()).teacherIteration,
+    prepare: async () => {
       await withTrainData(lab);
+      const steps = value<number>('teacherSteps');
       await lab.call.newTeacher({ size: value<UNetSize>('size'), lr: value('teacherLr'), batch: value('teacherBatch'), steps, seed: value('seed'), ema: steps >= 2000 ? 0.999 : 0 });
-      await teacherLoss.clear();
       studentVersion.bump();
-      teacherProgress.update({ iteration: 0, total: steps, status: 'running', label: 'teacher' });
-      await lab.call.trainTeacher({});
-      const st = await lab.call.status();
-      teacherProgress.update({ iteration: st.teacherIteration, total: steps, status: st.teacherIteration >= steps ? 'done' : 'paused', label: 'teacher' });
-      teacherVersion.bump();
-    } catch (e) {
-      teacherNote((e as Error).message, 'error');
-      teacherProgress.update({ iteration: 0, total: steps, status: 'error', label: 'teacher' });
-    }
-  };
-  const distill = async () => {
-    studentNote('');
-    const iters = value<number>('iters');
-    try {
-      await lab.call.stop();
+    },
+    run: () => lab.call.trainTeacher({}),
+    onSettle: () => teacherVersion.bump(),
+    start: ['Train a new teacher', 'train-teacher', 'train a teacher from scratch with these settings (replaces the loaded one)'],
+    pause: ['Pause', 'teacher-pause'],
+    resume: ['Resume', 'teacher-resume'],
+  });
+  distillButtons({
+    lab,
+    progress,
+    loss,
+    mount: $('#student-buttons'),
+    note: studentNote,
+    iters: () => value<number>('iters'),
+    metricEvery: 25,
+    metricCount: LIVE_COUNT,
+    prepare: async () => {
       if (value('dataFree') === 'data') await withTrainData(lab);
       await lab.call.newStudent(distillConfig());
-      await Promise.all([loss.clear(), metric.clear()]);
-      paused = false;
-      progress.update({ iteration: 0, total: iters, status: 'running', label: 'π-ID' });
-      await lab.call.distill(iters, { metricEvery: 25, metricCount: LIVE_COUNT });
-      const st = await lab.call.status();
-      progress.update({ iteration: st.studentIteration, total: iters, status: 'done', label: 'π-ID' });
-      studentVersion.bump();
-    } catch (e) {
-      studentNote((e as Error).message, 'error');
-      progress.update({ iteration: 0, total: iters, status: 'error', label: 'π-ID' });
-    }
-  };
-  const pause = async () => {
-    await lab.call.pause();
-    paused = true;
-  };
-  const resume = async () => {
-    if (!paused) return;
-    paused = false;
-    await lab.call.resume();
-  };
-  $('#teacher-buttons').append(
-    button('Train a new teacher', 'train-teacher', () => void trainTeacher(), 'train a teacher from scratch with these settings (replaces the loaded one)'),
-    button('Pause', 'teacher-pause', () => void pause()),
-    button('Resume', 'teacher-resume', () => void resume()),
-  );
-  $('#student-buttons').append(
-    button('Distill', 'distill-student', () => void distill(), 'distill a new student from the teacher with these settings'),
-    button('Pause', 'pause', () => void pause()),
-    button('Resume', 'resume', () => void resume()),
-  );
+      await metric.clear();
+    },
+    onSettle: () => studentVersion.bump(),
+  });
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => 'piflow-mnist-teacher',
     fileName: () => 'mnist-teacher',

@@ -3,9 +3,9 @@
  * seeded; small multiples of samples and trajectories, and quality against the swept value.
  */
 import { Notebook } from '../src/runtime/notebook.js';
-import { int, num, numList, oneOf, parseValue } from '../src/runtime/url-state.js';
-import { DATASETS_2D } from '../src/data/toy2d.js';
-import { button, numberControl, selectControl, showError, type ControlEl } from '../src/viz/controls.js';
+import { checkInput, numList } from '../src/runtime/url-state.js';
+import { button } from '../src/viz/controls.js';
+import { schemaControl, schemaInputs } from '../src/viz/schema-controls.js';
 import { scatterGrid, SmallMultiples } from '../src/viz/scatter.js';
 import { TrajectoryView, type TrajectoryData } from '../src/viz/trajectories.js';
 import { SweepChart, type SweepAxes } from '../src/viz/charts.js';
@@ -13,74 +13,21 @@ import type { Reference } from '../src/viz/chart-layout.js';
 import { ProgressView } from '../src/viz/progress.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
-import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily } from '../src/engine/families.js';
+import { POLICY_FAMILIES } from '../src/engine/families.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { $, DATASET_OPTIONS, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
-import { showApplicableControls } from './student-controls.js';
+import { $, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { showApplicableControls, studentConfig } from './student-controls.js';
+import { explorerSchema, PARAMS, PRESETS, type Param, type Preset } from './schemas.js';
 
-/** What can be swept, how it maps onto π-ID settings, and its allowed values. */
-/** `axis`: the x axis for the parameter (log₂ ticks for sizes and NFE, so 1, 8, 32 are evenly spread). */
-const LOG2_TICKS = [1, 2, 4, 8, 16, 32, 64];
-const PARAMS = {
-  k: { label: 'GMFlow components K', integer: true, min: 1, max: 64, sampling: false, policy: 'gmflow', axis: { xTitle: 'GMFlow components K (log₂ scale)', logX: true, xTicks: LOG2_TICKS, xRange: [0.8, 80] } },
-  n: { label: 'DX grid points N', integer: true, min: 1, max: 32, sampling: false, policy: 'dx', axis: { xTitle: 'DX grid points N (log₂ scale)', logX: true, xTicks: LOG2_TICKS, xRange: [0.8, 40] } },
-  nfe: { label: 'NFE', integer: true, min: 1, max: 8, sampling: false, policy: null, axis: { xTitle: 'NFE the student is distilled for (log₂ scale)', logX: true, xTicks: [1, 2, 4, 8], xRange: [0.8, 10] } },
-  sampleNfe: { label: 'sampling NFE (one student, distilled at the base NFE)', integer: true, min: 1, max: 8, sampling: true, policy: null, axis: { xTitle: 'NFE at sampling (log₂ scale; one student)', logX: true, xTicks: [1, 2, 4, 8], xRange: [0.8, 10] } },
-  window: { label: 'window substeps', integer: true, min: 0, max: 16, sampling: false, policy: null, axis: { xTitle: 'π-ID window substeps', logX: false, xTicks: [0, 1, 2, 3, 4, 6, 8, 12, 16], xRange: [-0.5, 16.5] } },
-  substeps: { label: 'total substeps', integer: true, min: 8, max: 512, sampling: false, policy: null, axis: { xTitle: 'total substeps (log₂ scale)', logX: true, xTicks: [8, 16, 32, 64, 128, 256, 512], xRange: [6, 640] } },
-  gmDropout: { label: 'GM dropout', integer: false, min: 0, max: 0.9, sampling: false, policy: 'gmflow', axis: { xTitle: 'GM dropout', logX: false, xRange: [-0.05, 0.95] } },
-  temperature: { label: 'temperature (sampling)', integer: false, min: 0.05, max: 1, sampling: true, policy: 'gmflow', axis: { xTitle: 'temperature (sampling)', logX: false, xRange: [0, 1.05] } },
-  decayIters: { label: 'teacher-ratio decay iterations', integer: true, min: 0, max: 100000, sampling: false, policy: null, axis: { xTitle: 'teacher-ratio decay iterations', logX: false } },
-} as const satisfies Record<string, { label: string; integer: boolean; min: number; max: number; sampling: boolean; policy: string | null; axis: SweepAxes }>;
-type Param = keyof typeof PARAMS;
+export { PRESETS };
 
 /** Fixed y axes: sliced W1 on a log scale from 0.03 to 3 (noise stays noise; the teacher's 1-step Euler line, ~1.8 on checkerboard, stays on the chart), precision 0–1. */
 const W1_AXIS: SweepAxes = { yTitle: 'sliced W1 to data (log)', logY: true, yRange: [0.03, 3] };
 const PRECISION_AXIS: SweepAxes = { yTitle: 'precision (share inside the data)', logY: false, yRange: [0, 1.02] };
 
-/**
- * One-click lessons: every setting the sweep needs, and what it shows on the shipped checkerboard
- * teacher, measured with the CLI at the same settings (commands in the README).
- */
-export const PRESETS = {
-  'k-1nfe': {
-    label: 'K at 1 NFE: K ∈ {1, 8, 32}',
-    set: { sweep: 'k', values: [1, 8, 32], policy: 'gmflow', k: 8, n: 10, nfe: 1, window: 0, iters: 150, batch: 128 },
-    text: 'GMFlow at 1 NFE, 150 π-ID iterations at batch 128 (CLI, 20,000 samples): K = 1 → sliced W1 0.35, K = 8 → 0.13, K = 32 → 0.11 (teacher: 128 Euler steps 0.064, 1 Euler step 1.81). ' +
-      'Precision barely moves in this short budget (0.64, 0.66, 0.70; teacher 0.89): it takes longer training to show — at 300 iterations, batch 256, K = 1 / 8 / 32 give W1 0.150 / 0.065 / 0.074 and precision 0.49 / 0.77 / 0.80.',
-  },
-  'dx-window': {
-    label: 'DX window 0 vs 3',
-    set: { sweep: 'window', values: [0, 3], policy: 'dx', k: 8, n: 10, nfe: 2, window: 3, iters: 300, batch: 128 },
-    text: 'DX N = 10 at 2 NFE, 300 π-ID iterations at batch 128 (CLI, 20,000 samples): window 0 → sliced W1 0.48, precision 0.63; window 3 → 0.18, 0.82. ' +
-      'Teacher: 128 Euler steps 0.064 / 0.89, 2 Euler steps 1.14 / 0.71. The window is what makes DX train in this budget; the shipped DX student (window 3, 400 iterations at batch 512) reaches 0.077.',
-  },
-  'nfe-elasticity': {
-    label: 'NFE elasticity: one GMFlow student (2 NFE) sampled at 1, 2, 4, 8 NFE',
-    set: { sweep: 'sampleNfe', values: [1, 2, 4, 8], policy: 'gmflow', k: 8, n: 10, nfe: 2, window: 0, iters: 400, batch: 128 },
-    text: 'One GMFlow K = 8 student distilled for 2 NFE (400 π-ID iterations at batch 128; CLI, 20,000 samples), sampled at 1, 2, 4, 8 NFE: sliced W1 0.109, 0.067, 0.234, 0.242; precision 0.58, 0.84, 0.89, 0.91. ' +
-      'More NFE than it was distilled for keeps the samples inside the squares (precision rises) but puts them in the wrong places (W1 triples): the student learnt its 2 steps, it is no ODE solver. Teacher Euler at 1, 2, 4, 8 steps: 1.81, 1.14, 0.56, 0.29.',
-  },
-} as const;
-type Preset = keyof typeof PRESETS;
-const DEFAULT = PRESETS['k-1nfe'].set;
-
-const schema = {
-  dataset: oneOf(DATASETS_2D, 'checkerboard', 'data'),
-  preset: oneOf([...(Object.keys(PRESETS) as Preset[]), 'custom'], 'k-1nfe', 'preset'),
-  sweep: oneOf(Object.keys(PARAMS) as Param[], DEFAULT.sweep, 'swept hyperparameter'),
-  values: numList([...DEFAULT.values], { min: 0, minLength: 1, maxLength: 8 }, 'values'),
-  policy: oneOf(POLICY_FAMILY_NAMES, DEFAULT.policy, 'policy'),
-  k: int(DEFAULT.k, { min: 1, max: 64 }),
-  n: int(DEFAULT.n, { min: 1, max: 32 }),
-  nfe: int(DEFAULT.nfe, { min: 1, max: 8 }),
-  window: int(DEFAULT.window, { min: -1, max: 16 }, 'window substeps (-1: the family default)'),
-  iters: int(DEFAULT.iters, { min: 1, max: 100000 }, 'iterations per student'),
-  batch: int(DEFAULT.batch, { min: 16, max: 8192 }),
-  lr: num(5e-4, { min: 0, max: 0.1, exclusiveMin: true }),
-  seed: int(0, { min: 0 }),
-};
+/** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
+const schema = explorerSchema;
 
 const { state, messages } = initialState(schema);
 const nb = new Notebook();
@@ -92,46 +39,15 @@ if (messages.length) note(`Some settings in the address were invalid and were re
 // ---- controls ----------------------------------------------------------------------------------
 const sc = $('#sweep-controls');
 const presetNote = messenger('preset-note');
-nb.input('preset', selectControl({ label: 'Preset', options: [...(Object.keys(PRESETS) as Preset[]).map((p) => [p, PRESETS[p].label] as const), ['custom', 'custom (your settings)'] as const], value: state.preset, testid: 'preset', title: 'one-click lessons: each sets the sweep, the base settings and the axes' }), sc);
-nb.input('dataset', selectControl({ label: 'Data', options: DATASET_OPTIONS, value: state.dataset, testid: 'dataset' }), sc);
-nb.input('sweep', selectControl({ label: 'Sweep', options: (Object.keys(PARAMS) as Param[]).map((p) => [p, PARAMS[p].label] as const), value: state.sweep, testid: 'sweep' }), sc);
-
-/** A comma-separated list of values, checked against the swept parameter's range. */
-function valuesControl(initial: number[]): ControlEl<number[]> {
-  const root = document.createElement('div') as unknown as ControlEl<number[]>;
-  root.className = 'control control-list';
-  const label = document.createElement('label');
-  label.textContent = 'Values';
-  const input = document.createElement('input');
-  input.value = initial.join(',');
-  input.dataset.testid = 'sweep-values';
-  const err = document.createElement('span');
-  err.className = 'control-error';
-  err.hidden = true;
-  root.append(label, input, err);
-  let value = initial;
-  Object.defineProperty(root, 'value', { get: () => value, set: (v: number[]) => ((value = v), (input.value = v.join(','))) });
-  input.addEventListener('change', () => {
-    const p = PARAMS[(nb.controls.get('sweep')!.value as Param) ?? 'k'];
-    const r = parseValue({ kind: 'numberList', default: [], integer: p.integer, min: p.min, max: p.max, minLength: 1, maxLength: 8 }, input.value);
-    if (!r.ok) return showError(root, `Values: ${r.why}`);
-    showError(root, null);
-    value = r.value as number[];
-    root.dispatchEvent(new Event('input'));
-  });
-  return root;
-}
-nb.input('values', valuesControl(state.values), sc);
 const bc = $('#base-controls');
-nb.input('policy', selectControl({ label: 'Policy', options: POLICY_FAMILY_NAMES.map((f) => [f, POLICY_FAMILIES[f].label] as const), value: state.policy, testid: 'policy' }), bc);
-nb.input('k', numberControl({ label: 'K', value: state.k, min: 1, max: 64, integer: true, testid: 'k' }), bc);
-nb.input('n', numberControl({ label: 'N', value: state.n, min: 1, max: 32, integer: true, testid: 'n' }), bc);
-nb.input('nfe', numberControl({ label: 'NFE', value: state.nfe, min: 1, max: 8, integer: true, testid: 'nfe' }), bc);
-nb.input('window', numberControl({ label: 'Window substeps (−1: auto)', value: state.window, min: -1, max: 16, integer: true, testid: 'window' }), bc);
-nb.input('iters', numberControl({ label: 'Iterations each', value: state.iters, min: 1, max: 100000, integer: true, slider: false, testid: 'iters' }), bc);
-nb.input('batch', numberControl({ label: 'Batch', value: state.batch, min: 16, max: 8192, integer: true, log: true, testid: 'student-batch' }), bc);
-nb.input('lr', numberControl({ label: 'Learning rate', value: state.lr, min: 1e-5, max: 0.1, log: true, exclusiveMin: true, testid: 'student-lr' }), bc);
-nb.input('seed', numberControl({ label: 'Seed', value: state.seed, min: 0, integer: true, slider: false, testid: 'seed' }), bc);
+schemaInputs(nb, schema, state, { preset: sc, dataset: sc, sweep: sc });
+/** The swept values, also checked against the swept parameter's range. */
+nb.input('values', schemaControl(schema, 'values', state.values, (values) => {
+  const p = PARAMS[(nb.controls.get('sweep')!.value as Param) ?? 'k'];
+  const r = checkInput(numList([], { integer: p.integer, min: p.min, max: p.max, minLength: 1, maxLength: 8 }), values, 'Values');
+  return r.ok ? null : r.message;
+}), sc);
+schemaInputs(nb, schema, state, { policy: bc, k: bc, n: bc, nfe: bc, window: bc, iters: bc, batch: bc, lr: bc, seed: bc });
 const value = <T>(name: string) => nb.controls.get(name)!.value as T;
 showApplicableControls(nb);
 
@@ -222,11 +138,7 @@ nb.cell('sweeping', ['lab', 'teacher'], (lab: LabClient) => {
     if (bad.length) return note(`${spec.label}: ${bad.join(', ')} outside [${spec.min}, ${spec.max}]${spec.integer ? ' or not whole' : ''}`, 'error');
     const policy = value<DistillConfig['policy']>('policy');
     if (spec.policy && spec.policy !== policy) return note(`${spec.label} applies to ${POLICY_FAMILIES[spec.policy as DistillConfig['policy']].title} students only: choose that policy, or sweep something else.`, 'error');
-    const w = value<number>('window');
-    const base: Partial<DistillConfig> = {
-      policy, k: value('k'), n: value('n'), nfe: value('nfe'), batch: value('batch'), seed: value('seed'),
-      adam: { lr: value('lr') }, windowSubsteps: w >= 0 ? w : policyFamily(policy).defaults.windowSubsteps,
-    };
+    const base = studentConfig(nb);
     const iters = value<number>('iters');
     sweep = { done: 0, students: spec.sampling ? 1 : values.length, iters };
     const data = await lab.call.dataSamples(2000, 101);

@@ -182,3 +182,39 @@ test('backend parameter: validated, and the order after a forced backend', () =>
   assert.deepEqual(candidateOrder('webgl'), ['webgl', 'wasm', 'cpu']);
   assert.deepEqual(candidateOrder('cpu'), ['cpu']);
 });
+
+test("notebooks' schemas: every π-ID control has a label and help in the paper's words; the distill resolver", async () => {
+  const { piflow2dSchema, explorerSchema, mnistSchema, distillConfigOf } = await import('../notebooks/schemas.js');
+  const PIID = ['policy', 'k', 'n', 'dxMode', 'nfe', 'substeps', 'intermediate', 'decayIters', 'window', 'gmDropout', 'lr', 'batch', 'iters', 'seed', 'temperature', 'dataFree'];
+  const schemas: [string, Record<string, { ui?: { label?: string; help?: string; testid?: string } }>][] = [['π-Flow 2D', piflow2dSchema], ['explorer', explorerSchema], ['MNIST', mnistSchema]];
+  for (const [name, s] of schemas) {
+    for (const key of Object.keys(s)) {
+      const ui = s[key].ui;
+      assert.ok(ui?.label, `${name}: ${key} has a label`);
+      assert.ok(ui?.help && ui.help.length > 10, `${name}: ${key} has help`);
+    }
+    assert.ok(PIID.filter((k) => k in s).length >= 8, `${name}: its π-ID controls are in the schema`);
+  }
+  const help = (k: keyof typeof mnistSchema) => mnistSchema[k].ui?.help ?? '';
+  assert.match(help('substeps'), /total Euler substeps of the policy over the whole time interval/);
+  assert.match(help('intermediate'), /states per segment at which the teacher is queried along the policy's own rollout/);
+  assert.match(help('decayIters'), /scheduled trajectory mixing decays the share of teacher-trajectory states from 1 to 0/);
+  assert.match(help('window'), /average velocity over this many substeps is regressed instead of its instantaneous velocity \(DX needs 3\)/);
+  assert.match(help('gmDropout'), /probability of dropping each Gaussian component during training \(GMFlow\)/);
+  // the test ids the browser tests address
+  assert.deepEqual(['lr', 'batch', 'k', 'n', 'iters', 'substeps', 'dataFree', 'qualityCount', 'manySteps'].map((k) => mnistSchema[k as keyof typeof mnistSchema].ui?.testid),
+    ['student-lr', 'student-batch', 'k', 'n', 'iters', 'substeps', 'data-free', 'quality-count', 'many-steps']);
+  assert.equal(explorerSchema.values.ui?.testid, 'sweep-values');
+  // window −1 → the family's default (registry), GM dropout only where the family has it
+  const base = { policy: 'dx' as const, k: 8, n: 10, nfe: 2, window: -1, lr: 1e-3, batch: 64, seed: 0, gmDropout: 0.1, dataFree: 'data-free' as const };
+  const dx = distillConfigOf(base);
+  assert.equal(dx.windowSubsteps, 3);
+  assert.equal(dx.gmDropout, 0);
+  assert.equal(dx.dataFree, true);
+  assert.deepEqual(dx.adam, { lr: 1e-3 });
+  const gm = distillConfigOf({ ...base, policy: 'gmflow', window: -1 });
+  assert.equal(gm.windowSubsteps, 0);
+  assert.equal(gm.gmDropout, 0.1);
+  assert.equal(distillConfigOf({ ...base, window: 5 }).windowSubsteps, 5);
+  assert.ok(!('totalSubsteps' in dx), 'settings a notebook has no control for keep the distiller defaults');
+});

@@ -17,8 +17,8 @@ import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
 import { chartLayout, referenceLayout } from '../src/viz/chart-layout.js';
 import { controlSpec, formatNumber, sliderValue } from '../src/viz/control-spec.js';
-import { checkNumber } from '../src/viz/controls.js';
-import { bool, int, num, numList, oneOf, str } from '../src/runtime/url-state.js';
+import { piflow2dSchema } from '../notebooks/schemas.js';
+import { bool, checkInput, int, labelOf, num, numList, oneOf, str, type Prop } from '../src/runtime/url-state.js';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 const id = (v: number) => v;
@@ -360,16 +360,20 @@ test('controlSpec: a control from its URL-state property (label, test id, help, 
   assert.equal(sliderValue(1023.6, true), 1024);
 });
 
-test('checkNumber (the hand-written controls) answers through the same validator, with the same messages', () => {
-  const k = { label: 'K', value: 8, min: 1, max: 64, integer: true };
-  const lr = { label: 'Learning rate', value: 1e-3, min: 0, max: 1, exclusiveMin: true };
-  assert.equal(checkNumber('16', k), 16);
-  assert.equal(checkNumber('0', k), 'K: must be ≥ 1');
-  assert.equal(checkNumber('65', k), 'K: must be ≤ 64');
-  assert.equal(checkNumber('1.5', k), 'K: must be a whole number');
-  assert.equal(checkNumber('', k), 'K: enter a number');
-  assert.equal(checkNumber('abc', lr), "Learning rate: 'abc' is not a number");
-  assert.equal(checkNumber('0', lr), 'Learning rate: must be > 0');
-  assert.equal(checkNumber('2e-4', lr), 2e-4);
-  assert.equal(checkNumber('1e6', { label: 'Seed', value: 0, min: 0, integer: true }), 1e6, 'open above');
+test("the notebooks' schema entries answer through checkInput with the controls' messages", () => {
+  const k = piflow2dSchema.k;
+  const lr = piflow2dSchema.lr;
+  const check = (p: Prop, raw: string) => {
+    const r = checkInput(p, raw, labelOf(p));
+    return r.ok ? r.value : r.message;
+  };
+  assert.equal(check(k, '16'), 16);
+  assert.equal(check(k, '0'), 'K: must be ≥ 1');
+  assert.equal(check(k, '65'), 'K: must be ≤ 64');
+  assert.equal(check(k, '1.5'), 'K: must be a whole number');
+  assert.equal(check(k, ''), 'K: enter a number');
+  assert.equal(check(lr, 'abc'), "Learning rate: 'abc' is not a number");
+  assert.equal(check(lr, '0'), 'Learning rate: must be > 0');
+  assert.equal(check(lr, '2e-4'), 2e-4);
+  assert.equal(check(piflow2dSchema.seed, '1e6'), 1e6, 'open above');
 });

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { NonFiniteLossError } from '../engine/optim.js';
-import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, type PolicyFamily } from '../engine/families.js';
+import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, windowDefaultsText, windowSubstepsFor, type PolicyFamily } from '../engine/families.js';
 import { isImageNetDir } from '../models/image-io-node.js';
 import { validateStudentPolicyConfig, type StudentPolicyConfig, type StudentSampleOptions } from '../runtime/student.js';
 import { ParsedOpts, SEED_MAX, UsageError } from './args.js';
@@ -82,7 +82,7 @@ export const POLICY_OPTION = {
 /** `--window`: −1 means the family's default. */
 export const WINDOW_OPTION = {
   type: 'int', default: -1, min: -1, max: 100_000,
-  help: `window substeps (default: ${POLICY_FAMILY_NAMES.map((f) => `${POLICY_FAMILIES[f].defaults.windowSubsteps} for ${f}`).join(', ')})`,
+  help: `window substeps (default: ${windowDefaultsText()})`,
 } as const;
 
 /** A family's size option (`--k`, `--n`) with its registry range and label. */
@@ -93,7 +93,7 @@ export function sizeOption(family: PolicyFamily, def: number) {
 
 /** The π-ID window: `--window` when set, else the family's default. */
 export function windowOf(o: ParsedOpts, policy: PolicyFamily): number {
-  return Number(o.window) >= 0 ? Number(o.window) : POLICY_FAMILIES[policy].defaults.windowSubsteps;
+  return windowSubstepsFor(policy, Number(o.window));
 }
 
 /** The size a family's student gets from `--k`/`--n` (1 for a family without one). */

@@ -164,3 +164,13 @@ export function validateFamilyConfig(cfg: { policy: unknown; k?: number; n?: num
   }
   return def;
 }
+
+/** The π-ID window for a family: `window` when ≥ 0, else (−1) the family's default (3 for DX, 0 for GMFlow). */
+export function windowSubstepsFor(policy: PolicyFamily, window: number): number {
+  return window >= 0 ? window : POLICY_FAMILIES[policy].defaults.windowSubsteps;
+}
+
+/** "0 for gmflow, 3 for dx, …": the families' default windows, for help texts (`title`: the families' titles). */
+export function windowDefaultsText(name: 'name' | 'title' = 'name'): string {
+  return POLICY_FAMILY_NAMES.map((f) => `${POLICY_FAMILIES[f].defaults.windowSubsteps} for ${name === 'name' ? f : POLICY_FAMILIES[f].title}`).join(', ');
+}

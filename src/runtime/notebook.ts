@@ -39,8 +39,8 @@ export class Notebook {
   /** called with (name, value) whenever an input changes (e.g. to write the URL) */
   onInputChange: ((name: string, value: unknown) => void) | null = null;
 
-  /** Adds `el` to `mount` and defines the input `name` that follows it. */
-  input<T>(name: string, el: ControlEl<T>, mount?: HTMLElement): ControlEl<T> {
+  /** Adds `el` to `mount` and defines the input `name` that follows it; returns `el` as given (a counter keeps its `bump`). */
+  input<E extends ControlEl<unknown>>(name: string, el: E, mount?: HTMLElement): E {
     mount?.append(el);
     this.controls.set(name, el as ControlEl<unknown>);
     el.addEventListener('input', () => this.onInputChange?.(name, el.value));

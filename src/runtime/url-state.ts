@@ -110,8 +110,9 @@ export function numList(
   def: number[],
   opts: { integer?: boolean; min?: number; max?: number; minLength?: number; maxLength?: number } = {},
   description?: string,
+  ui?: UiMeta,
 ): NumberListProp {
-  return { kind: 'numberList', default: def, ...opts, ...(description ? { description } : {}) };
+  return { kind: 'numberList', default: def, ...opts, ...meta(description, ui) };
 }
 
 /** Every property's default (lists copied). */

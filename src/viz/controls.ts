@@ -1,12 +1,11 @@
 /**
- * Notebook controls: labelled sliders, number fields, selects, checkboxes and buttons. Each control's
+ * Notebook controls' common parts: the labelled shell and its message, selects, buttons and message
+ * lines (numbers, toggles and lists are built from their URL-state schema in schema-controls.ts). Each control's
  * root element carries `value` (the last valid value) and fires `input` when it changes, so a
  * reactive cell can follow it (see runtime/notebook.ts). Invalid entries (empty, non-numeric, out of
  * range) show a message at the control and keep the last valid value: nothing crashes, nothing is lost.
- * Plain DOM; no tfjs. Controls built from a URL-state schema are in schema-controls.ts.
+ * Plain DOM; no tfjs.
  */
-import { checkInput, type NumberProp } from '../runtime/url-state.js';
-
 export type ControlEl<T> = HTMLElement & { value: T };
 
 export interface ControlBase {
@@ -45,88 +44,6 @@ export function showError(el: HTMLElement, message: string | null): void {
   el.classList.toggle('invalid', Boolean(message));
 }
 
-export interface NumberOptions extends ControlBase {
-  value: number;
-  min?: number;
-  max?: number;
-  step?: number;
-  integer?: boolean;
-  /** the value must be > min (e.g. a learning rate) */
-  exclusiveMin?: boolean;
-  /** slider on a log scale (min > 0) */
-  log?: boolean;
-  /** show a slider (default) or a number field only */
-  slider?: boolean;
-  format?: (v: number) => string;
-}
-
-/**
- * Validates a typed number; returns the value or a message naming the allowed range. The check is
- * url-state's `checkInput` (the one validator of URL text and controls) on the equivalent property.
- */
-export function checkNumber(raw: string, o: NumberOptions): number | string {
-  const p: NumberProp = { kind: o.integer ? 'int' : 'number', default: o.value, min: o.min, max: o.max, exclusiveMin: o.exclusiveMin };
-  const r = checkInput(p, raw, o.label);
-  return r.ok ? (r.value as number) : r.message;
-}
-
-export function numberControl(o: NumberOptions): ControlEl<number> {
-  const { root, msg } = shell(o, 'control-number');
-  let value = o.value;
-  const fmt = o.format ?? ((v: number) => (o.integer ? String(v) : String(+v.toPrecision(4))));
-  const text = document.createElement('input');
-  text.type = 'text';
-  text.inputMode = 'decimal';
-  text.value = fmt(value);
-  text.size = 7;
-  if (o.testid) text.dataset.testid = o.testid;
-  const useSlider = o.slider !== false && o.min !== undefined && o.max !== undefined;
-  const slider = document.createElement('input');
-  const toSlider = (v: number) => (o.log ? Math.log(v) : v);
-  const fromSlider = (s: number) => {
-    const v = o.log ? Math.exp(s) : s;
-    return o.integer ? Math.round(v) : +v.toPrecision(3);
-  };
-  if (useSlider) {
-    slider.type = 'range';
-    slider.min = String(toSlider(o.log ? Math.max(o.min!, 1e-12) : o.min!));
-    slider.max = String(toSlider(o.max!));
-    slider.step = o.log ? 'any' : String(o.step ?? (o.integer ? 1 : (o.max! - o.min!) / 100));
-    slider.value = String(toSlider(value));
-    if (o.testid) slider.dataset.testid = `${o.testid}-slider`;
-    root.append(slider);
-  }
-  root.append(text, msg);
-  const el = defineValue<number>(root, () => value, (v) => {
-    value = v;
-    text.value = fmt(v);
-    if (useSlider) slider.value = String(toSlider(v));
-    showError(root, null);
-  });
-  const commit = (v: number) => {
-    value = v;
-    showError(root, null);
-    root.dispatchEvent(new Event('input', { bubbles: true }));
-  };
-  text.addEventListener('change', () => {
-    const r = checkNumber(text.value, o);
-    if (typeof r === 'string') {
-      showError(root, r);
-      return;
-    }
-    if (useSlider) slider.value = String(toSlider(r));
-    commit(r);
-  });
-  if (useSlider) {
-    slider.addEventListener('input', () => {
-      const v = fromSlider(Number(slider.value));
-      text.value = fmt(v);
-      commit(v);
-    });
-  }
-  return el;
-}
-
 export interface SelectOptions<T extends string> extends ControlBase {
   /** a value, [value, label], or [value, label, tooltip] */
   options: readonly (T | readonly [T, string] | readonly [T, string, string])[];
@@ -149,18 +66,6 @@ export function selectControl<T extends string>(o: SelectOptions<T>): ControlEl<
   root.append(sel, msg);
   sel.addEventListener('change', () => root.dispatchEvent(new Event('input', { bubbles: true })));
   return defineValue<T>(root, () => sel.value as T, (v) => (sel.value = v));
-}
-
-export function checkboxControl(o: ControlBase & { value: boolean }): ControlEl<boolean> {
-  const { root, msg, label } = shell(o, 'control-checkbox');
-  const box = document.createElement('input');
-  box.type = 'checkbox';
-  box.checked = o.value;
-  if (o.testid) box.dataset.testid = o.testid;
-  label.prepend(box);
-  root.append(msg);
-  box.addEventListener('change', () => root.dispatchEvent(new Event('input', { bubbles: true })));
-  return defineValue<boolean>(root, () => box.checked, (v) => (box.checked = v));
 }
 
 export function button(label: string, testid: string, onClick: () => void, title?: string): HTMLButtonElement {

@@ -44,11 +44,19 @@ function addHelp(label: HTMLLabelElement, help: string | undefined): void {
 
 const stop = (e: Event) => e.stopPropagation();
 
-/** The control for one schema property, showing `value`. */
-export function schemaControl<S extends Schema, K extends keyof S & string>(schema: S, key: K, value: StateOf<S>[K]): ControlEl<StateOf<S>[K]> {
+/**
+ * The control for one schema property, showing `value`. `refine` (optional) is a further check of a
+ * value the schema accepts, for ranges that depend on another control (the explorer's swept values):
+ * a message refuses it as the schema's check would.
+ */
+export function schemaControl<S extends Schema, K extends keyof S & string>(schema: S, key: K, value: StateOf<S>[K], refine?: (v: StateOf<S>[K]) => string | null): ControlEl<StateOf<S>[K]> {
   const p = schema[key];
   const spec = controlSpec(key, p, value);
-  return buildControl(spec, value, (raw) => checkInput(p, raw, spec.label)) as ControlEl<StateOf<S>[K]>;
+  return buildControl(spec, value, (raw) => {
+    const r = checkInput(p, raw, spec.label);
+    const why = r.ok && refine ? refine(r.value as StateOf<S>[K]) : null;
+    return why ? { ok: false, message: why } : r;
+  }) as ControlEl<StateOf<S>[K]>;
 }
 
 type Checker = (raw: unknown) => { ok: true; value: unknown } | { ok: false; message: string };
