@@ -86,7 +86,7 @@ export const QUICK: FiguresConfig = {
  * shortcut students × 1,000 (≈ 3 min), DMD 500 generator iterations (≈ 3 min), 8,000 samples each.
  */
 export const FULL: FiguresConfig = {
-  name: 'full', samples: 8000, plotPoints: 1200, projections: 256,
+  name: 'full', samples: 8000, plotPoints: 600, projections: 256,
   piid: { iters: 300, batch: 512, lr: 5e-4 },
   shortcut: { iters: 1000, batch: 512, lr: 5e-4, pool: 16384 },
   dmd: { iters: 500, batch: 512, lr: 1e-4 },
