@@ -9,12 +9,20 @@ import type { LabApi, LabEvent } from '../src/runtime/lab-protocol.js';
 import { Rng } from '../src/engine/rng.js';
 import katex from 'katex';
 import type { ToyNetArtifacts } from '../src/models/artifacts.js';
+import type { NetArtifacts } from '../src/models/io-handlers.js';
 import { hashFor, readLocationState, type Schema, type StateOf } from '../src/runtime/url-state.js';
 import { button, messageLine } from '../src/viz/controls.js';
 import type { Notebook } from '../src/runtime/notebook.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
 import { DATASETS } from '../datasets/index.js';
+
+declare global {
+  interface Window {
+    /** the page's worker client, for scripted lessons and tests */
+    piflowLab?: unknown;
+  }
+}
 
 /** The registry's 2D datasets for a data select: [name, name, description as the option's tooltip]. */
 export const DATASET_OPTIONS = DATASETS.map((d) => [d.name, d.name, d.description] as const);
@@ -56,7 +64,7 @@ export async function startLab<A extends WorkerApi = LabApi, E extends { event: 
   show();
   common.on('backend', (e) => show(e.restored));
   // for scripted lessons and tests: the page's worker client (`window.piflowLab.call.status()`, …)
-  (window as unknown as { piflowLab: unknown }).piflowLab = client;
+  window.piflowLab = client;
   common.on('log', (e) => console.warn(e.message));
   return client;
 }
@@ -84,15 +92,20 @@ export function syncUrl<S extends Schema>(schema: S, nb: Notebook, state: StateO
  * model as it is.
  */
 /** What modelIO needs of a worker (both labs have it). */
-export interface ModelIOClient {
+export interface ModelIOClient<A extends NetArtifacts<unknown> = ToyNetArtifacts> {
   call: {
     saveToBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
     loadFromBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
+    // the artifacts are checked in the worker (toyNetFromArtifacts / imageNetFromArtifacts)
+    saveTeacher(): Promise<A>;
+    saveStudent(): Promise<A>;
+    loadTeacher(art: A, name: string): Promise<void>;
+    loadStudent(art: A, name: string): Promise<void>;
   };
 }
 
-export function modelIO(
-  client: ModelIOClient,
+export function modelIO<A extends NetArtifacts<unknown>>(
+  client: ModelIOClient<A>,
   which: 'teacher' | 'student',
   mount: HTMLElement,
   opts: { storageKey: () => string; onLoaded: () => void; fileName: () => string /* without extension */ },
@@ -112,14 +125,14 @@ export function modelIO(
       msg.show(`${label} failed: ${(e as Error).message}`, 'error');
     }
   };
-  const save = (client.call as unknown as Record<string, () => Promise<ToyNetArtifacts>>)[which === 'teacher' ? 'saveTeacher' : 'saveStudent'];
-  const load = (client.call as unknown as Record<string, (a: ToyNetArtifacts, n: string) => Promise<void>>)[which === 'teacher' ? 'loadTeacher' : 'loadStudent'];
+  const save = () => (which === 'teacher' ? client.call.saveTeacher() : client.call.saveStudent());
+  const load = (a: A, n: string) => (which === 'teacher' ? client.call.loadTeacher(a, n) : client.call.loadStudent(a, n));
   input.addEventListener('change', run('Upload', async () => {
     const files = Array.from(input.files ?? []);
     input.value = '';
     const { readModelFiles } = await import('../src/models/io-handlers.js');
     const { art, name } = await readModelFiles(files);
-    await load(art as ToyNetArtifacts, name); // validated in the worker (toyNetFromArtifacts)
+    await load(art as A, name); // validated in the worker (toyNetFromArtifacts / imageNetFromArtifacts)
     opts.onLoaded();
     return `Loaded the ${which} from ${name}.`;
   }));
@@ -147,13 +160,14 @@ export function modelIO(
 
 /** A hidden counter control: bump it to re-run cells that depend on it (Observable's "mutable"). */
 export function counter(): HTMLElement & { value: number; bump(): void } {
-  const el = document.createElement('span') as unknown as HTMLElement & { value: number; bump(): void };
+  const el: HTMLElement & { value: number; bump(): void } = Object.assign(document.createElement('span'), {
+    value: 0,
+    bump: () => {
+      el.value++;
+      el.dispatchEvent(new Event('input'));
+    },
+  });
   el.hidden = true;
-  el.value = 0;
-  el.bump = () => {
-    el.value++;
-    el.dispatchEvent(new Event('input'));
-  };
   return el;
 }
 
