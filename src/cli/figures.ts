@@ -41,7 +41,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const RENDER_PAGE = 'figures/render.html';
 const DATASET = 'checkerboard';
 
-export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d'] as const;
+export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window'] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
 export const FIGURES_OPTS: OptSpecs = {
@@ -120,7 +120,11 @@ export interface ModelRecord {
   /** training time when it was trained (a cached model reports its original time) */
   trainSeconds: number;
   lastLoss: number | null;
+  /** the training loss of every iteration (null where not finite), kept in loss.json next to the cached model */
+  lossHistory: (number | null)[];
 }
+
+const LOSS_FILE = 'loss.json';
 
 function distillConfig(s: Extract<ModelSpec, { method: 'piid' }>, seed: number): DistillConfig {
   return {
@@ -145,6 +149,7 @@ class ModelCache {
     return createHash('sha256').update(key).digest('hex').slice(0, 16);
   }
 
+  /** the model for `spec`: from memory, the cache folder (a folder without its loss history counts as incomplete) or trained */
   async get(id: string, spec: ModelSpec): Promise<ToyNet> {
     const hash = this.hashOf(spec);
     const have = this.nets.get(hash);
@@ -156,9 +161,11 @@ class ModelCache {
       try {
         const loaded = await loadToyNet(dir);
         const m = loaded.meta as { figures?: { hash?: string; trainSeconds?: number; lastLoss?: number | null } };
-        if (m.figures?.hash === hash) {
+        const lossFile = path.join(dir, LOSS_FILE);
+        const lossHistory = existsSync(lossFile) ? (JSON.parse(await readFile(lossFile, 'utf8')) as { loss: (number | null)[] }).loss : null;
+        if (m.figures?.hash === hash && lossHistory) {
           net = loaded;
-          rec = { id, spec, hash, dir, cached: true, trainSeconds: m.figures.trainSeconds ?? NaN, lastLoss: m.figures.lastLoss ?? null };
+          rec = { id, spec, hash, dir, cached: true, trainSeconds: m.figures.trainSeconds ?? NaN, lastLoss: m.figures.lastLoss ?? null, lossHistory };
         } else loaded.dispose();
       } catch (e) {
         console.error(`figures: cached model ${dir} unreadable (${(e as Error).message}); training it again`);
@@ -167,36 +174,39 @@ class ModelCache {
     if (!net) {
       console.error(`figures: training ${id} (${JSON.stringify(spec)})`);
       const t0 = performance.now();
-      const { net: trained, lastLoss } = await this.train(spec);
+      const { net: trained, lastLoss, lossHistory } = await this.train(spec);
       const trainSeconds = +((performance.now() - t0) / 1000).toFixed(1);
       await saveToyNet(trained, dir, { dataset: DATASET, figures: { id, hash, spec, seed: this.seed, backend: this.backend, trainSeconds, lastLoss } });
+      // the saved folder replaces any old one whole, so the history goes in after it (a crash in between loses only the history: retrained when a figure needs it)
+      await writeFile(path.join(dir, LOSS_FILE), JSON.stringify({ loss: lossHistory }) + '\n');
       net = trained;
-      rec = { id, spec, hash, dir, cached: false, trainSeconds, lastLoss };
+      rec = { id, spec, hash, dir, cached: false, trainSeconds, lastLoss, lossHistory };
     } else console.error(`figures: reusing ${id} from ${dir}`);
     this.nets.set(hash, net);
     this.records.set(id, rec!);
     return net;
   }
 
-  private async train(spec: ModelSpec): Promise<{ net: ToyNet; lastLoss: number | null }> {
+  private async train(spec: ModelSpec): Promise<{ net: ToyNet; lastLoss: number | null; lossHistory: (number | null)[] }> {
     let last: number | null = null;
-    const loss = (l: number) => { if (Number.isFinite(l)) last = l; };
+    const lossHistory: (number | null)[] = [];
+    const loss = (l: number) => { lossHistory.push(Number.isFinite(l) ? round(l, 6) : null); if (Number.isFinite(l)) last = l; };
     if (spec.method === 'piid') {
       const d = new Distiller(this.teacher, datasetSource(DATASET), distillConfig(spec, this.seed));
       for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
       d.dispose();
-      return { net: d.student, lastLoss: last };
+      return { net: d.student, lastLoss: last, lossHistory };
     }
     if (spec.method === 'shortcut') {
       const d = new ShortcutDistiller(this.teacher, { nfe: spec.nfe, teacherSteps: 128, pool: spec.pool, batch: spec.batch, seed: this.seed, adam: { lr: spec.lr } });
       for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
       d.dispose();
-      return { net: d.student, lastLoss: last };
+      return { net: d.student, lastLoss: last, lossHistory };
     }
     const d = new DmdDistiller(this.teacher, null, { batch: spec.batch, seed: this.seed, generatorAdam: { lr: spec.lr }, fakeAdam: { lr: spec.lr } });
     for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
     d.dispose();
-    return { net: d.student, lastLoss: last };
+    return { net: d.student, lastLoss: last, lossHistory };
   }
 
   dispose(): void {
@@ -272,8 +282,8 @@ async function teacherSamples(ctx: Ctx, steps: number): Promise<Float32Array> {
 function gmflowSpec(cfg: FiguresConfig, k: number): ModelSpec {
   return { method: 'piid', policy: 'gmflow', k, n: 10, nfe: 2, window: 0, ...cfg.piid };
 }
-function dxSpec(cfg: FiguresConfig): ModelSpec {
-  return { method: 'piid', policy: 'dx', k: 32, n: cfg.dxN, nfe: 2, window: 3, ...cfg.piid };
+function dxSpec(cfg: FiguresConfig, window = 3): ModelSpec {
+  return { method: 'piid', policy: 'dx', k: 32, n: cfg.dxN, nfe: 2, window, ...cfg.piid };
 }
 function constantSpec(cfg: FiguresConfig, nfe: number): ModelSpec {
   return { method: 'piid', policy: 'constant', k: 32, n: 10, nfe, window: 0, ...cfg.piid };
@@ -450,8 +460,92 @@ async function methods2d(ctx: Ctx): Promise<FigureResult> {
   };
 }
 
+/** NFEs of the elastic figure: the 2-NFE student sampled off its training budget */
+const ELASTIC_NFES = [1, 2, 4, 8];
+
+async function nfeElastic(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const gm = `gmflow-k${cfg.methodsK}`;
+  const spec = gmflowSpec(cfg, cfg.methodsK);
+  const rows: MetricRow[] = [];
+  const teacherPanels: ScatterPanelSpec[] = [];
+  const studentPanels: ScatterPanelSpec[] = [];
+  for (const nfe of ELASTIC_NFES) {
+    const t = await teacherSamples(ctx, nfe);
+    rows.push(metrics(ctx, t, { method: 'teacher Euler', nfe, label: `teacher Euler, ${nfe} NFE` }));
+    teacherPanels.push(samplePanel(ctx, `teacher Euler, ${nfe} NFE`, t, METHOD_COLORS['teacher Euler']));
+  }
+  for (const nfe of ELASTIC_NFES) {
+    const st = await studentSamples(ctx, gm, spec, nfe);
+    rows.push(metrics(ctx, st, { method: 'π-Flow GMFlow', nfe, label: `π-Flow GMFlow, ${nfe} NFE`, model: gm }));
+    studentPanels.push(samplePanel(ctx, `GMFlow (2-NFE student), ${nfe} NFE`, st, METHOD_COLORS['π-Flow GMFlow']));
+  }
+  const nx: [number, number] = [-0.4, Math.log2(Math.max(...ELASTIC_NFES)) + 0.4];
+  const metric = (key: 'swd' | 'fidelity', title: string, frame: string): ScatterPanelSpec => {
+    const layers: FigureLayer[] = ['teacher Euler', 'π-Flow GMFlow'].map((method) => ({
+      name: method, color: METHOD_COLORS[method], radius: 4, opacity: 1,
+      points: rows.filter((r) => r.method === method).flatMap((r) => [Math.log2(r.nfe!), r[key] as number]),
+    }));
+    return { ...metricPanel(title, frame, layers, { x: nx }), lines: layers.map((l) => ({ name: l.name, points: l.points, color: l.color })) };
+  };
+  const metricBlock: BlockSpec = {
+    kind: 'scatter', title: 'sliced W1 to the data (lower is better) and distance to the teacher\'s Euler-128 sample from the same noise, against log₂ NFE', maxCols: 2, size: 320,
+    panels: [metric('swd', 'sliced W1 to the data', 'x: log₂ NFE   y: sliced W1'), metric('fidelity', 'fidelity (distance to Euler-128)', 'x: log₂ NFE   y: distance')],
+  };
+  return {
+    spec: {
+      name: 'nfe-elastic', blocks: [
+        { kind: 'scatter', title: `the teacher's Euler sampler at ${ELASTIC_NFES.join(' / ')} steps`, maxCols: 4, panels: teacherPanels },
+        { kind: 'scatter', title: `one GMFlow student (K = ${cfg.methodsK}, distilled for 2 NFE) sampled at ${ELASTIC_NFES.join(' / ')} NFE`, maxCols: 4, panels: studentPanels },
+        metricBlock,
+      ],
+    },
+    numbers: { nfes: ELASTIC_NFES, studentTrainedNfe: 2 }, rows, models: [gm],
+  };
+}
+
+/** π-ID `windowSubsteps` of the DX figure: the plain per-substep target vs the DX default */
+const DX_WINDOWS = [0, 3];
+
+async function dxWindow(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const rows: MetricRow[] = [];
+  const panels: ScatterPanelSpec[] = [];
+  const losses: FigureLayer[] = [];
+  const numbers: Record<string, unknown> = { windows: DX_WINDOWS };
+  const models: string[] = [];
+  const colors = ['#17becf', METHOD_COLORS['π-Flow DX']];
+  for (const [i, window] of DX_WINDOWS.entries()) {
+    const id = window === 3 ? 'dx' : `dx-window${window}`;
+    const spec = dxSpec(cfg, window);
+    const s = await studentSamples(ctx, id, spec, 2);
+    const label = `π-Flow DX, window ${window}, 2 NFE`;
+    rows.push(metrics(ctx, s, { method: `π-Flow DX window=${window}`, nfe: 2, label, model: id }));
+    panels.push(samplePanel(ctx, label, s, colors[i]));
+    models.push(id);
+    const hist = ctx.models.records.get(id)!.lossHistory;
+    const tail = hist.slice(-Math.max(1, Math.floor(hist.length / 5))).filter((v): v is number => v !== null);
+    numbers[id] = { window, lossHistory: hist, meanLossLastFifth: tail.length ? round(tail.reduce((a, b) => a + b, 0) / tail.length) : null };
+    losses.push({ name: `window ${window}`, color: colors[i], radius: 1.5, opacity: 0.8, points: hist.flatMap((v, it) => (v === null ? [] : [it + 1, v])) });
+  }
+  const iters = cfg.piid.iters;
+  const lossPanel: ScatterPanelSpec = {
+    ...metricPanel('π-ID training loss', 'x: iteration   y: loss', losses, { x: [0, iters + 1] }),
+    lines: losses.map((l) => ({ name: l.name, points: l.points, color: l.color, width: 1.2 })),
+  };
+  return {
+    spec: {
+      name: 'dx-window', blocks: [{
+        kind: 'scatter', title: `DX students (N = ${cfg.dxN}, π-ID at 2 NFE, ${iters} iterations) with windowSubsteps ${DX_WINDOWS.join(' vs ')}: samples and the loss of every iteration`,
+        maxCols: 3, size: 300, panels: [...panels, lossPanel],
+      }],
+    },
+    numbers, rows, models,
+  };
+}
+
 const BUILDERS: Record<FigureName, (ctx: Ctx) => Promise<FigureResult>> = {
-  'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d,
+  'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d, 'nfe-elastic': nfeElastic, 'dx-window': dxWindow,
 };
 
 const SHOWS: Record<FigureName, string> = {
@@ -459,6 +553,8 @@ const SHOWS: Record<FigureName, string> = {
   trajectories: 'teacher ODE vs GMFlow and DX policy paths from the same noise; network evaluations ringed, substeps dotted',
   'k-sweep': 'samples, sliced W1 and precision of GMFlow students against K at 1 and 2 NFE',
   'methods-2d': 'quality vs diversity vs fidelity for every method and NFE (small multiples of samples + two metric scatters)',
+  'nfe-elastic': 'one GMFlow student distilled for 2 NFE, sampled at 1 / 2 / 4 / 8 NFE, against the teacher\'s Euler at the same NFE',
+  'dx-window': 'DX students trained with π-ID windowSubsteps 0 vs 3: samples and their per-iteration π-ID loss curves',
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -554,7 +650,7 @@ export async function figuresCommand(argv: string[]): Promise<number> {
   const computeSeconds = (performance.now() - t0) / 1000;
   const rendered = await renderAll([...results].map(([name, r]) => ({ name, spec: r.spec })), out);
   const totalSeconds = (performance.now() - t0) / 1000;
-  const modelRecords = Object.fromEntries([...models.records].map(([id, r]) => [id, { ...r, dir: shown(r.dir) }]));
+  const modelRecords = Object.fromEntries([...models.records].map(([id, { lossHistory, ...r }]) => [id, { ...r, dir: shown(r.dir), lossIterations: lossHistory.length }]));
   const json = {
     command, configuration: cfg, dataset: DATASET, seed, backend, teacher: path.relative(REPO, teacherDir) || teacherDir, teacherDigest: digest,
     samplingSeed: ctx.sampleSeed, computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1), tensorsLeft: tf.memory().numTensors,
@@ -588,6 +684,15 @@ export async function figuresCommand(argv: string[]): Promise<number> {
         if (typeof v === 'object' && v) {
           const t = v as { nfeIndices: number[]; substeps: number; meanEndpointDistanceToTeacher: number };
           md.push(`- ${k}: ${t.nfeIndices.length} network evaluations, ${t.substeps} stored states per path, mean end-point distance to the teacher's ODE end ${fmt(t.meanEndpointDistanceToTeacher)}`);
+        }
+      }
+      md.push('');
+    }
+    if (name === 'dx-window') {
+      for (const v of Object.values(r.numbers)) {
+        if (typeof v === 'object' && v && 'lossHistory' in v) {
+          const t = v as { window: number; lossHistory: (number | null)[]; meanLossLastFifth: number | null };
+          md.push(`- window ${t.window}: ${t.lossHistory.length} iterations, first loss ${fmt(t.lossHistory[0])}, mean loss over the last fifth ${fmt(t.meanLossLastFifth)}`);
         }
       }
       md.push('');

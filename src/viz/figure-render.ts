@@ -10,6 +10,7 @@
  * are exported as SVG circles (coordinates rounded to 0.01 px); a trajectory panel's data background
  * is embedded as the canvas's PNG.
  */
+import * as d3 from 'd3';
 import { SmallMultiples, ScatterView, type ScatterLayer } from './scatter.js';
 import { TrajectoryView, type TrajectoryData } from './trajectories.js';
 import { composeSvgGrid, svgSize } from './export.js';
@@ -32,6 +33,16 @@ export interface ScatterPanelSpec {
   /** a title inside the frame (e.g. what the axes show) */
   frameTitle?: string;
   legend?: boolean;
+  /** polylines over the points (e.g. a loss curve), drawn as SVG paths (data-testid="figure-line", data-name) */
+  lines?: FigureLine[];
+}
+
+export interface FigureLine {
+  name: string;
+  /** [n·2] interleaved; non-finite entries break the line */
+  points: number[];
+  color?: string;
+  width?: number;
 }
 
 export interface TrajectoryPanelSpec {
@@ -67,7 +78,20 @@ function scatterBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'scatte
     { maxCols: b.maxCols, testid: 'figure-block' },
   );
   grid.update(b.panels.map((p) => ({ title: p.title, data: p.layers.map((l) => ({ ...l, points: Float32Array.from(l.points) })) })));
+  b.panels.forEach((p, i) => { for (const l of p.lines ?? []) drawLine(grid.items[i], l); });
   return grid.exportSvg();
+}
+
+/** A minimal D3 line in a scatter view's plot layer (the Plotly charts have no headless SVG export). */
+function drawLine(view: ScatterView, l: FigureLine): void {
+  const f = view.frame;
+  const xy: [number, number][] = [];
+  for (let k = 0; k + 1 < l.points.length; k += 2) xy.push([l.points[k], l.points[k + 1]]);
+  const line = d3.line<[number, number]>()
+    .defined(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+    .x(([x]) => Math.round(f.x(x) * 100) / 100).y(([, y]) => Math.round(f.y(y) * 100) / 100);
+  f.plot.append('path').attr('data-testid', 'figure-line').attr('data-name', l.name)
+    .attr('d', line(xy) ?? '').attr('fill', 'none').attr('stroke', l.color ?? '#333').attr('stroke-width', l.width ?? 1.5);
 }
 
 function trajectoryBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'trajectories' }>): string {

@@ -11,13 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers.js';
 
-const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d'];
+const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window'];
 /** marks each SVG must hold (data-testid values of the views) */
 const MARKS: Record<string, string[]> = {
   'few-step-collapse': ['data-testid="scatter-layer"', 'data-name="data"', '<circle'],
   trajectories: ['data-testid="policy-path"', 'data-testid="teacher-path"', 'data-testid="nfe-marker"', 'data-testid="policy-substeps"'],
   'k-sweep': ['data-testid="scatter-layer"', 'data-name="1 NFE"', 'data-name="2 NFE"'],
   'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"'],
+  'nfe-elastic': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="teacher Euler"', 'data-name="π-Flow GMFlow"', 'GMFlow (2-NFE student), 8 NFE'],
+  'dx-window': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="window 0"', 'data-name="window 3"'],
 };
 const METHODS: [string, number][] = [
   ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
@@ -30,7 +32,7 @@ let tmp = '';
 interface Row { method: string; nfe: number | null; swd: number; precision: number; modesCovered: number; modes: number; entropy: number; fidelity: number | null }
 interface FiguresJson {
   models: Record<string, { cached: boolean; hash: string }>;
-  figures: Record<string, { command: string; svg: string; png: string; width: number; height: number; rows: Row[]; models: string[] }>;
+  figures: Record<string, { command: string; svg: string; png: string; width: number; height: number; rows: Row[]; models: string[] } & Record<string, unknown>>;
 }
 
 before(() => {
@@ -56,14 +58,14 @@ function pngSize(file: string): { width: number; height: number } {
 test('bad options fail fast with a clear message', () => {
   const r = runCli(['figures', '--quick', '--only', 'k-sweep,bogus,nope', '--out', path.join(tmp, 'x')]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d/);
+  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d, nfe-elastic, dx-window/);
   const b = runCli(['figures', '--quick', '--backend', 'webgl', '--out', path.join(tmp, 'x')]);
   assert.equal(b.code, 2, b.stderr);
   assert.match(b.stderr, /--backend webgl: must be one of wasm, cpu/);
   assert.ok(!existsSync(path.join(tmp, 'x')), 'nothing is written for bad options');
 });
 
-test('piflow figures --quick: four figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
+test('piflow figures --quick: six figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
   const out1 = path.join(tmp, 'run1');
   const out2 = path.join(tmp, 'run2');
   const j1 = run(out1);
@@ -100,6 +102,22 @@ test('piflow figures --quick: four figures, every number, cached models and byte
   // K × NFE of the sweep
   const sweep = j1.figures['k-sweep'].rows;
   for (const k of [1, 2, 4, 8, 32]) for (const nfe of [1, 2]) assert.ok(sweep.some((r) => r.method === `π-Flow GMFlow K=${k}` && r.nfe === nfe), `k-sweep lacks K=${k} at ${nfe} NFE`);
+  // the 2-NFE GMFlow student of methods-2d at 1 / 2 / 4 / 8 NFE against the teacher's Euler at the same NFE
+  const elastic = j1.figures['nfe-elastic'];
+  assert.deepEqual(elastic.models, ['gmflow-k8']);
+  for (const method of ['teacher Euler', 'π-Flow GMFlow']) {
+    for (const nfe of [1, 2, 4, 8]) assert.ok(elastic.rows.some((r) => r.method === method && r.nfe === nfe), `nfe-elastic lacks ${method} at ${nfe} NFE`);
+  }
+  assert.deepEqual(elastic.rows.find((r) => r.method === 'π-Flow GMFlow' && r.nfe === 2), rows.find((r) => r.method === 'π-Flow GMFlow' && r.nfe === 2), 'the same student and noise as methods-2d');
+  // DX window 0 vs 3, each with its per-iteration loss (window 3 is methods-2d's DX student)
+  const dxw = j1.figures['dx-window'];
+  assert.deepEqual(dxw.models, ['dx-window0', 'dx']);
+  assert.equal(dxw.rows.length, 2);
+  for (const id of dxw.models) {
+    const h = (dxw[id] as { lossHistory: (number | null)[] }).lossHistory;
+    assert.equal(h.length, 40, `${id}: one loss per quick iteration`);
+    assert.ok(h.every((v) => v !== null && Number.isFinite(v)), `${id}: finite losses`);
+  }
 
   const md = readFileSync(path.join(out1, 'figures.md'), 'utf8');
   for (const name of FIGURES) {
@@ -115,6 +133,7 @@ test('piflow figures --quick: four figures, every number, cached models and byte
     assert.equal(m.hash, j1.models[id].hash);
   }
   assert.deepEqual(j2.figures['methods-2d'].rows, rows, 'the same numbers from the cached models');
+  assert.deepEqual(j2.figures['dx-window'], { ...dxw, command: j2.figures['dx-window'].command }, 'the loss histories come back from the cache');
   const pngSame: string[] = [];
   for (const name of FIGURES) {
     const a = readFileSync(path.join(out1, `${name}.svg`));
