@@ -33,15 +33,17 @@ import {
   datasetSource, DEFAULT_DISTILL, Distiller, policyConfigOf, sampleStudent, sampleTeacher, type DistillConfig, type StudentPolicyConfig,
 } from '../runtime/toy.js';
 import { DmdDistiller, ShortcutDistiller } from '../runtime/baselines.js';
-import { policyPaths, splitPaths, teacherPaths } from '../runtime/inspect2d.js';
-import type { BlockSpec, FigureLayer, FigureSpec, RenderedFigure, ScatterPanelSpec } from '../viz/figure-render.js';
+import { particleX0, policyPaths, splitPaths, teacherPaths } from '../runtime/inspect2d.js';
+import type { BlockSpec, FigureLayer, FigureSpec, InspectorPanelSpec, RenderedFigure, ScatterPanelSpec } from '../viz/figure-render.js';
+import type { PolicySnapshot } from '../viz/policy-inspector.js';
+import { POLICY_FAMILIES } from '../engine/families.js';
 import type { PolicyFamily } from '../engine/policies.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const RENDER_PAGE = 'figures/render.html';
 const DATASET = 'checkerboard';
 
-export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window'] as const;
+export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside'] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
 export const FIGURES_OPTS: OptSpecs = {
@@ -526,11 +528,12 @@ async function dxWindow(ctx: Ctx): Promise<FigureResult> {
     const hist = ctx.models.records.get(id)!.lossHistory;
     const tail = hist.slice(-Math.max(1, Math.floor(hist.length / 5))).filter((v): v is number => v !== null);
     numbers[id] = { window, lossHistory: hist, meanLossLastFifth: tail.length ? round(tail.reduce((a, b) => a + b, 0) / tail.length) : null };
-    losses.push({ name: `window ${window}`, color: colors[i], radius: 1.5, opacity: 0.8, points: hist.flatMap((v, it) => (v === null ? [] : [it + 1, v])) });
+    // log₁₀ of the loss: a spike of one run does not flatten the other's curve (the raw values are in figures.json)
+    losses.push({ name: `window ${window}`, color: colors[i], radius: 1.5, opacity: 0.8, points: hist.flatMap((v, it) => (v === null || !(v > 0) ? [] : [it + 1, round(Math.log10(v), 5)])) });
   }
   const iters = cfg.piid.iters;
   const lossPanel: ScatterPanelSpec = {
-    ...metricPanel('π-ID training loss', 'x: iteration   y: loss', losses, { x: [0, iters + 1] }),
+    ...metricPanel('π-ID training loss', 'x: iteration   y: log₁₀ loss', losses, { x: [0, iters + 1] }),
     lines: losses.map((l) => ({ name: l.name, points: l.points, color: l.color, width: 1.2 })),
   };
   return {
@@ -544,8 +547,67 @@ async function dxWindow(ctx: Ctx): Promise<FigureResult> {
   };
 }
 
+const arr = (a: ArrayLike<number>) => Array.from(a, (v) => round(v, 4));
+
+/**
+ * One particle's policy at each network evaluation, in x₀ space: GMFlow's K components and DX's N grid
+ * points, with x̂₀ moving along the step's substeps (PolicyInspector, the notebook's own view) — the
+ * trajectories figure's first noise point, the same students.
+ */
+async function policyInside(ctx: Ctx): Promise<FigureResult> {
+  const { cfg } = ctx;
+  const noise = Float32Array.from(new Rng(ctx.seed + 7).normalArray(2 * cfg.paths)).subarray(0, 2);
+  const panels: InspectorPanelSpec[] = [];
+  const numbers: Record<string, unknown> = { particle: arr(noise) };
+  const models: string[] = [];
+  for (const [id, spec] of [[`gmflow-k${cfg.methodsK}`, gmflowSpec(cfg, cfg.methodsK)], ['dx', dxSpec(cfg)]] as const) {
+    const net = await ctx.models.get(id, spec);
+    models.push(id);
+    const p = await policyPaths(net, policyOf(spec, ctx.seed), Float32Array.from(noise));
+    const x0 = particleX0(p, 0);
+    const xs = splitPaths(p)[0].points;
+    const steps: unknown[] = [];
+    const first = panels.length;
+    /** every point the student's panels draw (interleaved) */
+    const all: number[] = [];
+    p.steps.forEach((st, s) => {
+      const a = p.nfeIndices[s];
+      const b = s + 1 < p.nfeIndices.length ? p.nfeIndices[s + 1] : p.sigma.length - 1;
+      const fam = POLICY_FAMILIES[st.kind];
+      const part = {
+        x0Path: arr(x0.slice(2 * a, 2 * b + 2)), xPath: arr(xs.slice(2 * a, 2 * b + 2)), sigma: p.sigma.slice(a, b + 1).map((v) => round(v, 6)),
+        label: `step ${s + 1}, σ_src = ${st.sigmaSrc.toFixed(2)}`, family: fam.title, symbol: fam.size?.symbol,
+      };
+      const drawn = st.draw === 'mixture' ? arr(st.means.slice(0, st.k * 2)) : st.draw === 'points' ? arr(st.points.slice(0, st.n * 2)) : [];
+      all.push(...part.x0Path, ...part.xPath, ...drawn);
+      const snap: PolicySnapshot = st.draw === 'mixture'
+        ? { draw: 'mixture', ...part, means: drawn, weights: arr(st.weights.slice(0, st.k)), std: round(st.std[0], 5) }
+        : st.draw === 'points' ? { draw: 'points', ...part, points: drawn } : { draw: 'none', ...part };
+      panels.push({ title: `${fam.title} student, step ${s + 1} of ${p.steps.length}`, snapshot: snap, index: 0 });
+      const n = part.x0Path.length;
+      steps.push({
+        sigmaSrc: round(st.sigmaSrc, 6), substeps: part.sigma.length - 1, x0Start: part.x0Path.slice(0, 2), x0End: part.x0Path.slice(n - 2),
+        ...(snap.draw === 'mixture' ? { components: snap.weights.length, weights: snap.weights, std: snap.std } : {}),
+        ...(snap.draw === 'points' ? { gridPoints: snap.points.length / 2 } : {}),
+      });
+    });
+    // one zoomed square domain per student around everything its panels draw
+    const xsAll = all.filter((_, j) => j % 2 === 0), ysAll = all.filter((_, j) => j % 2 === 1);
+    const cx = (Math.min(...xsAll) + Math.max(...xsAll)) / 2, cy = (Math.min(...ysAll) + Math.max(...ysAll)) / 2;
+    const half = Math.max(0.8, 0.6 * Math.max(Math.max(...xsAll) - Math.min(...xsAll), Math.max(...ysAll) - Math.min(...ysAll)));
+    const domain: [[number, number], [number, number]] = [[round(cx - half, 3), round(cx + half, 3)], [round(cy - half, 3), round(cy + half, 3)]];
+    for (const q of panels.slice(first)) q.domain = domain;
+    numbers[id] = { steps, end: arr(xs.slice(xs.length - 2)), domain };
+  }
+  const block: BlockSpec = {
+    kind: 'inspector', maxCols: 2, size: 340, panels,
+    title: 'one particle\'s policy per network evaluation in x₀ space; x̂₀ along the substeps dashed, the particle orange',
+  };
+  return { spec: { name: 'policy-inside', blocks: [block] }, numbers, rows: [], models };
+}
+
 const BUILDERS: Record<FigureName, (ctx: Ctx) => Promise<FigureResult>> = {
-  'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d, 'nfe-elastic': nfeElastic, 'dx-window': dxWindow,
+  'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d, 'nfe-elastic': nfeElastic, 'dx-window': dxWindow, 'policy-inside': policyInside,
 };
 
 const SHOWS: Record<FigureName, string> = {
@@ -555,6 +617,7 @@ const SHOWS: Record<FigureName, string> = {
   'methods-2d': 'quality vs diversity vs fidelity for every method and NFE (small multiples of samples + two metric scatters)',
   'nfe-elastic': 'one GMFlow student distilled for 2 NFE, sampled at 1 / 2 / 4 / 8 NFE, against the teacher\'s Euler at the same NFE',
   'dx-window': 'DX students trained with π-ID windowSubsteps 0 vs 3: samples and their per-iteration π-ID loss curves',
+  'policy-inside': 'one particle inside the GMFlow and DX students: each step\'s policy in x₀ space (GM components, DX grid) and x̂₀ moving along the substeps',
 };
 
 // ---------------------------------------------------------------------------------------------------

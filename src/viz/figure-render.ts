@@ -1,7 +1,8 @@
 /**
  * The figure renderer behind `piflow figures` (web/figures/render.html): `window.renderFigure(spec)`
- * builds the notebooks' own views — SmallMultiples of ScatterView (scatter.ts) and TrajectoryView
- * (trajectories.ts) — from plain data, exports each block with the views' `exportSvg()`, stacks the
+ * builds the notebooks' own views — SmallMultiples of ScatterView (scatter.ts), TrajectoryView
+ * (trajectories.ts) and PolicyInspector (policy-inspector.ts) — from plain data (plus a minimal D3 line
+ * over a scatter panel, e.g. a loss curve: the Plotly charts have no headless SVG export), exports each block with the views' `exportSvg()`, stacks the
  * blocks into one SVG (composeSvgGrid) and shows that SVG as an <img> in #figure-out, so that the
  * caller can take the PNG from an element screenshot of exactly what the SVG draws.
  *
@@ -13,6 +14,7 @@
 import * as d3 from 'd3';
 import { SmallMultiples, ScatterView, type ScatterLayer } from './scatter.js';
 import { TrajectoryView, type TrajectoryData } from './trajectories.js';
+import { PolicyInspector, type PolicySnapshot } from './policy-inspector.js';
 import { composeSvgGrid, svgSize } from './export.js';
 import type { Domain } from './frame.js';
 
@@ -52,9 +54,19 @@ export interface TrajectoryPanelSpec {
   background?: number[];
 }
 
+/** One PolicyInspector panel: a step's policy of one particle (plain arrays), x̂₀ highlighted at x0Path entry `index`. */
+export interface InspectorPanelSpec {
+  title: string;
+  snapshot: PolicySnapshot;
+  index: number;
+  /** data domain (default [-4.5, 4.5]²) */
+  domain?: Domain;
+}
+
 export type BlockSpec =
   | { kind: 'scatter'; title: string; maxCols: number; size?: number; panels: ScatterPanelSpec[] }
-  | { kind: 'trajectories'; title: string; maxCols: number; size?: number; panels: TrajectoryPanelSpec[] };
+  | { kind: 'trajectories'; title: string; maxCols: number; size?: number; panels: TrajectoryPanelSpec[] }
+  | { kind: 'inspector'; title: string; maxCols: number; size?: number; panels: InspectorPanelSpec[] };
 
 export interface FigureSpec {
   name: string;
@@ -114,6 +126,18 @@ function trajectoryBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'tra
   return grid.exportSvg();
 }
 
+function inspectorBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'inspector' }>): string {
+  const size = b.size ?? 320;
+  const grid = new SmallMultiples<PolicySnapshot, PolicyInspector>(
+    parent,
+    (cell, i) => new PolicyInspector(cell, { width: size, height: size, domain: b.panels[i].domain }),
+    { maxCols: b.maxCols, testid: 'figure-block' },
+  );
+  grid.update(b.panels.map((p) => ({ title: p.title, data: p.snapshot })));
+  b.panels.forEach((p, i) => grid.items[i].setIndex(p.index, 0));
+  return grid.exportSvg();
+}
+
 export async function renderFigure(spec: FigureSpec): Promise<RenderedFigure> {
   const views = document.getElementById('figure-views')!;
   const out = document.getElementById('figure-out')!;
@@ -122,7 +146,8 @@ export async function renderFigure(spec: FigureSpec): Promise<RenderedFigure> {
   const blocks = spec.blocks.map((b) => {
     const host = document.createElement('div');
     views.appendChild(host);
-    return { title: b.title, svg: b.kind === 'scatter' ? scatterBlock(host, b) : trajectoryBlock(host, b) };
+    const svg = b.kind === 'scatter' ? scatterBlock(host, b) : b.kind === 'trajectories' ? trajectoryBlock(host, b) : inspectorBlock(host, b);
+    return { title: b.title, svg };
   });
   if (blocks.length === 0) throw new Error(`figure ${spec.name}: no blocks`);
   const svg = composeSvgGrid(blocks, 1, { gap: 10 });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers.js';
 
-const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window'];
+const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside'];
 /** marks each SVG must hold (data-testid values of the views) */
 const MARKS: Record<string, string[]> = {
   'few-step-collapse': ['data-testid="scatter-layer"', 'data-name="data"', '<circle'],
@@ -20,6 +20,7 @@ const MARKS: Record<string, string[]> = {
   'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"'],
   'nfe-elastic': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="teacher Euler"', 'data-name="π-Flow GMFlow"', 'GMFlow (2-NFE student), 8 NFE'],
   'dx-window': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="window 0"', 'data-name="window 3"'],
+  'policy-inside': ['data-testid="policy-inspector"', 'data-testid="gm-component"', 'data-testid="dx-point"', 'data-testid="x0-path"', 'data-testid="x0-current"'],
 };
 const METHODS: [string, number][] = [
   ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
@@ -58,14 +59,14 @@ function pngSize(file: string): { width: number; height: number } {
 test('bad options fail fast with a clear message', () => {
   const r = runCli(['figures', '--quick', '--only', 'k-sweep,bogus,nope', '--out', path.join(tmp, 'x')]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d, nfe-elastic, dx-window/);
+  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d, nfe-elastic, dx-window, policy-inside/);
   const b = runCli(['figures', '--quick', '--backend', 'webgl', '--out', path.join(tmp, 'x')]);
   assert.equal(b.code, 2, b.stderr);
   assert.match(b.stderr, /--backend webgl: must be one of wasm, cpu/);
   assert.ok(!existsSync(path.join(tmp, 'x')), 'nothing is written for bad options');
 });
 
-test('piflow figures --quick: six figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
+test('piflow figures --quick: seven figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
   const out1 = path.join(tmp, 'run1');
   const out2 = path.join(tmp, 'run2');
   const j1 = run(out1);
@@ -117,6 +118,17 @@ test('piflow figures --quick: six figures, every number, cached models and byte-
     const h = (dxw[id] as { lossHistory: (number | null)[] }).lossHistory;
     assert.equal(h.length, 40, `${id}: one loss per quick iteration`);
     assert.ok(h.every((v) => v !== null && Number.isFinite(v)), `${id}: finite losses`);
+  }
+  // one particle inside the GMFlow (K = 8) and DX (N = 10) students: one panel per network evaluation
+  const inside = j1.figures['policy-inside'];
+  assert.deepEqual(inside.models, ['gmflow-k8', 'dx']);
+  const insideSvg = readFileSync(path.join(out1, 'policy-inside.svg'), 'utf8');
+  assert.equal((insideSvg.match(/data-testid="gm-component"/g) ?? []).length, 2 * 8, 'K components at each of 2 steps');
+  assert.equal((insideSvg.match(/data-testid="dx-point"/g) ?? []).length, 2 * 10, 'N grid points at each of 2 steps');
+  for (const id of inside.models) {
+    const st = (inside[id] as { steps: { sigmaSrc: number; x0Start: number[]; x0End: number[] }[] }).steps;
+    assert.equal(st.length, 2);
+    for (const s of st) assert.ok([s.sigmaSrc, ...s.x0Start, ...s.x0End].every(Number.isFinite), `${id}: finite x̂₀`);
   }
 
   const md = readFileSync(path.join(out1, 'figures.md'), 'utf8');
