@@ -20,7 +20,7 @@ const MARKS: Record<string, string[]> = {
   'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"'],
   'nfe-elastic': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="teacher Euler"', 'data-name="π-Flow GMFlow"', 'GMFlow (2-NFE student), 8 NFE'],
   'dx-window': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="window 0"', 'data-name="window 3"'],
-  'policy-inside': ['data-testid="policy-inspector"', 'data-testid="gm-component"', 'data-testid="dx-point"', 'data-testid="x0-path"', 'data-testid="x0-current"'],
+  'policy-inside': ['data-testid="gm-component"', 'data-testid="dx-point"', 'data-testid="x0-path"', 'data-testid="x0-current"'],
 };
 const METHODS: [string, number][] = [
   ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
