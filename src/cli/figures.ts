@@ -760,6 +760,16 @@ export async function figuresCommand(argv: string[]): Promise<number> {
       }
       md.push('');
     }
+    if (name === 'policy-inside') {
+      for (const [id, v] of Object.entries(r.numbers)) {
+        if (typeof v === 'object' && v && 'steps' in v) {
+          const t = v as { steps: { sigmaSrc: number; x0Start: number[]; x0End: number[] }[]; end: number[] };
+          const pt = (q: number[]) => `(${fmt(q[0])}, ${fmt(q[1])})`;
+          md.push(`- ${id}: ${t.steps.map((st, i) => `step ${i + 1} (σ_src ${fmt(st.sigmaSrc)}) x̂₀ ${pt(st.x0Start)} → ${pt(st.x0End)}`).join('; ')}; sample ${pt(t.end)}`);
+        }
+      }
+      md.push('');
+    }
   }
   await writeFile(path.join(out, 'figures.md'), md.join('\n'));
   console.log(JSON.stringify({ out, figures: [...results.keys()], totalSeconds: round(totalSeconds, 1), cached: Object.fromEntries([...models.records].map(([k, r]) => [k, r.cached])) }));

@@ -137,6 +137,8 @@ test('piflow figures --quick: seven figures, every number, cached models and byt
     assert.ok(md.includes(`Command: \`${j1.figures[name].command}\``), `figures.md lacks ${name}'s command`);
     assert.match(j1.figures[name].command, new RegExp(`^npx piflow figures --quick --only ${name} `));
   }
+  assert.ok(md.includes('- window 0: 40 iterations, first loss '), 'figures.md: the DX loss summary');
+  assert.match(md, /- gmflow-k8: step 1 \(σ_src 1\.00\) x̂₀ \(/, 'figures.md: the particle inside the GMFlow student');
 
   const j2 = run(out2);
   assert.deepEqual(Object.keys(j2.models).sort(), Object.keys(j1.models).sort());
