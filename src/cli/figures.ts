@@ -325,11 +325,13 @@ function samplePanel(ctx: Ctx, title: string, s: Float32Array, color: string, na
 }
 
 /** A metric scatter: one layer per series, domain padded around the values. */
-function metricPanel(title: string, frameTitle: string, layers: FigureLayer[], fixed: { x?: [number, number]; y?: [number, number] } = {}): ScatterPanelSpec {
+function metricPanel(title: string, frameTitle: string, layers: FigureLayer[], fixed: { x?: [number, number]; y?: [number, number] } = {}, size = 420): ScatterPanelSpec {
   const xs: number[] = [], ys: number[] = [];
   for (const l of layers) for (let i = 0; i < l.points.length; i += 2) { xs.push(l.points[i]); ys.push(l.points[i + 1]); }
-  // room above the values for the legend (one 13 px row per layer in the top left corner)
-  const top = Math.min(1.6, 0.15 + (layers.length * 13 + 12) / 300);
+  // room above the values for the legend (one 13 px row per layer in the top left corner): the legend's
+  // share f of the plot's height must fit in the top padding, top·d ≥ f·(1.12 + top)·d
+  const f = Math.min(0.8, (layers.length * 13 + 16) / Math.max(100, size - 60));
+  const top = Math.min(4, (1.12 * f) / (1 - f) + 0.05);
   const pad = ([a, b]: [number, number], up: number): [number, number] => {
     const d = b - a || Math.abs(a) || 1;
     return [round(a - 0.12 * d, 4), round(b + up * d, 4)];
@@ -415,8 +417,8 @@ async function kSweep(ctx: Ctx): Promise<FigureResult> {
   const metricBlock: BlockSpec = {
     kind: 'scatter', title: 'sliced W1 (lower is better) and precision against log₂ K', maxCols: 2, size: 320,
     panels: [
-      metricPanel('sliced W1 to the data', 'x: log₂ K   y: sliced W1', series('swd'), { x: kx }),
-      metricPanel('precision (share in the support)', 'x: log₂ K   y: precision', series('precision'), { x: kx }),
+      metricPanel('sliced W1 to the data', 'x: log₂ K   y: sliced W1', series('swd'), { x: kx }, 320),
+      metricPanel('precision (share in the support)', 'x: log₂ K   y: precision', series('precision'), { x: kx }, 320),
     ],
   };
   return {
@@ -488,7 +490,7 @@ async function nfeElastic(ctx: Ctx): Promise<FigureResult> {
       name: method, color: METHOD_COLORS[method], radius: 4, opacity: 1,
       points: rows.filter((r) => r.method === method).flatMap((r) => [Math.log2(r.nfe!), r[key] as number]),
     }));
-    return { ...metricPanel(title, frame, layers, { x: nx }), lines: layers.map((l) => ({ name: l.name, points: l.points, color: l.color })) };
+    return { ...metricPanel(title, frame, layers, { x: nx }, 320), lines: layers.map((l) => ({ name: l.name, points: l.points, color: l.color })) };
   };
   const metricBlock: BlockSpec = {
     kind: 'scatter', title: 'sliced W1 to the data (lower is better) and distance to the teacher\'s Euler-128 sample from the same noise, against log₂ NFE', maxCols: 2, size: 320,
@@ -533,7 +535,7 @@ async function dxWindow(ctx: Ctx): Promise<FigureResult> {
   }
   const iters = cfg.piid.iters;
   const lossPanel: ScatterPanelSpec = {
-    ...metricPanel('π-ID training loss', 'x: iteration   y: log₁₀ loss', losses, { x: [0, iters + 1] }),
+    ...metricPanel('π-ID training loss', 'x: iteration   y: log₁₀ loss', losses, { x: [0, iters + 1] }, 300),
     lines: losses.map((l) => ({ name: l.name, points: l.points, color: l.color, width: 1.2 })),
   };
   return {
