@@ -263,7 +263,7 @@ export class TrajectoryView {
     const s = this.selected;
     const op = (i: number, on: number, off: number, base: number) => (s === null ? base : i === s ? on : off);
     this.gTeacher.selectAll<SVGPathElement, PathInfo>('path.teacher-path')
-      .attr('stroke-opacity', (d) => op(d.i, 1, 0.3, 0.9)).attr('stroke-width', (d) => (d.i === s ? 2.8 : 1.8));
+      .attr('stroke-opacity', (d) => op(d.i, 1, 0.6, 0.9)).attr('stroke-width', (d) => (d.i === s ? 2.8 : 1.8));
     this.gPolicy.selectAll<SVGGElement, PathInfo>('g.policy-item')
       .attr('opacity', (d) => op(d.i, 1, 0.25, 1))
       .classed('selected', (d) => d.i === s);
