@@ -257,6 +257,13 @@ describe('notebooks on wasm', () => {
       assert.ok(plotlyTicks.length > 0 && plotlyTicks.every((px) => px >= 14), `loss chart ticks ${plotlyTicks}`);
       await r.page.keyboard.press(' ');
       await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'paused', null, { timeout: 60_000 });
+      // the toggle leaves presentation mode: the buttons go back to section 2, the address loses ?present, the ticks shrink
+      await r.page.click(tid('present-toggle'));
+      assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'false');
+      assert.equal(await r.page.evaluate(() => new URL(location.href).searchParams.get('present')), null);
+      assert.equal(await r.page.locator(tid('present-stage')).count(), 0);
+      assert.match((await r.page.locator(tid('distill-student')).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/);
+      await r.page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid="loss-plot"] .xtick text')).every((e) => parseFloat(getComputedStyle(e).fontSize) < 14), null, { timeout: 10_000 });
       assertClean(r, 'piflow-2d presentation');
     } finally {
       await r.close();
