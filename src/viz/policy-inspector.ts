@@ -40,6 +40,8 @@ export interface InspectorOptions extends FrameOptions {
   /** largest mean-marker radius in px (default 10) */
   maxRadius?: number;
   color?: string;
+  /** the legend of the marks (default true) */
+  legend?: boolean;
 }
 
 /**
@@ -85,7 +87,7 @@ export class PolicyInspector {
 
   /** the legend for what a snapshot draws ('mixture' | 'points' | 'none'; '' before any data) */
   private drawLegend(kind: string): void {
-    if (kind === this.legendKind) return;
+    if (kind === this.legendKind || this.options.legend === false) return;
     this.legendKind = kind;
     const g = this.gLegend;
     g.selectAll('*').remove();
