@@ -16,6 +16,7 @@ import type { Notebook } from '../src/runtime/notebook.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
 import { DATASETS } from '../datasets/index.js';
+import { PRESENT_EVENT } from '../src/viz/chart-layout.js';
 
 declare global {
   interface Window {
@@ -225,3 +226,120 @@ export function messenger(id: string): (text: string, kind?: 'error' | 'note') =
     el.hidden = !text;
   };
 }
+
+// ---- presentation mode -------------------------------------------------------------------------
+
+/** Whether the page is in presentation mode (`?present=1`, or the toggle): `body.present`. */
+export const presenting = (): boolean => document.body.classList.contains('present');
+
+/** What a page hands presentation mode: its main loop (space), its σ scrubber (←/→) and its stage. */
+export interface PresentationParts {
+  /** the loop space drives: idle → start, running → pause, paused → resume */
+  loop?: () => { readonly state: 'idle' | 'running' | 'paused'; start(): Promise<void>; pause(): Promise<void>; resume(): Promise<void> } | undefined;
+  /** the trajectory view's scrubber: ← raises σ, → lowers it (the slider's left is σ = 1) */
+  scrubber?: { readonly time: number; setTime(s: number): void; pause(): void };
+  /** moved to the top of the page while presenting, in a row: the run buttons first, beside the figures */
+  side?: HTMLElement[];
+  figures?: HTMLElement[];
+}
+
+const parts: PresentationParts = {};
+let stage: HTMLElement | null = null;
+const homes = new Map<HTMLElement, Comment>();
+
+/** σ step of one arrow key press */
+const SCRUB_STEP = 0.02;
+
+function typing(t: EventTarget | null): boolean {
+  const el = t as HTMLElement | null;
+  if (!el || !(el instanceof HTMLElement)) return false;
+  return el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName);
+}
+
+/** Moves the stage's parts to the top of the page (on) or back where they came from (off). */
+function arrange(on: boolean): void {
+  const main = document.querySelector('main');
+  if (!main) return;
+  if (on) {
+    if (!stage) {
+      stage = document.createElement('div');
+      stage.className = 'present-stage';
+      stage.dataset.testid = 'present-stage';
+    }
+    const side = document.createElement('div');
+    side.className = 'present-side';
+    stage.replaceChildren(side);
+    const move = (el: HTMLElement, into: HTMLElement) => {
+      if (!homes.has(el)) {
+        const mark = document.createComment('presentation mode moved this to the stage');
+        el.before(mark);
+        homes.set(el, mark);
+      }
+      into.append(el);
+    };
+    for (const el of parts.side ?? []) move(el, side);
+    for (const el of parts.figures ?? []) move(el, stage);
+    if (stage.childElementCount > 1 || side.childElementCount) main.prepend(stage);
+  } else {
+    for (const [el, mark] of homes) mark.replaceWith(el);
+    homes.clear();
+    stage?.remove();
+  }
+}
+
+function setPresent(on: boolean, toggle: HTMLButtonElement): void {
+  document.body.classList.toggle('present', on);
+  toggle.setAttribute('aria-pressed', String(on));
+  toggle.textContent = on ? 'Leave presentation' : 'Present';
+  const url = new URL(location.href);
+  if (on) url.searchParams.set('present', '1');
+  else url.searchParams.delete('present');
+  history.replaceState(history.state, '', url);
+  arrange(on);
+  document.dispatchEvent(new CustomEvent(PRESENT_EVENT, { detail: { on } }));
+}
+
+function onKey(e: KeyboardEvent): void {
+  if (!presenting() || typing(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === ' ' && parts.loop) {
+    e.preventDefault(); // no page scroll, no click on a focused button
+    if (e.type !== 'keydown' || e.repeat) return;
+    const loop = parts.loop();
+    if (!loop) return;
+    void (loop.state === 'idle' ? loop.start() : loop.state === 'running' ? loop.pause() : loop.resume());
+  } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && parts.scrubber && e.type === 'keydown') {
+    e.preventDefault();
+    const s = parts.scrubber;
+    s.pause();
+    s.setTime(s.time + (e.key === 'ArrowLeft' ? SCRUB_STEP : -SCRUB_STEP));
+  }
+}
+
+/**
+ * Presentation mode for a classroom (`?present=1`, or the Present button every notebook page gets):
+ * large type (`body.present` in style.css; the Plotly charts take `PRESENT_SCALE`), the run buttons and
+ * the figures they drive side by side at the top (`side`, `figures`), and keyboard shortcuts — space
+ * starts / pauses / resumes the main loop, ←/→ scrub σ — ignored while typing in an input.
+ */
+export function presentation(p: PresentationParts): void {
+  Object.assign(parts, p);
+  if (presenting()) arrange(true);
+}
+
+function installPresentation(): void {
+  const toggle = button('Present', 'present-toggle', () => setPresent(!presenting(), toggle));
+  toggle.classList.add('present-toggle');
+  toggle.title = 'presentation mode: large type, figures side by side; space = run / pause, ← → = scrub σ';
+  toggle.setAttribute('aria-pressed', 'false');
+  const main = document.querySelector('main');
+  (main?.querySelector('p') ?? main ?? document.body).append(' · ', toggle);
+  if (new URLSearchParams(location.search).get('present') === '1') {
+    document.body.classList.add('present');
+    toggle.setAttribute('aria-pressed', 'true');
+    toggle.textContent = 'Leave presentation';
+  }
+  document.addEventListener('keydown', onKey);
+  document.addEventListener('keyup', onKey);
+}
+
+if (typeof document !== 'undefined' && document.querySelector('main.notebook')) installPresentation();

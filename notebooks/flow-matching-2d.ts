@@ -17,7 +17,7 @@ import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import { $, byTestId, counter, DATASET_OPTIONS, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, byTestId, counter, DATASET_OPTIONS, messenger, initialState, modelIO, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
 import { loopButtons, type LoopControls } from './loop-buttons.js';
 
 const DATA_CHOICES = [...DATASETS_2D, 'draw', 'csv'] as const;
@@ -79,6 +79,7 @@ const progress = new ProgressView($('#progress'));
 const loss = new LossChart($('#loss'), { logY: state.logLoss, title: 'teacher loss' });
 const samples = new ScatterView($('#samples'), { title: 'data vs teacher samples' });
 const traj = new TrajectoryView($('#trajectories'), { title: 'teacher ODE trajectories' });
+presentation({ scrubber: traj, side: [$('#teacher-buttons'), $('#progress')], figures: [$('#trajectories')] });
 const field = new VelocityFieldView($('#field'), { title: 'velocity field' });
 exportButtons($('#samples'), samples, 'samples');
 exportButtons($('#trajectories'), traj, 'trajectories');
@@ -236,6 +237,7 @@ nb.cell('training', ['lab'], (lab: LabClient): LoopControls => {
     onSettle: () => version.bump(),
     start: ['Train', 'train-teacher', 'train a new teacher from scratch with these settings'],
   });
+  presentation({ loop: () => loop }); // space: train / pause / resume
   $('#teacher-buttons').append(
     button('Reset', 'reset', async () => {
       await loop.stop();

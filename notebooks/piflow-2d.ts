@@ -19,8 +19,8 @@ import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls } from './student-controls.js';
 import { piflow2dSchema } from './schemas.js';
-import { $, counter, messenger, initialState, modelIO, noisePoints, renderMath, startLab, syncUrl } from './common.js';
-import { distillButtons } from './loop-buttons.js';
+import { $, counter, messenger, initialState, modelIO, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
+import { distillButtons, type LoopControls } from './loop-buttons.js';
 
 /**
  * The students shipped next to each dataset's teacher (static/pretrained/<dataset>/<dir>/, made by
@@ -101,6 +101,15 @@ function showPolicy(i: number) {
   inspector.update(snaps);
   inspector.setTime(traj.time);
 }
+
+/** the Distill / Pause / Resume loop (space drives it in presentation mode) */
+let distillLoop: LoopControls | undefined;
+presentation({
+  loop: () => distillLoop,
+  scrubber: traj,
+  side: [$('#student-buttons'), $('#progress'), $('[data-testid="student-message"]')],
+  figures: [$('#trajectories').parentElement as HTMLElement],
+});
 
 /** Where the current student came from: shipped with the page, distilled here, or loaded by you. */
 let studentOrigin: 'none' | 'shipped' | 'distilled' | 'loaded' = 'none';
@@ -222,7 +231,7 @@ nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 
 
 nb.cell('distilling', ['lab'], (lab: LabClient) => {
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.swd));
-  distillButtons({
+  distillLoop = distillButtons({
     lab,
     progress,
     loss,

@@ -22,7 +22,7 @@ import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls } from './student-controls.js';
 import { distillButtons, loopButtons } from './loop-buttons.js';
 import { mnistSchema } from './schemas.js';
-import { $, byTestId, counter, messenger, initialState, modelIO, renderMath, startLab, syncUrl } from './common.js';
+import { $, byTestId, counter, messenger, initialState, modelIO, presentation, renderMath, startLab, syncUrl } from './common.js';
 
 type Mnist = LabClient<MnistApi, MnistEvent>;
 
@@ -72,6 +72,7 @@ const qualityChart = new BarChart($('#quality'), { title: 'Fréchet distance (lo
 const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460, emptyText: 'press “Measure quality”' });
 const inside = new ImageGridView($('#inside'), { title: 'x̂₀ along the trajectory', testid: 'inside-plot', labelWidth: 170 });
 const traj = new TrajectoryView($('#trajectories'), { title: 'PCA of the paths (PC1, PC2)', width: 420, height: 420 });
+presentation({ scrubber: traj, side: [$('#student-buttons'), $('#progress')], figures: [$('#trajectories').parentElement as HTMLElement] });
 const pixels = new LineChart($('#pixels'), { title: 'pixel value against σ', xTitle: 'σ', yTitle: 'pixel value', reverseX: true, width: 420, height: 420, testid: 'pixel-plot' });
 exportButtons($('#teacher-loss'), teacherLoss, 'mnist-teacher-loss');
 exportButtons($('#loss'), loss, 'mnist-piid-loss');
@@ -227,7 +228,7 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
     pause: ['Pause', 'teacher-pause'],
     resume: ['Resume', 'teacher-resume'],
   });
-  distillButtons({
+  const distill = distillButtons({
     lab,
     progress,
     loss,
@@ -243,6 +244,7 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
     },
     onSettle: () => studentVersion.bump(),
   });
+  presentation({ loop: () => distill }); // space: distill / pause / resume
   modelIO(lab, 'teacher', $('#teacher-io'), {
     storageKey: () => 'piflow-mnist-teacher',
     fileName: () => 'mnist-teacher',

@@ -16,7 +16,7 @@ import { splitPaths } from '../src/runtime/paths.js';
 import { POLICY_FAMILIES } from '../src/engine/families.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { $, initialState, messenger, noisePoints, renderMath, startLab, syncUrl } from './common.js';
+import { $, initialState, messenger, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
 import { showApplicableControls, studentConfig } from './student-controls.js';
 import { explorerSchema, PARAMS, PRESETS, type Param, type Preset } from './schemas.js';
 
@@ -96,6 +96,8 @@ const precisionChart = new SweepChart($('#precision-chart'), { title: 'precision
 exportButtons($('#sweep-chart'), chart, 'sweep');
 exportButtons($('#precision-chart'), precisionChart, 'sweep-precision');
 const samples = scatterGrid($('#samples'), { maxCols: 4 });
+// presentation mode: Run sweep and its progress beside the two charts it fills
+presentation({ side: [$('#sweep-buttons'), $('#progress')], figures: [$('#sweep-chart').parentElement as HTMLElement] });
 const trajs = new SmallMultiples<TrajectoryData, TrajectoryView>($('#trajectories'), (cell) => new TrajectoryView(cell, { width: 260, height: 260, controls: false }), { maxCols: 4, testid: 'trajectory-grid' });
 exportButtons($('#samples'), samples, 'sweep-samples');
 exportButtons($('#trajectories'), trajs, 'sweep-trajectories');

@@ -15,7 +15,7 @@ import { fitDomain } from '../src/viz/geometry.js';
 import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
-import { chartLayout, referenceLayout } from '../src/viz/chart-layout.js';
+import { chartLayout, fontRelayout, PRESENT_SCALE, referenceLayout } from '../src/viz/chart-layout.js';
 import { controlSpec, formatNumber, sliderValue } from '../src/viz/control-spec.js';
 import { piflow2dSchema } from '../notebooks/schemas.js';
 import { bool, checkInput, int, labelOf, num, numList, oneOf, str, type Prop } from '../src/runtime/url-state.js';
@@ -376,4 +376,15 @@ test("the notebooks' schema entries answer through checkInput with the controls'
   assert.equal(check(lr, '0'), 'Learning rate: must be > 0');
   assert.equal(check(lr, '2e-4'), 2e-4);
   assert.equal(check(piflow2dSchema.seed, '1e6'), 1e6, 'open above');
+});
+
+test('chartLayout: presentation scale makes ticks at least 14 px and grows title and legend; scale 1 leaves the defaults', () => {
+  const plain = chartLayout({ title: 'loss' });
+  assert.equal('tickfont' in plain.xaxis, false);
+  assert.equal(plain.legend.font.size, 10);
+  const big = chartLayout({ title: 'loss', scale: PRESENT_SCALE }) as ReturnType<typeof chartLayout> & { xaxis: { tickfont: { size: number } }; yaxis: { tickfont: { size: number } } };
+  assert.ok(big.xaxis.tickfont.size >= 14 && big.yaxis.tickfont.size >= 14);
+  assert.ok(big.legend.font.size > 10 && big.title!.font.size > 13);
+  assert.ok(fontRelayout(PRESENT_SCALE)['xaxis.tickfont.size'] >= 14);
+  assert.equal(fontRelayout(1)['xaxis.tickfont.size'], 12);
 });

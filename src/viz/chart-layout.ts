@@ -42,6 +42,26 @@ export interface ChartLayoutOptions {
   empty?: boolean;
   /** the text of the empty state (default: 'no data yet') */
   emptyText?: string;
+  /**
+   * type scale (presentation mode: `PRESENT_SCALE`): title, ticks, legend and axis titles grow by it, ticks
+   * never below 14 px once scaled; 1 (the default) leaves Plotly's own sizes
+   */
+  scale?: number;
+}
+
+/** The event a page sends on `document` when presentation mode (`body.present`) is switched on or off. */
+export const PRESENT_EVENT = 'piflow:present';
+
+/** The type scale of presentation mode (`?present=1`): 12 px ticks become 15 px. */
+export const PRESENT_SCALE = 1.25;
+
+/** Plotly's font sizes at a type scale, for `Plotly.relayout` when presentation mode is toggled. */
+export function fontRelayout(scale: number): Record<string, number> {
+  const tick = scale === 1 ? 12 : Math.max(14, Math.round(12 * scale));
+  return {
+    'font.size': Math.round(12 * scale), 'title.font.size': Math.round(13 * scale), 'legend.font.size': Math.round(10 * scale),
+    'xaxis.tickfont.size': tick, 'yaxis.tickfont.size': tick,
+  };
 }
 
 /** Log axes label every tick with its full value ('0.08', '0.1', '2'), never with a lone digit. */
@@ -54,8 +74,12 @@ const LOG_TICKS = { tickformat: '~g' } as const;
  */
 export function chartLayout(o: ChartLayoutOptions) {
   const empty = o.empty ?? false;
+  const scale = o.scale ?? 1;
+  const f = fontRelayout(scale);
+  const sized = scale !== 1;
   const axis = (title: string, log: boolean | undefined, category = false) => ({
     title: { text: title },
+    ...(sized ? { tickfont: { size: f['xaxis.tickfont.size'] } } : {}),
     type: category ? ('category' as const) : log ? ('log' as const) : ('linear' as const),
     zeroline: false,
     automargin: true,
@@ -63,19 +87,20 @@ export function chartLayout(o: ChartLayoutOptions) {
     ...(log && !category ? LOG_TICKS : {}),
   });
   const height = o.height ?? 260;
-  const top = o.title ? 30 : 10;
+  const top = o.title ? Math.round(30 * scale) : 10;
   // the legend's top 50 px below the plot area (clear of tick labels and the x title), in paper units
   const legendY = -50 / Math.max(80, height - top - 80);
   return {
     title: o.title
-      ? { text: o.title, font: { size: 13 }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: 6 } }
+      ? { text: o.title, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: 6 } }
       : undefined,
     width: o.width ?? 420,
     height,
-    margin: { l: 50, r: 12, t: top, b: 10 },
+    margin: { l: Math.round(50 * scale), r: 12, t: top, b: 10 },
+    ...(sized ? { font: { size: f['font.size'] } } : {}),
     xaxis: axis(o.xTitle ?? 'iteration', o.logX, o.categoryX),
     yaxis: axis(o.yTitle ?? '', o.logY),
-    legend: { orientation: 'h' as const, x: 0, xanchor: 'left' as const, y: legendY, yanchor: 'top' as const, font: { size: 10 } },
+    legend: { orientation: 'h' as const, x: 0, xanchor: 'left' as const, y: legendY, yanchor: 'top' as const, font: { size: f['legend.font.size'] } },
     showlegend: !empty,
     annotations: empty
       ? [{ xref: 'paper' as const, yref: 'paper' as const, x: 0.5, y: 0.5, showarrow: false, text: o.emptyText ?? 'no data yet', font: { size: 12, color: '#888' } }]

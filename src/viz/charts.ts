@@ -15,7 +15,11 @@
 import Plotly from 'plotly.js-dist';
 import type { Data, Layout as PlotlyLayout } from 'plotly.js-dist';
 import { Ema } from './geometry.js';
-import { chartLayout, fin, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+import { chartLayout, fin, fontRelayout, PRESENT_EVENT, PRESENT_SCALE, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+/** The type scale of the page now: PRESENT_SCALE in presentation mode (`body.present`), else 1. */
+export function pageScale(doc: Document | undefined = globalThis.document): number {
+  return doc?.body?.classList.contains('present') ? PRESENT_SCALE : 1;
+}
 
 export { referenceLayout, type Reference };
 
@@ -49,6 +53,10 @@ abstract class PlotlyChart {
     Object.assign(this.div.style, { width: `${o.width ?? 420}px`, height: `${o.height ?? 260}px` });
     parent.appendChild(this.div);
     this.logY = o.logY ?? false;
+    // presentation mode switched: the fonts follow (a chart not drawn yet takes them from baseLayout)
+    parent.ownerDocument.addEventListener(PRESENT_EVENT, () => {
+      void this.enqueue(() => ((this.div as unknown as { _fullLayout?: unknown })._fullLayout ? Plotly.relayout(this.div, fontRelayout(pageScale(this.div.ownerDocument)) as Layout) : undefined));
+    });
   }
 
   get element(): HTMLDivElement { return this.div; }
@@ -62,7 +70,7 @@ abstract class PlotlyChart {
   /** the shared layout (chart-layout.ts): title above, legend below, readable log ticks, empty state */
   protected baseLayout(extra: { logX?: boolean; categoryX?: boolean; empty?: boolean } = {}): Layout {
     const o = this.o;
-    return chartLayout({ ...o, logY: this.logY, logX: extra.logX, categoryX: extra.categoryX, empty: extra.empty, emptyText: o.emptyText }) as Layout;
+    return chartLayout({ ...o, logY: this.logY, logX: extra.logX, categoryX: extra.categoryX, empty: extra.empty, emptyText: o.emptyText, scale: pageScale(this.div.ownerDocument) }) as Layout;
   }
 
   /** switches the y axis between linear and log */

@@ -11,6 +11,9 @@
  * All: the posterior-mean x̂₀ along the substeps as a dashed path with dots (data-testid="x0-path"),
  * the current x̂₀ highlighted (data-testid="x0-current"); optionally the particle's own x_t path and a
  * line from the current x_t to x̂₀ (the direction the policy's velocity u = (x_t − x̂₀)/σ points away from).
+ * A legend (data-testid="inspector-legend") names the marks of the snapshot shown; the title is the
+ * snapshot's label followed by the σ now highlighted ("step 1, σ_src = 1.00 · σ = 0.873"), so it follows
+ * the scrubber.
  * Container data-testid="policy-inspector".
  *
  * Input (`update`): one PolicySnapshot or an array of them (one per NFE step, in order), or null:
@@ -22,6 +25,8 @@
  * `sigma` gives σ of each x0Path entry so that `setTime(σ)` (wired to the trajectory scrubber) picks the
  * snapshot whose σ range holds σ and highlights x̂₀ there; without it use `setIndex(j)`.
  */
+import * as d3 from 'd3';
+import { PRESENT_EVENT } from './chart-layout.js';
 import { PlotFrame, type Domain, type FrameOptions } from './frame.js';
 import { componentCircles, count, pointAtIndex, polylineD, dotsD, sigmaIndex, toXY, type ComponentCircle, type Points } from './geometry.js';
 
@@ -35,6 +40,8 @@ export interface InspectorOptions extends FrameOptions {
   /** largest mean-marker radius in px (default 10) */
   maxRadius?: number;
   color?: string;
+  /** the legend of the marks (default true) */
+  legend?: boolean;
 }
 
 /**
@@ -59,6 +66,9 @@ export class PolicyInspector {
   private active = -1;
   private index = 0;
   private readonly gPolicy; private readonly gPath; private readonly gCurrent;
+  private readonly gLegend: d3.Selection<SVGGElement, unknown, null, undefined>;
+  private legendKind = '';
+  private baseTitle = '';
   private readonly color: string;
 
   constructor(parent: HTMLElement, readonly options: InspectorOptions = {}) {
@@ -68,6 +78,41 @@ export class PolicyInspector {
     this.gPolicy = p.append('g').attr('class', 'policy');
     this.gPath = p.append('g').attr('class', 'paths');
     this.gCurrent = p.append('g').attr('class', 'current');
+    const f = this.frame;
+    this.gLegend = d3.select(f.svg).append('g').attr('class', 'legend').attr('data-testid', 'inspector-legend')
+      .attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 4})`).style('pointer-events', 'none');
+    this.drawLegend('none');
+    parent.ownerDocument.addEventListener(PRESENT_EVENT, () => { const k = this.legendKind; this.legendKind = ''; this.drawLegend(k); });
+  }
+
+  /** the legend for what a snapshot draws ('mixture' | 'points' | 'none'; '' before any data) */
+  private drawLegend(kind: string): void {
+    if (kind === this.legendKind || this.options.legend === false) return;
+    this.legendKind = kind;
+    const g = this.gLegend;
+    g.selectAll('*').remove();
+    type Mark = 'disc' | 'ring' | 'x0' | 'xt' | 'dx';
+    const items: [string, Mark][] = [];
+    if (kind === 'mixture') items.push(['GM component (area ∝ weight)', 'disc'], ['one-σ ring', 'ring']);
+    if (kind === 'points') items.push(['DX grid point (x₀ on the time grid)', 'dx']);
+    items.push(['x̂₀ along the substeps', 'x0'], ['x_σ, the particle', 'xt']);
+    items.forEach(([name, mark], i) => {
+      const row = g.append('g').attr('class', 'legend-item').attr('transform', `translate(0,${i * 17 + 8})`);
+      if (mark === 'disc') row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 4.5).attr('fill', '#7b3294');
+      if (mark === 'ring') row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 5).attr('fill', 'none').attr('stroke', '#555').attr('stroke-dasharray', '3,3');
+      if (mark === 'dx') row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 3.5).attr('fill', '#7b3294');
+      if (mark === 'x0') {
+        row.append('line').attr('x1', 0).attr('x2', 14).attr('y1', -3).attr('y2', -3).attr('stroke', '#222').attr('stroke-dasharray', '4,2');
+        row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 3.5).attr('fill', '#111');
+      }
+      if (mark === 'xt') {
+        row.append('line').attr('x1', 0).attr('x2', 14).attr('y1', -3).attr('y2', -3).attr('stroke', this.color).attr('stroke-width', 1.2);
+        row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 3).attr('fill', this.color);
+      }
+      row.append('text').attr('x', 18).attr('fill', 'currentColor').text(name);
+    });
+    const node = g.node();
+    if (node?.isConnected) PlotFrame.backdrop(node);
   }
 
   get element(): HTMLDivElement { return this.frame.root; }
@@ -150,7 +195,8 @@ export class PolicyInspector {
       : sn.draw === 'mixture' ? `${sn.family ?? 'GMFlow'}, ${sn.symbol ?? 'K'} = ${circles.length}`
       : sn.draw === 'points' ? `${sn.family ?? 'DX'}, ${sn.symbol ?? 'N'} = ${count(dx)}`
       : sn.family ?? 'policy';
-    f.setTitle(sn?.label ?? (this.snaps.length > 1 ? `${kind} · step ${this.active + 1}/${this.snaps.length}` : kind));
+    this.baseTitle = sn?.label ?? (this.snaps.length > 1 ? `${kind} · step ${this.active + 1}/${this.snaps.length}` : kind);
+    this.drawLegend(sn ? sn.draw : 'none');
     this.drawCurrent();
   }
 
@@ -160,6 +206,14 @@ export class PolicyInspector {
     const x0 = sn ? toXY(sn.x0Path) : undefined;
     const xt = sn?.xPath ? toXY(sn.xPath) : undefined;
     const p0 = x0 && count(x0) ? pointAtIndex(x0, this.index) : undefined;
+    // the title follows the highlighted state: the snapshot's label, then σ there
+    const sg = sn?.sigma;
+    let sigma = NaN;
+    if (sg && sg.length) {
+      const j = Math.min(Math.max(this.index, 0), sg.length - 1), j0 = Math.floor(j), j1 = Math.min(j0 + 1, sg.length - 1);
+      sigma = sg[j0] + (j - j0) * (sg[j1] - sg[j0]);
+    }
+    f.setTitle(Number.isFinite(sigma) ? `${this.baseTitle} · σ = ${sigma.toFixed(3)}` : this.baseTitle);
     const pt = xt && count(xt) ? pointAtIndex(xt, this.index) : undefined;
     this.gCurrent.selectAll<SVGLineElement, [[number, number], [number, number]]>('line.xt-current')
       .data(p0 && pt ? [[pt, p0] as [[number, number], [number, number]]] : [])

@@ -1,7 +1,7 @@
 /**
  * TrajectoryView — teacher ODE paths and π-Flow policy paths from the same noise points, in x-space.
  *
- * Shows: each teacher path (thin blue, data-testid="teacher-path"), each policy path (orange,
+ * Shows: each teacher path (dark blue, drawn wide enough to read under the policy's, data-testid="teacher-path"), each policy path (orange,
  * data-testid="policy-path") with its substeps as small dots (data-testid="policy-substeps") and every
  * network evaluation as a ringed marker (data-testid="nfe-marker"); optionally the data as a faint
  * canvas background. A time scrubber places a particle (data-testid="particle", data-kind teacher |
@@ -23,6 +23,7 @@
  */
 import * as d3 from 'd3';
 import { PlotFrame, type Domain, type FrameOptions } from './frame.js';
+import { PRESENT_EVENT } from './chart-layout.js';
 import { count, dotsD, pointAtSigma, polylineD, toXY, type Points } from './geometry.js';
 
 export interface Path {
@@ -83,7 +84,7 @@ export class TrajectoryView {
     this.frame.svg.setAttribute('data-testid', 'trajectory-plot');
     this.onSelect = options.onSelect;
     this.onTime = options.onTime;
-    this.tColor = options.teacherColor ?? '#3b75af';
+    this.tColor = options.teacherColor ?? '#1a56a6';
     this.pColor = options.policyColor ?? '#e8710a';
     const p = this.frame.plot;
     this.gTeacher = p.append('g').attr('class', 'teacher');
@@ -203,7 +204,7 @@ export class TrajectoryView {
     this.gTeacher.selectAll<SVGPathElement, PathInfo>('path.teacher-path')
       .data(this.teacher, (d) => d.i)
       .join((e) => e.append('path').attr('class', 'teacher-path').attr('data-testid', 'teacher-path')
-        .attr('fill', 'none').attr('stroke', this.tColor).attr('stroke-width', 1).attr('stroke-opacity', 0.7)
+        .attr('fill', 'none').attr('stroke', this.tColor).attr('stroke-width', 1.8).attr('stroke-opacity', 0.9)
         .style('cursor', 'pointer').on('click', (_ev: Event, d: PathInfo) => this.pick(d.i)))
       .attr('data-index', (d) => d.i)
       .attr('d', (d) => polylineD(d.xy, sx, sy));
@@ -262,7 +263,7 @@ export class TrajectoryView {
     const s = this.selected;
     const op = (i: number, on: number, off: number, base: number) => (s === null ? base : i === s ? on : off);
     this.gTeacher.selectAll<SVGPathElement, PathInfo>('path.teacher-path')
-      .attr('stroke-opacity', (d) => op(d.i, 1, 0.2, 0.7)).attr('stroke-width', (d) => (d.i === s ? 2 : 1));
+      .attr('stroke-opacity', (d) => op(d.i, 1, 0.6, 0.9)).attr('stroke-width', (d) => (d.i === s ? 2.8 : 1.8));
     this.gPolicy.selectAll<SVGGElement, PathInfo>('g.policy-item')
       .attr('opacity', (d) => op(d.i, 1, 0.25, 1))
       .classed('selected', (d) => d.i === s);
@@ -279,13 +280,15 @@ export class TrajectoryView {
     const g = d3.select(f.svg).append('g').attr('class', 'legend').attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 4})`)
       .style('pointer-events', 'none');
     items.forEach(([name, color, kind], i) => {
-      const row = g.append('g').attr('transform', `translate(0,${i * 13 + 6})`);
+      const row = g.append('g').attr('transform', `translate(0,${i * 17 + 8})`);
       if (kind === 'line') row.append('line').attr('x1', 0).attr('x2', 14).attr('y1', -3).attr('y2', -3).attr('stroke', color).attr('stroke-width', 2);
       else row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 3.2).attr('fill', 'white').attr('stroke', color).attr('stroke-width', 1.2);
       row.append('text').attr('x', 18).attr('fill', 'currentColor').text(name);
     });
     const node = g.node();
     if (node?.isConnected) PlotFrame.backdrop(node);
+    // presentation mode changes the legend's type size: the backdrop follows
+    if (node) f.svg.ownerDocument.addEventListener(PRESENT_EVENT, () => node.isConnected && PlotFrame.backdrop(node));
   }
 
   exportSvg(): string { return this.frame.exportSvg(); }

@@ -225,6 +225,70 @@ describe('notebooks on wasm', () => {
     }
   });
 
+  test('π-Flow presentation mode at 1280×720: Distill and the trajectory plot on one screen, 14 px ticks, space distills, ←/→ scrub σ', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm', query: { present: '1' } });
+    try {
+      await r.page.setViewportSize({ width: 1280, height: 720 });
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
+      assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'true');
+      assert.equal(await r.page.evaluate(() => window.scrollY), 0);
+      for (const id of ['distill-student', 'trajectory-plot']) {
+        const b = await r.page.locator(tid(id)).boundingBox();
+        assert.ok(b, `${id} is laid out`);
+        assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 1280 && b.y + b.height <= 720, `${id} inside the 1280×720 viewport: ${JSON.stringify(b)}`);
+      }
+      const d3Ticks = await r.page.locator(`${tid('trajectory-plot')} .axes text`).evaluateAll((els) => els.map((e) => parseFloat(getComputedStyle(e).fontSize)));
+      assert.ok(d3Ticks.length > 0 && d3Ticks.every((px) => px >= 14), `trajectory ticks ${d3Ticks}`);
+      // ←/→ scrub σ (the slider's right is σ = 0)
+      const slider = () => r.page.locator(tid('time-slider')).inputValue().then(Number);
+      const v0 = await slider();
+      await r.page.keyboard.press('ArrowRight');
+      await r.page.keyboard.press('ArrowRight');
+      const v1 = await slider();
+      assert.ok(v1 > v0, `→ moves the scrubber (${v0} → ${v1})`);
+      await r.page.keyboard.press('ArrowLeft');
+      assert.ok((await slider()) < v1, '← moves it back');
+      // space distills: the progress runs, and the loss chart's ticks are at least 14 px
+      await r.page.keyboard.press(' ');
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'running', null, { timeout: 60_000 });
+      await r.page.waitForSelector(`${tid('loss-plot')} .xtick text`, { timeout: 60_000 });
+      const plotlyTicks = await r.page.locator(`${tid('loss-plot')} .xtick text, ${tid('loss-plot')} .ytick text`).evaluateAll((els) => els.map((e) => parseFloat(getComputedStyle(e).fontSize)));
+      assert.ok(plotlyTicks.length > 0 && plotlyTicks.every((px) => px >= 14), `loss chart ticks ${plotlyTicks}`);
+      await r.page.keyboard.press(' ');
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'paused', null, { timeout: 60_000 });
+      // the toggle leaves presentation mode: the buttons go back to section 2, the address loses ?present, the ticks shrink
+      await r.page.click(tid('present-toggle'));
+      assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'false');
+      assert.equal(await r.page.evaluate(() => new URL(location.href).searchParams.get('present')), null);
+      assert.equal(await r.page.locator(tid('present-stage')).count(), 0);
+      assert.match((await r.page.locator(tid('distill-student')).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/);
+      await r.page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid="loss-plot"] .xtick text')).every((e) => parseFloat(getComputedStyle(e).fontSize) < 14), null, { timeout: 10_000 });
+      assertClean(r, 'piflow-2d presentation');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow inspector: a legend names its marks; its title follows the scrubbed σ', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 60_000 });
+      const legend = await r.page.locator(`${tid('policy-inspector')} ${tid('inspector-legend')} text`).allTextContents();
+      for (const re of [/GM component \(area ∝ weight\)/, /one-σ ring/, /x̂₀ along the substeps/]) assert.ok(legend.some((t) => re.test(t)), `legend has ${re}: ${legend}`);
+      const title = () => r.page.locator(`${tid('policy-inspector')} svg text.title`).textContent().then((t) => t ?? '');
+      const before = await title();
+      assert.match(before, /^step 1, σ_src = 1\.00 · σ = 1\.000$/);
+      await r.page.locator(tid('time-slider')).evaluate((el: HTMLInputElement) => { el.value = '0.1'; el.dispatchEvent(new Event('input')); });
+      await r.page.waitForFunction((b) => (document.querySelector('[data-testid="policy-inspector"] svg text.title')?.textContent ?? b) !== b, before, { timeout: 10_000 });
+      assert.match(await title(), /^step 1, σ_src = 1\.00 · σ = 0\.900$/);
+      assertClean(r, 'piflow-2d inspector');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('policy explorer: a preset sets the sweep, its fixed axes and both teacher references', async () => {
     const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
     try {
