@@ -12,7 +12,7 @@ import type { ToyNetArtifacts } from '../src/models/artifacts.js';
 import type { NetArtifacts } from '../src/models/io-handlers.js';
 import { hashFor, readLocationState, type Schema, type StateOf } from '../src/runtime/url-state.js';
 import { button, messageLine } from '../src/viz/controls.js';
-import type { Notebook } from '../src/runtime/notebook.js';
+import { Notebook } from '../src/runtime/notebook.js';
 import type { ProgressView } from '../src/viz/progress.js';
 import type { LossChart } from '../src/viz/charts.js';
 import { DATASETS } from '../datasets/index.js';
@@ -74,6 +74,20 @@ export async function startLab<A extends WorkerApi = LabApi, E extends { event: 
 export function initialState<S extends Schema>(schema: S): { state: StateOf<S>; messages: string[] } {
   const r = readLocationState(schema, location);
   return { state: r.state, messages: r.messages };
+}
+
+/**
+ * A notebook page's start: its state from the address (bad values reset to their defaults and reported
+ * at the message line `messageId`), a Notebook kept in sync with the address, and the page's formulas
+ * rendered.
+ */
+export function openNotebook<S extends Schema>(schema: S, messageId: string): { state: StateOf<S>; nb: Notebook } {
+  const { state, messages } = initialState(schema);
+  const nb = new Notebook();
+  syncUrl(schema, nb, state);
+  renderMath();
+  if (messages.length) messenger(messageId)(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
+  return { state, nb };
 }
 
 /** Keeps the address in sync with the notebook's inputs (history.replaceState: no navigation). */

@@ -3,7 +3,6 @@
  * its samples, ODE trajectories, velocity field and density. Cells on @observablehq/runtime; every
  * control is in the URL.
  */
-import { Notebook } from '../src/runtime/notebook.js';
 import { bool, int, num, oneOf } from '../src/runtime/url-state.js';
 import { DATASETS_2D, parseCsv2d } from '../src/data/toy2d.js';
 import { button, messageLine } from '../src/viz/controls.js';
@@ -17,7 +16,7 @@ import { DrawPad } from '../src/viz/draw.js';
 import { exportButtons } from '../src/viz/export.js';
 import { splitPaths } from '../src/runtime/paths.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
-import { $, byTestId, counter, DATASET_OPTIONS, messenger, initialState, modelIO, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
+import { $, byTestId, counter, DATASET_OPTIONS, messenger, modelIO, noisePoints, presentation, startLab, openNotebook } from './common.js';
 import { loopButtons, type LoopControls } from './loop-buttons.js';
 
 const DATA_CHOICES = [...DATASETS_2D, 'draw', 'csv'] as const;
@@ -38,13 +37,9 @@ const schema = {
   logLoss: bool(true, 'log-scale loss'),
 };
 
-const { state, messages } = initialState(schema);
-const nb = new Notebook();
-syncUrl(schema, nb, state);
-renderMath();
+const { state, nb } = openNotebook(schema, 'teacher-message');
 
 const note = messenger('teacher-message');
-if (messages.length) note(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls (from the schema) ----------------------------------------------------------------
 const tc = $('#teacher-controls');

@@ -3,7 +3,6 @@
  * live in the worker, streams the π-ID loss and the sliced-W1 distance to data, and shows teacher vs
  * policy trajectories with the selected particle's policy, plus samples at 1, 2 and 4 NFE.
  */
-import { Notebook } from '../src/runtime/notebook.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
 import { schemaInputs } from '../src/viz/schema-controls.js';
 import { scatterGrid } from '../src/viz/scatter.js';
@@ -19,7 +18,7 @@ import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls } from './student-controls.js';
 import { piflow2dSchema } from './schemas.js';
-import { $, counter, messenger, initialState, modelIO, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
+import { $, counter, messenger, modelIO, noisePoints, presentation, startLab, openNotebook } from './common.js';
 import { distillButtons, type LoopControls } from './loop-buttons.js';
 
 /**
@@ -37,14 +36,10 @@ export const SHIPPED_STUDENTS = [
 /** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
 export const schema = piflow2dSchema;
 
-const { state, messages } = initialState(schema);
-const nb = new Notebook();
-syncUrl(schema, nb, state);
-renderMath();
+const { state, nb } = openNotebook(schema, 'student-message');
 
 const teacherNote = messenger('teacher-message');
 const studentNote = messenger('student-message');
-if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls (from the schema) ----------------------------------------------------------------
 schemaInputs(nb, schema, state, { dataset: $('#teacher-controls'), temperature: $('#sampling-controls') });

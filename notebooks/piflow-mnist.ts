@@ -4,7 +4,6 @@
  * same noise (teacher many/1/2/4 Euler steps vs student 1/2/4 NFE), classifier quality and diversity,
  * the policy's x̂₀ across the substeps next to the teacher's, and PCA trajectories with pixel traces.
  */
-import { Notebook } from '../src/runtime/notebook.js';
 import { button } from '../src/viz/controls.js';
 import { schemaInputs } from '../src/viz/schema-controls.js';
 import { ImageGridView, type ImageRow } from '../src/viz/images.js';
@@ -22,23 +21,19 @@ import type { DistillConfig } from '../src/runtime/student.js';
 import { studentConfig, studentControls } from './student-controls.js';
 import { distillButtons, loopButtons } from './loop-buttons.js';
 import { mnistSchema } from './schemas.js';
-import { $, byTestId, counter, messenger, initialState, modelIO, presentation, renderMath, startLab, syncUrl } from './common.js';
+import { $, byTestId, counter, messenger, modelIO, presentation, startLab, openNotebook } from './common.js';
 
 type Mnist = LabClient<MnistApi, MnistEvent>;
 
 /** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
 export const schema = mnistSchema;
 
-const { state, messages } = initialState(schema);
-const nb = new Notebook();
-syncUrl(schema, nb, state);
-renderMath();
+const { state, nb } = openNotebook(schema, 'student-message');
 
 const assetsNote = messenger('assets-message');
 const teacherNote = messenger('teacher-message');
 const studentNote = messenger('student-message');
 const qualityNote = messenger('quality-message');
-if (messages.length) studentNote(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls (from the schema) ----------------------------------------------------------------
 const tc = $('#teacher-controls');

@@ -2,7 +2,6 @@
  * Notebook 3 — Policy explorer: sweep one hyperparameter over a few values, everything else fixed and
  * seeded; small multiples of samples and trajectories, and quality against the swept value.
  */
-import { Notebook } from '../src/runtime/notebook.js';
 import { checkInput, numList } from '../src/runtime/url-state.js';
 import { button } from '../src/viz/controls.js';
 import { schemaControl, schemaInputs } from '../src/viz/schema-controls.js';
@@ -16,7 +15,7 @@ import { splitPaths } from '../src/runtime/paths.js';
 import { POLICY_FAMILIES } from '../src/engine/families.js';
 import type { LabClient } from '../src/runtime/lab-client.js';
 import type { DistillConfig } from '../src/runtime/student.js';
-import { $, initialState, messenger, noisePoints, presentation, renderMath, startLab, syncUrl } from './common.js';
+import { $, messenger, noisePoints, presentation, startLab, openNotebook } from './common.js';
 import { showApplicableControls, studentConfig } from './student-controls.js';
 import { explorerSchema, PARAMS, PRESETS, type Param, type Preset } from './schemas.js';
 
@@ -29,12 +28,8 @@ const PRECISION_AXIS: SweepAxes = { yTitle: 'precision (share inside the data)',
 /** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
 const schema = explorerSchema;
 
-const { state, messages } = initialState(schema);
-const nb = new Notebook();
-syncUrl(schema, nb, state);
-renderMath();
+const { state, nb } = openNotebook(schema, 'sweep-message');
 const note = messenger('sweep-message');
-if (messages.length) note(`Some settings in the address were invalid and were reset: ${messages.join('; ')}`, 'error');
 
 // ---- controls ----------------------------------------------------------------------------------
 const sc = $('#sweep-controls');
