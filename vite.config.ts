@@ -137,6 +137,8 @@ function mnistData(): Plugin {
         const name = (req.url ?? '').replace(/^\//, '').split('?')[0];
         if (!MNIST_FILES.includes(name)) return next();
         res.setHeader('Content-Type', 'application/octet-stream');
+        // this middleware answers before Vite applies server.headers
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         createReadStream(path.join(MNIST_DIR, name)).pipe(res);
       });
     },
