@@ -16,8 +16,8 @@
  *   SOFTWARE_WEBGL_ENABLED) are accepted only when that backend is asked for explicitly.
  * - wasm: the binaries come from the bundle (`setWasmPaths` with `?url` imports). In a cross-origin
  *   isolated page or worker (`crossOriginIsolated`: `npm start` and the Vite servers send COOP/COEP,
- *   see src/cli/serve.ts) tfjs picks the threaded SIMD build, on navigator.hardwareConcurrency
- *   threads; elsewhere there is no SharedArrayBuffer and it runs on one thread, and the choice says why
+ *   see src/cli/serve.ts) tfjs picks the threaded SIMD build, on half the logical cores (at most 8;
+ *   tfjs's rule); elsewhere there is no SharedArrayBuffer and it runs on one thread, and the choice says why
  *   (`threads`, `threadsNote`, shown by describeBackend). The threaded build survives minification
  *   only thanks to vite.config.ts's verbatimWasmThreadFactory (the minifier broke the pthread
  *   workers: "ReferenceError: e is not defined"). The engine's transpose-free matmul and
