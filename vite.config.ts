@@ -22,6 +22,13 @@ import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, rea
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** the same headers as ISOLATION_HEADERS in src/cli/serve.ts (this file is not compiled by tsc) */
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const WEB = path.join(ROOT, 'web');
 const NOTEBOOKS = path.join(WEB, 'notebooks');
@@ -130,6 +137,8 @@ function mnistData(): Plugin {
         const name = (req.url ?? '').replace(/^\//, '').split('?')[0];
         if (!MNIST_FILES.includes(name)) return next();
         res.setHeader('Content-Type', 'application/octet-stream');
+        // this middleware answers before Vite applies server.headers
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         createReadStream(path.join(MNIST_DIR, name)).pipe(res);
       });
     },
@@ -145,12 +154,45 @@ function mnistData(): Plugin {
   };
 }
 
+/**
+ * tfjs-backend-wasm's threaded build in a minified bundle. tfjs starts each pthread worker with
+ * `new Blob(['var WasmBackendModuleThreadedSimd = ' + factory.toString()])`, i.e. the *bundled* text of
+ * Emscripten's factory function, run on its own in the worker. That function reads a variable of the
+ * closure around it, guarded: `if (typeof _scriptDir !== "undefined" && _scriptDir)`. In the worker
+ * there is no such closure, and the guard makes it harmless, but the minifier (oxc, Vite 8) sees a
+ * declared local and rewrites the guard to `e !== void 0 && e` (`_scriptDir` renamed to `e`), which
+ * throws "ReferenceError: e is not defined" in every pthread worker (tfjs's README, "JS Minification",
+ * describes the same failure with other minifiers). The fix: the factory's `toString()` returns its
+ * verbatim, unminified source (a string literal, which the minifier keeps as it is), so the workers
+ * run exactly what Emscripten wrote. Costs ~55 kB per bundle that contains the wasm backend.
+ * The build fails loudly if a tfjs update changes the file's shape.
+ */
+function verbatimWasmThreadFactory(): Plugin {
+  const FILE = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
+  return {
+    name: 'piflow-verbatim-wasm-thread-factory',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!FILE.test(id.split('?')[0])) return null;
+      const start = code.indexOf('return (\nfunction(WasmBackendModuleThreadedSimd) {');
+      const end = code.lastIndexOf('\n);\n})();');
+      const tail = code.indexOf("if (typeof exports === 'object' && typeof module === 'object')");
+      if (start < 0 || end < start || tail < end) {
+        throw new Error(`${id}: unexpected shape; the threaded wasm build needs its factory kept verbatim (see vite.config.ts)`);
+      }
+      const inner = code.slice(start + 'return (\n'.length, end);
+      const keep = `WasmBackendModuleThreadedSimd.toString = function () { return ${JSON.stringify(inner)}; };\n`;
+      return { code: code.slice(0, tail) + keep + code.slice(tail), map: null };
+    },
+  };
+}
+
 export default defineConfig({
   root: WEB,
   // relative asset URLs: dist/web works from any path (a sub-folder of a web server too)
   base: './',
   publicDir: path.join(ROOT, 'static'),
-  plugins: [notebookIndex(), mnistData()],
+  plugins: [notebookIndex(), mnistData(), verbatimWasmThreadFactory()],
   build: {
     outDir: path.join(ROOT, 'dist', 'web'),
     emptyOutDir: true,
@@ -160,7 +202,8 @@ export default defineConfig({
     rolldownOptions: { input: pageInputs() },
   },
   // training runs in module workers (`new Worker(new URL('./x.ts', import.meta.url), { type: 'module' })`)
-  worker: { format: 'es' },
-  server: { host: 'localhost', port: 5173, strictPort: false },
-  preview: { host: 'localhost', port: 5173 },
+  worker: { format: 'es', plugins: () => [verbatimWasmThreadFactory()] },
+  // cross-origin isolation (as src/cli/serve.ts sends it): SharedArrayBuffer for the threaded wasm build
+  server: { host: 'localhost', port: 5173, strictPort: false, headers: ISOLATION_HEADERS },
+  preview: { host: 'localhost', port: 5173, headers: ISOLATION_HEADERS },
 });

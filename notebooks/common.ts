@@ -5,6 +5,7 @@
  * worker); no tfjs here (the page only renders).
  */
 import { LabClient, type WorkerApi } from '../src/runtime/lab-client.js';
+import { describeBackend } from '../src/runtime/backend-param.js';
 import type { LabApi, LabEvent } from '../src/runtime/lab-protocol.js';
 import { Rng } from '../src/engine/rng.js';
 import katex from 'katex';
@@ -53,7 +54,7 @@ export async function startLab<A extends WorkerApi = LabApi, E extends { event: 
   const common = client as unknown as LabClient<LabApi, CommonEvent>;
   const show = (note?: string) => {
     const b = client.backend;
-    indicator.textContent = b.fellBackFrom.length ? `${b.name} (fell back from ${b.fellBackFrom.join(', ')})` : b.name;
+    indicator.textContent = describeBackend(b);
     indicator.dataset.backend = b.name;
     indicator.dataset.state = 'ready';
     if (reason) {

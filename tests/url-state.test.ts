@@ -5,7 +5,7 @@ import {
   validateState, type StateOf,
 } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
-import { candidateOrder, parseBackendParam } from '../src/runtime/backend-param.js';
+import { candidateOrder, describeBackend, parseBackendParam } from '../src/runtime/backend-param.js';
 
 const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'toy dataset'),
@@ -217,4 +217,14 @@ test("notebooks' schemas: every π-ID control has a label and help in the paper'
   assert.equal(gm.gmDropout, 0.1);
   assert.equal(distillConfigOf({ ...base, window: 5 }).windowSubsteps, 5);
   assert.ok(!('totalSubsteps' in dx), 'settings a notebook has no control for keep the distiller defaults');
+});
+
+test('describeBackend: the fallback chain and the wasm thread count', () => {
+  assert.equal(describeBackend({ name: 'webgl', fellBackFrom: ['webgpu'] }), 'webgl (fell back from webgpu)');
+  assert.equal(describeBackend({ name: 'wasm', fellBackFrom: [], threads: 4 }), 'wasm (4 threads)');
+  assert.equal(
+    describeBackend({ name: 'wasm', fellBackFrom: ['webgpu', 'webgl'], threads: 1, threadsNote: 'no cross-origin isolation' }),
+    'wasm (1 thread: no cross-origin isolation; fell back from webgpu, webgl)',
+  );
+  assert.equal(describeBackend({ name: 'cpu', fellBackFrom: [] }), 'cpu');
 });

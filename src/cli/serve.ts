@@ -39,7 +39,25 @@ export interface ServeOptions {
   root?: string;
   /** no start-up line on stdout */
   quiet?: boolean;
+  /**
+   * Send the cross-origin isolation headers (COOP/COEP/CORP, see ISOLATION_HEADERS); default true.
+   * false serves the pages without them (not `crossOriginIsolated`: the wasm backend then runs on one
+   * thread), which the browser tests use to check that fallback.
+   */
+  isolation?: boolean;
 }
+
+/**
+ * Cross-origin isolation: with these the pages are `crossOriginIsolated`, so SharedArrayBuffer exists
+ * and tfjs's threaded wasm build can run its pthread workers. Everything the pages load is same-origin
+ * (bundled tfjs and wasm, /mnist/ IDX files, blob: worker URLs and downloads), so `require-corp` blocks
+ * nothing; CORP `same-origin` on every response keeps that explicit.
+ */
+export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
 
 export interface RunningServer {
   server: Server;
@@ -73,7 +91,9 @@ export function resolveRequest(root: string, pathname: string): string | null {
 export function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
   const root = path.resolve(opts.root ?? WEB_ROOT);
   const host = opts.host ?? '127.0.0.1';
+  const isolation = opts.isolation ?? true;
   const server = createServer((req, res) => {
+    if (isolation) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       send(res, 405, 'method not allowed\n');

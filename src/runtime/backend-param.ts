@@ -20,6 +20,10 @@ export interface BackendChoice {
   reason?: string;
   /** the `?backend=` value (or argument) as given, if any */
   requested?: string;
+  /** wasm only: the threads XNNPACK runs on (tf.wasm's getThreadsCount()) */
+  threads?: number;
+  /** wasm only: why it runs on one thread (e.g. "no cross-origin isolation"), when it does */
+  threadsNote?: string;
 }
 
 export interface BackendParam {
@@ -54,7 +58,18 @@ export function candidateOrder(forced?: BackendName): BackendName[] {
   return forced ? BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(forced)) : [...BACKEND_ORDER];
 }
 
-/** One line for the backend indicator, e.g. "webgl (fell back from webgpu)". */
-export function describeBackend(choice: BackendChoice): string {
-  return choice.fellBackFrom.length > 0 ? `${choice.name} (fell back from ${choice.fellBackFrom.join(', ')})` : choice.name;
+/** The wasm thread count as shown, e.g. "4 threads", "1 thread: no cross-origin isolation". */
+export function describeThreads(threads: number, note?: string): string {
+  return `${threads} ${threads === 1 ? 'thread' : 'threads'}${note ? `: ${note}` : ''}`;
+}
+
+/**
+ * One line for the backend indicator, e.g. "webgl (fell back from webgpu)", "wasm (4 threads)",
+ * "wasm (1 thread: no cross-origin isolation; fell back from webgpu, webgl)".
+ */
+export function describeBackend(choice: Pick<BackendChoice, 'threads' | 'threadsNote'> & { name: string; fellBackFrom: readonly string[] }): string {
+  const parts: string[] = [];
+  if (choice.threads !== undefined) parts.push(describeThreads(choice.threads, choice.threadsNote));
+  if (choice.fellBackFrom.length > 0) parts.push(`fell back from ${choice.fellBackFrom.join(', ')}`);
+  return parts.length > 0 ? `${choice.name} (${parts.join('; ')})` : choice.name;
 }

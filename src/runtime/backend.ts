@@ -14,10 +14,14 @@
  * - A software GPU is slower than wasm: a WebGPU fallback adapter (SwiftShader), and WebGL on a
  *   software renderer (SwiftShader, llvmpipe; or with a "major performance caveat", tfjs's
  *   SOFTWARE_WEBGL_ENABLED) are accepted only when that backend is asked for explicitly.
- * - wasm: the binaries come from the bundle (`setWasmPaths` with `?url` imports), multithreading is
- *   switched off (the threaded build does not survive minification, and it would need cross-origin
- *   isolation), and the engine's transpose-free matmul and conv-gradient kernels are installed once wasm
- *   is ready.
+ * - wasm: the binaries come from the bundle (`setWasmPaths` with `?url` imports). In a cross-origin
+ *   isolated page or worker (`crossOriginIsolated`: `npm start` and the Vite servers send COOP/COEP,
+ *   see src/cli/serve.ts) tfjs picks the threaded SIMD build, on half the logical cores (at most 8;
+ *   tfjs's rule); elsewhere there is no SharedArrayBuffer and it runs on one thread, and the choice says why
+ *   (`threads`, `threadsNote`, shown by describeBackend). The threaded build survives minification
+ *   only thanks to vite.config.ts's verbatimWasmThreadFactory (the minifier broke the pthread
+ *   workers: "ReferenceError: e is not defined"). The engine's transpose-free matmul and
+ *   conv-gradient kernels are installed once wasm is ready.
  * - Every candidate is checked with a tiny computation before it is accepted.
  *
  * Device loss (a WebGPU device lost, a WebGL context lost): register a handler with
@@ -28,7 +32,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -43,14 +47,25 @@ let wasmConfigured = false;
 
 function configureWasm(): void {
   if (wasmConfigured) return;
-  // must be set before the wasm backend initialises: the threaded build breaks in minified bundles
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  // must be set before the wasm backend initialises. Without isolation tfjs's own check finds no
+  // SharedArrayBuffer anyway; saying so keeps the one-thread path explicit. With it, tfjs picks the
+  // threaded SIMD build and XNNPACK runs on min(hardwareConcurrency / 2, 8) threads (tfjs's
+  // init_with_threads_count caps any setThreadsCount at half the logical cores, so a 2-core machine
+  // gets one thread even when isolated).
+  if (wasmThreadsProblem() !== null) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   setWasmPaths({
     'tfjs-backend-wasm.wasm': wasmPlainUrl,
     'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
     'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimdUrl,
   });
   wasmConfigured = true;
+}
+
+/** Why the wasm backend cannot use threads here, or null when it can. */
+function wasmThreadsProblem(): string | null {
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== true) return 'no cross-origin isolation';
+  if (typeof SharedArrayBuffer === 'undefined') return 'no SharedArrayBuffer';
+  return null;
 }
 
 /** Why a backend is not even registered (tfjs registers webgpu only when navigator.gpu exists). */
@@ -147,12 +162,21 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
   return null;
 }
 
+/** The wasm backend's thread count, and why it is one when threads are impossible here. */
+function wasmThreads(): { threads: number; threadsNote?: string } {
+  const threads = getThreadsCount();
+  if (threads > 1) return { threads };
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  const problem = wasmThreadsProblem() ?? (cores < 4 ? `tfjs uses half of the ${cores} logical cores` : undefined);
+  return problem ? { threads, threadsNote: problem } : { threads };
+}
+
 async function firstWorking(candidates: BackendName[], explicit: BackendName | undefined, notes: string[]): Promise<BackendChoice> {
   const fellBackFrom: BackendName[] = [];
   for (const name of candidates) {
     const err = await tryBackend(name, name === explicit);
     if (err === null) {
-      return { name, fellBackFrom, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
+      return { name, fellBackFrom, ...(notes.length > 0 ? { reason: notes.join('; ') } : {}), ...(name === 'wasm' ? wasmThreads() : {}) };
     }
     fellBackFrom.push(name);
     notes.push(`${name}: ${err}`);

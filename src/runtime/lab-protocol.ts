@@ -13,6 +13,9 @@ export interface BackendInfo {
   name: string;
   fellBackFrom: string[];
   reason?: string;
+  /** wasm only: its thread count, and why it is one (see BackendChoice) */
+  threads?: number;
+  threadsNote?: string;
 }
 
 export interface LoopOptions {

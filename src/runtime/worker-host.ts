@@ -162,7 +162,13 @@ export class WorkerHost<L extends HostedLab<S>, S> {
 }
 
 function info(c: BackendChoice): BackendInfo {
-  return { name: c.name, fellBackFrom: c.fellBackFrom, reason: c.reason ?? describeBackend(c) };
+  return {
+    name: c.name,
+    fellBackFrom: c.fellBackFrom,
+    reason: c.reason ?? describeBackend(c),
+    ...(c.threads !== undefined ? { threads: c.threads } : {}),
+    ...(c.threadsNote !== undefined ? { threadsNote: c.threadsNote } : {}),
+  };
 }
 
 /** Buffers of typed arrays in a value, to transfer instead of copy. */

@@ -37,23 +37,34 @@ export interface PageRecord {
   close(): Promise<void>;
 }
 
+export interface OpenOptions {
+  backend?: string;
+  query?: Record<string, string>;
+  hardwareConcurrency?: number;
+}
+
 export interface Harness {
   server: RunningServer;
   browser: Browser;
   baseUrl: string;
-  /** Opens `pathname` (e.g. 'notebooks/playground-check.html') with `?backend=` when given. */
-  open(pathname: string, opts?: { backend?: string; query?: Record<string, string> }): Promise<PageRecord>;
+  /**
+   * Opens `pathname` (e.g. 'notebooks/playground-check.html') with `?backend=` when given.
+   * `hardwareConcurrency` makes the page's (not its workers') navigator report that many logical
+   * cores, e.g. to see tfjs's wasm backend (which takes half of them) use threads on a 2-core machine.
+   */
+  open(pathname: string, opts?: OpenOptions): Promise<PageRecord>;
   close(): Promise<void>;
 }
 
 /**
  * Starts the server and a headless chromium. `gpu: 'software'` adds the SwiftShader WebGPU/WebGL
- * flags (needed for the webgpu and webgl backends on machines without a GPU).
+ * flags (needed for the webgpu and webgl backends on machines without a GPU). `isolation: false`
+ * serves the pages without the cross-origin isolation headers (as `npm start` sends them by default).
  */
-export async function startHarness(opts: { gpu?: 'none' | 'software' } = {}): Promise<Harness> {
+export async function startHarness(opts: { gpu?: 'none' | 'software'; isolation?: boolean } = {}): Promise<Harness> {
   assertWebBuilt();
   const executablePath = chromiumPath();
-  const server = await startServer({ port: 0, quiet: true });
+  const server = await startServer({ port: 0, quiet: true, ...(opts.isolation !== undefined ? { isolation: opts.isolation } : {}) });
   let browser: Browser;
   try {
     browser = await chromium.launch({
@@ -68,8 +79,13 @@ export async function startHarness(opts: { gpu?: 'none' | 'software' } = {}): Pr
   }
   const baseUrl = `http://127.0.0.1:${server.port}/`;
 
-  async function open(pathname: string, o: { backend?: string; query?: Record<string, string> } = {}): Promise<PageRecord> {
+  async function open(pathname: string, o: OpenOptions = {}): Promise<PageRecord> {
     const context = await browser.newContext();
+    if (o.hardwareConcurrency !== undefined) {
+      await context.addInitScript((n: number) => {
+        Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => n, configurable: true });
+      }, o.hardwareConcurrency);
+    }
     const page = await context.newPage();
     const rec: PageRecord = {
       page,
