@@ -6,7 +6,7 @@
  */
 import { LabClient, type WorkerApi } from '../src/runtime/lab-client.js';
 import { describeBackend } from '../src/runtime/backend-param.js';
-import type { LabApi, LabEvent } from '../src/runtime/lab-protocol.js';
+import type { LabEvent } from '../src/runtime/lab-protocol.js';
 import { Rng } from '../src/engine/rng.js';
 import katex from 'katex';
 import type { ToyNetArtifacts } from '../src/models/artifacts.js';
@@ -37,21 +37,20 @@ export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: Parent
 
 export const byTestId = <T extends HTMLElement = HTMLElement>(id: string) => $<T>(`[data-testid="${id}"]`);
 
-/** The events every worker sends (progress, losses, backend changes, log lines). */
-type CommonEvent = LabEvent;
 
 /**
  * Starts a training worker (the 2D lab's unless `connect` starts another) on the page's `?backend=`
  * and keeps the backend indicator true.
  */
-export async function startLab<A extends WorkerApi = LabApi, E extends { event: string } = LabEvent>(
-  connect: () => Promise<LabClient<A, E>> = LabClient.start as unknown as () => Promise<LabClient<A, E>>,
-): Promise<LabClient<A, E>> {
+export function startLab(): Promise<LabClient>;
+export function startLab<A extends WorkerApi, E extends { event: string }>(connect: () => Promise<LabClient<A, E>>): Promise<LabClient<A, E>>;
+export async function startLab<A extends WorkerApi, E extends { event: string }>(
+  connect?: () => Promise<LabClient<A, E>>,
+): Promise<LabClient<A, E> | LabClient> {
   const indicator = byTestId('backend-indicator');
   const reason = document.querySelector<HTMLElement>('[data-testid="backend-reason"]');
   indicator.textContent = 'starting…';
-  const client = await connect();
-  const common = client as unknown as LabClient<LabApi, CommonEvent>;
+  const client = connect ? await connect() : await LabClient.start();
   const show = (note?: string) => {
     const b = client.backend;
     indicator.textContent = describeBackend(b);
@@ -64,10 +63,10 @@ export async function startLab<A extends WorkerApi = LabApi, E extends { event: 
     }
   };
   show();
-  common.on('backend', (e) => show(e.restored));
+  client.onCommon('backend', (e) => show(e.restored));
   // for scripted lessons and tests: the page's worker client (`window.piflowLab.call.status()`, …)
   window.piflowLab = client;
-  common.on('log', (e) => console.warn(e.message));
+  client.onCommon('log', (e) => console.warn(e.message));
   return client;
 }
 

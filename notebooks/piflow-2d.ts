@@ -116,7 +116,7 @@ function studentLabel(st: Awaited<ReturnType<LabClient['call']['status']>>): str
   const p = st.studentPolicy;
   if (!st.student || !p) return '';
   const fam = POLICY_FAMILIES[p.policy];
-  const size = fam.size ? ` (${fam.size.symbol} = ${(st.student as unknown as Record<string, number>)[fam.size.key]})` : '';
+  const size = fam.size ? ` (${fam.size.symbol} = ${st.student[fam.size.key]})` : '';
   const origin = studentOrigin === 'shipped' ? 'shipped ' : studentOrigin === 'loaded' ? 'loaded ' : '';
   const running = st.running === 'student' ? `, iteration ${st.studentIteration}` : '';
   return `${origin}${fam.title} student${size}, distilled for ${p.nfe} NFE${running}`;

@@ -55,5 +55,5 @@ export function studentConfig(nb: Notebook): Partial<DistillConfig> {
     const el = nb.controls.get(key);
     if (el) s[key] = el.value;
   }
-  return distillConfigOf(s as unknown as StudentSettings);
+  return distillConfigOf(s as unknown as StudentSettings); // control values are read by key from a heterogeneous map: typed by the schema, not by TypeScript
 }

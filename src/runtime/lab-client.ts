@@ -7,6 +7,8 @@ import { isResponse } from './lab-protocol.js';
 
 type Promised<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : never };
 type EventOf<Ev, E> = Extract<Ev, { event: E }>;
+/** The events every worker sends (worker-host.ts): backend changes and log lines. */
+export type CommonEvent = Extract<LabEvent, { event: 'backend' | 'log' }>;
 
 /** A worker's API: every one has `init(backend?)`. */
 export interface WorkerApi {
@@ -47,8 +49,17 @@ export class LabClient<Api extends WorkerApi = LabApi, Ev extends { event: strin
     const client = new LabClient<A, E>(worker);
     const requested = backend ?? new URLSearchParams(location.search).get('backend') ?? undefined;
     client.backend = await (client.call.init as (b?: string) => Promise<BackendInfo>)(requested ?? undefined);
-    client.on('backend' as E['event'], (e) => (client.backend = (e as unknown as { backend: BackendInfo }).backend));
+    client.onCommon('backend', (e) => (client.backend = e.backend));
     return client;
+  }
+
+  /** The events every worker sends, whatever its own event union: backend changes and log lines. */
+  onCommon<K extends CommonEvent['event']>(event: K, handler: (e: EventOf<CommonEvent, K>) => void): () => void {
+    let set = this.handlers.get(event);
+    if (!set) this.handlers.set(event, (set = new Set()));
+    const h = handler as unknown as (e: Ev) => void; // the worker sends these two events in LabEvent's shape
+    set.add(h);
+    return () => set!.delete(h);
   }
 
   on<E extends Ev['event']>(event: E, handler: (e: EventOf<Ev, E>) => void): () => void {
