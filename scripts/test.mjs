@@ -27,8 +27,6 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist', 'tests');
-const CHROMIUM_LIB = '/usr/lib/chromium';
-const ICD = `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
 
 /** Compiled test files of `dir` whose TypeScript source still exists (dist/ keeps stale outputs). */
 function testFiles(dir) {
@@ -40,14 +38,8 @@ function testFiles(dir) {
     .map((f) => path.join(dir, f));
 }
 
-function testEnv() {
-  const env = { ...process.env };
-  if (env.PIFLOW_TEST_VULKAN !== 'native' && existsSync(ICD)) {
-    env.LD_LIBRARY_PATH = env.LD_LIBRARY_PATH ? `${CHROMIUM_LIB}:${env.LD_LIBRARY_PATH}` : CHROMIUM_LIB;
-    env.VK_ICD_FILENAMES = ICD;
-  }
-  return env;
-}
+/** The test processes' environment: the software Vulkan driver unless PIFLOW_TEST_VULKAN=native (webgpu-node.ts). */
+let env = process.env;
 
 /** Runs one suite, streaming its output, and reads node's closing counts (# pass N, # fail N, ...). */
 function run(name, files, concurrency) {
@@ -58,7 +50,7 @@ function run(name, files, concurrency) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
       cwd: ROOT,
-      env: testEnv(),
+      env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tail = '';
@@ -82,6 +74,10 @@ const explicit = args.filter((a) => !a.startsWith('--'));
 if (!existsSync(DIST)) {
   console.error('dist/tests is missing: compile first (npx tsc -p tsconfig.json; the npm scripts do it)');
   process.exit(2);
+}
+if (process.env.PIFLOW_TEST_VULKAN !== 'native') {
+  const { softwareVulkanEnv } = await import('../dist/src/engine/webgpu-node.js');
+  env = softwareVulkanEnv() ?? env;
 }
 
 const results = [];
