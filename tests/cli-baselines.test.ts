@@ -156,7 +156,7 @@ test('bad combinations and a baseline student as a teacher are refused (exit 2),
     [[...base, '--method', 'shortcut', '--nfe', '100'], /--nfe: nfe must be an integer in \[1, 64\]/],
     [[...base, '--method', 'dmd', '--sigma-min', '0.9', '--sigma-max', '0.5'], /σ_min < σ_max/],
     [[...base, '--method', 'sde'], /--method sde: must be one of piflow, shortcut, dmd/],
-    [[...base, '--dataset', 'mnist', '--method', 'dmd'], /--method dmd: the baselines .* are 2D only/],
+    [[...base, '--dataset', 'mnist', '--method', 'dmd', '--policy', 'dx'], /--policy is an option of π-ID/],
     [['train-teacher', '--dataset', 'moons', '--steps', '1', '--out', shortcut], /--out .*shortcut: holds a student model; this command writes a teacher/],
   ];
   const before = snapshot(dir);

@@ -92,6 +92,9 @@ test('distill --method: each method takes its own options; the others are refuse
   assert.equal(methodOf(['--method', 'shortcut', '--nfe', '2', '--pool', '100', '--teacher-steps', '16']).method, 'shortcut');
   assert.equal(methodOf(['--method', 'dmd', '--fake-updates', '2', '--sigma-min', '0.1', '--fake-lr=1e-3']).method, 'dmd');
   assert.equal(methodOf(['--method', 'dmd', '--nfe', '1']).method, 'dmd');
+  // the same table and rules on the MNIST layout
+  assert.equal(methodOf(['--method', 'shortcut', '--nfe', '2', '--pool', '100'], 'images').method, 'shortcut');
+  assert.equal(methodOf(['--method', 'dmd', '--fake-updates', '2'], 'images').method, 'dmd');
   const refused: [string[], RegExp, Layout?][] = [
     [['--method', 'shortcut', '--policy', 'dx'], /--policy is an option of π-ID/],
     [['--method', 'dmd', '--k', '4'], /--k is an option of π-ID/],
@@ -100,8 +103,8 @@ test('distill --method: each method takes its own options; the others are refuse
     [['--method', 'shortcut', '--fake-updates', '2'], /--fake-updates is an option of --method dmd/],
     [['--pool', '10'], /--pool is an option of --method shortcut, not of --method piflow/],
     [['--method', 'dmd', '--nfe', '2'], /--nfe 2: a DMD generator is one step/],
-    [['--method', 'dmd'], /2D only/, 'images'],
-    [['--method', 'shortcut'], /2D only/, 'images'],
+    [['--method', 'dmd', '--k', '4'], /--k is an option of π-ID/, 'images'],
+    [['--method', 'dmd', '--nfe', '2'], /--nfe 2: a DMD generator is one step/, 'images'],
   ];
   for (const [flags, re, layout] of refused) {
     assert.throws(() => methodOf(flags, layout), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), flags.join(' '));

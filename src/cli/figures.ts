@@ -38,12 +38,16 @@ import type { BlockSpec, FigureLayer, FigureSpec, InspectorPanelSpec, RenderedFi
 import type { PolicySnapshot } from '../viz/policy-inspector.js';
 import { POLICY_FAMILIES } from '../engine/families.js';
 import type { PolicyFamily } from '../engine/policies.js';
+import { ModelCache, trainSteps, type ModelRecord } from './figure-cache.js';
+import { methodsMnist, MNIST_FULL, MNIST_QUICK, mnistRowsTable, type MnistFiguresConfig, type MnistRow } from './figures-mnist.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const RENDER_PAGE = 'figures/render.html';
 const DATASET = 'checkerboard';
+/** methods-2d's second dataset, on its shipped teacher (static/pretrained/gaussians8) */
+const SECOND_DATASET = 'gaussians8';
 
-export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside'] as const;
+export const FIGURE_NAMES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside', 'methods-mnist'] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
 export const FIGURES_OPTS: OptSpecs = {
@@ -72,6 +76,8 @@ export interface FiguresConfig {
   methodsK: number;
   dxN: number;
   paths: number;
+  /** the methods-mnist figure */
+  mnist: MnistFiguresConfig;
 }
 
 export const QUICK: FiguresConfig = {
@@ -79,7 +85,7 @@ export const QUICK: FiguresConfig = {
   piid: { iters: 40, batch: 256, lr: 5e-4 },
   shortcut: { iters: 100, batch: 256, lr: 1e-3, pool: 2048 },
   dmd: { iters: 30, batch: 256, lr: 1e-4 },
-  kValues: [1, 2, 4, 8, 32], methodsK: 8, dxN: 10, paths: 16,
+  kValues: [1, 2, 4, 8, 32], methodsK: 8, dxN: 10, paths: 16, mnist: MNIST_QUICK,
 };
 
 /**
@@ -92,7 +98,7 @@ export const FULL: FiguresConfig = {
   piid: { iters: 300, batch: 512, lr: 5e-4 },
   shortcut: { iters: 1000, batch: 512, lr: 5e-4, pool: 16384 },
   dmd: { iters: 500, batch: 512, lr: 1e-4 },
-  kValues: [1, 2, 4, 8, 32], methodsK: 32, dxN: 10, paths: 24,
+  kValues: [1, 2, 4, 8, 32], methodsK: 32, dxN: 10, paths: 24, mnist: MNIST_FULL,
 };
 
 /** `--only a,b`: known names in FIGURE_NAMES order; unknown names are listed in the error. */
@@ -113,21 +119,6 @@ type ModelSpec =
   | { method: 'shortcut'; nfe: number; iters: number; batch: number; lr: number; pool: number }
   | { method: 'dmd'; iters: number; batch: number; lr: number };
 
-export interface ModelRecord {
-  id: string;
-  spec: ModelSpec;
-  hash: string;
-  dir: string;
-  cached: boolean;
-  /** training time when it was trained (a cached model reports its original time) */
-  trainSeconds: number;
-  lastLoss: number | null;
-  /** the training loss of every iteration (null where not finite), kept in loss.json next to the cached model */
-  lossHistory: (number | null)[];
-}
-
-const LOSS_FILE = 'loss.json';
-
 function distillConfig(s: Extract<ModelSpec, { method: 'piid' }>, seed: number): DistillConfig {
   return {
     ...DEFAULT_DISTILL, policy: s.policy, k: s.k, n: s.n, nfe: s.nfe, batch: s.batch, seed, windowSubsteps: s.window,
@@ -135,92 +126,40 @@ function distillConfig(s: Extract<ModelSpec, { method: 'piid' }>, seed: number):
   };
 }
 
-class ModelCache {
-  readonly records = new Map<string, ModelRecord>();
-  private readonly nets = new Map<string, ToyNet>();
-  constructor(
-    private readonly root: string,
-    private readonly teacher: ToyNet,
-    private readonly teacherDigest: string,
-    private readonly seed: number,
-    private readonly backend: string,
-  ) {}
-
-  private hashOf(spec: ModelSpec): string {
-    const key = JSON.stringify({ v: 1, dataset: DATASET, spec, seed: this.seed, backend: this.backend, teacher: this.teacherDigest });
-    return createHash('sha256').update(key).digest('hex').slice(0, 16);
-  }
-
-  /** the model for `spec`: from memory, the cache folder (a folder without its loss history counts as incomplete) or trained */
-  async get(id: string, spec: ModelSpec): Promise<ToyNet> {
-    const hash = this.hashOf(spec);
-    const have = this.nets.get(hash);
-    if (have) return have;
-    const dir = path.join(this.root, hash);
-    let net: ToyNet | null = null;
-    let rec: ModelRecord | null = null;
-    if (existsSync(path.join(dir, 'config.json'))) {
-      try {
-        const loaded = await loadToyNet(dir);
-        const m = loaded.meta as { figures?: { hash?: string; trainSeconds?: number; lastLoss?: number | null } };
-        const lossFile = path.join(dir, LOSS_FILE);
-        const lossHistory = existsSync(lossFile) ? (JSON.parse(await readFile(lossFile, 'utf8')) as { loss: (number | null)[] }).loss : null;
-        if (m.figures?.hash === hash && lossHistory) {
-          net = loaded;
-          rec = { id, spec, hash, dir, cached: true, trainSeconds: m.figures.trainSeconds ?? NaN, lastLoss: m.figures.lastLoss ?? null, lossHistory };
-        } else loaded.dispose();
-      } catch (e) {
-        console.error(`figures: cached model ${dir} unreadable (${(e as Error).message}); training it again`);
+/** The 2D model cache of one dataset's teacher (figure-cache.ts). */
+function toyCache(root: string, dataset: string, teacher: ToyNet, digest: string, seed: number, backend: string, records: Map<string, ModelRecord>): ModelCache<ToyNet, ModelSpec> {
+  return new ModelCache<ToyNet, ModelSpec>(root, {
+    dataset, seed, backend, teacher: digest,
+    load: (dir) => loadToyNet(dir),
+    save: (net, dir, meta) => saveToyNet(net, dir, meta),
+    dispose: (n) => n.dispose(),
+    train: async (spec) => {
+      if (spec.method === 'piid') {
+        const d = new Distiller(teacher, datasetSource(dataset), distillConfig(spec, seed));
+        const r = await trainSteps(spec.iters, () => d.step());
+        d.dispose();
+        return { net: d.student, ...r };
       }
-    }
-    if (!net) {
-      console.error(`figures: training ${id} (${JSON.stringify(spec)})`);
-      const t0 = performance.now();
-      const { net: trained, lastLoss, lossHistory } = await this.train(spec);
-      const trainSeconds = +((performance.now() - t0) / 1000).toFixed(1);
-      await saveToyNet(trained, dir, { dataset: DATASET, figures: { id, hash, spec, seed: this.seed, backend: this.backend, trainSeconds, lastLoss } });
-      // the saved folder replaces any old one whole, so the history goes in after it (a crash in between loses only the history: retrained when a figure needs it)
-      await writeFile(path.join(dir, LOSS_FILE), JSON.stringify({ loss: lossHistory }) + '\n');
-      net = trained;
-      rec = { id, spec, hash, dir, cached: false, trainSeconds, lastLoss, lossHistory };
-    } else console.error(`figures: reusing ${id} from ${dir}`);
-    this.nets.set(hash, net);
-    this.records.set(id, rec!);
-    return net;
-  }
-
-  private async train(spec: ModelSpec): Promise<{ net: ToyNet; lastLoss: number | null; lossHistory: (number | null)[] }> {
-    let last: number | null = null;
-    const lossHistory: (number | null)[] = [];
-    const loss = (l: number) => { lossHistory.push(Number.isFinite(l) ? round(l, 6) : null); if (Number.isFinite(l)) last = l; };
-    if (spec.method === 'piid') {
-      const d = new Distiller(this.teacher, datasetSource(DATASET), distillConfig(spec, this.seed));
-      for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
+      if (spec.method === 'shortcut') {
+        const d = new ShortcutDistiller(teacher, { nfe: spec.nfe, teacherSteps: 128, pool: spec.pool, batch: spec.batch, seed, adam: { lr: spec.lr } });
+        const r = await trainSteps(spec.iters, () => d.step());
+        d.dispose();
+        return { net: d.student, ...r };
+      }
+      const d = new DmdDistiller(teacher, null, { batch: spec.batch, seed, generatorAdam: { lr: spec.lr }, fakeAdam: { lr: spec.lr } });
+      const r = await trainSteps(spec.iters, () => d.step());
       d.dispose();
-      return { net: d.student, lastLoss: last, lossHistory };
-    }
-    if (spec.method === 'shortcut') {
-      const d = new ShortcutDistiller(this.teacher, { nfe: spec.nfe, teacherSteps: 128, pool: spec.pool, batch: spec.batch, seed: this.seed, adam: { lr: spec.lr } });
-      for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
-      d.dispose();
-      return { net: d.student, lastLoss: last, lossHistory };
-    }
-    const d = new DmdDistiller(this.teacher, null, { batch: spec.batch, seed: this.seed, generatorAdam: { lr: spec.lr }, fakeAdam: { lr: spec.lr } });
-    for (let i = 0; i < spec.iters; i++) loss((await d.step()).loss);
-    d.dispose();
-    return { net: d.student, lastLoss: last, lossHistory };
-  }
-
-  dispose(): void {
-    for (const n of this.nets.values()) n.dispose();
-    this.nets.clear();
-  }
+      return { net: d.student, ...r };
+    },
+  }, records);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // samples and metrics
 
 export interface MetricRow {
+  /** the 2D dataset */
+  dataset: string;
   /** e.g. "teacher Euler", "π-Flow GMFlow K=8" */
   method: string;
   /** network evaluations per sample (null for the data row) */
@@ -240,25 +179,36 @@ export interface MetricRow {
 interface Ctx {
   cfg: FiguresConfig;
   seed: number;
+  dataset: string;
+  /** model ids of this dataset start with it ('' for checkerboard, 'gaussians8/' …) */
+  idPrefix: string;
   teacher: ToyNet;
-  models: ModelCache;
+  models: ModelCache<ToyNet, ModelSpec>;
   data: Float32Array;
   /** a second fresh data draw: the data row and the drawn data */
   data2: Float32Array;
   /** the teacher's Euler-128 samples from the shared noise */
   reference: Float32Array;
   sampleSeed: number;
+  teacherDigest: string;
+  teacherDir: string;
   memo: Map<string, Float32Array>;
+  /** the context of another 2D dataset (its shipped teacher), made on first use */
+  other: (dataset: string) => Promise<Ctx>;
+  /** the run's backend, cache folder and shared model records (methods-mnist) */
+  backend: string;
+  cacheRoot: string;
+  records: Map<string, ModelRecord>;
 }
 
-function metrics(ctx: Ctx, samples: Float32Array, row: { method: string; nfe: number | null; label: string; model?: string }, fidelity = true): MetricRow {
+function metrics(ctx: Ctx, samples: Float32Array, row: Omit<MetricRow, 'dataset' | 'swd' | 'precision' | 'modesCovered' | 'modes' | 'entropy' | 'fidelity'>, fidelity = true): MetricRow {
   const finite = samples.filter((v) => Number.isFinite(v));
   if (finite.length !== samples.length) throw new Error(`${row.label}: ${(samples.length - finite.length) / 2} non-finite samples`);
   const swd = slicedWasserstein1(samples, ctx.data, 2, ctx.cfg.projections, new Rng(ctx.seed + 5));
-  const cov = modeCoverage(samples, DATASET);
+  const cov = modeCoverage(samples, ctx.dataset);
   return {
-    ...row,
-    swd: round(swd), precision: round(precision(samples, DATASET)), modesCovered: cov.modesCovered, modes: cov.modes,
+    dataset: ctx.dataset, ...row,
+    swd: round(swd), precision: round(precision(samples, ctx.dataset)), modesCovered: cov.modesCovered, modes: cov.modes,
     entropy: round(cov.entropy), fidelity: fidelity ? round(meanPairDistance(samples, ctx.reference, 2)) : null,
   };
 }
@@ -299,7 +249,7 @@ async function studentSamples(ctx: Ctx, id: string, spec: ModelSpec, nfe: number
   const key = `${JSON.stringify(spec)}@${nfe}`;
   let s = ctx.memo.get(key);
   if (!s) {
-    const net = await ctx.models.get(id, spec);
+    const net = await ctx.models.get(ctx.idPrefix + id, spec);
     const n = ctx.cfg.samples;
     s = spec.method === 'piid'
       ? await sampleStudent(net, policyOf(spec, ctx.seed), n, ctx.sampleSeed, { nfe, chunk: n })
@@ -344,6 +294,8 @@ interface FigureResult {
   spec: FigureSpec;
   numbers: Record<string, unknown>;
   rows: MetricRow[];
+  /** methods-mnist's rows (figures.json keeps them as the figure's `rows`) */
+  mnistRows?: MnistRow[];
   models: string[];
 }
 
@@ -427,16 +379,18 @@ async function kSweep(ctx: Ctx): Promise<FigureResult> {
   };
 }
 
-async function methods2d(ctx: Ctx): Promise<FigureResult> {
+/** methods-2d on one dataset: its small multiples and metric scatters, its rows and models. */
+async function methods2dOn(ctx: Ctx): Promise<{ blocks: BlockSpec[]; rows: MetricRow[]; models: string[] }> {
   const { cfg } = ctx;
   const rows: MetricRow[] = [];
   const panels: ScatterPanelSpec[] = [];
   const models: string[] = [];
   const add = (s: Float32Array, method: string, nfe: number, model?: string) => {
     const label = `${method}, ${nfe} NFE`;
-    rows.push(metrics(ctx, s, { method, nfe, label, model }));
+    const id = model === undefined ? undefined : ctx.idPrefix + model;
+    rows.push(metrics(ctx, s, { method, nfe, label, model: id }));
     panels.push(samplePanel(ctx, label, s, METHOD_COLORS[method]));
-    if (model) models.push(model);
+    if (id) models.push(id);
   };
   for (const steps of [1, 2, 4, 128]) add(await teacherSamples(ctx, steps), 'teacher Euler', steps);
   const gm = `gmflow-k${cfg.methodsK}`;
@@ -452,16 +406,28 @@ async function methods2d(ctx: Ctx): Promise<FigureResult> {
     points: [r.swd, r[y] as number],
   }));
   const metricBlock: BlockSpec = {
-    kind: 'scatter', title: 'quality (sliced W1, lower is better) against diversity (mode entropy) and fidelity to the teacher (distance to its Euler-128 sample from the same noise)', maxCols: 2, size: 420,
+    kind: 'scatter', title: `${ctx.dataset}: quality (sliced W1, lower is better) against diversity (mode entropy) and fidelity to the teacher (distance to its Euler-128 sample from the same noise)`, maxCols: 2, size: 420,
     panels: [
       metricPanel('quality vs diversity', 'x: sliced W1   y: mode entropy', layers('entropy')),
       metricPanel('quality vs fidelity', 'x: sliced W1   y: distance to teacher', layers('fidelity')),
     ],
   };
+  return { blocks: [{ kind: 'scatter', title: `every method and NFE on ${ctx.dataset}`, maxCols: 6, panels }, metricBlock], rows, models: [...new Set(models)] };
+}
+
+/** methods-2d: checkerboard (the --teacher) and 8 Gaussians (its shipped teacher), each with its own panels and scatters. */
+async function methods2d(ctx: Ctx): Promise<FigureResult> {
+  const a = await methods2dOn(ctx);
+  const b = await methods2dOn(await ctx.other(SECOND_DATASET));
   return {
-    spec: { name: 'methods-2d', blocks: [{ kind: 'scatter', title: `every method and NFE on ${DATASET}`, maxCols: 5, panels }, metricBlock] },
-    numbers: {}, rows, models: [...new Set(models)],
+    spec: { name: 'methods-2d', blocks: [...a.blocks, ...b.blocks] },
+    numbers: { datasets: [ctx.dataset, SECOND_DATASET] }, rows: [...a.rows, ...b.rows], models: [...a.models, ...b.models],
   };
+}
+
+async function methodsMnistFigure(ctx: Ctx): Promise<FigureResult> {
+  const r = await methodsMnist({ cfg: ctx.cfg.mnist, seed: ctx.seed, backend: ctx.backend, cacheRoot: ctx.cacheRoot, records: ctx.records, repo: REPO });
+  return { spec: r.spec, numbers: r.numbers, rows: [], mnistRows: r.rows, models: r.models };
 }
 
 /** NFEs of the elastic figure: the 2-NFE student sampled off its training budget */
@@ -610,16 +576,18 @@ async function policyInside(ctx: Ctx): Promise<FigureResult> {
 
 const BUILDERS: Record<FigureName, (ctx: Ctx) => Promise<FigureResult>> = {
   'few-step-collapse': fewStepCollapse, trajectories, 'k-sweep': kSweep, 'methods-2d': methods2d, 'nfe-elastic': nfeElastic, 'dx-window': dxWindow, 'policy-inside': policyInside,
+  'methods-mnist': methodsMnistFigure,
 };
 
 const SHOWS: Record<FigureName, string> = {
   'few-step-collapse': 'data vs the shipped teacher at 1 / 2 / 4 / 128 Euler steps: few steps collapse the modes',
   trajectories: 'teacher ODE vs GMFlow and DX policy paths from the same noise; network evaluations ringed, substeps dotted',
   'k-sweep': 'samples, sliced W1 and precision of GMFlow students against K at 1 and 2 NFE',
-  'methods-2d': 'quality vs diversity vs fidelity for every method and NFE (small multiples of samples + two metric scatters)',
+  'methods-2d': 'quality vs diversity vs fidelity for every method and NFE on checkerboard and 8 Gaussians (per dataset: small multiples of samples + two metric scatters)',
   'nfe-elastic': 'one GMFlow student distilled for 2 NFE, sampled at 1 / 2 / 4 / 8 NFE, against the teacher\'s Euler at the same NFE',
   'dx-window': 'DX students trained with π-ID windowSubsteps 0 vs 3: samples and their per-iteration π-ID loss curves',
   'policy-inside': 'one particle inside the GMFlow and DX students: each step\'s policy in x₀ space (GM components, DX grid) and x̂₀ moving along the substeps',
+  'methods-mnist': 'every method on the shipped MNIST teacher with the same budget: sample grids from the same noise, quality (Fréchet distance), diversity (class entropy, coverage) and fidelity to the teacher\'s many-step sample (pixel ℓ2, classifier-feature distance, class match)',
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -673,6 +641,75 @@ function rowsTable(rows: MetricRow[]): string {
   return [head, ...rows.map((r) => `| ${r.method} | ${r.nfe ?? '–'} | ${fmt(r.swd)} | ${fmt(r.precision)} | ${r.modesCovered}/${r.modes} | ${fmt(r.entropy)} | ${fmt(r.fidelity)} |`)].join('\n');
 }
 
+/** One table per dataset (rows of an older figures.json have no dataset: one table). */
+function rowsTables(rows: MetricRow[]): string[] {
+  const datasets = [...new Set(rows.map((r) => r.dataset))];
+  if (datasets.length <= 1) return [rowsTable(rows), ''];
+  return datasets.flatMap((d) => [`### ${d}`, '', rowsTable(rows.filter((r) => r.dataset === d)), '']);
+}
+
+/** A 2D dataset's context: its teacher, cache, data draws and the teacher's Euler-128 reference. */
+async function datasetCtx(
+  base: Pick<Ctx, 'cfg' | 'seed' | 'backend' | 'cacheRoot' | 'records'>, dataset: string, teacherDir: string, idPrefix: string,
+  other: (dataset: string) => Promise<Ctx>, owned: { dispose(): void }[],
+): Promise<Ctx> {
+  if (!existsSync(path.join(teacherDir, 'weights.bin'))) throw new UsageError(`the ${dataset} teacher ${teacherDir} is missing (weights.bin)`);
+  const teacher = await loadToyNet(teacherDir, 'teacher');
+  owned.push(teacher);
+  const tmeta = teacher.meta as { dataset?: string };
+  if (tmeta.dataset !== undefined && tmeta.dataset !== dataset) throw new UsageError(`--teacher ${teacherDir}: a ${tmeta.dataset} teacher; the figures need a ${dataset} one`);
+  const digest = createHash('sha256').update(await readFile(path.join(teacherDir, 'weights.bin'))).digest('hex').slice(0, 16);
+  const models = toyCache(base.cacheRoot, dataset, teacher, digest, base.seed, base.backend, base.records);
+  owned.push(models);
+  const { cfg, seed } = base;
+  const ctx: Ctx = {
+    ...base, dataset, idPrefix, teacher, models, other, teacherDigest: digest, teacherDir,
+    data: sample2d(dataset, cfg.samples, new Rng(seed + 99)),
+    data2: sample2d(dataset, cfg.samples, new Rng(seed + 98)),
+    reference: new Float32Array(0), sampleSeed: seed + 1, memo: new Map(),
+  };
+  ctx.reference = await teacherSamples(ctx, 128);
+  return ctx;
+}
+
+/** What figures.json says of one run of the command (a merged file lists every run whose figures it still holds). */
+interface RunRecord {
+  command: string;
+  figures: string[];
+  computeSeconds: number;
+  totalSeconds: number;
+}
+
+interface FiguresJson {
+  command: string;
+  configuration: FiguresConfig;
+  seed: number;
+  backend: string;
+  runs?: RunRecord[];
+  models: Record<string, Record<string, unknown>>;
+  figures: Record<string, Record<string, unknown> & { models?: string[] }>;
+  [k: string]: unknown;
+}
+
+/**
+ * The figures.json already in the output folder, when it was made with the same configuration, seed
+ * and backend (else null: a fresh file). `--only` keeps its other figures, their models and their runs.
+ */
+async function previousJson(file: string, cfg: FiguresConfig, seed: number, backend: string): Promise<FiguresJson | null> {
+  if (!existsSync(file)) return null;
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as FiguresJson;
+    if (j.configuration?.name !== cfg.name || j.seed !== seed || j.backend !== backend) {
+      console.error(`figures: ${file} is of another configuration, seed or backend; it is replaced, not merged`);
+      return null;
+    }
+    return j;
+  } catch (e) {
+    console.error(`figures: ${file} unreadable (${(e as Error).message}); it is replaced`);
+    return null;
+  }
+}
+
 export async function figuresCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, FIGURES_OPTS);
   const only = parseOnly(o.only as string | undefined);
@@ -689,18 +726,19 @@ export async function figuresCommand(argv: string[]): Promise<number> {
   const command = `npx piflow figures ${argv.join(' ')}`.trim();
   const t0 = performance.now();
   const backend = await initNodeBackend(String(o.backend));
-  const teacher = await loadToyNet(teacherDir, 'teacher');
-  const tmeta = teacher.meta as { dataset?: string };
-  if (tmeta.dataset !== undefined && tmeta.dataset !== DATASET) throw new UsageError(`--teacher ${o.teacher}: a ${tmeta.dataset} teacher; the figures need a ${DATASET} one`);
-  const digest = createHash('sha256').update(await readFile(path.join(teacherDir, 'weights.bin'))).digest('hex').slice(0, 16);
-  const models = new ModelCache(path.resolve(String(o.cache)), teacher, digest, seed, backend);
-  const ctx: Ctx = {
-    cfg, seed, teacher, models,
-    data: sample2d(DATASET, cfg.samples, new Rng(seed + 99)),
-    data2: sample2d(DATASET, cfg.samples, new Rng(seed + 98)),
-    reference: new Float32Array(0), sampleSeed: seed + 1, memo: new Map(),
+  const owned: { dispose(): void }[] = [];
+  const base = { cfg, seed, backend, cacheRoot: path.resolve(String(o.cache)), records: new Map<string, ModelRecord>() };
+  const others = new Map<string, Promise<Ctx>>();
+  const other = (dataset: string): Promise<Ctx> => {
+    if (dataset === DATASET) return Promise.resolve(ctx);
+    let c = others.get(dataset);
+    if (!c) {
+      c = datasetCtx(base, dataset, path.join(REPO, 'static', 'pretrained', dataset), `${dataset}/`, other, owned);
+      others.set(dataset, c);
+    }
+    return c;
   };
-  ctx.reference = await teacherSamples(ctx, 128);
+  const ctx: Ctx = await datasetCtx(base, DATASET, teacherDir, '', other, owned);
   const results = new Map<FigureName, FigureResult>();
   try {
     for (const name of only) {
@@ -709,44 +747,96 @@ export async function figuresCommand(argv: string[]): Promise<number> {
       console.error(`figures: ${name} computed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
   } finally {
-    models.dispose();
-    teacher.dispose();
+    for (const x of owned.reverse()) x.dispose();
   }
   const computeSeconds = (performance.now() - t0) / 1000;
   const rendered = await renderAll([...results].map(([name, r]) => ({ name, spec: r.spec })), out);
   const totalSeconds = (performance.now() - t0) / 1000;
-  const modelRecords = Object.fromEntries([...models.records].map(([id, { lossHistory, ...r }]) => [id, { ...r, dir: shown(r.dir), lossIterations: lossHistory.length }]));
-  const json = {
-    command, configuration: cfg, dataset: DATASET, seed, backend, teacher: path.relative(REPO, teacherDir) || teacherDir, teacherDigest: digest,
-    samplingSeed: ctx.sampleSeed, computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1), tensorsLeft: tf.memory().numTensors,
-    models: modelRecords,
-    figures: Object.fromEntries([...results].map(([name, r]) => [name, {
-      shows: SHOWS[name], command: `npx piflow figures${o.quick ? ' --quick' : ''} --only ${name} --backend ${backend} --seed ${seed} --out ${String(o.out)}`,
-      svg: `${name}.svg`, png: `${name}.png`, width: rendered.get(name)!.width, height: rendered.get(name)!.height,
-      models: r.models, rows: r.rows, ...r.numbers,
-    }])),
+  const modelRecords = Object.fromEntries([...base.records].map(([id, { lossHistory, ...r }]) => [id, { ...r, dir: shown(r.dir), lossIterations: lossHistory.length }]));
+  const figures = Object.fromEntries([...results].map(([name, r]) => [name, {
+    shows: SHOWS[name], command: `npx piflow figures${o.quick ? ' --quick' : ''} --only ${name} --backend ${backend} --seed ${seed} --out ${String(o.out)}`,
+    svg: `${name}.svg`, png: `${name}.png`, width: rendered.get(name)!.width, height: rendered.get(name)!.height,
+    models: r.models, rows: r.mnistRows ?? r.rows, ...r.numbers,
+  }])) as FiguresJson['figures'];
+  const run: RunRecord = { command, figures: [...results.keys()], computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1) };
+  // --only: the figures (their models and runs) of the file already there are kept
+  const jsonFile = path.join(out, 'figures.json');
+  const prev = only.length < FIGURE_NAMES.length ? await previousJson(jsonFile, cfg, seed, backend) : null;
+  const merged: FiguresJson['figures'] = {};
+  const kept: string[] = [];
+  for (const name of FIGURE_NAMES) {
+    if (figures[name]) merged[name] = figures[name];
+    else if (prev?.figures[name]) {
+      merged[name] = prev.figures[name];
+      kept.push(name);
+    }
+  }
+  const prevRuns: RunRecord[] = prev ? (prev.runs ?? [{
+    command: prev.command, figures: Object.keys(prev.figures), computeSeconds: Number(prev.computeSeconds), totalSeconds: Number(prev.totalSeconds),
+  }]) : [];
+  const runs = [
+    ...prevRuns.map((r) => ({ ...r, figures: r.figures.filter((f) => kept.includes(f)) })).filter((r) => r.figures.length > 0),
+    run,
+  ];
+  const keptModels = new Set(kept.flatMap((name) => merged[name].models ?? []));
+  const models = {
+    ...Object.fromEntries(Object.entries(prev?.models ?? {}).filter(([id]) => keptModels.has(id) && !(id in modelRecords))),
+    ...modelRecords,
   };
-  await writeFile(path.join(out, 'figures.json'), JSON.stringify(json, null, 2) + '\n');
+  const json: FiguresJson = {
+    command, configuration: cfg, dataset: DATASET, datasets: [DATASET, SECOND_DATASET, 'mnist'], seed, backend,
+    teacher: path.relative(REPO, teacherDir) || teacherDir, teacherDigest: ctx.teacherDigest,
+    samplingSeed: ctx.sampleSeed, computeSeconds: round(computeSeconds, 1), totalSeconds: round(totalSeconds, 1), tensorsLeft: tf.memory().numTensors,
+    runs, models, figures: merged,
+  };
+  await writeFile(jsonFile, JSON.stringify(json, null, 2) + '\n');
+  await writeFile(path.join(out, 'figures.md'), figuresMarkdown(json));
+  console.log(JSON.stringify({ out, figures: [...results.keys()], kept, totalSeconds: round(totalSeconds, 1), cached: Object.fromEntries([...base.records].map(([k, r]) => [k, r.cached])) }));
+  return 0;
+}
+
+/** figures.md from figures.json (a merged file: every figure it holds, each run's command and time). */
+function figuresMarkdown(json: FiguresJson): string {
+  const { configuration: cfg, seed, backend } = json;
+  const runs = json.runs ?? [];
   const md: string[] = [
     '# π-Flow figures', '',
-    `Made by \`${command}\` (${cfg.name} configuration, ${DATASET}, seed ${seed}, ${backend} backend) in ${totalSeconds.toFixed(0)} s ` +
-      `(${computeSeconds.toFixed(0)} s training and sampling, the rest drawing). Every number is in figures.json.`, '',
-    `Samples: ${cfg.samples} per method from the same seeded noise (seed ${ctx.sampleSeed}, one chunk); sliced W1 to ${cfg.samples} fresh data points ` +
-      `(${cfg.projections} projections); precision and modes by datasets/${DATASET}.ts; fidelity = mean distance to the teacher's 128-step Euler ` +
+    ...runs.map((r) => `Made by \`${r.command}\` (${cfg.name} configuration, seed ${seed}, ${backend} backend) in ${r.totalSeconds.toFixed(0)} s ` +
+      `(${r.computeSeconds.toFixed(0)} s training and sampling, the rest drawing): ${r.figures.join(', ')}.`),
+    '', 'Every number is in figures.json.', '',
+    `2D (checkerboard; methods-2d also 8 Gaussians): ${cfg.samples} samples per method from the same seeded noise (seed ${json.samplingSeed}, one chunk); sliced W1 to ${cfg.samples} fresh data points ` +
+      `(${cfg.projections} projections); precision and modes by datasets/<name>.ts; fidelity = mean distance to the teacher's 128-step Euler ` +
       'sample from the same noise (the teacher\'s own 1-step Euler row gives the scale).', '',
+    `MNIST (methods-mnist): ${cfg.mnist.samples} samples per method from the same seeded noise; Fréchet distance in the shipped classifier's 64-d feature space ` +
+      `to the first ${cfg.mnist.testImages} test images; class entropy and classes holding > 1% of the samples; fidelity to the teacher's ${cfg.mnist.manySteps}-step ` +
+      'Euler sample from the same noise: mean per-image pixel ℓ2 (784 values in [-1, 1]), mean distance of the classifier\'s penultimate features, share of the same predicted class.', '',
     'Byte-stability: the SVGs are byte-identical between runs on the same backend and seed (tests/long/figures.test.ts checks it); ' +
       'the PNGs are screenshots of those SVGs by the same chromium and were byte-identical in the same check on this machine (a different chromium or font set may change them).', '',
     '## Models', '', '| id | method | cached | train s | last loss | folder |', '|---|---|---|---|---|---|',
-    ...[...models.records.values()].map((r) => `| ${r.id} | ${r.spec.method}${r.spec.method === 'piid' ? ` ${r.spec.policy}` : ''} | ${r.cached} | ${r.trainSeconds} | ${r.lastLoss === null ? '–' : fmt(r.lastLoss)} | ${shown(r.dir)} |`),
+    ...Object.entries(json.models).map(([id, r]) => {
+      const spec = r.spec as { method: string; policy?: string };
+      const last = r.lastLoss as number | null;
+      return `| ${id} | ${spec.method}${spec.method === 'piid' ? ` ${spec.policy}` : ''} | ${r.cached} | ${r.trainSeconds} | ${last === null ? '–' : fmt(last)} | ${r.dir} |`;
+    }),
     '',
   ];
-  for (const [name, r] of results) {
-    const f = json.figures[name];
-    md.push(`## ${name}`, '', `${SHOWS[name]}.`, '', `![${name}](${name}.svg) — [SVG](${name}.svg), [PNG](${name}.png)`, '', `Command: \`${f.command}\``, '');
-    if (r.rows.length) md.push(rowsTable(r.rows), '');
+  for (const [name, f] of Object.entries(json.figures)) {
+    md.push(`## ${name}`, '', `${f.shows}.`, '', `![${name}](${name}.svg) — [SVG](${name}.svg), [PNG](${name}.png)`, '', `Command: \`${f.command}\``, '');
+    const rows = (f.rows ?? []) as unknown[];
+    if (rows.length) {
+      if (name === 'methods-mnist') {
+        md.push(mnistRowsTable(rows as MnistRow[]), '');
+        const b = f.budget as (Pick<MnistFiguresConfig, 'piid' | 'shortcut' | 'dmd' | 'warmup'> & { adam?: string }) | undefined;
+        if (b) {
+          md.push(`Budget (every student initialised from the teacher, ${b.adam ?? 'Adam'}, ${b.warmup} warm-up steps): π-ID ${b.piid.iters} iterations at batch ${b.piid.batch}; ` +
+            `shortcut ${b.shortcut.iters} at batch ${b.shortcut.batch} (pool of ${b.shortcut.pool} teacher trajectories); ` +
+            `DMD ${b.dmd.iters} generator updates at batch ${b.dmd.batch}, each after ${b.dmd.fakeUpdates} fake-network updates.`, '');
+        }
+      } else md.push(...rowsTables(rows as MetricRow[]));
+    }
     if (name === 'trajectories') {
-      for (const [k, v] of Object.entries(r.numbers)) {
-        if (typeof v === 'object' && v) {
+      for (const [k, v] of Object.entries(f)) {
+        if (typeof v === 'object' && v && 'meanEndpointDistanceToTeacher' in v) {
           const t = v as { nfeIndices: number[]; substeps: number; meanEndpointDistanceToTeacher: number };
           md.push(`- ${k}: ${t.nfeIndices.length} network evaluations, ${t.substeps} stored states per path, mean end-point distance to the teacher's ODE end ${fmt(t.meanEndpointDistanceToTeacher)}`);
         }
@@ -754,7 +844,7 @@ export async function figuresCommand(argv: string[]): Promise<number> {
       md.push('');
     }
     if (name === 'dx-window') {
-      for (const v of Object.values(r.numbers)) {
+      for (const v of Object.values(f)) {
         if (typeof v === 'object' && v && 'lossHistory' in v) {
           const t = v as { window: number; lossHistory: (number | null)[]; meanLossLastFifth: number | null };
           md.push(`- window ${t.window}: ${t.lossHistory.length} iterations, first loss ${fmt(t.lossHistory[0])}, mean loss over the last fifth ${fmt(t.meanLossLastFifth)}`);
@@ -763,8 +853,8 @@ export async function figuresCommand(argv: string[]): Promise<number> {
       md.push('');
     }
     if (name === 'policy-inside') {
-      for (const [id, v] of Object.entries(r.numbers)) {
-        if (typeof v === 'object' && v && 'steps' in v) {
+      for (const [id, v] of Object.entries(f)) {
+        if (typeof v === 'object' && v && 'steps' in v && 'end' in v) {
           const t = v as { steps: { sigmaSrc: number; x0Start: number[]; x0End: number[] }[]; end: number[] };
           const pt = (q: number[]) => `(${fmt(q[0])}, ${fmt(q[1])})`;
           md.push(`- ${id}: ${t.steps.map((st, i) => `step ${i + 1} (σ_src ${fmt(st.sigmaSrc)}) x̂₀ ${pt(st.x0Start)} → ${pt(st.x0End)}`).join('; ')}; sample ${pt(t.end)}`);
@@ -773,7 +863,5 @@ export async function figuresCommand(argv: string[]): Promise<number> {
       md.push('');
     }
   }
-  await writeFile(path.join(out, 'figures.md'), md.join('\n'));
-  console.log(JSON.stringify({ out, figures: [...results.keys()], totalSeconds: round(totalSeconds, 1), cached: Object.fromEntries([...models.records].map(([k, r]) => [k, r.cached])) }));
-  return 0;
+  return md.join('\n');
 }

@@ -10,19 +10,22 @@ import { GuardedAdam } from '../engine/optim.js';
 import { Rng } from '../engine/rng.js';
 import { ImageSampler } from '../data/mnist.js';
 import { loadMnist } from '../data/mnist-node.js';
-import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type UNetConfig } from '../models/unet.js';
+import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type ImageNet, type UNetConfig } from '../models/unet.js';
 import { loadImageNet, saveImageNet } from '../models/image-io-node.js';
 import type { LoadedImageNet } from '../models/image-artifacts.js';
 import { readArtifactsDir, writeArtifactsDir } from '../models/io-node.js';
 import { classifierFromArtifacts, classifierToArtifacts, classifyImages, createClassifier, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
-import { ImageDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher } from '../runtime/mnist.js';
+import {
+  ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
+} from '../runtime/mnist.js';
+import type { BaselineStats } from '../runtime/baselines.js';
 import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
 import { BACKEND, drawWith, givenOptions, kindOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
-import { baselineOf } from '../models/methods.js';
-import { checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
+import { baselineOf, METHOD_TITLES } from '../models/methods.js';
+import { baselineConfigOf, checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 import { headWidth, policyFamily } from '../engine/families.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, classifierTrainBytes, unetFloatsPerImage, unetTrainBytes } from './limits.js';
@@ -69,39 +72,63 @@ export const DISTILL_MNIST_OPTS = distillOpts('images');
 
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
-  checkMethodOptions(o, givenOptions(argv), 'images');
+  const method = checkMethodOptions(o, givenOptions(argv), 'images');
+  const baseline = method === 'piflow' ? null : baselineConfigOf(method, o);
   const mark = baselineOf((await readConfigJson(String(o.teacher)))?.meta);
   if (mark) throw notATeacher(String(o.teacher), mark);
   const tcfg = await imageCfgOf(String(o.teacher));
-  checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
-    const B = Number(v.batch);
-    const policy = policyFamily(v.policy).name;
-    const C = tcfg.channels;
-    const size = sizeOf(v, policy);
-    const outCh = headWidth(policy, size, C, 'images');
-    const pixels = tcfg.size * tcfg.size * C;
-    return unetTrainBytes(B, tcfg, outCh) + 4 * B * unetFloatsPerImage(tcfg) / 4 +
-      4 * B * Number(v.intermediate) * pixels * size * 16;
-  }, String(o.backend));
+  const C = tcfg.channels;
+  const pixels = tcfg.size * tcfg.size * C;
+  if (baseline?.method === 'shortcut') {
+    // the pool's boundary states on the host, the teacher's passes over it (64 at a time), the student's training step
+    checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'pool'], (v) =>
+      unetTrainBytes(Number(v.batch), tcfg, C) + unetTrainBytes(64, tcfg, C) / 2 + 4 * Number(v.pool) * pixels * (baseline.nfe + 2), String(o.backend));
+  } else if (baseline?.method === 'dmd') {
+    // the generator's and the fake network's training steps, and the teacher's forward pass
+    checkMemory(o, DISTILL_MNIST_OPTS, ['batch'], (v) => 2.5 * unetTrainBytes(Number(v.batch), tcfg, C), String(o.backend));
+  } else {
+    checkMemory(o, DISTILL_MNIST_OPTS, ['batch', 'k', 'n', 'intermediate'], (v) => {
+      const B = Number(v.batch);
+      const policy = policyFamily(v.policy).name;
+      const size = sizeOf(v, policy);
+      const outCh = headWidth(policy, size, C, 'images');
+      return unetTrainBytes(B, tcfg, outCh) + 4 * B * unetFloatsPerImage(tcfg) / 4 +
+        4 * B * Number(v.intermediate) * pixels * size * 16;
+    }, String(o.backend));
+  }
   const out = await checkOutDir(String(o.out), 'student', [String(o.teacher)]);
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadImageNet(String(o.teacher), 'teacher');
-  const data = await mnistSource();
-  const cfg = distillConfigOf(o, 'images');
-  const policy = cfg.policy;
-  let d: ImageDistiller;
-  try {
-    d = new ImageDistiller(teacher, data, cfg);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  const command = `piflow distill ${argv.join(' ')}`;
+  let run: { label: string; step: () => Promise<BaselineStats>; student: ImageNet; meta: Record<string, unknown>; dispose: () => void };
+  if (baseline) {
+    // no data: the shortcut regresses onto the teacher's ODE, DMD matches the teacher's distribution
+    const d = baseline.method === 'shortcut' ? new ImageShortcutDistiller(teacher, baseline.cfg) : new ImageDmdDistiller(teacher, baseline.cfg);
+    run = {
+      label: METHOD_TITLES[baseline.method], step: () => d.step(), student: d.student, dispose: () => d.dispose(),
+      meta: { dataset: 'mnist', teacher: String(o.teacher), backend, method: baseline.method, nfe: baseline.nfe, [baseline.method]: baseline.cfg, command },
+    };
+  } else {
+    const data = await mnistSource();
+    const cfg = distillConfigOf(o, 'images');
+    let d: ImageDistiller;
+    try {
+      d = new ImageDistiller(teacher, data, cfg);
+    } catch (e) {
+      teacher.dispose();
+      throw new UsageError((e as Error).message);
+    }
+    run = {
+      label: `π-ID ${cfg.policy}`, step: () => d.step(), student: d.student, dispose: () => d.dispose(),
+      meta: { dataset: 'mnist', teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), command },
+    };
   }
-  const meta = { dataset: 'mnist', teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), command: `piflow distill ${argv.join(' ')}` };
-  const secs = await trainLoop(`π-ID ${policy}`, Number(o.iters), Number(o['save-every']), () => d.step(), (done) =>
-    saveImageNet(d.student, out, { ...meta, itersDone: done }),
+  const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
+    saveImageNet(run.student, out, { ...run.meta, itersDone: done }),
   );
-  console.log(JSON.stringify({ out, iters: o.iters, seconds: +secs.toFixed(1), backend }));
-  d.dispose();
-  d.student.dispose();
+  console.log(JSON.stringify({ out, method, iters: o.iters, seconds: +secs.toFixed(1), backend }));
+  run.dispose();
+  run.student.dispose();
   teacher.dispose();
   return 0;
 }

@@ -9,10 +9,10 @@ import { DATASETS_2D } from '../data/toy2d.js';
 import { POLICY_FAMILIES, policyFamily } from '../engine/families.js';
 import { DEFAULT_DISTILL, type DistillConfig } from '../runtime/student.js';
 import { DEFAULT_IMAGE_DISTILL } from '../runtime/mnist.js';
-import { DEFAULT_DMD, DEFAULT_SHORTCUT, type DmdConfig, type ShortcutConfig } from '../runtime/baselines.js';
+import { DEFAULT_DMD, DEFAULT_SHORTCUT, validateDmd, validateShortcut, type DmdConfig, type ShortcutConfig } from '../runtime/baselines.js';
 import { OptSpecs, ParsedOpts, UsageError } from './args.js';
 import { BACKEND, BIG, Layout, POLICY_OPTION, SEED, sizeOption, TEMPERATURE, WINDOW_OPTION, windowOf } from './common.js';
-import { BASELINE_METHODS, Method, METHOD_TITLES, METHODS } from '../models/methods.js';
+import { BASELINE_METHODS, Method, METHOD_TITLES, METHODS, type BaselineMethod } from '../models/methods.js';
 
 /** The shipped classifier `evaluate` reads by default (train-classifier never writes there unless told to). */
 export const DEFAULT_CLASSIFIER_DIR = 'static/classifier';
@@ -87,7 +87,7 @@ export function distillOpts(layout: Layout): OptSpecs {
     teacher: { type: 'string', help: points ? 'teacher model directory' : 'image teacher directory' },
     method: {
       type: 'string', default: 'piflow', choices: METHODS,
-      help: `distillation method: ${METHODS.map((m) => `${m} (${METHOD_TITLES[m]})`).join(', ')}; ${BASELINE_METHODS.join(' and ')} are 2D only`,
+      help: `distillation method: ${METHODS.map((m) => `${m} (${METHOD_TITLES[m]})`).join(', ')}`,
     },
     policy: POLICY_OPTION,
     k: points ? sizeOption('gmflow', d.k) : { ...sizeOption('gmflow', d.k), help: `${POLICY_FAMILIES.gmflow.size!.label} per pixel` },
@@ -127,13 +127,10 @@ export function distillOpts(layout: Layout): OptSpecs {
 
 /**
  * Which options go with `--method` (checked before any work): the policy options are π-ID's, each
- * baseline's options its own, DMD is one NFE, and the baselines are 2D only.
+ * baseline's options its own, and DMD is one NFE — the same rules on both layouts.
  */
-export function checkMethodOptions(o: ParsedOpts, given: Set<string>, layout: Layout): Method {
+export function checkMethodOptions(o: ParsedOpts, given: Set<string>, _layout: Layout): Method {
   const method = String(o.method) as Method;
-  if (method !== 'piflow' && layout === 'images') {
-    throw new UsageError(`--method ${method}: the baselines (${BASELINE_METHODS.join(', ')}) are 2D only; MNIST students are distilled by π-ID (--method piflow)`);
-  }
   const foreign = [
     ...(method === 'piflow' ? [] : PIID_ONLY.map((n) => [n, 'π-ID (--method piflow)'] as const)),
     ...BASELINE_METHODS.filter((m) => m !== method).flatMap((m) => METHOD_ONLY[m].map((n) => [n, `--method ${m}`] as const)),
@@ -179,6 +176,24 @@ export function dmdConfigOf(o: ParsedOpts): DmdConfig {
     batch: Number(o.batch), fakeUpdates: Number(o['fake-updates']), sigmaMin: Number(o['sigma-min']), sigmaMax: Number(o['sigma-max']),
     seed: Number(o.seed), generatorAdam: adamOf(o, Number(o.lr)), fakeAdam: adamOf(o, Number(o['fake-lr'])),
   };
+}
+
+/** A baseline's config checked before any work (its errors are usage errors naming the option); both layouts. */
+export function baselineConfigOf(method: BaselineMethod, o: ParsedOpts) {
+  try {
+    if (method === 'shortcut') {
+      const c = shortcutConfigOf(o);
+      validateShortcut(c);
+      return { method, cfg: c, nfe: c.nfe } as const;
+    }
+    const c = dmdConfigOf(o);
+    validateDmd(c);
+    return { method, cfg: c, nfe: 1 } as const;
+  } catch (e) {
+    const msg = (e as Error).message;
+    const option = /^nfe/.test(msg) ? '--nfe' : /σ|sigma/.test(msg) ? '--sigma-min/--sigma-max' : `--method ${method}`;
+    throw new UsageError(`${option}: ${msg}`);
+  }
 }
 
 /** `piflow sample` */

@@ -14,13 +14,13 @@ import { slicedWasserstein1 } from '../metrics/swd.js';
 import { modeCoverage, precision } from '../metrics/modes.js';
 import { meanPairDistance } from '../metrics/fidelity.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from '../runtime/toy.js';
-import { DmdDistiller, ShortcutDistiller, validateDmd, validateShortcut, type BaselineStats } from '../runtime/baselines.js';
+import { DmdDistiller, ShortcutDistiller, type BaselineStats } from '../runtime/baselines.js';
 import { parseArgs, ParsedOpts, UsageError } from './args.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
 import { drawWith, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, sizeOf, studentPolicyOf, trainLoop } from './common.js';
-import { baselineOf, METHOD_TITLES, type BaselineMethod } from '../models/methods.js';
-import { checkMethodOptions, distillConfigOf, distillOpts, dmdConfigOf, evaluateOpts, sampleOpts, shortcutConfigOf, trainTeacherOpts } from './options.js';
+import { baselineOf, METHOD_TITLES } from '../models/methods.js';
+import { baselineConfigOf, checkMethodOptions, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 
 export const TRAIN_TEACHER_OPTS = trainTeacherOpts('points');
 
@@ -47,24 +47,6 @@ export async function trainTeacherCommand(argv: string[]): Promise<number> {
 }
 
 export const DISTILL_OPTS = distillOpts('points');
-
-/** A baseline's config checked before any work (its errors are usage errors naming the option). */
-function baselineConfigOf(method: BaselineMethod, o: ParsedOpts) {
-  try {
-    if (method === 'shortcut') {
-      const c = shortcutConfigOf(o);
-      validateShortcut(c);
-      return { method, cfg: c, nfe: c.nfe } as const;
-    }
-    const c = dmdConfigOf(o);
-    validateDmd(c);
-    return { method, cfg: c, nfe: 1 } as const;
-  } catch (e) {
-    const msg = (e as Error).message;
-    const option = /^nfe/.test(msg) ? '--nfe' : /σ|sigma/.test(msg) ? '--sigma-min/--sigma-max' : `--method ${method}`;
-    throw new UsageError(`${option}: ${msg}`);
-  }
-}
 
 export async function distillCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_OPTS);

@@ -1,5 +1,8 @@
 /**
- * The few-step baselines π-Flow is compared with, on the same engine and the same teacher (2D):
+ * The few-step baselines π-Flow is compared with, on the same engine and the same teacher, whatever
+ * the layout (2D points or images): the cores here are generic over the net (BaselineParts, as
+ * student.ts's PolicyDistiller is); ShortcutDistiller / DmdDistiller are the 2D adapters below and
+ * mnist.ts has the image ones.
  *
  * - **Shortcut / knowledge-distillation regression** (Luhman & Luhman 2021): a velocity-format
  *   student (the teacher's architecture, initialised from it) regressed onto the teacher's many-step
@@ -15,18 +18,18 @@
  *   σ ~ U[σ_min, σ_max]: loss ½·mean (x − sg(x − g))², whose gradient in x is g/N.
  *
  * Both students are velocity nets: they sample with the teacher's Euler sampler at their NFE
- * (`sampleTeacher(student, count, nfe, seed)`), from the same seeded noise as every other sampler.
+ * (`sampleTeacher` / `sampleImageTeacher(student, count, nfe, seed)`), from the same seeded noise as every other sampler.
  * The settings that worked for the PyTorch peer (../shared/peer/baselines.py): DMD 5 fake updates per
  * generator step, σ ~ U[0.02, 0.98], Adam 1e-4 for both; shortcut Adam 1e-4 on a pool of teacher
  * trajectories. Every step is seeded, guarded (a non-finite loss changes nothing) and leak-free.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../engine/rng.js';
-import { check } from '../engine/tensors.js';
+import { check, perSample } from '../engine/tensors.js';
 import { fillTimes, Times } from '../engine/time.js';
-import { eulerSample } from '../engine/sample.js';
+import { eulerSample, VelocityFn } from '../engine/sample.js';
 import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
-import { AdamConfig, GuardedAdam, StepStats } from '../engine/optim.js';
+import { AdamConfig, GuardedAdam, StepStats, validateAdam } from '../engine/optim.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { PointSource, teacherVelocity, trainableVars } from './toy.js';
 
@@ -37,6 +40,29 @@ export function copyOfTeacher(teacher: ToyNet, rng: Rng): ToyNet {
   const w = teacher.model.getWeights();
   net.model.setWeights(w);
   return net;
+}
+
+/** What a baseline needs to know of its nets' layout (2D points or images). */
+export interface BaselineParts<N> {
+  /** a trainable copy of the teacher, same architecture and weights (its random init from `rng`) */
+  copy: (rng: Rng) => N;
+  /** a velocity-format net as a velocity field, x [B, …shape] */
+  velocity: (net: N) => VelocityFn;
+  vars: (net: N) => tf.Variable[];
+  teacher: VelocityFn;
+  /** the per-sample shape of x */
+  shape: number[];
+  dispose: (net: N) => void;
+  /** chunk of the teacher's pool ODE (shortcut): samples per pass */
+  chunk: number;
+}
+
+/** 2D parts of a ToyNet teacher. */
+export function toyBaselineParts(teacher: ToyNet): BaselineParts<ToyNet> {
+  return {
+    copy: (rng) => copyOfTeacher(teacher, rng), velocity: teacherVelocity, vars: trainableVars, teacher: teacherVelocity(teacher),
+    shape: [2], dispose: (n) => n.dispose(), chunk: Infinity,
+  };
 }
 
 /** What every baseline's step reports. */
@@ -64,69 +90,86 @@ export function validateShortcut(c: ShortcutConfig): void {
   check(Number.isInteger(c.teacherSteps) && c.teacherSteps >= 1, `teacher steps must be an integer >= 1, got ${c.teacherSteps}`);
   check(Number.isInteger(c.pool) && c.pool >= 1, `pool must be an integer >= 1, got ${c.pool}`);
   check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
+  validateAdam(c.adam);
 }
 
 /**
- * The teacher's Euler trajectories from `pool` seeded noise points, kept at the F + 1 segment
- * boundaries σ = 1 − k/F: states[k] is [pool, 2] on the host.
+ * The teacher's Euler trajectories from `pool` seeded noise points (one draw of pool × |shape|
+ * normals, then passes of `chunk`), kept at the F + 1 segment boundaries σ = 1 − k/F: states[k] is
+ * [pool, …shape] on the host.
  */
-export function teacherSegmentStates(teacher: ToyNet, pool: number, nfe: number, teacherSteps: number, rng: Rng): Float32Array[] {
+export function segmentStates(teacher: VelocityFn, shape: number[], pool: number, nfe: number, teacherSteps: number, rng: Rng, chunk = Infinity): Float32Array[] {
   const per = Math.ceil(teacherSteps / nfe);
   const steps = per * nfe;
-  const states: Float32Array[] = [];
-  const noise = tf.tensor2d(rng.normalArray(2 * pool), [pool, 2]);
-  try {
-    const end = eulerSample(teacherVelocity(teacher), noise, steps, {
-      observe: (i, x) => {
-        if (i % per === 0) states.push(x.dataSync() as Float32Array);
-      },
-    });
-    end.dispose();
-  } finally {
-    noise.dispose();
+  const d = shape.reduce((a, b) => a * b, 1);
+  const all = rng.normalArray(d * pool);
+  const states = Array.from({ length: nfe + 1 }, () => new Float32Array(d * pool));
+  for (let start = 0; start < pool; start += Math.min(chunk, pool)) {
+    const n = Math.min(chunk, pool - start);
+    const noise = tf.tensor(all.subarray(d * start, d * (start + n)), [n, ...shape]);
+    try {
+      const end = eulerSample(teacher, noise, steps, {
+        observe: (i, x) => {
+          if (i % per === 0) states[i / per].set(x.dataSync() as Float32Array, d * start);
+        },
+      });
+      end.dispose();
+    } finally {
+      noise.dispose();
+    }
   }
   return states;
 }
 
-/** Shortcut / KD regression onto the teacher's ODE, segment by segment. */
-export class ShortcutDistiller {
-  readonly student: ToyNet;
+/** The 2D form: states[k] is [pool, 2]. */
+export function teacherSegmentStates(teacher: ToyNet, pool: number, nfe: number, teacherSteps: number, rng: Rng): Float32Array[] {
+  return segmentStates(teacherVelocity(teacher), [2], pool, nfe, teacherSteps, rng);
+}
+
+/**
+ * Shortcut / KD regression onto the teacher's ODE, segment by segment, for any layout. `student` (a
+ * saved one) resumes instead of a fresh copy of the teacher (the pool is drawn again from the seed).
+ */
+export class ShortcutRegression<N> {
+  readonly student: N;
   readonly optimizer: GuardedAdam;
+  readonly cfg: ShortcutConfig;
   private readonly rng: Rng;
   private readonly states: Float32Array[];
   iteration = 0;
 
-  constructor(readonly teacher: ToyNet, cfg: Partial<ShortcutConfig> = {}) {
+  constructor(private readonly parts: BaselineParts<N>, cfg: Partial<ShortcutConfig> = {}, student?: N) {
     this.cfg = { ...DEFAULT_SHORTCUT, ...cfg, adam: { ...DEFAULT_SHORTCUT.adam, ...cfg.adam } };
     validateShortcut(this.cfg);
     this.rng = new Rng(this.cfg.seed);
-    this.student = copyOfTeacher(teacher, this.rng.fork());
+    const init = this.rng.fork();
+    this.student = student ?? parts.copy(init);
     this.optimizer = new GuardedAdam(this.cfg.adam);
-    this.states = teacherSegmentStates(teacher, this.cfg.pool, this.cfg.nfe, this.cfg.teacherSteps, this.rng.fork());
+    this.states = segmentStates(parts.teacher, parts.shape, this.cfg.pool, this.cfg.nfe, this.cfg.teacherSteps, this.rng.fork(), parts.chunk);
   }
-
-  readonly cfg: ShortcutConfig;
 
   /** One regression step on a batch of (trajectory, segment) pairs drawn from the pool. */
   async step(): Promise<BaselineStats> {
     const { batch: B, nfe: F, pool: P } = this.cfg;
-    const xs = new Float32Array(2 * B);
-    const target = new Float32Array(2 * B);
+    const d = this.parts.shape.reduce((a, b) => a * b, 1);
+    const xs = new Float32Array(d * B);
+    const target = new Float32Array(d * B);
     const sigma: Times = new Float64Array(B);
     for (let b = 0; b < B; b++) {
       const j = this.rng.int(P);
       const k = this.rng.int(F);
       const a = this.states[k], e = this.states[k + 1];
-      for (let c = 0; c < 2; c++) {
-        xs[2 * b + c] = a[2 * j + c];
-        target[2 * b + c] = (a[2 * j + c] - e[2 * j + c]) * F;
+      for (let c = 0; c < d; c++) {
+        xs[d * b + c] = a[d * j + c];
+        target[d * b + c] = (a[d * j + c] - e[d * j + c]) * F;
       }
       sigma[b] = 1 - k / F;
     }
-    const x = tf.tensor2d(xs, [B, 2]);
-    const u = tf.tensor2d(target, [B, 2]);
+    const x = tf.tensor(xs, [B, ...this.parts.shape]);
+    const u = tf.tensor(target, [B, ...this.parts.shape]);
+    const v = this.parts.velocity(this.student);
     try {
-      const s = await this.optimizer.minimize(() => flowMatchingLoss(this.student.apply(x, sigma), u), trainableVars(this.student));
+      const s = await this.optimizer.minimize(() => flowMatchingLoss(v(x, sigma), u), this.parts.vars(this.student));
       this.iteration++;
       return s;
     } finally {
@@ -137,6 +180,13 @@ export class ShortcutDistiller {
 
   dispose(): void {
     this.optimizer.dispose();
+  }
+}
+
+/** The 2D shortcut student (a ToyNet copy of the teacher). */
+export class ShortcutDistiller extends ShortcutRegression<ToyNet> {
+  constructor(readonly teacher: ToyNet, cfg: Partial<ShortcutConfig> = {}, student?: ToyNet) {
+    super(toyBaselineParts(teacher), cfg, student);
   }
 }
 
@@ -159,41 +209,50 @@ export function validateDmd(c: DmdConfig): void {
   check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
   check(Number.isInteger(c.fakeUpdates) && c.fakeUpdates >= 1, `fake updates must be an integer >= 1, got ${c.fakeUpdates}`);
   check(c.sigmaMin >= 0 && c.sigmaMax <= 1 && c.sigmaMin < c.sigmaMax, `need 0 <= σ_min < σ_max <= 1, got ${c.sigmaMin}, ${c.sigmaMax}`);
+  validateAdam(c.generatorAdam);
+  validateAdam(c.fakeAdam);
 }
 
-/** DMD-style one-step generator with an online fake flow network. */
-export class DmdDistiller {
+/**
+ * DMD-style one-step generator with an online fake flow network, for any layout. `student` (a saved
+ * generator) resumes instead of a fresh copy; the fake network then starts again from the teacher.
+ */
+export class DistributionMatching<N> {
   /** the generator: a velocity net sampled with one Euler step from σ = 1 */
-  readonly student: ToyNet;
-  readonly fake: ToyNet;
+  readonly student: N;
+  readonly fake: N;
   readonly generatorOptimizer: GuardedAdam;
   readonly fakeOptimizer: GuardedAdam;
   readonly cfg: DmdConfig;
   private readonly rng: Rng;
+  private readonly size: number;
   iteration = 0;
 
-  constructor(readonly teacher: ToyNet, readonly data: PointSource | null, cfg: Partial<DmdConfig> = {}) {
-    this.cfg = { ...DEFAULT_DMD, ...cfg };
+  constructor(private readonly parts: BaselineParts<N>, cfg: Partial<DmdConfig> = {}, student?: N) {
+    this.cfg = { ...DEFAULT_DMD, ...cfg, generatorAdam: { ...DEFAULT_DMD.generatorAdam, ...cfg.generatorAdam }, fakeAdam: { ...DEFAULT_DMD.fakeAdam, ...cfg.fakeAdam } };
     validateDmd(this.cfg);
     this.rng = new Rng(this.cfg.seed);
-    this.student = copyOfTeacher(teacher, this.rng.fork());
-    this.fake = copyOfTeacher(teacher, this.rng.fork());
+    this.size = parts.shape.reduce((a, b) => a * b, 1);
+    const init = this.rng.fork();
+    this.student = student ?? parts.copy(init);
+    this.fake = parts.copy(this.rng.fork());
     this.generatorOptimizer = new GuardedAdam(this.cfg.generatorAdam);
     this.fakeOptimizer = new GuardedAdam(this.cfg.fakeAdam);
   }
 
   /** G(z) = z − u_G(z, σ = 1) (differentiable in the generator's weights) */
-  private generate(z: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => z.sub(this.student.apply(z, fillTimes(z.shape[0], 1))) as tf.Tensor2D);
+  private generate(z: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => z.sub(this.parts.velocity(this.student)(z, fillTimes(z.shape[0], 1))));
   }
 
-  private noise(B: number): tf.Tensor2D {
-    return tf.tensor2d(this.rng.normalArray(2 * B), [B, 2]);
+  private noise(B: number): tf.Tensor {
+    return tf.tensor(this.rng.normalArray(this.size * B), [B, ...this.parts.shape]);
   }
 
   /** `fakeUpdates` flow-matching steps of the fake network on fresh, detached generator samples. */
   private async fakeSteps(): Promise<number> {
     const B = this.cfg.batch;
+    const fake = this.parts.velocity(this.fake);
     let last = NaN;
     for (let i = 0; i < this.cfg.fakeUpdates; i++) {
       const z = this.noise(B);
@@ -205,7 +264,7 @@ export class DmdDistiller {
       x.dispose();
       eps.dispose();
       try {
-        last = (await this.fakeOptimizer.minimize(() => flowMatchingLoss(this.fake.apply(xT as tf.Tensor2D, sigma), u), trainableVars(this.fake))).loss;
+        last = (await this.fakeOptimizer.minimize(() => flowMatchingLoss(fake(xT, sigma), u), this.parts.vars(this.fake))).loss;
       } finally {
         xT.dispose();
         u.dispose();
@@ -221,22 +280,24 @@ export class DmdDistiller {
     const z = this.noise(B);
     const eps = this.noise(B);
     const sigma: Times = this.rng.uniformArray(B).map((r) => lo + (hi - lo) * r);
+    const real = this.parts.teacher, fake = this.parts.velocity(this.fake);
     // the distribution-matching direction at the (detached) generator samples; no tape
     const target = tf.tidy(() => {
       const x = this.generate(z);
-      const s = tf.tensor2d(Float32Array.from(sigma), [B, 1]);
-      const xT = x.mul(tf.scalar(1).sub(s)).add(eps.mul(s)) as tf.Tensor2D;
-      const x0Real = xT.sub(s.mul(this.teacher.apply(xT, sigma)));
-      const x0Fake = xT.sub(s.mul(this.fake.apply(xT, sigma)));
-      // DMD2's per-sample normalisation (guarded against a zero denominator)
-      const w = x.sub(x0Real).abs().mean(1, true).maximum(1e-8);
+      const s = perSample(sigma, x.rank);
+      const xT = x.mul(tf.scalar(1).sub(s)).add(eps.mul(s));
+      const x0Real = xT.sub(s.mul(real(xT, sigma)));
+      const x0Fake = xT.sub(s.mul(fake(xT, sigma)));
+      // DMD2's per-sample normalisation: the mean |x − x̂₀_real| over every coordinate of a sample (guarded against zero)
+      const axes = Array.from({ length: x.rank - 1 }, (_, i) => i + 1);
+      const w = x.sub(x0Real).abs().mean(axes, true).maximum(1e-8);
       const g = x0Fake.sub(x0Real).div(w);
       return x.sub(g); // sg(x − g)
     });
     try {
       const stats = await this.generatorOptimizer.minimize(
         () => tf.tidy(() => this.generate(z).sub(target).square().mean().mul(0.5) as tf.Scalar),
-        trainableVars(this.student),
+        this.parts.vars(this.student),
       );
       this.iteration++;
       return { ...stats, fakeLoss };
@@ -248,6 +309,13 @@ export class DmdDistiller {
   dispose(): void {
     this.generatorOptimizer.dispose();
     this.fakeOptimizer.dispose();
-    this.fake.dispose();
+    this.parts.dispose(this.fake);
+  }
+}
+
+/** The 2D DMD-style generator (a ToyNet copy of the teacher; `data` is unused: DMD needs no data). */
+export class DmdDistiller extends DistributionMatching<ToyNet> {
+  constructor(readonly teacher: ToyNet, readonly data: PointSource | null, cfg: Partial<DmdConfig> = {}, student?: ToyNet) {
+    super(toyBaselineParts(teacher), cfg, student);
   }
 }

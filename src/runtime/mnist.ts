@@ -20,6 +20,7 @@ import {
   DEFAULT_DISTILL, distillSize, DistillConfig, eulerSamples, piflowSamples, PolicyDistiller, StudentPolicyConfig, StudentSampleOptions,
   studentPolicyFrom,
 } from './student.js';
+import { BaselineParts, DistributionMatching, DmdConfig, ShortcutConfig, ShortcutRegression } from './baselines.js';
 
 /** A source of image batches: [n, C, H, W] row-major. */
 export type ImageSource = (n: number, rng: Rng) => Float32Array;
@@ -168,4 +169,34 @@ export type ImageStudentSampleOptions = StudentSampleOptions;
 /** Student few-step samples [count, C, H, W] (host); same noise stream as `sampleImageTeacher` for the same seed. */
 export function sampleImageStudent(net: ImageNet, p: StudentPolicyConfig, count: number, seed: number, o: ImageStudentSampleOptions = {}): Promise<Float32Array> {
   return piflowSamples(imageStudentPolicy(net, p), p, imageShape(net.cfg), count, seed, o, 64);
+}
+
+/** A trainable copy of an image teacher (same U-Net and weights), for the baselines. */
+export function copyOfImageTeacher(teacher: ImageNet, rng: Rng): ImageNet {
+  check(teacher.cfg.kind === 'teacher', `baselines start from a teacher, got a '${teacher.cfg.kind}' net`);
+  const net = createImageNet(teacher.cfg, rng);
+  net.model.setWeights(teacher.model.getWeights());
+  return net;
+}
+
+/** The image parts of the baselines (runtime/baselines.ts): U-Net copies of the teacher, x [B, C, H, W]. */
+export function imageBaselineParts(teacher: ImageNet): BaselineParts<ImageNet> {
+  return {
+    copy: (rng) => copyOfImageTeacher(teacher, rng), velocity: imageTeacherVelocity, vars: imageTrainableVars,
+    teacher: imageTeacherVelocity(teacher), shape: imageShape(teacher.cfg), dispose: (n) => n.dispose(), chunk: 64,
+  };
+}
+
+/** Shortcut / KD regression of an image student onto the teacher's many-step Euler ODE, per segment. */
+export class ImageShortcutDistiller extends ShortcutRegression<ImageNet> {
+  constructor(readonly teacher: ImageNet, cfg: Partial<ShortcutConfig> = {}, student?: ImageNet) {
+    super(imageBaselineParts(teacher), cfg, student);
+  }
+}
+
+/** The DMD-style one-step image generator with its online fake flow U-Net. */
+export class ImageDmdDistiller extends DistributionMatching<ImageNet> {
+  constructor(readonly teacher: ImageNet, cfg: Partial<DmdConfig> = {}, student?: ImageNet) {
+    super(imageBaselineParts(teacher), cfg, student);
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The figure renderer behind `piflow figures` (web/figures/render.html): `window.renderFigure(spec)`
  * builds the notebooks' own views — SmallMultiples of ScatterView (scatter.ts), TrajectoryView
- * (trajectories.ts) and PolicyInspector (policy-inspector.ts) — from plain data (plus a minimal D3 line
+ * (trajectories.ts), PolicyInspector (policy-inspector.ts) and the MNIST notebook's ImageGridView
+ * (images.ts) — from plain data (plus a minimal D3 line
  * over a scatter panel, e.g. a loss curve: the Plotly charts have no headless SVG export), exports each block with the views' `exportSvg()`, stacks the
  * blocks into one SVG (composeSvgGrid) and shows that SVG as an <img> in #figure-out, so that the
  * caller can take the PNG from an element screenshot of exactly what the SVG draws.
@@ -15,6 +16,7 @@ import * as d3 from 'd3';
 import { SmallMultiples, ScatterView, type ScatterLayer } from './scatter.js';
 import { TrajectoryView, type TrajectoryData } from './trajectories.js';
 import { PolicyInspector, type PolicySnapshot } from './policy-inspector.js';
+import { ImageGridView } from './images.js';
 import { composeSvgGrid, svgSize } from './export.js';
 import type { Domain } from './frame.js';
 
@@ -63,10 +65,18 @@ export interface InspectorPanelSpec {
   domain?: Domain;
 }
 
+/** One labelled row of grayscale images (values in [-1, 1]) of an image block. */
+export interface ImageRowSpec {
+  label: string;
+  /** [n · size · size] row-major */
+  images: number[];
+}
+
 export type BlockSpec =
   | { kind: 'scatter'; title: string; maxCols: number; size?: number; panels: ScatterPanelSpec[] }
   | { kind: 'trajectories'; title: string; maxCols: number; size?: number; panels: TrajectoryPanelSpec[] }
-  | { kind: 'inspector'; title: string; maxCols: number; size?: number; panels: InspectorPanelSpec[] };
+  | { kind: 'inspector'; title: string; maxCols: number; size?: number; panels: InspectorPanelSpec[] }
+  | { kind: 'images'; title: string; rows: ImageRowSpec[]; size?: number; scale?: number; labelWidth?: number };
 
 export interface FigureSpec {
   name: string;
@@ -138,6 +148,12 @@ function inspectorBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'insp
   return grid.exportSvg();
 }
 
+function imageBlock(parent: HTMLElement, b: Extract<BlockSpec, { kind: 'images' }>): string {
+  const view = new ImageGridView(parent, { size: b.size ?? 28, scale: b.scale ?? 2, labelWidth: b.labelWidth ?? 200, testid: 'figure-block' });
+  view.update({ rows: b.rows.map((r) => ({ label: r.label, images: Float32Array.from(r.images) })) });
+  return view.exportSvg();
+}
+
 export async function renderFigure(spec: FigureSpec): Promise<RenderedFigure> {
   const views = document.getElementById('figure-views')!;
   const out = document.getElementById('figure-out')!;
@@ -146,7 +162,9 @@ export async function renderFigure(spec: FigureSpec): Promise<RenderedFigure> {
   const blocks = spec.blocks.map((b) => {
     const host = document.createElement('div');
     views.appendChild(host);
-    const svg = b.kind === 'scatter' ? scatterBlock(host, b) : b.kind === 'trajectories' ? trajectoryBlock(host, b) : inspectorBlock(host, b);
+    const svg = b.kind === 'scatter' ? scatterBlock(host, b)
+      : b.kind === 'trajectories' ? trajectoryBlock(host, b)
+        : b.kind === 'images' ? imageBlock(host, b) : inspectorBlock(host, b);
     return { title: b.title, svg };
   });
   if (blocks.length === 0) throw new Error(`figure ${spec.name}: no blocks`);
