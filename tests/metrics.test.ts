@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { sample2d } from '../src/data/toy2d.js';
 import { Float64Sorter, slicedWasserstein1 } from '../src/metrics/swd.js';
+import { classAgreement, imageFidelity } from '../src/metrics/fidelity.js';
 
 test('SW1 of a set with itself is 0', () => {
   const a = sample2d('moons', 3000, new Rng(0));
@@ -62,4 +63,27 @@ test('SW1 argument errors', () => {
   assert.throws(() => slicedWasserstein1(a, a, 3, 8, new Rng(0)), /multiples of dim 3/);
   assert.throws(() => slicedWasserstein1(a, a, 2, 0, new Rng(0)), /nProj/);
   assert.throws(() => slicedWasserstein1(new Float32Array(0), new Float32Array(0), 2, 8, new Rng(0)), /empty/);
+});
+
+test('image fidelity: identical sets give 0 / 0 / 1; known pixel and feature offsets and class swaps', () => {
+  const n = 4, P = 9, F = 3;
+  const pixels = Float32Array.from({ length: n * P }, (_, i) => Math.sin(i));
+  const features = Float32Array.from({ length: n * F }, (_, i) => i / 7);
+  const pred = [0, 3, 3, 9];
+  const ref = { pixels, features, pred };
+  assert.deepEqual(imageFidelity(ref, ref, P, F), { pixelL2: 0, featureDistance: 0, classMatch: 1 });
+  // every pixel 0.5 off: ℓ2 = 0.5·√9 = 1.5; features shifted by (3, 4, 0) in row 0 only: mean 5/4; one class of four changed
+  const shifted = {
+    pixels: pixels.map((v) => v + 0.5),
+    features: features.map((v, i) => (i === 0 ? v + 3 : i === 1 ? v + 4 : v)),
+    pred: [0, 3, 2, 9],
+  };
+  const f = imageFidelity(shifted, ref, P, F);
+  assert.ok(Math.abs(f.pixelL2 - 1.5) < 1e-6, `pixel ℓ2 ${f.pixelL2}`);
+  assert.ok(Math.abs(f.featureDistance - 1.25) < 1e-6, `feature distance ${f.featureDistance}`);
+  assert.equal(f.classMatch, 0.75);
+  assert.equal(classAgreement([1, 2, 3], [3, 2, 1]), 1 / 3);
+  assert.throws(() => classAgreement([1], [1, 2]), /same length/);
+  assert.throws(() => imageFidelity(shifted, { ...ref, pred: [0, 1] }, P, F), /4 samples against 2/);
+  assert.throws(() => imageFidelity({ ...shifted, features: new Float32Array(5) }, ref, P, F), /do not hold 4 rows/);
 });

@@ -10,6 +10,12 @@
  * Every sampler draws its noise from the same seeded stream in one chunk (sampleInChunks with chunk =
  * count), so row i of every method's samples comes from the same noise point: fidelity to the teacher
  * is the mean distance to the teacher's 128-step Euler sample of the same row.
+ *
+ * The 2D figures use the `--teacher` (checkerboard); methods-2d adds 8 Gaussians on its shipped
+ * teacher (static/pretrained/gaussians8, model ids `gaussians8/…`), and methods-mnist
+ * (figures-mnist.ts) the shipped MNIST teacher, student and classifier (ids `mnist/…`).
+ * `--only` into a folder whose figures.json has the same configuration, seed and backend keeps that
+ * file's other figures (their numbers, models and the runs that made them) in figures.json and figures.md.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * The distillation methods of `piflow distill` and how a baseline student is marked (no imports, so
  * the CLI's output rules and commands and the browser lab's loader can all read it): π-ID (`piflow`, the default) and the two
- * 2D baselines of runtime/baselines.ts. A baseline student is a velocity-format net — config.json's
+ * baselines of runtime/baselines.ts (2D and MNIST). A baseline student is a velocity-format net — config.json's
  * `config.kind` is 'teacher' (the teacher's weights layout) — whose `meta.method` is 'shortcut' or
  * 'dmd' and `meta.nfe` its Euler steps; the CLI treats it as a student everywhere (the --out
  * ownership rule, sampling at its own NFE), and the CLI and the lab refuse it where a teacher is needed.

@@ -11,17 +11,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers.js';
 
-const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside'];
+const FIGURES = ['few-step-collapse', 'trajectories', 'k-sweep', 'methods-2d', 'nfe-elastic', 'dx-window', 'policy-inside', 'methods-mnist'];
 /** marks each SVG must hold (data-testid values of the views) */
 const MARKS: Record<string, string[]> = {
   'few-step-collapse': ['data-testid="scatter-layer"', 'data-name="data"', '<circle'],
   trajectories: ['data-testid="policy-path"', 'data-testid="teacher-path"', 'data-testid="nfe-marker"', 'data-testid="policy-substeps"'],
   'k-sweep': ['data-testid="scatter-layer"', 'data-name="1 NFE"', 'data-name="2 NFE"'],
-  'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"'],
+  'methods-2d': ['data-testid="scatter-layer"', 'data-name="DMD-style, 1 NFE"', 'data-name="π-Flow GMFlow, 1 NFE"', 'every method and NFE on checkerboard', 'every method and NFE on gaussians8'],
   'nfe-elastic': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="teacher Euler"', 'data-name="π-Flow GMFlow"', 'GMFlow (2-NFE student), 8 NFE'],
   'dx-window': ['data-testid="scatter-layer"', 'data-testid="figure-line"', 'data-name="window 0"', 'data-name="window 3"'],
   'policy-inside': ['data-testid="gm-component"', 'data-testid="dx-point"', 'data-testid="x0-path"', 'data-testid="x0-current"'],
+  'methods-mnist': ['data-testid="image-row"', 'data-label="DMD-style, 1 NFE"', 'data-label="π-Flow GMFlow, 4 NFE"', 'data-label="shortcut, 2 NFE"', '<image', 'data-testid="scatter-layer"'],
 };
+/** the rows of methods-mnist (label, NFE): the quick configuration's many-step teacher is Euler 8 */
+const MNIST_ROWS: [string, number | null][] = [
+  ['data (train images)', null], ['teacher Euler 1', 1], ['teacher Euler 2', 2], ['teacher Euler 4', 4], ['teacher Euler 8', 8],
+  ['π-Flow GMFlow, 1 NFE', 1], ['π-Flow GMFlow, 2 NFE', 2], ['π-Flow GMFlow, 4 NFE', 4], ['shortcut, 1 NFE', 1], ['shortcut, 2 NFE', 2],
+  ['DMD-style, 1 NFE', 1], ['shipped GMFlow (1500 it.), 2 NFE', 2],
+];
 const METHODS: [string, number][] = [
   ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
   ['π-Flow GMFlow', 1], ['π-Flow GMFlow', 2], ['π-Flow DX', 2],
@@ -30,8 +37,13 @@ const METHODS: [string, number][] = [
 ];
 
 let tmp = '';
-interface Row { method: string; nfe: number | null; swd: number; precision: number; modesCovered: number; modes: number; entropy: number; fidelity: number | null }
+interface Row { dataset: string; method: string; nfe: number | null; swd: number; precision: number; modesCovered: number; modes: number; entropy: number; fidelity: number | null }
+interface MnistRow {
+  label: string; nfe: number | null; frechet: number; entropy: number; classesCovered: number;
+  pixelL2: number | null; featureDistance: number | null; classMatch: number | null;
+}
 interface FiguresJson {
+  runs: { command: string; figures: string[] }[];
   models: Record<string, { cached: boolean; hash: string }>;
   figures: Record<string, { command: string; svg: string; png: string; width: number; height: number; rows: Row[]; models: string[] } & Record<string, unknown>>;
 }
@@ -43,8 +55,8 @@ after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-function run(out: string) {
-  const r = runCli(['figures', '--quick', '--out', out, '--cache', path.join(tmp, 'cache')], { timeoutMs: 900_000 });
+function run(out: string, ...more: string[]) {
+  const r = runCli(['figures', '--quick', ...more, '--out', out, '--cache', path.join(tmp, 'cache')], { timeoutMs: 900_000 });
   assert.equal(r.code, 0, `piflow figures failed:\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(readFileSync(path.join(out, 'figures.json'), 'utf8')) as FiguresJson;
 }
@@ -59,14 +71,14 @@ function pngSize(file: string): { width: number; height: number } {
 test('bad options fail fast with a clear message', () => {
   const r = runCli(['figures', '--quick', '--only', 'k-sweep,bogus,nope', '--out', path.join(tmp, 'x')]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d, nfe-elastic, dx-window, policy-inside/);
+  assert.match(r.stderr, /unknown figure\(s\) bogus, nope; known: few-step-collapse, trajectories, k-sweep, methods-2d, nfe-elastic, dx-window, policy-inside, methods-mnist/);
   const b = runCli(['figures', '--quick', '--backend', 'webgl', '--out', path.join(tmp, 'x')]);
   assert.equal(b.code, 2, b.stderr);
   assert.match(b.stderr, /--backend webgl: must be one of wasm, cpu/);
   assert.ok(!existsSync(path.join(tmp, 'x')), 'nothing is written for bad options');
 });
 
-test('piflow figures --quick: seven figures, every number, cached models and byte-identical SVGs on a rerun', async () => {
+test('piflow figures --quick: eight figures, every number, cached models and byte-identical SVGs on a rerun; --only merges', async () => {
   const out1 = path.join(tmp, 'run1');
   const out2 = path.join(tmp, 'run2');
   const j1 = run(out1);
@@ -84,16 +96,40 @@ test('piflow figures --quick: seven figures, every number, cached models and byt
     for (const mark of MARKS[name]) assert.ok(svg.includes(mark), `${name}.svg lacks ${mark}`);
     const size = pngSize(path.join(out1, `${name}.png`));
     assert.deepEqual(size, { width: f.width, height: f.height }, `${name}.png is the SVG's size`);
+    if (name === 'methods-mnist') continue; // its rows are checked below
     for (const r of f.rows) {
       for (const k of ['swd', 'precision', 'entropy'] as const) assert.ok(Number.isFinite(r[k]), `${name} ${r.method} ${r.nfe}: ${k} = ${r[k]}`);
       if (r.nfe !== null) assert.ok(r.fidelity !== null && Number.isFinite(r.fidelity) && r.fidelity >= 0, `${name} ${r.method}: fidelity ${r.fidelity}`);
       assert.ok(r.modesCovered >= 0 && r.modesCovered <= r.modes);
     }
   }
-  // every method × NFE of the methods figure
-  const rows = j1.figures['methods-2d'].rows;
-  for (const [method, nfe] of METHODS) assert.ok(rows.some((r) => r.method === method && r.nfe === nfe), `methods-2d lacks ${method} at ${nfe} NFE`);
-  assert.equal(rows.length, METHODS.length);
+  // every method × NFE of the methods figure, on both datasets
+  const all2d = j1.figures['methods-2d'].rows;
+  assert.equal(all2d.length, 2 * METHODS.length);
+  for (const dataset of ['checkerboard', 'gaussians8']) {
+    const rs = all2d.filter((r) => r.dataset === dataset);
+    for (const [method, nfe] of METHODS) assert.ok(rs.some((r) => r.method === method && r.nfe === nfe), `methods-2d lacks ${method} at ${nfe} NFE on ${dataset}`);
+    assert.equal(rs.find((r) => r.method === 'teacher Euler' && r.nfe === 128)!.fidelity, 0, `${dataset}: the reference is its own`);
+  }
+  assert.ok(j1.figures['methods-2d'].models.includes('gaussians8/dmd'), 'the 8-Gaussians students have their own ids');
+  const rows = all2d.filter((r) => r.dataset === 'checkerboard');
+  // methods-mnist: every method's row, finite metrics in range, the many-step teacher is its own reference
+  const mnist = j1.figures['methods-mnist'].rows as unknown as MnistRow[];
+  assert.deepEqual(mnist.map((r) => [r.label, r.nfe]), MNIST_ROWS);
+  for (const r of mnist) {
+    assert.ok(Number.isFinite(r.frechet) && r.frechet > 0, `${r.label}: FD ${r.frechet}`);
+    assert.ok(r.entropy >= 0 && r.entropy <= Math.log(10) + 1e-9, `${r.label}: entropy ${r.entropy}`);
+    assert.ok(Number.isInteger(r.classesCovered) && r.classesCovered >= 1 && r.classesCovered <= 10);
+    if (r.nfe === null) assert.deepEqual([r.pixelL2, r.featureDistance, r.classMatch], [null, null, null]);
+    else {
+      assert.ok(r.pixelL2! >= 0 && Number.isFinite(r.pixelL2) && r.featureDistance! >= 0 && Number.isFinite(r.featureDistance), `${r.label}: fidelity`);
+      assert.ok(r.classMatch! >= 0 && r.classMatch! <= 1, `${r.label}: class match ${r.classMatch}`);
+    }
+  }
+  assert.deepEqual(mnist.filter((r) => r.label === 'teacher Euler 8').map((r) => [r.pixelL2, r.featureDistance, r.classMatch]), [[0, 0, 1]]);
+  assert.ok(mnist.find((r) => r.label === 'teacher Euler 1')!.pixelL2! > 1, 'Euler 1 is far from the many-step sample');
+  assert.deepEqual(j1.figures['methods-mnist'].models, ['mnist/gmflow', 'mnist/shortcut-nfe1', 'mnist/shortcut-nfe2', 'mnist/dmd']);
+  assert.equal((readFileSync(path.join(out1, 'methods-mnist.svg'), 'utf8').match(/data-testid="image-row"/g) ?? []).length, MNIST_ROWS.length);
   // the same noise for every sampler: the Euler-128 teacher is its own reference, Euler-1 is far from it
   const e128 = rows.find((r) => r.method === 'teacher Euler' && r.nfe === 128)!;
   const e1 = rows.find((r) => r.method === 'teacher Euler' && r.nfe === 1)!;
@@ -146,7 +182,8 @@ test('piflow figures --quick: seven figures, every number, cached models and byt
     assert.equal(m.cached, true, `${id} reused from the cache on the second run`);
     assert.equal(m.hash, j1.models[id].hash);
   }
-  assert.deepEqual(j2.figures['methods-2d'].rows, rows, 'the same numbers from the cached models');
+  assert.deepEqual(j2.figures['methods-2d'].rows, all2d, 'the same numbers from the cached models');
+  assert.deepEqual(j2.figures['methods-mnist'].rows, j1.figures['methods-mnist'].rows, 'the same MNIST numbers from the cached models');
   assert.deepEqual(j2.figures['dx-window'], { ...dxw, command: j2.figures['dx-window'].command }, 'the loss histories come back from the cache');
   const pngSame: string[] = [];
   for (const name of FIGURES) {
@@ -156,4 +193,15 @@ test('piflow figures --quick: seven figures, every number, cached models and byt
     if (readFileSync(path.join(out1, `${name}.png`)).equals(readFileSync(path.join(out2, `${name}.png`)))) pngSame.push(name);
   }
   console.log(`PNGs byte-identical between the runs: ${pngSame.join(', ') || 'none'}`);
+
+  // --only into a folder that holds every figure: the others, their numbers and models are kept, and both runs are listed
+  const j3 = run(out2, '--only', 'few-step-collapse');
+  assert.deepEqual(Object.keys(j3.figures), FIGURES, 'every figure is still there, in order');
+  for (const name of FIGURES.filter((n) => n !== 'few-step-collapse')) assert.deepEqual(j3.figures[name], j2.figures[name], `${name} kept as it was`);
+  assert.deepEqual(j3.figures['few-step-collapse'].rows, j2.figures['few-step-collapse'].rows);
+  assert.deepEqual(j3.runs.map((r) => r.figures), [FIGURES.filter((n) => n !== 'few-step-collapse'), ['few-step-collapse']]);
+  assert.deepEqual(Object.keys(j3.models).sort(), Object.keys(j2.models).sort(), 'the kept figures keep their models');
+  const md3 = readFileSync(path.join(out2, 'figures.md'), 'utf8');
+  for (const name of FIGURES) assert.ok(md3.includes(`## ${name}\n`), `merged figures.md lacks ${name}`);
+  assert.ok(md3.includes('--only few-step-collapse'), 'figures.md names the second run');
 });
