@@ -114,3 +114,15 @@ test('PCA through the Gram matrix matches the covariance eigenvectors', () => {
   assert.ok(Math.abs(mean0) < 1e-4, 'projections are centred');
   assert.throws(() => fitPca(data, n, d + 1), /expected 40×7 values/);
 });
+
+test('MNIST lab: a baseline student (distill --method shortcut|dmd) is refused as a teacher; the teacher stays', async () => {
+  const lab = await equippedLab();
+  lab.newTeacher({ size: 'tiny', lr: 2e-3, batch: 4, steps: 1, seed: 0, ema: 0 });
+  const art = await lab.saveTeacher();
+  const file = art.file as { meta: Record<string, unknown> };
+  const marked = { ...art, file: { ...file, meta: { ...file.meta, method: 'dmd', nfe: 1 } } };
+  await assert.rejects(lab.loadTeacher(marked, 'dmd-student'), /dmd-student: a dmd baseline student .*not a teacher/);
+  await lab.loadTeacher(art, 'teacher');
+  assert.equal(lab.teacherIteration, 0);
+  lab.dispose();
+});

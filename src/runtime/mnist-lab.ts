@@ -13,6 +13,7 @@ import { createImageNet, DEFAULT_UNET, SMALL_UNET, TINY_UNET, type ImageNet, typ
 import { imageNetFromArtifacts, imageNetToArtifacts, type ImageNetArtifacts, type LoadedImageNet } from '../models/image-artifacts.js';
 import { classifierFromArtifacts, classifyImages, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetDistance, meanCov, type ClassStats } from '../metrics/frechet.js';
+import { baselineOf } from '../models/methods.js';
 import type { DistillConfig } from './student.js';
 import {
   ImageDistiller, ImageTeacherTrainer, imageShape, imageStudentPolicy, imageTeacherVelocity, sampleImageStudent, sampleImageTeacher,
@@ -127,6 +128,11 @@ export class MnistLab extends ModelLab<LoadedImageNet, ImageNet, ImageNetArtifac
   async loadTeacher(art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }, name: string): Promise<void> {
     this.assertIdle();
     const net = await imageNetFromArtifacts(art, where(name), 'teacher');
+    const baseline = baselineOf(net.meta);
+    if (baseline) {
+      net.dispose();
+      throw new Error(`${name}: a ${baseline.method} baseline student (piflow distill --method ${baseline.method}, ${baseline.nfe} NFE), not a teacher`);
+    }
     this.disposeStudent();
     this.disposeTeacher();
     this.teacher = net;
