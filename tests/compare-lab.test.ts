@@ -1,0 +1,135 @@
+/**
+ * The comparison lab (src/runtime/compare-lab.ts): π-Flow and the baselines trained round-robin on one
+ * teacher with one seed and one budget; bad settings are refused before anything is allocated; every
+ * method steps once per round; the evaluation scores every sampler from the same noise (the teacher's
+ * many-step row has fidelity 0); seeded; no tensor leaks across rounds; reset releases every student.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './helpers.js';
+import { Rng } from '../src/engine/rng.js';
+import { createToyNet } from '../src/models/mlp.js';
+import { toyNetToArtifacts } from '../src/models/artifacts.js';
+import { datasetSource, TeacherTrainer } from '../src/runtime/toy.js';
+import { CompareLab, COMPARE_METHODS, type CompareConfig } from '../src/runtime/compare-lab.js';
+
+before(() => useBackend('wasm'));
+
+async function teacherArtifacts() {
+  const net = createToyNet({ kind: 'teacher', width: 32, depth: 2 }, new Rng(21));
+  const t = new TeacherTrainer(net, datasetSource('checkerboard'), 128, { lr: 3e-3 }, 2);
+  for (let i = 0; i < 30; i++) await t.step();
+  t.dispose();
+  const art = await toyNetToArtifacts(net, { dataset: 'checkerboard' });
+  net.dispose();
+  return art;
+}
+
+const SMALL: Partial<CompareConfig> = { iters: 3, batch: 32, pool: 256, seed: 3, nfe: 1 };
+
+async function labWithTeacher(): Promise<CompareLab> {
+  const lab = new CompareLab();
+  lab.setData('checkerboard');
+  await lab.loadTeacher(await teacherArtifacts(), 'tiny teacher');
+  return lab;
+}
+
+test('compare lab: bad settings are clear errors and allocate nothing', async () => {
+  const lab = await labWithTeacher();
+  const before = tf.memory().numTensors;
+  const bad: [Partial<CompareConfig>, RegExp][] = [
+    [{ methods: [] }, /at least one/],
+    [{ methods: ['gmflow', 'nope' as never] }, /unknown method 'nope'/],
+    [{ methods: ['dmd', 'dmd'] }, /at most once/],
+    [{ nfe: 3 }, /nfe must be an integer in \[1, 2\], got 3/],
+    [{ iters: 0 }, /iters must be an integer in \[1, 100000\]/],
+    [{ batch: 8 }, /batch must be an integer in \[16, 4096\], got 8/],
+    [{ lr: NaN }, /learning rate must be a number in \(0, 0.1\), got NaN/],
+    [{ dmdLr: 0 }, /DMD learning rate/],
+    [{ seed: -1 }, /seed must be an integer/],
+    [{ k: 0 }, /k must be an integer in \[1, 64\]/],
+  ];
+  for (const [cfg, re] of bad) assert.throws(() => lab.newRace({ ...SMALL, ...cfg }), re, JSON.stringify(cfg));
+  assert.equal(tf.memory().numTensors, before, 'nothing allocated by a refused config');
+  assert.throws(() => lab.setData('nope'), /unknown dataset 'nope'/);
+  await assert.rejects(() => lab.race({}), /no race/);
+  await assert.rejects(() => new CompareLab().evaluate(100, 1), /no teacher/);
+  await assert.rejects(() => lab.evaluate(5, 1), /samples must be an integer in \[16, 8192\]/);
+  assert.throws(() => new CompareLab().newRace(SMALL), /load a teacher first/);
+  lab.dispose();
+});
+
+test('compare lab: every method steps once per round, scores are finite, fidelity is to the teacher from the same noise, no leaks, reset releases', async () => {
+  const lab = await labWithTeacher();
+  const teacherOnly = tf.memory().numTensors;
+  lab.newRace(SMALL);
+  await lab.race({}, 1); // the optimizers' slots exist after the first round
+  const afterOne = tf.memory().numTensors;
+  await lab.race({}, 2);
+  assert.equal(tf.memory().numTensors, afterOne, 'no tensor leak across rounds');
+  assert.equal(lab.rounds, 3);
+  const methods = lab.methods();
+  assert.deepEqual(methods.map((m) => m.method), [...COMPARE_METHODS]);
+  for (const m of methods) {
+    assert.equal(m.iteration, 3, `${m.method}: one iteration per round`);
+    assert.ok(Number.isFinite(m.loss), `${m.method}: finite loss`);
+  }
+  assert.deepEqual(methods.map((m) => m.nfe), [1, 1, 1, 1]);
+  const ev = await lab.evaluate(200, 5);
+  assert.equal(tf.memory().numTensors, afterOne, 'no tensor leak in the evaluation');
+  assert.deepEqual(ev.rows.map((r) => r.id), ['teacher-many', 'teacher-few', ...COMPARE_METHODS]);
+  for (const r of ev.rows) {
+    assert.equal(r.samples.length, 400);
+    for (const v of [r.swd, r.precision, r.entropy, r.fidelity]) assert.ok(Number.isFinite(v), `${r.id}: finite metrics`);
+    assert.ok(r.precision >= 0 && r.precision <= 1 && r.entropy >= 0 && r.entropy <= 1 + 1e-9);
+    assert.equal(r.modes, 8);
+  }
+  assert.equal(ev.rows[0].fidelity, 0, 'the many-step teacher is the fidelity reference');
+  assert.ok(ev.rows[1].fidelity > 0.1, 'teacher Euler 1 step lands far from its 128-step sample');
+  assert.equal(ev.rows[2].iteration, 3);
+  // the same seed and settings reproduce a race
+  const again = await labWithTeacher();
+  again.newRace(SMALL);
+  await again.race({});
+  const ev2 = await again.evaluate(200, 5);
+  for (let i = 0; i < ev.rows.length; i++) assert.deepEqual(Array.from(ev2.rows[i].samples), Array.from(ev.rows[i].samples), `${ev.rows[i].id}: seeded`);
+  again.dispose();
+  lab.reset();
+  assert.equal(tf.memory().numTensors, teacherOnly, 'reset releases every student, optimizer and fake network');
+  assert.equal(lab.methods().length, 0);
+  lab.dispose();
+});
+
+test('compare lab: at 2 NFE the students sample with 2 steps and DMD stays a one-step generator; pause holds the round counter', async () => {
+  const lab = await labWithTeacher();
+  lab.newRace({ ...SMALL, nfe: 2, methods: ['shortcut', 'dmd'], iters: 50 });
+  assert.deepEqual(lab.methods().map((m) => [m.method, m.nfe]), [['shortcut', 2], ['dmd', 1]]);
+  let rounds = 0;
+  const run = lab.race({ onLoss: () => { rounds++; if (rounds === 2) lab.pause(); }, yieldMs: 0 });
+  await new Promise((r) => setTimeout(r, 50));
+  const held = lab.rounds;
+  assert.equal(held, 2, 'paused after two rounds');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(lab.rounds, held, 'no round while paused');
+  lab.stop();
+  await run;
+  const ev = await lab.evaluate(64, 1);
+  assert.equal(ev.rows[1].title, 'teacher, Euler 2 steps');
+  assert.deepEqual(ev.rows.map((r) => r.nfe), [128, 2, 2, 1]);
+  lab.dispose();
+});
+
+test('compare lab: snapshot and restore rebuild the teacher and restart the race', async () => {
+  const lab = await labWithTeacher();
+  lab.newRace(SMALL);
+  await lab.race({}, 1);
+  const snap = await lab.snapshot();
+  const fresh = new CompareLab();
+  const restored = await fresh.restore(snap);
+  assert.deepEqual(restored.map((s) => s.split(' ')[0]), ['teacher', 'the']);
+  assert.equal(fresh.rounds, 0);
+  assert.equal(fresh.methods().length, 4);
+  fresh.dispose();
+  lab.dispose();
+});
