@@ -388,3 +388,13 @@ test('chartLayout: presentation scale makes ticks at least 14 px and grows title
   assert.ok(fontRelayout(PRESENT_SCALE)['xaxis.tickfont.size'] >= 14);
   assert.equal(fontRelayout(1)['xaxis.tickfont.size'], 12);
 });
+
+test('metricDomain: pads around the finite values, leaves room above them for the legend, keeps a fixed axis', async () => {
+  const { metricDomain } = await import('../src/viz/metric-domain.js');
+  const layers = [{ points: [0.1, 0.9] }, { points: [1.8, 0.2] }, { points: [NaN, 5] }];
+  const [[x0, x1], [y0, y1]] = metricDomain(layers, {}, 420);
+  assert.ok(x0 < 0.1 && x1 > 1.8 && y0 < 0.2 && y1 > 0.9, 'every finite value inside');
+  assert.ok(y1 - 0.9 > 0.2 - y0, 'more room above the values (the legend) than below');
+  assert.ok(y1 < 5, 'a non-finite x drops its point');
+  assert.deepEqual(metricDomain(layers, { y: [0, 1] })[1], [0, 1]);
+});
