@@ -133,3 +133,13 @@ test('compare lab: snapshot and restore rebuild the teacher and restart the race
   fresh.dispose();
   lab.dispose();
 });
+
+test('compare lab: an evaluation owns its arrays (a worker transfers them; the next evaluation is whole)', async () => {
+  const lab = await labWithTeacher();
+  const a = await lab.evaluate(64, 2);
+  for (const r of a.rows) structuredClone(r.samples, { transfer: [r.samples.buffer] }); // what postMessage does
+  const b = await lab.evaluate(64, 2);
+  assert.deepEqual(b.rows.map((r) => r.samples.length), [128, 128]);
+  assert.ok(b.rows.every((r) => Number.isFinite(r.swd)));
+  lab.dispose();
+});

@@ -276,6 +276,7 @@ export class CompareLab extends LoopRunner {
     return this.racers.map((r) => ({ method: r.method, title: COMPARE_TITLES[r.method], nfe: r.nfe, iteration: r.iteration, loss: r.lastLoss }));
   }
 
+  /** The teacher's Euler samples (memoised; a copy each time: a worker transfers what it returns). */
   private async teacherSamples(count: number, steps: number, seed: number): Promise<Float32Array> {
     const key = `${count}:${steps}:${seed}`;
     let s = this.teacherMemo.get(key);
@@ -284,18 +285,18 @@ export class CompareLab extends LoopRunner {
       if (this.teacherMemo.size > 8) this.teacherMemo.clear();
       this.teacherMemo.set(key, s);
     }
-    return s;
+    return s.slice();
   }
 
   /**
    * Every sampler from the same seeded noise (one chunk of `count`), scored: the teacher at MANY_STEPS
-   * and at the race's NFE (or `nfe` when no race), then each method at its own NFE.
+   * and at the race's NFE (`nfe` when there is no race), then each method at its own NFE.
    */
   async evaluate(count: number, seed: number, nfe?: number): Promise<Evaluation> {
     check(this.teacher !== null, 'no teacher');
     check(Number.isInteger(count) && count >= 16 && count <= 8192, `samples must be an integer in [16, 8192], got ${count}`);
     check(Number.isInteger(seed) && seed >= 0, `seed must be an integer >= 0, got ${seed}`);
-    const fewSteps = nfe ?? this.config?.nfe ?? 1;
+    const fewSteps = this.config?.nfe ?? nfe ?? 1;
     check(Number.isInteger(fewSteps) && fewSteps >= 1 && fewSteps <= 8, `nfe must be an integer in [1, 8], got ${fewSteps}`);
     this.evaluating++;
     try {
