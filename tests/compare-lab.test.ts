@@ -143,3 +143,18 @@ test('compare lab: an evaluation owns its arrays (a worker transfers them; the n
   assert.ok(b.rows.every((r) => Number.isFinite(r.swd)));
   lab.dispose();
 });
+
+test('compare lab: a non-finite step stops the race with the method named, the round unfinished, the lab idle', async () => {
+  const { NonFiniteLossError } = await import('../src/engine/optim.js');
+  const lab = await labWithTeacher();
+  lab.newRace({ ...SMALL, methods: ['shortcut', 'dmd'], iters: 10 });
+  await lab.race({}, 1);
+  // the DMD generator's next step diverges (what GuardedAdam throws for a NaN loss; the step is not applied)
+  const racers = (lab as unknown as { racers: { method: string; step: () => Promise<{ loss: number }> }[] }).racers;
+  racers.find((r) => r.method === 'dmd')!.step = async () => { throw new NonFiniteLossError(1, NaN, NaN); };
+  await assert.rejects(() => lab.race({}), /^Error: DMD-style: training diverged at iteration 1: loss = NaN/);
+  assert.equal(lab.rounds, 1, 'the round with the failed step does not count');
+  assert.equal(lab.running, 'idle');
+  assert.deepEqual(lab.methods().map((m) => m.iteration), [2, 1], 'shortcut took its step of the unfinished round, DMD did not');
+  lab.dispose();
+});

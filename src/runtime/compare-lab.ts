@@ -10,7 +10,8 @@
  * mode coverage and entropy (metrics/modes.ts) and fidelity, the mean distance to the teacher's
  * many-step sample from the same noise (metrics/fidelity.ts). DOM-free; runs in the comparison worker
  * (compare-worker.ts) and directly in Node tests. A non-finite step stops the loop with an error naming
- * the method; that method's model is left as it was (the guarded optimizer did not apply the step).
+ * the method; that method's model is left as it was (the guarded optimizer did not apply the step), the
+ * methods before it in that round keep the step they took, and the unfinished round does not count.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../engine/rng.js';
