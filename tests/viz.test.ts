@@ -206,6 +206,10 @@ test('referenceLayout: one dashed paper-wide line and a label per finite referen
   assert.deepEqual([l.shapes[0].xref, l.shapes[0].x0, l.shapes[0].x1, l.shapes[0].y0, l.shapes[0].y1], ['paper', 0, 1, 0.034, 0.034]);
   assert.equal(l.shapes[1].line.dash, 'dot');
   assert.equal(l.annotations[1].text, 'teacher Euler-2');
+  // on a log axis the labels go in log₁₀ units (Plotly's rule for annotations; shapes stay in data units)
+  const g = referenceLayout([{ name: 'a', value: 0.01 }, { name: 'b', value: 100 }, { name: 'zero', value: 0 }], true);
+  assert.deepEqual(g.shapes.map((s) => s.y0), [0.01, 100]);
+  assert.deepEqual(g.annotations.map((a) => a.y), [-2, 2]);
 });
 
 test('chartLayout: title above the plot, legend below it, full-value log ticks, an empty state without axes', () => {
