@@ -15,7 +15,7 @@ import { exportButtons } from '../src/viz/export.js';
 import { button } from '../src/viz/controls.js';
 import { LabClient } from '../src/runtime/lab-client.js';
 import type { CompareApi, CompareEvent } from '../src/runtime/compare-protocol.js';
-import { COMPARE_METHODS, type CompareConfig, type CompareMethod, type Evaluation, type SamplerRow } from '../src/runtime/compare-lab.js';
+import { COMPARE_METHODS, COMPARE_TITLES, type CompareConfig, type CompareMethod, type Evaluation, type SamplerRow } from '../src/runtime/compare-lab.js';
 import { methodsSchema } from './schemas.js';
 import { $, counter, messenger, openNotebook, presentation, startLab } from './common.js';
 import { loopButtons, type LoopControls } from './loop-buttons.js';
@@ -30,6 +30,8 @@ const teacherNote = messenger('teacher-message');
 /** samples per sampler (one chunk: every sampler starts from the same noise) and their seed */
 const COUNT = 2000;
 const SAMPLE_SEED = 12345;
+/** segments drawn per panel with the toggle on: enough to see the pairing, few enough to see the samples */
+const LINKS = 300;
 
 /** One colour per sampler, as in the methods-2d figure (src/cli/figures.ts). */
 export const COLORS: Record<SamplerRow['id'], string> = {
@@ -60,18 +62,21 @@ let w1Chart: MetricChart | null = null;
 /** whether the W1 chart has its teacher reference lines */
 let refsSet = false;
 /** the sliced-W1 chart, one series per racing method (rebuilt for each race) */
-function newW1Chart(methods: readonly string[]): MetricChart {
+function newW1Chart(methods: readonly CompareMethod[]): MetricChart {
   w1Chart?.destroy();
   refsSet = false;
   $('#w1').replaceChildren();
-  w1Chart = new MetricChart($('#w1'), { title: 'sliced W1 to data while training (lower is better)', series: methods as string[], width: 420, height: 260, testid: 'w1-plot' });
+  w1Chart = new MetricChart($('#w1'), {
+    title: 'sliced W1 to data while training (lower is better)', series: methods.map((m) => COMPARE_TITLES[m]), colors: methods.map((m) => COLORS[m]),
+    xTitle: 'round (iterations of each method)', logY: true, width: 420, height: 260, testid: 'w1-plot',
+  });
   return w1Chart;
 }
-newW1Chart(['π-Flow GMFlow (π-ID)']);
+newW1Chart(['gmflow']);
 const grid = scatterGrid($('#samples'), { maxCols: 3, testid: 'method-panels', scatter: { width: 250, height: 250 } });
 exportButtons($('#samples'), grid, 'methods-samples');
-const diversity = new ScatterView($('#scatter-diversity'), { width: 380, height: 380, testid: 'scatter-diversity', title: 'x: log₁₀ sliced W1   y: mode entropy', vectorLimit: Infinity });
-const fidelity = new ScatterView($('#scatter-fidelity'), { width: 380, height: 380, testid: 'scatter-fidelity', title: 'x: log₁₀ sliced W1   y: distance to teacher', vectorLimit: Infinity });
+const diversity = new ScatterView($('#scatter-diversity'), { width: 380, height: 380, testid: 'scatter-diversity', title: 'x: log₁₀ sliced W1   y: mode entropy', vectorLimit: Infinity, legendCounts: false });
+const fidelity = new ScatterView($('#scatter-fidelity'), { width: 380, height: 380, testid: 'scatter-fidelity', title: 'x: log₁₀ sliced W1   y: distance to teacher', vectorLimit: Infinity, legendCounts: false });
 exportButtons($('#scatter-diversity'), diversity, 'quality-vs-diversity');
 exportButtons($('#scatter-fidelity'), fidelity, 'quality-vs-fidelity');
 
@@ -137,7 +142,7 @@ function drawPanels(ev: Evaluation, links: boolean): void {
   const reference = ev.rows.find((r) => r.id === 'teacher-many')!.samples;
   grid.update(ev.rows.map((r) => {
     const it = r.iteration === null ? 'reference' : `iteration ${r.iteration}`;
-    const layer: ScatterLayer = { name: r.id.startsWith('teacher') ? 'teacher' : 'student', points: r.samples, color: COLORS[r.id], radius: 1.2, opacity: 0.55 };
+    const layer: ScatterLayer = { name: r.id.startsWith('teacher') ? 'teacher' : 'student', points: r.samples, color: COLORS[r.id], radius: 1.2, opacity: 0.55, maxLinks: LINKS };
     if (links && r.id !== 'teacher-many') layer.links = reference;
     return { title: `${label(r)} · ${it}`, data: [{ name: 'data', points: ev.data, color: '#c8c8c8', radius: 1, opacity: 0.5 }, layer] };
   }));
@@ -173,7 +178,7 @@ nb.cell('racing', ['lab'], (lab: Client) => {
       const cfg = raceConfig();
       await lab.call.newRace(cfg);
       const st = await lab.call.status();
-      newW1Chart(st.methods.map((m) => m.title));
+      newW1Chart(st.methods.map((m) => m.method));
       lastRound = -1;
     },
     run: () => lab.call.race(),
@@ -186,7 +191,7 @@ nb.cell('racing', ['lab'], (lab: Client) => {
     await lab.call.reset();
     note('');
     await loss.clear();
-    newW1Chart(['π-Flow GMFlow (π-ID)']);
+    newW1Chart(['gmflow']);
     liveVersion.bump();
   }, 'stop and drop every student (the teacher stays)'));
   /** the live W1 chart: each evaluation of a running race adds a point per method */
@@ -214,7 +219,7 @@ nb.cell('teacher', ['lab', 'dataset'], async (lab: Client, dataset: string) => {
     throw e;
   }
   await loss.clear();
-  newW1Chart(['π-Flow GMFlow (π-ID)']);
+  newW1Chart(['gmflow']);
   return dataset;
 });
 

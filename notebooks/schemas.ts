@@ -118,7 +118,7 @@ export const methodsSchema = {
   dmdLr: num(1e-4, { min: 0, max: 0.1, exclusiveMin: true, exclusiveMax: true }, 'DMD learning rate', { label: 'DMD learning rate', testid: 'dmd-lr', log: true, sliderMin: 1e-5, sliderMax: 0.01, help: "Adam step size of DMD's generator and its fake flow network (the peer's 1e-4)" }),
   k: int(8, { min: 1, max: 64 }, 'GMFlow components K', { label: 'K (GMFlow)', testid: 'k', help: 'number of Gaussian components of the π-Flow GMFlow policy' }),
   seed: int(0, { min: 0, max: 4294967295 }, 'seed', { label: 'Seed', testid: 'seed', control: 'field', help: "every method's initialisation and noise draws: the same seed and settings reproduce the race" }),
-  links: bool(false, 'connect to the teacher', { label: "Connect each sample to the teacher's sample from the same noise", testid: 'links', help: 'a short segment from each of the first 400 samples of a panel to the 128-step teacher sample drawn from the same noise: fidelity made visible' }),
+  links: bool(false, 'connect to the teacher', { label: "Connect each sample to the teacher's sample from the same noise", testid: 'links', help: 'a short segment from each of the first 300 samples of a panel to the 128-step teacher sample drawn from the same noise: fidelity made visible' }),
 };
 
 // ---- the policy explorer -------------------------------------------------------------------------

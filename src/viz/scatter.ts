@@ -40,6 +40,8 @@ export interface ScatterOptions extends FrameOptions {
   legend?: boolean;
   /** vector export draws points as SVG circles when the total is at most this (default 30 000) */
   vectorLimit?: number;
+  /** the legend names each layer's point count, "teacher (2000)" (default true; off for one marker per layer) */
+  legendCounts?: boolean;
 }
 
 interface LayerInfo { name: string; xy: Float32Array; color: string; radius: number; opacity: number; n: number; links: Float32Array | null; nLinks: number; }
@@ -127,7 +129,7 @@ export class ScatterView {
     rows.attr('transform', (_, i) => `translate(0,${i * 13 + 6})`)
       .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => l.nLinks);
     rows.select('rect').attr('fill', (l) => l.color);
-    rows.select('text').text((l) => `${l.name} (${l.n})`);
+    rows.select('text').text((l) => (this.options.legendCounts === false ? l.name : `${l.name} (${l.n})`));
     const lg = this.legend.node();
     if (lg && lg.isConnected && this.options.legend !== false) PlotFrame.backdrop(lg);
   }

@@ -85,17 +85,28 @@ describe('comparison notebook on wasm', () => {
       assert.equal(rows[0].values.fidelity, 0, 'the many-step teacher is the fidelity reference');
       assert.ok(rows[1].values.fidelity > 1, "the teacher's 1-step Euler lands far from its 128-step sample");
       assert.deepEqual(rows.slice(2).map((x) => x.iteration), ['4', '4', '4', '4']);
+      // the live W1 chart (log y): a series per method, and each teacher reference's label sits on its line
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="w1-plot"] .shapelayer path').length === 2, null, { timeout: 30_000 });
+      const w1 = await r.page.evaluate(() => {
+        const el = document.querySelector('[data-testid="w1-plot"]') as unknown as HTMLElement & { data: { name: string }[] };
+        const lines = [...el.querySelectorAll('.shapelayer path')].map((p) => p.getBoundingClientRect().y);
+        const labels = [...el.querySelectorAll('.annotation')].map((a) => ({ text: a.textContent, bottom: a.getBoundingClientRect().bottom }));
+        return { series: el.data.map((d) => d.name), lines, labels };
+      });
+      assert.deepEqual(w1.series, ['π-Flow GMFlow (π-ID)', 'constant velocity (π-ID)', 'shortcut regression', 'DMD-style']);
+      assert.deepEqual(w1.labels.map((l) => l.text), ['teacher, Euler 128 steps', 'teacher, Euler 1 step']);
+      w1.labels.forEach((l, i) => assert.ok(Math.abs(l.bottom - w1.lines[i]) < 8, `${l.text}: label at y ${l.bottom}, its line at ${w1.lines[i]}`));
       // the scatters: one marker per sampler
       for (const id of ['scatter-diversity', 'scatter-fidelity']) {
         assert.equal(await r.page.locator(`${tid(id)} ${tid('scatter-layer')}`).count(), 6, `${id}: six samplers`);
       }
 
-      // fidelity made visible: no segments until the toggle, then 400 per panel but the reference's
+      // fidelity made visible: no segments until the toggle, then 300 per panel but the reference's
       const links = () => r.page.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].map((f) => Number(f.dataset.links)));
       assert.deepEqual(await links(), [0, 0, 0, 0, 0, 0]);
       await r.page.check(tid('links'));
       await r.page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].some((f) => f.dataset.links !== '0'), null, { timeout: 30_000 });
-      assert.deepEqual(await links(), [0, 400, 400, 400, 400, 400]);
+      assert.deepEqual(await links(), [0, 300, 300, 300, 300, 300]);
       assert.match(new URL(r.page.url()).hash, /links=true/);
 
       // a longer race: Pause holds the round counter, and more rounds leave no tensor behind
