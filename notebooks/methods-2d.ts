@@ -224,10 +224,17 @@ nb.cell('teacher', ['lab', 'dataset'], async (lab: Client, dataset: string) => {
 });
 
 /** Every sampler's samples and scores; live while training. */
+let lastEval: Evaluation | null = null;
 nb.cell('evaluation', ['lab', 'teacher', 'liveVersion', 'nfe', 'racing'], async (lab: Client, _t: string, _v: number, nfe: number, onEval: (ev: Evaluation) => void) => {
   const ev = await lab.call.evaluate(COUNT, SAMPLE_SEED, nfe);
+  // the race was reset or the teacher replaced meanwhile: keep what is shown until the next evaluation
+  if (ev.stale) {
+    if (lastEval) return lastEval;
+    liveVersion.bump();
+    return new Promise<Evaluation>(() => undefined);
+  }
   onEval(ev);
-  return ev;
+  return (lastEval = ev);
 });
 
 nb.cell('views', ['evaluation', 'links'], (ev: Evaluation, links: boolean) => {

@@ -158,3 +158,18 @@ test('compare lab: a non-finite step stops the race with the method named, the r
   assert.deepEqual(lab.methods().map((m) => m.iteration), [2, 1], 'shortcut took its step of the unfinished round, DMD did not');
   lab.dispose();
 });
+
+test('compare lab: an evaluation overtaken by a reset says it is stale instead of sampling released students', async () => {
+  const lab = await labWithTeacher();
+  lab.newRace(SMALL);
+  await lab.race({}, 1);
+  const pending = lab.evaluate(64, 3);
+  lab.reset(); // while the evaluation waits for the teacher's samples
+  const ev = await pending;
+  assert.equal(ev.stale, true);
+  assert.equal(ev.rows.length, 0, 'no row from a released race');
+  const next = await lab.evaluate(64, 3);
+  assert.equal(next.stale, false);
+  assert.equal(next.rows.length, 2);
+  lab.dispose();
+});

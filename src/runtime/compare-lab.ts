@@ -171,6 +171,8 @@ export interface Evaluation {
   /** fresh data, for the panels' background */
   data: Float32Array;
   rows: SamplerRow[];
+  /** the race or the teacher changed while this evaluation ran: show the next one instead */
+  stale: boolean;
 }
 
 export interface CompareSnapshot {
@@ -193,6 +195,8 @@ export class CompareLab extends LoopRunner {
   stepping = false;
   /** evaluations in flight */
   evaluating = 0;
+  /** bumped whenever the race or the teacher is replaced: an evaluation that sees it change is stale */
+  private generation = 0;
   /** the teacher's reference samples by (count, seed, steps): host arrays */
   private teacherMemo = new Map<string, Float32Array>();
 
@@ -220,7 +224,8 @@ export class CompareLab extends LoopRunner {
     this.disposeRace();
     this.teacher?.dispose();
     this.teacher = net;
-    this.teacherMemo.clear();
+    this.generation++;
+    this.teacherMemo = new Map();
   }
 
   /** A fresh race: every method of `cfg` from the teacher (the whole config is checked first). */
@@ -280,11 +285,12 @@ export class CompareLab extends LoopRunner {
   /** The teacher's Euler samples (memoised; a copy each time: a worker transfers what it returns). */
   private async teacherSamples(count: number, steps: number, seed: number): Promise<Float32Array> {
     const key = `${count}:${steps}:${seed}`;
-    let s = this.teacherMemo.get(key);
+    const memo = this.teacherMemo; // this teacher's (a new teacher gets a new map while this one samples)
+    let s = memo.get(key);
     if (!s) {
       s = await sampleTeacher(this.teacher!, count, steps, seed, count);
-      if (this.teacherMemo.size > 8) this.teacherMemo.clear();
-      this.teacherMemo.set(key, s);
+      if (memo.size > 8) memo.clear();
+      memo.set(key, s);
     }
     return s.slice();
   }
@@ -297,13 +303,18 @@ export class CompareLab extends LoopRunner {
     check(this.teacher !== null, 'no teacher');
     check(Number.isInteger(count) && count >= 16 && count <= 8192, `samples must be an integer in [16, 8192], got ${count}`);
     check(Number.isInteger(seed) && seed >= 0, `seed must be an integer >= 0, got ${seed}`);
-    const fewSteps = this.config?.nfe ?? nfe ?? 1;
+    const fewSteps = this.config?.nfe ?? nfe ?? 1; // read now: a race started meanwhile must not change it mid-way
     check(Number.isInteger(fewSteps) && fewSteps >= 1 && fewSteps <= 8, `nfe must be an integer in [1, 8], got ${fewSteps}`);
     this.evaluating++;
+    const gen = this.generation;
+    const fresh = (): boolean => gen === this.generation && this.teacher !== null;
+    const racers = this.racers.slice();
     try {
       const dataset = this.name;
       const data = this.data(count, new Rng(seed + 7919));
+      const stale = (): Evaluation => ({ dataset, count, seed, manySteps: MANY_STEPS, round: this.round, data, rows: [], stale: true });
       const reference = await this.teacherSamples(count, MANY_STEPS, seed);
+      if (!fresh()) return stale();
       const score = (id: SamplerRow['id'], title: string, n: number, iteration: number | null, samples: Float32Array): SamplerRow => {
         let bad = 0;
         for (let i = 0; i < samples.length; i += 2) if (!Number.isFinite(samples[i]) || !Number.isFinite(samples[i + 1])) bad++;
@@ -318,12 +329,17 @@ export class CompareLab extends LoopRunner {
           nonFinite: 0,
         };
       };
+      const few = await this.teacherSamples(count, fewSteps, seed);
       const rows: SamplerRow[] = [
         score('teacher-many', `teacher, Euler ${MANY_STEPS} steps`, MANY_STEPS, null, reference),
-        score('teacher-few', `teacher, Euler ${fewSteps} step${fewSteps > 1 ? 's' : ''}`, fewSteps, null, await this.teacherSamples(count, fewSteps, seed)),
+        score('teacher-few', `teacher, Euler ${fewSteps} step${fewSteps > 1 ? 's' : ''}`, fewSteps, null, few),
       ];
-      for (const r of this.racers) rows.push(score(r.method, COMPARE_TITLES[r.method], r.nfe, r.iteration, await r.samples(count, seed)));
-      return { dataset, count, seed, manySteps: MANY_STEPS, round: this.round, data, rows };
+      for (const r of racers) {
+        // the page may reset the race or load another teacher while this evaluation waits for a readback
+        if (!fresh()) return stale();
+        rows.push(score(r.method, COMPARE_TITLES[r.method], r.nfe, r.iteration, await r.samples(count, seed)));
+      }
+      return { dataset, count, seed, manySteps: MANY_STEPS, round: this.round, data, rows, stale: !fresh() };
     } finally {
       this.evaluating--;
     }
@@ -351,6 +367,7 @@ export class CompareLab extends LoopRunner {
 
   /** Drops the race: every student, optimizer and the shortcut pool are released. */
   disposeRace(): void {
+    this.generation++;
     for (const r of this.racers) r.dispose();
     this.racers = [];
     this.config = null;
