@@ -242,8 +242,11 @@ nb.cell('views', ['evaluation', 'links'], (ev: Evaluation, links: boolean) => {
   drawTable(ev);
   drawScatters(ev);
   const methods = ev.rows.filter((r) => r.iteration !== null);
+  const raced = ev.rows[1]?.nfe;
+  const asked = value<number>('nfe');
   $('#panels-note').textContent = methods.length
-    ? `Each panel: ${ev.count.toLocaleString('en')} samples over the data (grey), from the same noise in every panel.`
+    ? `Each panel: ${ev.count.toLocaleString('en')} samples over the data (grey), from the same noise in every panel.` +
+      (raced !== asked ? ` These students were trained for ${nfeText(raced)}: press Train to race them at ${nfeText(asked)}.` : '')
     : 'The teacher alone so far (press Train): its many-step and same-NFE Euler samplers are the references every student is measured against.';
   return ev.round;
 });
