@@ -73,7 +73,7 @@ function newW1Chart(methods: readonly CompareMethod[]): MetricChart {
   return w1Chart;
 }
 newW1Chart(['gmflow']);
-const grid = scatterGrid($('#samples'), { maxCols: 3, testid: 'method-panels', scatter: { width: 250, height: 250 } });
+const grid = scatterGrid($('#samples'), { maxCols: 3, testid: 'method-panels', scatter: { width: 280, height: 280 } });
 exportButtons($('#samples'), grid, 'methods-samples');
 const diversity = new ScatterView($('#scatter-diversity'), { width: 380, height: 380, testid: 'scatter-diversity', title: 'x: log₁₀ sliced W1   y: mode entropy', vectorLimit: Infinity, legendCounts: false });
 const fidelity = new ScatterView($('#scatter-fidelity'), { width: 380, height: 380, testid: 'scatter-fidelity', title: 'x: log₁₀ sliced W1   y: distance to teacher', vectorLimit: Infinity, legendCounts: false });
