@@ -139,14 +139,22 @@ describe('comparison notebook on wasm', () => {
     }
   });
 
-  test('π-Flow vs the baselines in presentation mode: Train and the progress beside the sample panels', async () => {
-    const r = await h.open('notebooks/methods-2d.html', { backend: 'wasm', query: { present: '1' } });
+  test('π-Flow vs the baselines in presentation mode: Train and the progress beside the sample panels; space starts and pauses the race', async () => {
+    const r = await h.open('notebooks/methods-2d.html#iters=50&batch=32', { backend: 'wasm', query: { present: '1' } });
     try {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="metrics-row"]').length === 2, null, { timeout: 60_000 });
       assert.equal(await r.page.evaluate(() => document.body.classList.contains('present')), true);
       assert.equal(await r.page.locator(`${tid('present-stage')} ${tid('train-race')}`).count(), 1);
       assert.equal(await r.page.locator(`${tid('present-stage')} ${tid('method-panels')}`).count(), 1);
+      await r.page.locator('h1').click(); // focus on the page, not on an input
+      await r.page.keyboard.press(' ');
+      await waitStatus(r, (s) => s.round >= 1 && s.running === 'student', 'space started the race');
+      await r.page.keyboard.press(' ');
+      const paused = await waitStatus(r, (s) => s.paused && s.quiet, 'space paused the race');
+      assert.ok(paused.round < 50);
+      await r.page.click(tid('reset-race'));
+      await waitStatus(r, (s) => s.methods.length === 0 && s.running === 'idle', 'the reset');
       assertClean(r, 'methods-2d presentation');
     } finally {
       await r.close();
