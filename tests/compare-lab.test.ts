@@ -173,3 +173,18 @@ test('compare lab: an evaluation overtaken by a reset says it is stale instead o
   assert.equal(next.rows.length, 2);
   lab.dispose();
 });
+
+test("the comparison notebook's controls offer exactly what the lab accepts, with the lab's defaults", async () => {
+  const { methodsSchema: s } = await import('../notebooks/schemas.js');
+  const { COMPARE_LIMITS, DEFAULT_COMPARE, validateCompare } = await import('../src/runtime/compare-lab.js');
+  for (const key of ['nfe', 'iters', 'batch', 'k'] as const) {
+    assert.deepEqual([s[key].min, s[key].max], [...COMPARE_LIMITS[key]], `${key}: the control's range is the lab's`);
+    assert.equal(s[key].default, DEFAULT_COMPARE[key], `${key}: the same default`);
+  }
+  for (const key of ['lr', 'dmdLr'] as const) {
+    assert.equal(s[key].default, DEFAULT_COMPARE[key]);
+    assert.ok(s[key].exclusiveMin && s[key].exclusiveMax && s[key].min === 0 && s[key].max === 0.1, `${key}: (0, 0.1) as the lab checks it`);
+  }
+  assert.equal(s.seed.max, 0xffffffff);
+  assert.doesNotThrow(() => validateCompare({ ...DEFAULT_COMPARE, seed: s.seed.max!, batch: s.batch.max!, iters: s.iters.max! }));
+});
