@@ -106,12 +106,14 @@ test('compare lab: at 2 NFE the students sample with 2 steps and DMD stays a one
   lab.newRace({ ...SMALL, nfe: 2, methods: ['shortcut', 'dmd'], iters: 50 });
   assert.deepEqual(lab.methods().map((m) => [m.method, m.nfe]), [['shortcut', 2], ['dmd', 1]]);
   let rounds = 0;
-  const run = lab.race({ onLoss: () => { rounds++; if (rounds === 2) lab.pause(); }, yieldMs: 0 });
-  await new Promise((r) => setTimeout(r, 50));
-  const held = lab.rounds;
-  assert.equal(held, 2, 'paused after two rounds');
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(lab.rounds, held, 'no round while paused');
+  let onPause!: () => void;
+  const pausedSeen = new Promise<void>((r) => (onPause = r));
+  // the loop reports progress when it reaches a pause (and, with this progressMs, only then and at the end)
+  const run = lab.race({ onLoss: () => { rounds++; if (rounds === 2) lab.pause(); }, onProgress: () => lab.isPaused && onPause(), progressMs: 1e12, yieldMs: 0 });
+  await pausedSeen;
+  assert.equal(lab.rounds, 2, 'paused after two rounds');
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(lab.rounds, 2, 'no round while paused (twenty turns of the event loop later)');
   lab.stop();
   await run;
   const ev = await lab.evaluate(64, 1);
