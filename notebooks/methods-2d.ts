@@ -250,5 +250,3 @@ nb.cell('views', ['evaluation', 'links'], (ev: Evaluation, links: boolean) => {
     : 'The teacher alone so far (press Train): its many-step and same-NFE Euler samplers are the references every student is measured against.';
   return ev.round;
 });
-
-export type { CompareMethod };
