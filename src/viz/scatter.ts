@@ -8,7 +8,7 @@
  * color?, radius? (px), opacity?, links? }. Layers draw in order (last on top). `links` pairs each point
  * with another (row i of `links`, e.g. the teacher's sample from the same noise) and draws a short
  * segment between them under the points (the first `maxLinks`); the legend entry's data-links and the
- * container's data-links give the number of finite segments drawn.
+ * container's data-links give the number of finite segments drawn (absent when no layer has links).
  *
  * `SmallMultiples` lays out several views of any kind in a grid with titles; `scatterGrid` builds one of
  * ScatterViews (e.g. "1, 2, 4 NFE vs teacher", or one panel per swept value).
@@ -82,7 +82,9 @@ export class ScatterView {
       const nLinks = links ? linkIndices(xy, links, l.maxLinks ?? 400).length : 0;
       return { name: l.name, xy, color: l.color ?? PALETTE[i % PALETTE.length], radius: l.radius ?? 1.2, opacity: l.opacity ?? 0.5, n, links, nLinks: nLinks };
     });
-    this.frame.root.dataset.links = String(this.layers.reduce((a, l) => a + l.nLinks, 0));
+    // only where links were asked for: views without them (the figures) export exactly as before
+    if (this.layers.some((l) => l.links)) this.frame.root.dataset.links = String(this.layers.reduce((a, l) => a + l.nLinks, 0));
+    else delete this.frame.root.dataset.links;
     this.draw();
   }
 
@@ -127,7 +129,7 @@ export class ScatterView {
         return g;
       });
     rows.attr('transform', (_, i) => `translate(0,${i * 13 + 6})`)
-      .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => l.nLinks);
+      .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => (l.links ? l.nLinks : null));
     rows.select('rect').attr('fill', (l) => l.color);
     rows.select('text').text((l) => (this.options.legendCounts === false ? l.name : `${l.name} (${l.n})`));
     const lg = this.legend.node();

@@ -102,10 +102,10 @@ describe('comparison notebook on wasm', () => {
       }
 
       // fidelity made visible: no segments until the toggle, then 300 per panel but the reference's
-      const links = () => r.page.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].map((f) => Number(f.dataset.links)));
+      const links = () => r.page.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].map((f) => Number(f.dataset.links ?? 0)));
       assert.deepEqual(await links(), [0, 0, 0, 0, 0, 0]);
       await r.page.check(tid('links'));
-      await r.page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].some((f) => f.dataset.links !== '0'), null, { timeout: 30_000 });
+      await r.page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] .viz-frame')].some((f) => Number(f.dataset.links ?? 0) > 0), null, { timeout: 30_000 });
       assert.deepEqual(await links(), [0, 300, 300, 300, 300, 300]);
       assert.match(new URL(r.page.url()).hash, /links=true/);
 
