@@ -5,7 +5,7 @@
  * Also the one resolver from the student's settings to the π-ID configuration (`distillConfigOf`),
  * shared by the 2D, explorer and MNIST notebooks.
  */
-import { int, num, numList, oneOf } from '../src/runtime/url-state.js';
+import { bool, int, num, numList, oneOf } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
 import { DATASETS } from '../datasets/index.js';
 import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, windowDefaultsText, windowSubstepsFor, type PolicyFamily } from '../src/engine/families.js';
@@ -100,6 +100,25 @@ export const mnistSchema = {
   manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)', { label: 'Teacher steps (reference)', testid: 'many-steps', log: true, help: 'Euler steps of the reference teacher row and line' }),
   qualityCount: int(500, { min: 50, max: 10000 }, 'samples for quality', { label: 'Samples', testid: 'quality-count', log: true, help: 'samples per sampler for the classifier metrics' }),
   image: int(0, { min: 0, max: 7 }, 'image', { label: 'Image', testid: 'image', help: 'which of the 8 paths the x̂₀ strip and the pixel traces follow' }),
+};
+
+// ---- π-Flow vs the baselines ---------------------------------------------------------------------
+
+/**
+ * The comparison notebook (notebooks/methods-2d.ts): every method gets the same teacher, seed, batch and
+ * iteration budget; the ranges are those of the comparison lab (src/runtime/compare-lab.ts, COMPARE_LIMITS).
+ */
+export const methodsSchema = {
+  dataset: datasetProp(),
+  nfe: int(1, { min: 1, max: 2 }, 'NFE', { label: 'NFE', testid: 'nfe', help: "the students' network evaluations per sample (π-Flow, constant policy, shortcut); DMD is a one-step generator whatever this is; the teacher's Euler at the same NFE is the reference" }),
+  constant: bool(true, 'constant-velocity policy', { label: 'Constant policy too', testid: 'with-constant', help: 'also train the constant-velocity policy by π-ID: an ordinary few-step velocity student, one velocity per segment' }),
+  iters: int(300, { min: 1, max: 100000 }, 'iterations', { label: 'Iterations (each)', testid: 'iters', control: 'field', help: 'iterations of every method (one round steps each method once): the same budget for all' }),
+  batch: int(256, { min: 16, max: 4096 }, 'batch', { label: 'Batch', testid: 'batch', log: true, help: 'noise samples per iteration, every method' }),
+  lr: num(5e-4, { min: 0, max: 0.1, exclusiveMin: true, exclusiveMax: true }, 'learning rate', { label: 'Learning rate', testid: 'lr', log: true, sliderMin: 1e-5, sliderMax: 0.01, help: 'Adam step size of the π-ID students and the shortcut student' }),
+  dmdLr: num(1e-4, { min: 0, max: 0.1, exclusiveMin: true, exclusiveMax: true }, 'DMD learning rate', { label: 'DMD learning rate', testid: 'dmd-lr', log: true, sliderMin: 1e-5, sliderMax: 0.01, help: "Adam step size of DMD's generator and its fake flow network (the peer's 1e-4)" }),
+  k: int(8, { min: 1, max: 64 }, 'GMFlow components K', { label: 'K (GMFlow)', testid: 'k', help: 'number of Gaussian components of the π-Flow GMFlow policy' }),
+  seed: int(0, { min: 0, max: 4294967295 }, 'seed', { label: 'Seed', testid: 'seed', control: 'field', help: "every method's initialisation and noise draws: the same seed and settings reproduce the race" }),
+  links: bool(false, 'connect to the teacher', { label: "Connect each sample to the teacher's sample from the same noise", testid: 'links', help: 'a short segment from each of the first 300 samples of a panel to the 128-step teacher sample drawn from the same noise: fidelity made visible' }),
 };
 
 // ---- the policy explorer -------------------------------------------------------------------------

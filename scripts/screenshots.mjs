@@ -1,37 +1,66 @@
 #!/usr/bin/env node
 /**
- * Screenshots of every notebook at 1440×900 and 1280×720 (and the π-Flow notebook in presentation mode),
- * in headless Debian chromium on wasm, into docs/screenshots/ (or the folder given). Each page is shot
- * once its backend is ready and its first figure is drawn. Needs the builds: npm run build && npx vite build.
+ * Screenshots of every notebook at 1440×900 and 1280×720 (and the π-Flow and comparison notebooks in
+ * presentation mode), in headless Debian chromium on wasm, into docs/screenshots/ (or the folder given).
+ * Each page is shot once its backend is ready and its first figure is drawn; the comparison notebook is
+ * also shot after its default seeded race (300 rounds, about 1.5 minutes here; segments to the teacher
+ * on), scrolled to its sample panels (`methods-2d-race-1440x900.png`). Needs the builds:
+ * npm run build && npx vite build. `--only NAME,…` shoots just those notebooks (e.g. `--only methods-2d`).
  *
- *   node scripts/screenshots.mjs [OUT_DIR]
+ *   node scripts/screenshots.mjs [OUT_DIR] [--only NAME,…]
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startHarness } from '../dist/tests/browser/harness.js';
 
-const out = process.argv[2] ?? 'docs/screenshots';
+const args = process.argv.slice(2);
+const at = args.indexOf('--only');
+const only = at >= 0 ? new Set((args.splice(at, 2)[1] ?? '').split(',').filter(Boolean)) : null;
+const out = args[0] ?? 'docs/screenshots';
 mkdirSync(out, { recursive: true });
 const PAGES = [
   ['flow-matching-2d', '[data-testid="teacher-path"]', ''],
   ['piflow-2d', '[data-testid="policy-path"]', ''],
   ['policy-explorer', '[data-testid="run-sweep"]', ''],
   ['piflow-mnist', '[data-testid="samples-plot"] [data-testid="image-row"]', ''],
+  ['methods-2d', '[data-testid="metrics-row"]', ''],
   ['piflow-2d', '[data-testid="policy-path"]', 'present=1'],
+  ['methods-2d', '[data-testid="metrics-row"]', 'present=1'],
+  ['methods-2d', '[data-testid="metrics-row"]', 'race'],
 ];
+
+/** The comparison notebook after its default seeded race, its sample panels with the segments in view. */
+async function race(page) {
+  const rounds = await page.inputValue('[data-testid="iters"]');
+  await page.check('[data-testid="links"]');
+  await page.click('[data-testid="train-race"]');
+  await page.waitForFunction((n) => document.querySelector('[data-testid="panel"][data-id="dmd"]')?.dataset.iteration === n, rounds, { timeout: 900_000 });
+  await page.evaluate(() => document.querySelector('#links-control').scrollIntoView({ block: 'start' }));
+}
+if (only) {
+  const known = new Set(PAGES.map(([name]) => name));
+  const unknown = [...only].filter((n) => !known.has(n));
+  if (unknown.length || only.size === 0) {
+    console.error(`--only: unknown notebook(s) ${unknown.join(', ') || '(none given)'}; known: ${[...known].join(', ')}`);
+    process.exit(2);
+  }
+}
 const SIZES = [[1440, 900], [1280, 720]];
 const h = await startHarness();
 try {
   for (const [name, ready, query] of PAGES) {
+    if (only && !only.has(name)) continue;
     for (const [width, height] of SIZES) {
-      if (query && width !== 1280) continue;
-      const r = await h.open(`notebooks/${name}.html`, { backend: 'wasm', query: query ? Object.fromEntries([query.split('=')]) : {} });
+      if (query && query !== 'race' && width !== 1280) continue;
+      if (query === 'race' && width !== 1440) continue;
+      const r = await h.open(`notebooks/${name}.html`, { backend: 'wasm', query: query && query !== 'race' ? Object.fromEntries([query.split('=')]) : {} });
       try {
         await r.page.setViewportSize({ width, height });
         await r.page.waitForSelector('[data-testid="backend-indicator"][data-state="ready"]', { timeout: 120_000 });
         await r.page.waitForSelector(ready, { timeout: 240_000 });
+        if (query === 'race') await race(r.page);
         await r.page.waitForTimeout(1500); // let the charts' last flush land
-        const file = path.join(out, `${name}${query ? '-present' : ''}-${width}x${height}.png`);
+        const file = path.join(out, `${name}${query === 'race' ? '-race' : query ? '-present' : ''}-${width}x${height}.png`);
         await r.page.screenshot({ path: file });
         console.log(file);
       } finally {

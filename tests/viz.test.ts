@@ -206,6 +206,10 @@ test('referenceLayout: one dashed paper-wide line and a label per finite referen
   assert.deepEqual([l.shapes[0].xref, l.shapes[0].x0, l.shapes[0].x1, l.shapes[0].y0, l.shapes[0].y1], ['paper', 0, 1, 0.034, 0.034]);
   assert.equal(l.shapes[1].line.dash, 'dot');
   assert.equal(l.annotations[1].text, 'teacher Euler-2');
+  // on a log axis the labels go in log₁₀ units (Plotly's rule for annotations; shapes stay in data units)
+  const g = referenceLayout([{ name: 'a', value: 0.01 }, { name: 'b', value: 100 }, { name: 'zero', value: 0 }], true);
+  assert.deepEqual(g.shapes.map((s) => s.y0), [0.01, 100]);
+  assert.deepEqual(g.annotations.map((a) => a.y), [-2, 2]);
 });
 
 test('chartLayout: title above the plot, legend below it, full-value log ticks, an empty state without axes', () => {
@@ -387,4 +391,14 @@ test('chartLayout: presentation scale makes ticks at least 14 px and grows title
   assert.ok(big.legend.font.size > 10 && big.title!.font.size > 13);
   assert.ok(fontRelayout(PRESENT_SCALE)['xaxis.tickfont.size'] >= 14);
   assert.equal(fontRelayout(1)['xaxis.tickfont.size'], 12);
+});
+
+test('metricDomain: pads around the finite values, leaves room above them for the legend, keeps a fixed axis', async () => {
+  const { metricDomain } = await import('../src/viz/metric-domain.js');
+  const layers = [{ points: [0.1, 0.9] }, { points: [1.8, 0.2] }, { points: [NaN, 5] }];
+  const [[x0, x1], [y0, y1]] = metricDomain(layers, {}, 420);
+  assert.ok(x0 < 0.1 && x1 > 1.8 && y0 < 0.2 && y1 > 0.9, 'every finite value inside');
+  assert.ok(y1 - 0.9 > 0.2 - y0, 'more room above the values (the legend) than below');
+  assert.ok(y1 < 5, 'a non-finite x drops its point');
+  assert.deepEqual(metricDomain(layers, { y: [0, 1] })[1], [0, 1]);
 });

@@ -40,6 +40,7 @@ import {
 } from '../runtime/toy.js';
 import { DmdDistiller, ShortcutDistiller } from '../runtime/baselines.js';
 import { particleX0, policyPaths, splitPaths, teacherPaths } from '../runtime/inspect2d.js';
+import { metricDomain } from '../viz/metric-domain.js';
 import type { BlockSpec, FigureLayer, FigureSpec, InspectorPanelSpec, RenderedFigure, ScatterPanelSpec } from '../viz/figure-render.js';
 import type { PolicySnapshot } from '../viz/policy-inspector.js';
 import { POLICY_FAMILIES } from '../engine/families.js';
@@ -280,20 +281,9 @@ function samplePanel(ctx: Ctx, title: string, s: Float32Array, color: string, na
   return { title, layers: [{ name, points: plotPts(ctx, s), color, radius: 1.2, opacity: 0.6 }] };
 }
 
-/** A metric scatter: one layer per series, domain padded around the values. */
+/** A metric scatter: one layer per series, domain padded around the values (metricDomain, as the comparison notebook's). */
 function metricPanel(title: string, frameTitle: string, layers: FigureLayer[], fixed: { x?: [number, number]; y?: [number, number] } = {}, size = 420): ScatterPanelSpec {
-  const xs: number[] = [], ys: number[] = [];
-  for (const l of layers) for (let i = 0; i < l.points.length; i += 2) { xs.push(l.points[i]); ys.push(l.points[i + 1]); }
-  // room above the values for the legend (one 13 px row per layer in the top left corner): the legend's
-  // share f of the plot's height must fit in the top padding, top·d ≥ f·(1.12 + top)·d
-  const f = Math.min(0.8, (layers.length * 13 + 16) / Math.max(100, size - 60));
-  const top = Math.min(4, (1.12 * f) / (1 - f) + 0.05);
-  const pad = ([a, b]: [number, number], up: number): [number, number] => {
-    const d = b - a || Math.abs(a) || 1;
-    return [round(a - 0.12 * d, 4), round(b + up * d, 4)];
-  };
-  const range = (v: number[]): [number, number] => [Math.min(...v), Math.max(...v)];
-  return { title, frameTitle, layers, domain: [fixed.x ?? pad(range(xs), 0.12), fixed.y ?? pad(range(ys), top)] };
+  return { title, frameTitle, layers, domain: metricDomain(layers, fixed, size) };
 }
 
 interface FigureResult {

@@ -12,16 +12,20 @@ export const SERIES_COLORS = ['#d62728', '#1f77b4', '#ff7f0e', '#2ca02c', '#9467
 /** non-finite values become null, which Plotly draws as a gap */
 export const fin = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-/** Plotly layout shapes + annotations for horizontal reference lines across the plot width. */
-export function referenceLayout(refs: readonly Reference[]) {
-  const ok = refs.filter((r) => Number.isFinite(r.value));
+/**
+ * Plotly layout shapes + annotations for horizontal reference lines across the plot width. On a log y
+ * axis (`logY`) Plotly places shapes in data units but annotations in log₁₀ units, so each label's y is
+ * the log of its value there (and a reference ≤ 0, which a log axis cannot show, is left out).
+ */
+export function referenceLayout(refs: readonly Reference[], logY = false) {
+  const ok = refs.filter((r) => Number.isFinite(r.value) && (!logY || r.value > 0));
   return {
     shapes: ok.map((r, i) => ({
       type: 'line' as const, xref: 'paper' as const, yref: 'y' as const, x0: 0, x1: 1, y0: r.value, y1: r.value,
       line: { color: r.color ?? REF_COLORS[i % REF_COLORS.length], width: 1, dash: r.dash ?? 'dash' },
     })),
     annotations: ok.map((r, i) => ({
-      xref: 'paper' as const, yref: 'y' as const, x: 1, y: r.value, xanchor: 'right' as const, yanchor: 'bottom' as const,
+      xref: 'paper' as const, yref: 'y' as const, x: 1, y: logY ? Math.log10(r.value) : r.value, xanchor: 'right' as const, yanchor: 'bottom' as const,
       text: r.name, showarrow: false, font: { size: 10, color: r.color ?? REF_COLORS[i % REF_COLORS.length] },
     })),
   };

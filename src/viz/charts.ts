@@ -223,6 +223,8 @@ export class LossChart extends StreamChart {
 export interface MetricChartOptions extends ChartOptions {
   /** series names (default ['student']) */
   series?: string[];
+  /** series colours (default: SERIES_COLORS in order) */
+  colors?: string[];
   references?: Reference[];
   maxPoints?: number;
   flushMs?: number;
@@ -262,7 +264,13 @@ export class MetricChart extends StreamChart {
     const wasEmpty = this.isEmpty();
     this.refs = refs;
     if (wasEmpty !== this.isEmpty() || this.drawnEmpty) return this.redraw();
-    return this.enqueue(() => Plotly.relayout(this.div, referenceLayout(refs) as Layout));
+    return this.enqueue(() => Plotly.relayout(this.div, referenceLayout(refs, this.logY) as Layout));
+  }
+
+  /** a log y axis moves the reference labels (log₁₀ units there): a full redraw */
+  override setLogY(on: boolean): Promise<unknown> {
+    this.logY = on;
+    return this.redraw();
   }
 
   /** no points and no reference line */
@@ -271,13 +279,13 @@ export class MetricChart extends StreamChart {
   protected traces(): Trace[] {
     return this.names.map((name, k) => ({
       type: 'scatter', mode: 'lines+markers', name, x: this.xs.slice(), y: this.ys[k].map(fin),
-      line: { color: SERIES_COLORS[k % SERIES_COLORS.length], width: 1.5 },
+      line: { color: this.options.colors?.[k] ?? SERIES_COLORS[k % SERIES_COLORS.length], width: 1.5 },
     }));
   }
 
   protected layout(): Layout {
     const empty = this.isEmpty();
-    return empty ? this.baseLayout({ empty }) : ({ ...this.baseLayout(), ...referenceLayout(this.refs) } as Layout);
+    return empty ? this.baseLayout({ empty }) : ({ ...this.baseLayout(), ...referenceLayout(this.refs, this.logY) } as Layout);
   }
 }
 
@@ -329,7 +337,7 @@ export class SweepChart extends PlotlyChart {
       const range = (r: [number, number] | undefined, log: boolean) => (r ? { range: log ? r.map(Math.log10) : r, autorange: false } : {});
       const xaxis = { ...base.xaxis, ...(a?.xTitle ? { title: { text: a.xTitle } } : {}), ...range(a?.xRange, logX), ...(a?.xTicks ? { tickvals: a.xTicks, ticktext: a.xTicks.map(String) } : {}) };
       const yaxis = { ...base.yaxis, ...(a?.yTitle ? { title: { text: a.yTitle } } : {}), type: logY ? 'log' : 'linear', ...(logY ? { tickformat: '~g' } : {}), ...range(a?.yRange, logY) };
-      layout = { ...base, xaxis, yaxis, ...referenceLayout(data.references ?? []) } as Layout;
+      layout = { ...base, xaxis, yaxis, ...referenceLayout(data.references ?? [], logY) } as Layout;
     }
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }

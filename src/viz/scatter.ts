@@ -5,7 +5,10 @@
  * entry carries data-testid="scatter-layer", data-name and data-count (the number of finite points).
  *
  * Input (`update`): ScatterLayer[] — { name, points: Float32Array [n·2] interleaved (or [x, y][]),
- * color?, radius? (px), opacity? }. Layers draw in order (last on top).
+ * color?, radius? (px), opacity?, links? }. Layers draw in order (last on top). `links` pairs each point
+ * with another (row i of `links`, e.g. the teacher's sample from the same noise) and draws a short
+ * segment between them under the points (the first `maxLinks`); the legend entry's data-links and the
+ * container's data-links give the number of finite segments drawn (absent when no layer has links).
  *
  * `SmallMultiples` lays out several views of any kind in a grid with titles; `scatterGrid` builds one of
  * ScatterViews (e.g. "1, 2, 4 NFE vs teacher", or one panel per swept value).
@@ -24,6 +27,10 @@ export interface ScatterLayer {
   radius?: number;
   /** point opacity (default 0.5) */
   opacity?: number;
+  /** a partner for each point (same layout as `points`): a segment from point i to partner i */
+  links?: Points;
+  /** segments drawn at most (default 400): enough to see the pairing, few enough to see the points */
+  maxLinks?: number;
 }
 
 export const PALETTE = ['#9e9e9e', '#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2'];
@@ -33,9 +40,21 @@ export interface ScatterOptions extends FrameOptions {
   legend?: boolean;
   /** vector export draws points as SVG circles when the total is at most this (default 30 000) */
   vectorLimit?: number;
+  /** the legend names each layer's point count, "teacher (2000)" (default true; off for one marker per layer) */
+  legendCounts?: boolean;
 }
 
-interface LayerInfo { name: string; xy: Float32Array; color: string; radius: number; opacity: number; n: number; }
+interface LayerInfo { name: string; xy: Float32Array; color: string; radius: number; opacity: number; n: number; links: Float32Array | null; nLinks: number; }
+
+/** Indices of the first `max` points whose segment to their partner is finite. */
+function linkIndices(xy: Float32Array, to: Float32Array, max: number): number[] {
+  const out: number[] = [];
+  const n = Math.min(count(xy), count(to));
+  for (let k = 0; k < n && out.length < max; k++) {
+    if (Number.isFinite(xy[2 * k]) && Number.isFinite(xy[2 * k + 1]) && Number.isFinite(to[2 * k]) && Number.isFinite(to[2 * k + 1])) out.push(k);
+  }
+  return out;
+}
 
 export class ScatterView {
   readonly frame: PlotFrame;
@@ -59,8 +78,13 @@ export class ScatterView {
       const xy = toXY(l.points);
       let n = 0;
       for (let k = 0; k < count(xy); k++) if (Number.isFinite(xy[2 * k]) && Number.isFinite(xy[2 * k + 1])) n++;
-      return { name: l.name, xy, color: l.color ?? PALETTE[i % PALETTE.length], radius: l.radius ?? 1.2, opacity: l.opacity ?? 0.5, n };
+      const links = l.links ? toXY(l.links) : null;
+      const nLinks = links ? linkIndices(xy, links, l.maxLinks ?? 400).length : 0;
+      return { name: l.name, xy, color: l.color ?? PALETTE[i % PALETTE.length], radius: l.radius ?? 1.2, opacity: l.opacity ?? 0.5, n, links, nLinks: nLinks };
     });
+    // only where links were asked for: views without them (the figures) export exactly as before
+    if (this.layers.some((l) => l.links)) this.frame.root.dataset.links = String(this.layers.reduce((a, l) => a + l.nLinks, 0));
+    else delete this.frame.root.dataset.links;
     this.draw();
   }
 
@@ -73,6 +97,18 @@ export class ScatterView {
       ctx.save();
       f.clipCanvas();
       const { ax, bx, ay, by } = f.affine();
+      for (const l of this.layers) {
+        if (!l.links || !l.nLinks) continue;
+        ctx.globalAlpha = 0.45;
+        ctx.strokeStyle = l.color;
+        ctx.lineWidth = 0.8;
+        ctx.beginPath();
+        for (const k of linkIndices(l.xy, l.links, l.nLinks)) {
+          ctx.moveTo(ax * l.xy[2 * k] + bx, ay * l.xy[2 * k + 1] + by);
+          ctx.lineTo(ax * l.links[2 * k] + bx, ay * l.links[2 * k + 1] + by);
+        }
+        ctx.stroke();
+      }
       for (const l of this.layers) {
         ctx.globalAlpha = l.opacity;
         ctx.fillStyle = l.color;
@@ -93,9 +129,9 @@ export class ScatterView {
         return g;
       });
     rows.attr('transform', (_, i) => `translate(0,${i * 13 + 6})`)
-      .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n);
+      .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => (l.links ? l.nLinks : null));
     rows.select('rect').attr('fill', (l) => l.color);
-    rows.select('text').text((l) => `${l.name} (${l.n})`);
+    rows.select('text').text((l) => (this.options.legendCounts === false ? l.name : `${l.name} (${l.n})`));
     const lg = this.legend.node();
     if (lg && lg.isConnected && this.options.legend !== false) PlotFrame.backdrop(lg);
   }
@@ -107,6 +143,19 @@ export class ScatterView {
     const vector = total <= this.vectorLimit
       ? (g: SVGGElement) => {
         const doc = g.ownerDocument;
+        for (const l of this.layers) {
+          if (!l.links || !l.nLinks) continue;
+          const d = linkIndices(l.xy, l.links, l.nLinks)
+            .map((k) => `M${r2(f.x(l.xy[2 * k]))} ${r2(f.y(l.xy[2 * k + 1]))}L${r2(f.x(l.links![2 * k]))} ${r2(f.y(l.links![2 * k + 1]))}`).join('');
+          const path = doc.createElementNS('http://www.w3.org/2000/svg', 'path');
+          path.setAttribute('d', d);
+          path.setAttribute('stroke', l.color);
+          path.setAttribute('stroke-opacity', '0.45');
+          path.setAttribute('stroke-width', '0.8');
+          path.setAttribute('fill', 'none');
+          path.setAttribute('data-name', `${l.name} links`);
+          g.appendChild(path);
+        }
         for (const l of this.layers) {
           const lg = doc.createElementNS('http://www.w3.org/2000/svg', 'g');
           lg.setAttribute('fill', l.color);
