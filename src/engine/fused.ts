@@ -20,6 +20,25 @@ import type { Times } from './time.js';
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = { programs: 0 };
 
+let fusedTrainingOn = true;
+
+/**
+ * Switches the fused training paths on or off (on by default): π-ID's one student forward per segment
+ * (the detached policy read off the taped one) and its batched teacher queries, the host Adam update
+ * and the GMFlow velocity with its analytic gradient on cpu and wasm. Off, π-ID and the optimizer run
+ * the reference (generic) path. Returns the previous setting.
+ */
+export function setFusedTraining(on: boolean): boolean {
+  const prev = fusedTrainingOn;
+  fusedTrainingOn = on;
+  return prev;
+}
+
+/** Whether the fused training paths are on (`setFusedTraining`). */
+export function fusedTraining(): boolean {
+  return fusedTrainingOn;
+}
+
 /** Where a fused program exists: 'host' (cpu, wasm: one JS loop), 'webgpu' (one WGSL program), or null. */
 export function fusedTarget(): 'host' | 'webgpu' | null {
   const b = tf.getBackend();

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Times, numSubsteps, warpT } from './time.js';
-import { perSample } from './tensors.js';
+import { perSample, tapeActive } from './tensors.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -101,12 +101,6 @@ export function setFusedRollouts(on: boolean): boolean {
   const prev = fusedRollouts;
   fusedRollouts = on;
   return prev;
-}
-
-/** True while a gradient tape records (tf.grad / variableGrads / minimize): rollouts must then stay generic. */
-function tapeActive(): boolean {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
-  return (state?.gradientDepth ?? 0) > 0;
 }
 
 /**
