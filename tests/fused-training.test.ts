@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from './helpers.js';
 import { Rng } from '../src/engine/rng.js';
 import { setFusedTraining } from '../src/engine/fused.js';
+import { GuardedAdam, NonFiniteLossError } from '../src/engine/optim.js';
 import { createToyNet } from '../src/models/mlp.js';
 import { datasetSource, Distiller, DistillConfig } from '../src/runtime/toy.js';
 import { DEFAULT_UNET, createImageNet, type UNetConfig } from '../src/models/unet.js';
@@ -128,4 +129,59 @@ test('image π-ID (tiny U-Net): fused and reference paths give the same losses a
     await checkEqual(() => new ImageDistiller(teacher, data, { batch: 3, totalSubsteps: 8, seed: 2, ...cfg }), what, 1);
   }
   teacher.dispose();
+});
+
+test('host Adam (cpu, wasm) = tfjs Adam: warm-up, clipping, a refused non-finite step, no kernels, no tensors left', async () => {
+  const shapes = [[7, 5], [5], [3, 2, 4]];
+  const rng = new Rng(4);
+  const init = shapes.map((sh) => rng.normalArray(sh.reduce((a, b) => a * b, 1)));
+  const makeVars = (tag: string) => shapes.map((sh, i) => tf.variable(tf.tensor(init[i], sh), true, `adam_test_${tag}_${i}`));
+  const cfg = { lr: 1e-2, warmupSteps: 3, clipNorm: 2, beta2: 0.99 };
+  const run = async (fused: boolean, tag: string) => {
+    const prev = setFusedTraining(fused);
+    const vars = makeVars(tag);
+    const opt = new GuardedAdam(cfg);
+    const gRng = new Rng(8);
+    const norms: number[] = [];
+    let kernels = 0;
+    try {
+      for (let s = 0; s < 6; s++) {
+        const scale = s === 2 ? 10 : 1; // one step over the clip norm
+        const grads: tf.NamedTensorMap = {};
+        vars.forEach((v) => (grads[v.name] = tf.tensor(gRng.normalArray(v.size).map((x) => x * scale), v.shape)));
+        if (s === 4) {
+          // a NaN loss: refused, nothing applied
+          tf.dispose(Object.values(grads));
+          const g2: tf.NamedTensorMap = {};
+          vars.forEach((v) => (g2[v.name] = tf.zerosLike(v)));
+          await assert.rejects(opt.apply(tf.scalar(NaN), g2), NonFiniteLossError);
+          continue;
+        }
+        const before = tf.memory().numTensors;
+        const prof = await tf.profile(async () => {
+          norms.push((await opt.apply(tf.scalar(1), grads)).gradNorm);
+        });
+        kernels += prof.kernels.length;
+        // the gradients are consumed and nothing else is left (tfjs makes its two moments a variable at its first step)
+        if (s > 0) assert.equal(tf.memory().numTensors, before - vars.length, `step ${s + 1} leaves tensors`);
+      }
+      return { values: vars.map((v) => v.dataSync().slice()), norms, kernels, step: opt.step };
+    } finally {
+      opt.dispose();
+      vars.forEach((v) => v.dispose());
+      setFusedTraining(prev);
+    }
+  };
+  const ref = await run(false, 'ref');
+  const host = await run(true, 'host');
+  assert.equal(host.kernels, 0);
+  assert.ok(ref.kernels > 0);
+  assert.equal(host.step, 5);
+  assert.equal(ref.step, 5);
+  host.norms.forEach((n, i) => assert.ok(Math.abs(n - ref.norms[i]) <= 1e-5 * ref.norms[i], `norm ${n} vs ${ref.norms[i]}`));
+  host.values.forEach((w, j) => w.forEach((x, i) => {
+    const r = ref.values[j][i];
+    assert.ok(Math.abs(x - r) <= 1e-6 + 1e-5 * Math.abs(r), `variable ${j}[${i}]: ${x} vs ${r}`);
+    assert.notEqual(x, init[j][i]); // it moved
+  }));
 });
