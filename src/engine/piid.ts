@@ -19,7 +19,7 @@
  * This costs one extra student forward and keeps the 128-substep rollouts out of the backward pass.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, policyAverageU, policyRollout, RolloutResult } from './policy.js';
+import { averageIsLocal, Policy, policyAverageU, policyRollout, RolloutResult } from './policy.js';
 import { fusedTraining } from './fused.js';
 import { forwardDiffusion } from './forward.js';
 import { fillTimes, numSubsteps, piflowSampleT, segmentBase, Times, warpT } from './time.js';
@@ -250,6 +250,15 @@ export class PiFlowImitation {
   /** The ℓ2 imitation loss of a (gradient-carrying) policy at the visited states. */
   private lossOf(policy: Policy, targets: SegmentTargets): tf.Scalar {
     const c = this.cfg;
+    const st = targets.states;
+    if (fusedTraining() && policy.localVelocities && st.every((s) => averageIsLocal(s.rawA, s.rawEnd, c.totalSubsteps))) {
+      // every average is the local velocity: all states in one differentiable op (analytic gradient)
+      const u = policy.localVelocities(st.map((s) => s.xA), st.map((s) => s.sigmaA));
+      if (u) {
+        const target = untaped(() => (st.length > 1 ? tf.concat(st.map((s) => s.target), 0) : st[0].target.clone()));
+        return tf.squaredDifference(u, target).mean() as tf.Scalar;
+      }
+    }
     const preds = targets.states.map((s) =>
       policyAverageU(policy, s.xA, s.sigmaA, s.rawA, s.rawEnd, c.totalSubsteps, c.shift, c.eps),
     );
