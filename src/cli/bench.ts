@@ -23,7 +23,7 @@ import { datasetSource, Distiller, DistillConfig, policyConfigOf, sampleStudent,
 import { OptSpecs, parseArgs, UsageError } from './args.js';
 import { GMFlowPolicy } from '../engine/gmflow.js';
 import { policyRollout, setFusedRollouts } from '../engine/policy.js';
-import { fusedStats } from '../engine/fused.js';
+import { fusedStats, fusedTraining, setFusedTraining } from '../engine/fused.js';
 import { fillTimes, warpT } from '../engine/time.js';
 
 export const BENCH_OPTS: OptSpecs = {
@@ -34,6 +34,7 @@ export const BENCH_OPTS: OptSpecs = {
   samples: { type: 'int', optional: true, min: 1, help: 'sampling count on every backend (default: 8192 wasm, 512 cpu)' },
   chunk: { type: 'int', default: 4096, min: 1, help: 'sampling micro-batch' },
   rollouts: { type: 'string', default: 'fused', help: "rollout path: 'fused' (one program per segment where the policy has one) or 'generic' (substep by substep: the reference)" },
+  training: { type: 'string', default: 'fused', help: "π-ID and optimizer path: 'fused' (one student forward per segment, batched teacher queries, host GMFlow velocity op and host Adam on cpu/wasm) or 'generic' (the reference)" },
   quick: { type: 'flag', help: 'smoke test: tiny networks and counts, 1 repeat, short timing windows' },
 };
 
@@ -175,7 +176,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       threads = null;
     }
   } else threads = 1; // the tfjs cpu backend is plain single-threaded JavaScript
-  log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
+  log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts, ${fusedTraining() ? 'fused' : 'generic'} training; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
 
   const data = datasetSource('checkerboard');
   const rng = new Rng(0);
@@ -240,9 +241,11 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     await distiller.step();
     const before = tf.memory().numTensors;
     const tProf0 = performance.now();
+    const piidPrograms0 = fusedStats.programs;
     const prof = await tf.profile(async () => {
       await distiller.step();
     });
+    const piidPrograms = fusedStats.programs - piidPrograms0;
     const tProf = (performance.now() - tProf0) / 1000;
     const piidKernels = prof.kernels.length; // tf.profile reuses its result object: read it now
     const counts = new Map<string, number>();
@@ -252,7 +255,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       leaked = true;
       log(`  LEAK: the profiled π-ID iteration left ${tf.memory().numTensors - before} tensors`);
     }
-    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds); top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
 
     // ---- dispatches of one no-gradient rollout segment: a GMFlow policy of the workload's shape
     // (B, K, C = 2) from σ = 1 over one of the nfe segments (totalSubsteps / nfe substeps); tfjs kernels
@@ -336,7 +339,9 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       student2nfe_samples_per_s: sig(studentRate),
       sample_counts: { euler32: nSamples, student2nfe: nSamples, chunk },
       rollouts: fusedOn ? 'fused' : 'generic',
+      training: fusedTraining() ? 'fused' : 'generic',
       piid_kernels_per_iter: piidKernels,
+      piid_fused_programs_per_iter: piidPrograms,
       rollout_segment: { kernels: seg.kernels, fused_programs: seg.programs, dispatches: seg.kernels + seg.programs, substeps: seg.substeps },
       piid_kernel_top: Object.fromEntries(top),
       piid_policy_evals_per_iter: r3(evalsPerIter),
@@ -384,6 +389,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (rolloutPath !== 'fused' && rolloutPath !== 'generic') throw new UsageError(`--rollouts: 'fused' or 'generic', got '${rolloutPath}'`);
   const fusedOn = rolloutPath === 'fused';
   setFusedRollouts(fusedOn);
+  const trainingPath = String(o.training);
+  if (trainingPath !== 'fused' && trainingPath !== 'generic') throw new UsageError(`--training: 'fused' or 'generic', got '${trainingPath}'`);
+  setFusedTraining(trainingPath === 'fused');
   const w = quick ? QUICK : FULL;
   const minTime = quick ? Math.min(Number(o['min-time']), 0.05) : Number(o['min-time']);
   const t0 = performance.now();
