@@ -39,24 +39,28 @@ function refConvGrads(x: Float32Array, xs: number[], w: Float32Array, ws: number
   return { dW, dx };
 }
 
-test('wasm conv gradients (filter: conv and im2col forms; input) equal a direct computation', () => {
+test('wasm conv gradients (filter: conv and im2col forms; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
-  for (const [k, s, H] of [[3, 1, 6], [3, 2, 6], [1, 1, 5], [3, 2, 7]]) {
+  const cases: [number, number, number, 'same' | 'valid'][] = [
+    [3, 1, 6, 'same'], [3, 2, 6, 'same'], [1, 1, 5, 'same'], [3, 2, 7, 'same'], [3, 2, 8, 'valid'], [3, 3, 8, 'same'],
+    [2, 2, 7, 'valid'], [5, 2, 9, 'same'], [1, 2, 6, 'valid'],
+  ];
+  for (const [k, s, H, padding] of cases) {
     const xs = [2, H, H, 3];
     const ws = [k, k, 3, 4];
     const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
     const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
-    const out = tf.conv2d(x, w, s, 'same');
+    const out = tf.conv2d(x, w, s, padding);
     const g = tf.tensor(rng.normalArray(out.size), out.shape);
-    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, 'same');
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
     const ref = refConvGrads(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
     for (const mode of ['conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
-      const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same').mul(g).sum())([x, w]);
+      const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, padding).mul(g).sum())([x, w]);
       const dWv = dW.dataSync();
       const dxv = dx.dataSync();
-      for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
-      for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
+      for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s} ${padding}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
+      for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s} ${padding}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
       tf.dispose([dx, dW]);
     }
     setWasmFilterGradMode('conv');
@@ -163,4 +167,24 @@ test('student init from teacher: means == teacher u (zero noise), DX points too;
   teacher.dispose();
   gm.dispose();
   dx.dispose();
+});
+
+test('wasm Identity and same-dtype Cast share data by reference count: values, independence, memory freed', () => {
+  const bytes0 = tf.memory().numBytes;
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = a.clone();
+  const c = tf.cast(a, 'float32');
+  const d = tf.cast(a, 'int32'); // another dtype: a real conversion
+  a.dispose();
+  assert.deepEqual([...b.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+  assert.equal(d.dtype, 'int32');
+  const e = b.add(1); // a fresh output; b and c unchanged
+  assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...e.dataSync()], [2, 3, 4]);
+  tf.dispose([b, c, d, e]);
+  assert.equal(tf.memory().numBytes, bytes0);
+  // the gradient tape saves tensors with Identity: gradients are still right
+  const g = tf.grad((x: tf.Tensor) => x.square().mul(x).sum())(tf.tensor1d([1, 2]));
+  assert.deepEqual([...g.dataSync()], [3, 12]);
 });
