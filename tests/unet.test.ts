@@ -188,3 +188,45 @@ test('wasm Identity and same-dtype Cast share data by reference count: values, i
   const g = tf.grad((x: tf.Tensor) => x.square().mul(x).sum())(tf.tensor1d([1, 2]));
   assert.deepEqual([...g.dataSync()], [3, 12]);
 });
+
+test('wasm Sum and Mean over non-innermost axes (matrix product with ones) equal a direct computation', () => {
+  const rng = new Rng(12);
+  const cases: [number[], number[]][] = [
+    [[6, 5, 4], [0, 1]], [[6, 5, 4], [0]], [[3, 7, 5], [1]], [[2, 3, 4, 5, 3], [1, 2, 4]], [[4, 6, 3], [0, 2]],
+    [[5, 1, 4], [0, 1]], [[2, 3, 4], [0, 1, 2]], [[3, 4], [1]], [[2, 3, 4, 5], [0, 2]], [[4, 5], [0]],
+  ];
+  for (const [shape, axes] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const vals = rng.normalArray(n);
+    const x = tf.tensor(vals, shape);
+    // direct: accumulate each element into its output cell
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const outSize = kept.reduce((p, i) => p * shape[i], 1);
+    const ref = new Float64Array(outSize);
+    const idx = new Array(shape.length).fill(0);
+    for (let e = 0; e < n; e++) {
+      let o = 0;
+      for (const i of kept) o = o * shape[i] + idx[i];
+      ref[o] += vals[e];
+      for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+    }
+    const count = n / outSize;
+    for (const keepDims of [false, true]) {
+      const before = tf.memory().numTensors;
+      const s = tf.sum(x, axes, keepDims);
+      const m = tf.mean(x, axes, keepDims);
+      const want = shape.map((d, i) => (axes.includes(i) ? 1 : d)).filter((_, i) => keepDims || !axes.includes(i));
+      assert.deepEqual(s.shape, want, `${shape} ${axes}`);
+      assert.deepEqual(m.shape, want);
+      const sv = s.dataSync();
+      const mv = m.dataSync();
+      for (let i = 0; i < outSize; i++) {
+        assert.ok(Math.abs(sv[i] - ref[i]) < 1e-4, `sum ${shape} over ${axes}: [${i}] ${sv[i]} vs ${ref[i]}`);
+        assert.ok(Math.abs(mv[i] - ref[i] / count) < 1e-5, `mean ${shape} over ${axes}: [${i}] ${mv[i]} vs ${ref[i] / count}`);
+      }
+      tf.dispose([s, m]);
+      assert.equal(tf.memory().numTensors, before);
+    }
+    x.dispose();
+  }
+});

@@ -9,6 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
+import { installWasmFastReductions } from './wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 
@@ -40,6 +41,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();
+    installWasmFastReductions();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
   return tf.getBackend();

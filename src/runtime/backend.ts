@@ -37,6 +37,7 @@ import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.w
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
+import { installWasmFastReductions } from '../engine/wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
@@ -157,6 +158,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();
+    installWasmFastReductions();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
   watchForLoss(name);
