@@ -230,3 +230,35 @@ test('wasm Sum and Mean over non-innermost axes (matrix product with ones) equal
     x.dispose();
   }
 });
+
+test('wasm Transpose above rank 4 (merged axes, or a loop over the heap) equals a direct computation', () => {
+  const rng = new Rng(21);
+  const cases: [number[], number[]][] = [
+    [[3, 4, 5, 2, 2, 2], [0, 3, 1, 4, 2, 5]], [[2, 3, 4, 5, 2], [0, 2, 1, 4, 3]], [[2, 3, 1, 4, 2], [4, 0, 3, 2, 1]],
+    [[3, 2, 2, 4, 5, 2], [0, 1, 4, 2, 5, 3]], [[2, 3, 4, 5, 6], [0, 1, 2, 4, 3]], [[1, 2, 3, 1, 4, 1], [5, 4, 3, 2, 1, 0]],
+  ];
+  for (const [shape, perm] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const vals = dtype === 'int32' ? Int32Array.from({ length: n }, (_, i) => i * 7 - 3) : Float32Array.from(rng.normalArray(n));
+      const x = tf.tensor(vals, shape, dtype);
+      const y = tf.transpose(x, perm);
+      const outShape = perm.map((p) => shape[p]);
+      assert.deepEqual(y.shape, outShape);
+      const got = y.dataSync();
+      const inStr = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+      const idx = new Array(shape.length).fill(0);
+      for (let o = 0; o < n; o++) {
+        let src = 0;
+        perm.forEach((p, d) => (src += idx[d] * inStr[p]));
+        assert.equal(got[o], vals[src], `${shape} ${perm} ${dtype}: [${o}]`);
+        for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < outShape[d]) break; else idx[d] = 0;
+      }
+      tf.dispose([x, y]);
+    }
+  }
+  // gradients through a rank-6 transpose (patchify/unpatchify) still flow
+  const g = tf.grad((a: tf.Tensor) => tf.transpose(a, [0, 3, 1, 4, 2, 5]).mul(tf.range(0, 48).reshape([1, 2, 2, 2, 2, 3])).sum())(tf.ones([1, 2, 2, 2, 2, 3]));
+  assert.equal(g.shape.length, 6);
+  assert.equal(g.sum().dataSync()[0], (47 * 48) / 2);
+});

@@ -9,7 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
-import { installWasmFastReductions } from './wasm-reduce.js';
+import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 
@@ -42,6 +42,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();
     installWasmFastReductions();
+    installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
   return tf.getBackend();

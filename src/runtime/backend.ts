@@ -37,7 +37,7 @@ import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.w
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
-import { installWasmFastReductions } from '../engine/wasm-reduce.js';
+import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
@@ -159,6 +159,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();
     installWasmFastReductions();
+    installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
   watchForLoss(name);
