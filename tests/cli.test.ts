@@ -110,3 +110,20 @@ test('bench --quick prints one JSON line last with both backends and the dispatc
     assert.equal(res.leak_free, true);
   }
 });
+
+test('bench --quick --dataset mnist times the U-Net steps (tiny in --quick); a bad --dataset or --training is refused', () => {
+  const r = runCli(['bench', '--quick', '--backends', 'wasm', '--dataset', 'mnist']);
+  assert.equal(r.code, 0, r.stderr);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(last.results, {});
+  const m = last.mnist.wasm;
+  for (const k of ['teacher_step_s', 'piid_iter_s', 'teacher_step_kernels', 'piid_iter_kernels']) assert.ok(m[k] > 0, k);
+  assert.ok(m.piid_iter_fused_programs > 0, 'the image π-ID uses the fused host programs');
+  assert.equal(m.leak_free, true);
+  assert.equal(last.load_avg.length, 3);
+  for (const [args, re] of [[['--dataset', 'cifar'], /--dataset: 'toy', 'mnist' or 'toy,mnist', got 'cifar'/], [['--training', 'fast'], /--training: 'fused' or 'generic', got 'fast'/]] as const) {
+    const bad = runCli(['bench', '--quick', '--backends', 'wasm', ...args]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, re);
+  }
+});

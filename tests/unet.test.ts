@@ -39,24 +39,28 @@ function refConvGrads(x: Float32Array, xs: number[], w: Float32Array, ws: number
   return { dW, dx };
 }
 
-test('wasm conv gradients (filter: conv and im2col forms; input) equal a direct computation', () => {
+test('wasm conv gradients (filter: conv and im2col forms; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
-  for (const [k, s, H] of [[3, 1, 6], [3, 2, 6], [1, 1, 5], [3, 2, 7]]) {
+  const cases: [number, number, number, 'same' | 'valid'][] = [
+    [3, 1, 6, 'same'], [3, 2, 6, 'same'], [1, 1, 5, 'same'], [3, 2, 7, 'same'], [3, 2, 8, 'valid'], [3, 3, 8, 'same'],
+    [2, 2, 7, 'valid'], [5, 2, 9, 'same'], [1, 2, 6, 'valid'],
+  ];
+  for (const [k, s, H, padding] of cases) {
     const xs = [2, H, H, 3];
     const ws = [k, k, 3, 4];
     const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
     const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
-    const out = tf.conv2d(x, w, s, 'same');
+    const out = tf.conv2d(x, w, s, padding);
     const g = tf.tensor(rng.normalArray(out.size), out.shape);
-    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, 'same');
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
     const ref = refConvGrads(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
     for (const mode of ['conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
-      const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same').mul(g).sum())([x, w]);
+      const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, padding).mul(g).sum())([x, w]);
       const dWv = dW.dataSync();
       const dxv = dx.dataSync();
-      for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
-      for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
+      for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s} ${padding}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
+      for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s} ${padding}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
       tf.dispose([dx, dW]);
     }
     setWasmFilterGradMode('conv');
@@ -163,4 +167,98 @@ test('student init from teacher: means == teacher u (zero noise), DX points too;
   teacher.dispose();
   gm.dispose();
   dx.dispose();
+});
+
+test('wasm Identity and same-dtype Cast share data by reference count: values, independence, memory freed', () => {
+  const bytes0 = tf.memory().numBytes;
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = a.clone();
+  const c = tf.cast(a, 'float32');
+  const d = tf.cast(a, 'int32'); // another dtype: a real conversion
+  a.dispose();
+  assert.deepEqual([...b.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+  assert.equal(d.dtype, 'int32');
+  const e = b.add(1); // a fresh output; b and c unchanged
+  assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...e.dataSync()], [2, 3, 4]);
+  tf.dispose([b, c, d, e]);
+  assert.equal(tf.memory().numBytes, bytes0);
+  // the gradient tape saves tensors with Identity: gradients are still right
+  const g = tf.grad((x: tf.Tensor) => x.square().mul(x).sum())(tf.tensor1d([1, 2]));
+  assert.deepEqual([...g.dataSync()], [3, 12]);
+});
+
+test('wasm Sum and Mean over non-innermost axes (matrix product with ones) equal a direct computation', () => {
+  const rng = new Rng(12);
+  const cases: [number[], number[]][] = [
+    [[6, 5, 4], [0, 1]], [[6, 5, 4], [0]], [[3, 7, 5], [1]], [[2, 3, 4, 5, 3], [1, 2, 4]], [[4, 6, 3], [0, 2]],
+    [[5, 1, 4], [0, 1]], [[2, 3, 4], [0, 1, 2]], [[3, 4], [1]], [[2, 3, 4, 5], [0, 2]], [[4, 5], [0]],
+  ];
+  for (const [shape, axes] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const vals = rng.normalArray(n);
+    const x = tf.tensor(vals, shape);
+    // direct: accumulate each element into its output cell
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const outSize = kept.reduce((p, i) => p * shape[i], 1);
+    const ref = new Float64Array(outSize);
+    const idx = new Array(shape.length).fill(0);
+    for (let e = 0; e < n; e++) {
+      let o = 0;
+      for (const i of kept) o = o * shape[i] + idx[i];
+      ref[o] += vals[e];
+      for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+    }
+    const count = n / outSize;
+    for (const keepDims of [false, true]) {
+      const before = tf.memory().numTensors;
+      const s = tf.sum(x, axes, keepDims);
+      const m = tf.mean(x, axes, keepDims);
+      const want = shape.map((d, i) => (axes.includes(i) ? 1 : d)).filter((_, i) => keepDims || !axes.includes(i));
+      assert.deepEqual(s.shape, want, `${shape} ${axes}`);
+      assert.deepEqual(m.shape, want);
+      const sv = s.dataSync();
+      const mv = m.dataSync();
+      for (let i = 0; i < outSize; i++) {
+        assert.ok(Math.abs(sv[i] - ref[i]) < 1e-4, `sum ${shape} over ${axes}: [${i}] ${sv[i]} vs ${ref[i]}`);
+        assert.ok(Math.abs(mv[i] - ref[i] / count) < 1e-5, `mean ${shape} over ${axes}: [${i}] ${mv[i]} vs ${ref[i] / count}`);
+      }
+      tf.dispose([s, m]);
+      assert.equal(tf.memory().numTensors, before);
+    }
+    x.dispose();
+  }
+});
+
+test('wasm Transpose above rank 4 (merged axes, or a loop over the heap) equals a direct computation', () => {
+  const rng = new Rng(21);
+  const cases: [number[], number[]][] = [
+    [[3, 4, 5, 2, 2, 2], [0, 3, 1, 4, 2, 5]], [[2, 3, 4, 5, 2], [0, 2, 1, 4, 3]], [[2, 3, 1, 4, 2], [4, 0, 3, 2, 1]],
+    [[3, 2, 2, 4, 5, 2], [0, 1, 4, 2, 5, 3]], [[2, 3, 4, 5, 6], [0, 1, 2, 4, 3]], [[1, 2, 3, 1, 4, 1], [5, 4, 3, 2, 1, 0]],
+  ];
+  for (const [shape, perm] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const vals = dtype === 'int32' ? Int32Array.from({ length: n }, (_, i) => i * 7 - 3) : Float32Array.from(rng.normalArray(n));
+      const x = tf.tensor(vals, shape, dtype);
+      const y = tf.transpose(x, perm);
+      const outShape = perm.map((p) => shape[p]);
+      assert.deepEqual(y.shape, outShape);
+      const got = y.dataSync();
+      const inStr = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+      const idx = new Array(shape.length).fill(0);
+      for (let o = 0; o < n; o++) {
+        let src = 0;
+        perm.forEach((p, d) => (src += idx[d] * inStr[p]));
+        assert.equal(got[o], vals[src], `${shape} ${perm} ${dtype}: [${o}]`);
+        for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < outShape[d]) break; else idx[d] = 0;
+      }
+      tf.dispose([x, y]);
+    }
+  }
+  // gradients through a rank-6 transpose (patchify/unpatchify) still flow
+  const g = tf.grad((a: tf.Tensor) => tf.transpose(a, [0, 3, 1, 4, 2, 5]).mul(tf.range(0, 48).reshape([1, 2, 2, 2, 2, 3])).sum())(tf.ones([1, 2, 2, 2, 2, 3]));
+  assert.equal(g.shape.length, 6);
+  assert.equal(g.sum().dataSync()[0], (47 * 48) / 2);
 });

@@ -23,8 +23,10 @@ import { datasetSource, Distiller, DistillConfig, policyConfigOf, sampleStudent,
 import { OptSpecs, parseArgs, UsageError } from './args.js';
 import { GMFlowPolicy } from '../engine/gmflow.js';
 import { policyRollout, setFusedRollouts } from '../engine/policy.js';
-import { fusedStats } from '../engine/fused.js';
+import { fusedStats, fusedTraining, setFusedTraining } from '../engine/fused.js';
 import { fillTimes, warpT } from '../engine/time.js';
+import { DEFAULT_UNET, TINY_UNET, createImageNet, unetParamCount, type UNetConfig } from '../models/unet.js';
+import { ImageDistiller, ImageTeacherTrainer } from '../runtime/mnist.js';
 
 export const BENCH_OPTS: OptSpecs = {
   backends: { type: 'string', default: 'wasm,cpu', help: `comma-separated backends to time (${NODE_BACKENDS.join(', ')})` },
@@ -34,6 +36,8 @@ export const BENCH_OPTS: OptSpecs = {
   samples: { type: 'int', optional: true, min: 1, help: 'sampling count on every backend (default: 8192 wasm, 512 cpu)' },
   chunk: { type: 'int', default: 4096, min: 1, help: 'sampling micro-batch' },
   rollouts: { type: 'string', default: 'fused', help: "rollout path: 'fused' (one program per segment where the policy has one) or 'generic' (substep by substep: the reference)" },
+  training: { type: 'string', default: 'fused', help: "π-ID and optimizer path: 'fused' (one student forward per segment, batched teacher queries, host GMFlow velocity op and host Adam on cpu/wasm) or 'generic' (the reference)" },
+  dataset: { type: 'string', default: 'toy', help: "what to time: 'toy' (the 2D workload), 'mnist' (the full U-Net: teacher step at batch 128, π-ID at batch 64, K = 8) or 'toy,mnist'" },
   quick: { type: 'flag', help: 'smoke test: tiny networks and counts, 1 repeat, short timing windows' },
 };
 
@@ -175,7 +179,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       threads = null;
     }
   } else threads = 1; // the tfjs cpu backend is plain single-threaded JavaScript
-  log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
+  log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts, ${fusedTraining() ? 'fused' : 'generic'} training; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
 
   const data = datasetSource('checkerboard');
   const rng = new Rng(0);
@@ -240,9 +244,11 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     await distiller.step();
     const before = tf.memory().numTensors;
     const tProf0 = performance.now();
+    const piidPrograms0 = fusedStats.programs;
     const prof = await tf.profile(async () => {
       await distiller.step();
     });
+    const piidPrograms = fusedStats.programs - piidPrograms0;
     const tProf = (performance.now() - tProf0) / 1000;
     const piidKernels = prof.kernels.length; // tf.profile reuses its result object: read it now
     const counts = new Map<string, number>();
@@ -252,7 +258,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       leaked = true;
       log(`  LEAK: the profiled π-ID iteration left ${tf.memory().numTensors - before} tensors`);
     }
-    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds); top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
 
     // ---- dispatches of one no-gradient rollout segment: a GMFlow policy of the workload's shape
     // (B, K, C = 2) from σ = 1 over one of the nfe segments (totalSubsteps / nfe substeps); tfjs kernels
@@ -336,7 +342,9 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       student2nfe_samples_per_s: sig(studentRate),
       sample_counts: { euler32: nSamples, student2nfe: nSamples, chunk },
       rollouts: fusedOn ? 'fused' : 'generic',
+      training: fusedTraining() ? 'fused' : 'generic',
       piid_kernels_per_iter: piidKernels,
+      piid_fused_programs_per_iter: piidPrograms,
       rollout_segment: { kernels: seg.kernels, fused_programs: seg.programs, dispatches: seg.kernels + seg.programs, substeps: seg.substeps },
       piid_kernel_top: Object.fromEntries(top),
       piid_policy_evals_per_iter: r3(evalsPerIter),
@@ -369,6 +377,95 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
   return { result: R, leaked };
 }
 
+/** Per-kernel totals of one profiled call: name → count and kernel ms (tf.profile), largest first. */
+function kernelTimes(kernels: { name: string; kernelTimeMs?: unknown }[]): { name: string; count: number; ms: number }[] {
+  const m = new Map<string, { count: number; ms: number }>();
+  for (const k of kernels) {
+    // tfjs's customGrad wrappers (names ending in __op) contain their inner kernel: count them, no time
+    const ms = typeof k.kernelTimeMs === 'number' && !k.name.endsWith('__op') ? k.kernelTimeMs : 0;
+    const e = m.get(k.name) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += ms;
+    m.set(k.name, e);
+  }
+  return [...m.entries()].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * MNIST section (issue 9 part 4; the peer's recipe, PAPER.md): the full patch-2 U-Net (678k
+ * parameters) — a teacher flow-matching step at batch 128 and a GMFlow π-ID iteration at batch 64
+ * (K = 8, 2 NFE, 128 substeps, 2 intermediate states, GM dropout 0.05), on untrained weights and
+ * synthetic images (timings only). Per figure: seconds per step (median of the repeats, one call
+ * each after a warm-up), kernels per step and the kernels' shares of one profiled step.
+ */
+async function benchMnist(backendName: string, repeats: number, quick: boolean): Promise<{ result: BackendResult; leaked: boolean }> {
+  const backend = await initNodeBackend(backendName);
+  const cfg: UNetConfig = quick ? TINY_UNET : DEFAULT_UNET;
+  const teacherBatch = quick ? 8 : 128;
+  const piidBatch = quick ? 4 : 64;
+  log(`--- mnist on ${backend} (U-Net ${quick ? 'tiny' : 'full'}; teacher batch ${teacherBatch}, π-ID batch ${piidBatch}, K = 8; repeats ${repeats})`);
+  const tensorsAtStart = tf.memory().numTensors;
+  const t0 = performance.now();
+  const rng = new Rng(0);
+  const data = (n: number, r: Rng) => Float32Array.from(r.normalArray(n * cfg.channels * cfg.size * cfg.size), (v) => Math.tanh(v));
+  const teacher = createImageNet(cfg, rng.fork());
+  const trainNet = createImageNet(cfg, rng.fork());
+  const trainer = new ImageTeacherTrainer(trainNet, data, teacherBatch, { lr: 1e-4 }, 1);
+  const distiller = new ImageDistiller(teacher, data, { policy: 'gmflow', k: 8, batch: piidBatch, seed: 2, ...(quick ? { totalSubsteps: 16 } : {}) });
+  const R: BackendResult = { backend, params: unetParamCount(teacher.model), teacher_batch: teacherBatch, piid_batch: piidBatch };
+  let leaked = false;
+  try {
+    for (const [key, label, fn] of [
+      ['teacher_step', `teacher step (batch ${teacherBatch})`, () => trainer.step()],
+      ['piid_iter', `π-ID iteration (batch ${piidBatch}, K = 8)`, () => distiller.step()],
+    ] as const) {
+      await fn(); // warm-up (optimizer state, kernels)
+      const before = tf.memory().numTensors;
+      const programs0 = fusedStats.programs;
+      const prof = await tf.profile(async () => {
+        await fn();
+      });
+      const programs = fusedStats.programs - programs0;
+      const kernels = prof.kernels.length;
+      const times = kernelTimes(prof.kernels);
+      const total = times.reduce((a, k) => a + k.ms, 0);
+      if (tf.memory().numTensors !== before) {
+        leaked = true;
+        log(`  LEAK: the profiled ${label} left ${tf.memory().numTensors - before} tensors`);
+      }
+      const t = await timeRepeats(fn, repeats, 0, { warmup: 0, estimate: 1e9 });
+      leaked ||= t.leaked;
+      describe(label, t, 1 / t.median, 'per s');
+      const top = times.slice(0, 8).map((k) => ({ name: k.name, count: k.count, share: r3(k.ms / Math.max(total, 1e-9)) }));
+      log(`    ${(t.median).toFixed(2)} s/step; ${kernels} kernels + ${programs} fused programs; kernel time ${(total / 1000).toFixed(2)} s ` +
+        `(${((total / 1000 / t.median) * 100).toFixed(0)}% of the step); top: ${top.map((k) => `${k.name} ${(k.share * 100).toFixed(0)}%`).join(', ')}`);
+      Object.assign(R, {
+        [`${key}_s`]: r3(t.median),
+        [`${key}_repeat_s`]: t.times.map(r3),
+        [`${key}_kernels`]: kernels,
+        [`${key}_fused_programs`]: programs,
+        [`${key}_kernel_share`]: r3(total / 1000 / t.median),
+        [`${key}_top`]: top,
+        [`${key}_cpu_util`]: r3(t.cpuUtil),
+      });
+    }
+  } finally {
+    trainer.dispose();
+    distiller.dispose();
+    distiller.student.dispose();
+    trainNet.dispose();
+    teacher.dispose();
+  }
+  if (tf.memory().numTensors !== tensorsAtStart) {
+    leaked = true;
+    log(`  LEAK: ${tf.memory().numTensors - tensorsAtStart} tensors left after disposing the mnist networks`);
+  }
+  R.leak_free = !leaked;
+  R.wall_s = r3((performance.now() - t0) / 1000);
+  log(`  mnist on ${backend} done in ${(R.wall_s as number).toFixed(1)} s`);
+  return { result: R, leaked };
+}
+
 /** `piflow bench [--backends wasm,cpu] [--repeats 5] [--quick]`. */
 export async function benchCommand(argv: string[]): Promise<number> {
   const { opts: o, positional } = parseArgs(argv, BENCH_OPTS);
@@ -384,18 +481,32 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (rolloutPath !== 'fused' && rolloutPath !== 'generic') throw new UsageError(`--rollouts: 'fused' or 'generic', got '${rolloutPath}'`);
   const fusedOn = rolloutPath === 'fused';
   setFusedRollouts(fusedOn);
+  const trainingPath = String(o.training);
+  if (trainingPath !== 'fused' && trainingPath !== 'generic') throw new UsageError(`--training: 'fused' or 'generic', got '${trainingPath}'`);
+  setFusedTraining(trainingPath === 'fused');
   const w = quick ? QUICK : FULL;
   const minTime = quick ? Math.min(Number(o['min-time']), 0.05) : Number(o['min-time']);
   const t0 = performance.now();
   const results: Record<string, BackendResult> = {};
   let leaked = false;
+  const datasets = String(o.dataset).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const d of datasets) if (d !== 'toy' && d !== 'mnist') throw new UsageError(`--dataset: 'toy', 'mnist' or 'toy,mnist', got '${d}'`);
+  if (datasets.length === 0) throw new UsageError('--dataset: name at least one of toy, mnist');
+  const mnist: Record<string, BackendResult> = {};
   for (const b of backends) {
     const repeats = quick ? 1 : b === 'cpu' ? Math.min(Number(o.repeats), Number(o['cpu-repeats'])) : Number(o.repeats);
-    const n = quick ? 256 : o.samples !== undefined ? Number(o.samples) : DEFAULT_SAMPLES[b];
-    const chunk = Math.min(Number(o.chunk), n);
-    const r = await benchBackend(b, w, repeats, minTime, n, chunk, quick, fusedOn);
-    results[b] = r.result;
-    leaked ||= r.leaked;
+    if (datasets.includes('toy')) {
+      const n = quick ? 256 : o.samples !== undefined ? Number(o.samples) : DEFAULT_SAMPLES[b];
+      const chunk = Math.min(Number(o.chunk), n);
+      const r = await benchBackend(b, w, repeats, minTime, n, chunk, quick, fusedOn);
+      results[b] = r.result;
+      leaked ||= r.leaked;
+    }
+    if (datasets.includes('mnist')) {
+      const r = await benchMnist(b, repeats, quick);
+      mnist[b] = r.result;
+      leaked ||= r.leaked;
+    }
   }
   const cpus = os.cpus();
   const out = {
@@ -404,6 +515,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     tfjs: tf.version_core,
     batch_train: w.batch,
     results,
+    ...(datasets.includes('mnist') ? { mnist } : {}),
+    load_avg: os.loadavg().map(r3),
     wall_s: r3((performance.now() - t0) / 1000),
   };
   log(`bench done in ${out.wall_s.toFixed(1)} s`);

@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { installWasmTransposeFreeMatMul } from './wasm-matmul.js';
+import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
+import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 
@@ -39,6 +40,9 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   await tf.ready();
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
+    installWasmSharedIdentity();
+    installWasmFastReductions();
+    installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
   return tf.getBackend();

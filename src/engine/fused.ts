@@ -20,6 +20,25 @@ import type { Times } from './time.js';
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = { programs: 0 };
 
+let fusedTrainingOn = true;
+
+/**
+ * Switches the fused training paths on or off (on by default): π-ID's one student forward per segment
+ * (the detached policy read off the taped one) and its batched teacher queries, the host Adam update
+ * and the GMFlow velocity with its analytic gradient on cpu and wasm. Off, π-ID and the optimizer run
+ * the reference (generic) path. Returns the previous setting.
+ */
+export function setFusedTraining(on: boolean): boolean {
+  const prev = fusedTrainingOn;
+  fusedTrainingOn = on;
+  return prev;
+}
+
+/** Whether the fused training paths are on (`setFusedTraining`). */
+export function fusedTraining(): boolean {
+  return fusedTrainingOn;
+}
+
 /** Where a fused program exists: 'host' (cpu, wasm: one JS loop), 'webgpu' (one WGSL program), or null. */
 export function fusedTarget(): 'host' | 'webgpu' | null {
   const b = tf.getBackend();
@@ -419,4 +438,180 @@ export function gmflowRolloutWebGpu(inp: GMFlowFusedInputs, coef: Float64Array, 
     ]);
     return tf.engine().makeTensorFromTensorInfo(info);
   });
+}
+
+/** Inputs of the GMFlow local velocity at several states: the policy's x₀-space tensors and constants. */
+export interface GMFlowVelocityInputs {
+  /** μ [B, K, C, …S], l [B, K, 1, …S], v [B, 1, 1, …1]: the gradient-carrying tensors */
+  means: tf.Tensor;
+  logweights: tf.Tensor;
+  gmVars: tf.Tensor;
+  /** x_src [B, C, …S] and σ_src per sample */
+  xSrc: tf.Tensor;
+  sigmaTSrc: Times;
+  /** the M states, each [B, C, …S], and their σ per sample */
+  states: tf.Tensor[];
+  sigmas: Times[];
+  K: number;
+  C: number;
+  S: number;
+  eps: number;
+}
+
+/**
+ * The GMFlow velocity u = (x − x̂₀)/max(σ, ε) at M states (each [B, C, …S]) as one differentiable op on
+ * the host (cpu, wasm): output [M·B, C, …S] (the states concatenated on the batch axis), with an
+ * analytic gradient with respect to μ, l and v (the states are constants: π-ID's detached states).
+ * Forward and gradient run as JavaScript loops over Float64 values; the tape sees one node.
+ *
+ * Per sample b, pixel s and state (a = max(σ_src, ε), b = max(σ, ε), r = (1−·)/·, as in gmflow.ts):
+ *   ν = (r_b/b)·x − (r_a/a)·x_src,  ζ = r_b² − r_a²,  D = max(vζ + 1, ε),  E_k = μ_k·ν − ζ|μ_k|²/2,
+ *   w = softmax(l + E/D),  A = vν + Σ_k w_k μ_k,  x̂₀ = A/D,  u = (x − x̂₀)/b.
+ * With g = ∂L/∂u, h = −g/(bD), p_k = h·μ_k, r_k = w_k(p_k − Σ_j w_j p_j):
+ *   ∂L/∂μ_k = h·w_k + r_k(ν − ζμ_k)/D,  ∂L/∂l_k = r_k,
+ *   ∂L/∂v = h·ν − [vζ + 1 ≥ ε]·ζ·(h·A + Σ_k r_k E_k)/D  (h·A = D·Σ_c h_c A_c/D: see the code).
+ */
+export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
+  const { K, C, S, eps, states, sigmas } = inp;
+  const M = states.length;
+  const B = inp.sigmaTSrc.length;
+  const xSrc = inp.xSrc.dataSync() as Float32Array;
+  const xs = states.map((t) => t.dataSync() as Float32Array);
+  // per state and sample: [r_b/b, ζ, 1/b]
+  const co = new Float64Array(M * B * 3);
+  const raSrc = new Float64Array(B);
+  for (let i = 0; i < B; i++) {
+    const a = Math.max(inp.sigmaTSrc[i], eps);
+    const ra = (1 - a) / a;
+    raSrc[i] = ra / a;
+    for (let m = 0; m < M; m++) {
+      const bb = Math.max(sigmas[m][i], eps);
+      const rb = (1 - bb) / bb;
+      const o = (m * B + i) * 3;
+      co[o] = rb / bb;
+      co[o + 1] = rb * rb - ra * ra;
+      co[o + 2] = 1 / bb;
+    }
+  }
+  const outShape = [M * B, ...states[0].shape.slice(1)];
+  /** One pass: the velocities, or (with g) the gradients into gMu, gL, gV. */
+  const pass = (mu: Float32Array, lw: Float32Array, gv: Float32Array, g: Float32Array | null, u: Float32Array | null,
+    gMu: Float64Array | null, gL: Float64Array | null, gV: Float64Array | null) => {
+    const nu = new Float64Array(C);
+    const acc = new Float64Array(C);
+    const h = new Float64Array(C);
+    const logit = new Float64Array(K);
+    const e = new Float64Array(K);
+    const p = new Float64Array(K);
+    const NS = B * C * S;
+    for (let m = 0; m < M; m++) {
+      const x = xs[m];
+      for (let b = 0; b < B; b++) {
+        const o = (m * B + b) * 3;
+        const cx = co[o];
+        const zeta = co[o + 1];
+        const invB = co[o + 2];
+        const v = gv[b];
+        const raw = v * zeta + 1;
+        const D = Math.max(raw, eps);
+        const iD = 1 / D;
+        const ra = raSrc[b];
+        let dv = 0;
+        for (let s = 0; s < S; s++) {
+          for (let c = 0; c < C; c++) {
+            const idx = (b * C + c) * S + s;
+            nu[c] = cx * x[idx] - ra * xSrc[idx];
+            acc[c] = 0;
+          }
+          let mx = -Infinity;
+          for (let k = 0; k < K; k++) {
+            let d = 0;
+            let q = 0;
+            for (let c = 0; c < C; c++) {
+              const a = mu[((b * K + k) * C + c) * S + s];
+              d += a * nu[c];
+              q += a * a;
+            }
+            e[k] = d - 0.5 * zeta * q;
+            const z = lw[(b * K + k) * S + s] + e[k] * iD;
+            logit[k] = z;
+            if (z > mx) mx = z;
+          }
+          let sum = 0;
+          for (let k = 0; k < K; k++) {
+            const w = Math.exp(logit[k] - mx);
+            logit[k] = w; // unnormalised weight
+            sum += w;
+          }
+          const inv = 1 / sum;
+          for (let k = 0; k < K; k++) {
+            const w = (logit[k] *= inv);
+            for (let c = 0; c < C; c++) acc[c] += w * mu[((b * K + k) * C + c) * S + s];
+          }
+          if (u) {
+            for (let c = 0; c < C; c++) {
+              const idx = (b * C + c) * S + s;
+              u[m * NS + idx] = (x[idx] - (v * nu[c] + acc[c]) * iD) * invB;
+            }
+            continue;
+          }
+          // gradients: h = ∂L/∂x̂₀ = −g/b; ∂L/∂A = h/D
+          let hA = 0; // Σ_c h_c A_c
+          let hNu = 0; // Σ_c h_c ν_c
+          for (let c = 0; c < C; c++) {
+            const idx = (b * C + c) * S + s;
+            h[c] = -g![m * NS + idx] * invB;
+            hA += h[c] * (v * nu[c] + acc[c]);
+            hNu += h[c] * nu[c];
+          }
+          let wp = 0;
+          for (let k = 0; k < K; k++) {
+            let d = 0;
+            for (let c = 0; c < C; c++) d += h[c] * mu[((b * K + k) * C + c) * S + s];
+            p[k] = d * iD; // ∂L/∂w_k
+            wp += logit[k] * p[k];
+          }
+          let rE = 0;
+          for (let k = 0; k < K; k++) {
+            const w = logit[k];
+            const r = w * (p[k] - wp); // ∂L/∂logit_k
+            gL![(b * K + k) * S + s] += r;
+            rE += r * e[k];
+            for (let c = 0; c < C; c++) {
+              const j = ((b * K + k) * C + c) * S + s;
+              gMu![j] += h[c] * iD * w + r * (nu[c] - zeta * mu[j]) * iD;
+            }
+          }
+          // x̂₀ = A·iD, logit = l + E·iD: ∂L/∂iD = Σ h_c A_c + Σ r_k E_k; ∂iD/∂v = −ζ/D² where vζ + 1 ≥ ε
+          dv += hNu * iD;
+          if (raw >= eps) dv -= (hA + rE) * zeta * iD * iD;
+        }
+        if (gV) gV[b] += dv;
+      }
+    }
+  };
+  const op = tf.customGrad(((means: tf.Tensor, logweights: tf.Tensor, gmVars: tf.Tensor) => {
+    const mu = means.dataSync() as Float32Array;
+    const lw = logweights.dataSync() as Float32Array;
+    const gv = gmVars.dataSync() as Float32Array;
+    const u = new Float32Array(M * B * C * S);
+    pass(mu, lw, gv, null, u, null, null, null);
+    fusedStats.programs++;
+    return {
+      value: tf.tensor(u, outShape, 'float32'),
+      gradFunc: (dy: tf.Tensor) => {
+        const gMu = new Float64Array(mu.length);
+        const gL = new Float64Array(lw.length);
+        const gV = new Float64Array(gv.length);
+        pass(mu, lw, gv, dy.dataSync() as Float32Array, null, gMu, gL, gV);
+        fusedStats.programs++;
+        return [
+          tf.tensor(Float32Array.from(gMu), means.shape, 'float32'),
+          tf.tensor(Float32Array.from(gL), logweights.shape, 'float32'),
+          tf.tensor(Float32Array.from(gV), gmVars.shape, 'float32'),
+        ];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(inp.means, inp.logweights, inp.gmVars);
 }

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Policy, PolicyView, RolloutSchedule, velocityFromX0 } from './policy.js';
-import { fusedTarget, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, GMFlowFusedInputs } from './fused.js';
+import { fusedTarget, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, gmflowVelocitiesHost, GMFlowFusedInputs } from './fused.js';
 import { Times } from './time.js';
 import { check, perSample, sameTimes, stopGradient } from './tensors.js';
 import { Rng } from './rng.js';
@@ -276,6 +276,21 @@ export class GMFlowPolicy implements Policy {
     if (target === 'webgpu') return tf.tidy(() => gmflowRolloutWebGpu(inp, coef, sched.steps).reshape(xT.shape));
     const shape = everyState ? [sched.steps + 1, ...xT.shape] : xT.shape;
     return tf.tensor(gmflowRolloutHost(inp, coef, sched.steps, everyState), shape, 'float32');
+  }
+
+  /**
+   * The velocity at several states (each [B, …F]) as one differentiable op (fused.ts
+   * `gmflowVelocitiesHost`: analytic gradient with respect to μ, l and v; the states are constants),
+   * [M·B, …F] in state order; null where there is no such op (webgpu, webgl: use `pi`).
+   */
+  localVelocities(states: tf.Tensor[], sigmas: Times[]): tf.Tensor | null {
+    if (fusedTarget() !== 'host' || states.length === 0) return null;
+    const B = this.batch;
+    const C = this.xTSrc.shape[1] as number;
+    return gmflowVelocitiesHost({
+      means: this.means, logweights: this.logweights, gmVars: this.gmVars, xSrc: this.xTSrc, sigmaTSrc: this.sigmaTSrc,
+      states, sigmas, K: this.numComponents, C, S: this.xTSrc.size / (B * C), eps: this.eps,
+    });
   }
 
   /** A policy over the same x₀-space tensors (shared), for copy-then-modify operations. */

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { check } from './tensors.js';
+import { fusedTarget, fusedTraining } from './fused.js';
 
 export class NonFiniteLossError extends Error {
   constructor(
@@ -47,10 +48,23 @@ export interface StepStats {
   lr: number;
 }
 
+/** Adam moments of one variable, on the host. */
+interface HostMoments {
+  m: Float32Array;
+  v: Float32Array;
+}
+
 export class GuardedAdam {
   readonly optimizer: tf.AdamOptimizer;
   /** number of applied steps */
   step = 0;
+  /**
+   * Where the update runs, fixed at the first step: 'host' (cpu and wasm with the fused training
+   * paths on: one JavaScript loop over each variable, no kernels) or 'tfjs' (tfjs's Adam, ~14 kernels
+   * a variable). Fixed so that the moments stay in one place if the backend changes later.
+   */
+  private path: 'host' | 'tfjs' | null = null;
+  private readonly moments = new Map<string, HostMoments>();
 
   constructor(readonly cfg: AdamConfig) {
     validateAdam(cfg);
@@ -73,6 +87,8 @@ export class GuardedAdam {
 
   /** Applies precomputed gradients (takes ownership of `loss` and `grads`). */
   async apply(loss: tf.Scalar, grads: tf.NamedTensorMap): Promise<StepStats> {
+    this.path ??= fusedTraining() && fusedTarget() === 'host' ? 'host' : 'tfjs';
+    if (this.path === 'host') return this.applyHost(loss, grads);
     const names = Object.keys(grads);
     const stats = tf.tidy(() => {
       const sq = names.map((n) => grads[n].square().sum());
@@ -110,7 +126,67 @@ export class GuardedAdam {
     return { loss: lossV, gradNorm: normV, lr };
   }
 
+  /**
+   * The same guarded step on the host (cpu, wasm): each gradient is read once, the global norm and
+   * tfjs's Adam update (m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·m̂/(√v̂ + ε) with
+   * m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)) run as one loop per variable, and the new values are uploaded,
+   * with no kernel dispatched. Non-finite loss or norm: nothing applied, the moments untouched.
+   */
+  private async applyHost(loss: tf.Scalar, grads: tf.NamedTensorMap): Promise<StepStats> {
+    const names = Object.keys(grads);
+    let lossV: number;
+    const gs: Float32Array[] = [];
+    try {
+      lossV = (await loss.data())[0];
+      for (const n of names) gs.push(grads[n].dataSync() as Float32Array);
+    } finally {
+      loss.dispose();
+      names.forEach((n) => grads[n].dispose());
+    }
+    let sq = 0;
+    for (const g of gs) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+    const normV = Math.sqrt(sq);
+    if (!Number.isFinite(lossV) || !Number.isFinite(normV)) throw new NonFiniteLossError(this.step + 1, lossV, normV);
+    const lr = this.currentLr();
+    const clip = this.cfg.clipNorm ?? 0;
+    const scale = clip > 0 && normV > clip ? clip / normV : 1;
+    const b1 = this.cfg.beta1 ?? 0.9;
+    const b2 = this.cfg.beta2 ?? 0.999;
+    const eps = this.cfg.epsilon ?? 1e-8;
+    const t = this.step + 1;
+    const c1 = 1 / (1 - Math.pow(b1, t));
+    const c2 = 1 / (1 - Math.pow(b2, t));
+    const registered = tf.engine().registeredVariables;
+    names.forEach((n, j) => {
+      const variable = registered[n];
+      check(variable !== undefined, `Adam: no variable named ${n}`);
+      const g = gs[j];
+      let mo = this.moments.get(n);
+      if (!mo) {
+        mo = { m: new Float32Array(g.length), v: new Float32Array(g.length) };
+        this.moments.set(n, mo);
+      }
+      const { m, v } = mo;
+      const w = variable.dataSync() as Float32Array;
+      const out = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) {
+        const gi = g[i] * scale;
+        const mi = b1 * m[i] + (1 - b1) * gi;
+        const vi = b2 * v[i] + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        out[i] = w[i] - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps);
+      }
+      const next = tf.tensor(out, variable.shape, 'float32');
+      variable.assign(next);
+      next.dispose();
+    });
+    this.step++;
+    return { loss: lossV, gradNorm: normV, lr };
+  }
+
   dispose(): void {
     this.optimizer.dispose();
+    this.moments.clear();
   }
 }

@@ -19,10 +19,11 @@
  * This costs one extra student forward and keeps the 128-substep rollouts out of the backward pass.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Policy, policyAverageU, policyRollout } from './policy.js';
+import { averageIsLocal, Policy, policyAverageU, policyRollout, RolloutResult } from './policy.js';
+import { fusedTraining } from './fused.js';
 import { forwardDiffusion } from './forward.js';
 import { fillTimes, numSubsteps, piflowSampleT, segmentBase, Times, warpT } from './time.js';
-import { check, perSample } from './tensors.js';
+import { check, perSample, untaped } from './tensors.js';
 import { Rng } from './rng.js';
 import { GuardedAdam, StepStats } from './optim.js';
 import { VelocityFn } from './sample.js';
@@ -169,7 +170,34 @@ export class PiFlowImitation {
     let raw = t.rawTSrc;
     let sigma = t.sigmaTSrc;
     let numEvals = 0;
-    for (let k = 0; k < M; k++) {
+    if (teacherRatio === 0 && M > 1 && fusedTraining()) {
+      // no teacher intervals: the states do not depend on the teacher's answers, so the M rollouts run
+      // first (each from the last one's end) and the teacher answers for all of them in one call
+      const ends: RolloutResult[] = [];
+      const raws: Float64Array[] = [];
+      for (let k = 0; k < M; k++) {
+        const rawA = new Float64Array(B);
+        for (let i = 0; i < B; i++) rawA[i] = Math.max(raw[i] - studentIv[k][i], 0);
+        const r = policyRollout(policyD, x, sigma, raw, rawA, c.totalSubsteps, c.shift);
+        numEvals += r.numEvals;
+        ends.push(r);
+        raws.push(rawA);
+        x = r.xTEnd;
+        raw = rawA;
+        sigma = r.sigmaTEnd;
+      }
+      const sig = new Float64Array(M * B);
+      ends.forEach((r, k) => sig.set(r.sigmaTEnd, k * B));
+      const xs = tf.concat(ends.map((r) => r.xTEnd), 0);
+      const u = this.teacher(xs, sig);
+      const targets = tf.split(u, M, 0);
+      tf.dispose([xs, u]);
+      ends.forEach((r, k) => {
+        const rawEnd = new Float64Array(B);
+        for (let i = 0; i < B; i++) rawEnd[i] = raws[k][i] - window[i];
+        states.push({ xA: r.xTEnd, sigmaA: r.sigmaTEnd, rawA: raws[k], rawEnd, target: targets[k] });
+      });
+    } else for (let k = 0; k < M; k++) {
       const rawA = new Float64Array(B);
       const rawB = new Float64Array(B);
       const rawEnd = new Float64Array(B);
@@ -211,29 +239,81 @@ export class PiFlowImitation {
 
   /** Phase 2 of a segment, taped: the student's policy velocities at the visited states → ℓ2 loss. */
   private segmentLoss(xTSrc: tf.Tensor, t: SegmentTimes, targets: SegmentTargets): tf.Scalar {
-    const c = this.cfg;
-    const policy = this.student(xTSrc, t.sigmaTSrc, c.policyEps);
+    const policy = this.student(xTSrc, t.sigmaTSrc, this.cfg.policyEps);
     try {
-      const preds = targets.states.map((s) =>
-        policyAverageU(policy, s.xA, s.sigmaA, s.rawA, s.rawEnd, c.totalSubsteps, c.shift, c.eps),
-      );
-      // mean over all states of (u_π − u_teacher)²; every state has the same size, so the mean of means
-      const terms = preds.map((p, k) => tf.squaredDifference(p, targets.states[k].target).mean());
-      return tf.addN(terms).div(terms.length) as tf.Scalar;
+      return this.lossOf(policy, targets);
     } finally {
       policy.dispose();
     }
   }
 
-  /** The detached, GM-dropped-out policy that drives the rollouts (no tape). */
-  private detachedPolicy(xTSrc: tf.Tensor, sigmaTSrc: Times): Policy {
-    const p = this.student(xTSrc, sigmaTSrc, this.cfg.policyEps);
+  /** The ℓ2 imitation loss of a (gradient-carrying) policy at the visited states. */
+  private lossOf(policy: Policy, targets: SegmentTargets): tf.Scalar {
+    const c = this.cfg;
+    const st = targets.states;
+    if (fusedTraining() && policy.localVelocities && st.every((s) => averageIsLocal(s.rawA, s.rawEnd, c.totalSubsteps))) {
+      // every average is the local velocity: all states in one differentiable op (analytic gradient)
+      const u = policy.localVelocities(st.map((s) => s.xA), st.map((s) => s.sigmaA));
+      if (u) {
+        const target = untaped(() => (st.length > 1 ? tf.concat(st.map((s) => s.target), 0) : st[0].target.clone()));
+        return tf.squaredDifference(u, target).mean() as tf.Scalar;
+      }
+    }
+    const preds = targets.states.map((s) =>
+      policyAverageU(policy, s.xA, s.sigmaA, s.rawA, s.rawEnd, c.totalSubsteps, c.shift, c.eps),
+    );
+    // mean over all states of (u_π − u_teacher)²; every state has the same size, so the mean of means
+    const terms = preds.map((p, k) => tf.squaredDifference(p, targets.states[k].target).mean());
+    return tf.addN(terms).div(terms.length) as tf.Scalar;
+  }
+
+  /**
+   * Both phases of a segment from one student forward, inside the gradient scope: the taped policy,
+   * its detached (GM-dropped-out) copy driving the rollouts and teacher queries with the tape paused
+   * (`untaped`: nothing recorded, the same as running them before the scope), then the loss of the
+   * taped policy. The same numbers as `segmentTargets` + `segmentLoss` with one forward fewer. The
+   * targets' tensors are kept (the gradient scope would dispose them); the caller disposes them.
+   */
+  private segmentOneForward(xTSrc: tf.Tensor, t: SegmentTimes, teacherRatio: number, wantDst: boolean): { loss: tf.Scalar; targets: SegmentTargets } {
+    const policy = this.student(xTSrc, t.sigmaTSrc, this.cfg.policyEps);
+    try {
+      const targets = untaped(() => {
+        const policyD = this.dropped(policy.detach());
+        try {
+          return this.segmentTargets(policyD, xTSrc, t, teacherRatio, wantDst);
+        } finally {
+          policyD.dispose();
+        }
+      });
+      for (const s of targets.states) {
+        tf.keep(s.xA);
+        tf.keep(s.target);
+      }
+      if (targets.xDst) tf.keep(targets.xDst);
+      try {
+        return { loss: this.lossOf(policy, targets), targets };
+      } catch (e) {
+        this.disposeTargets(targets);
+        throw e;
+      }
+    } finally {
+      policy.dispose();
+    }
+  }
+
+  /** GM dropout on a detached policy (families that have it); the input is consumed. */
+  private dropped(p: Policy): Policy {
     if (p.dropout && this.cfg.gmDropout > 0) {
       const d = p.dropout(this.cfg.gmDropout, this.rng);
       p.dispose();
       return d;
     }
     return p;
+  }
+
+  /** The detached, GM-dropped-out policy that drives the rollouts (no tape). */
+  private detachedPolicy(xTSrc: tf.Tensor, sigmaTSrc: Times): Policy {
+    return this.dropped(this.student(xTSrc, sigmaTSrc, this.cfg.policyEps));
   }
 
   private disposeTargets(t: SegmentTargets): void {
@@ -265,15 +345,24 @@ export class PiFlowImitation {
       u.dispose();
       let targets: SegmentTargets | undefined;
       try {
-        const policyD = this.detachedPolicy(xTSrc, t.sigmaTSrc);
-        try {
-          targets = this.segmentTargets(policyD, xTSrc, t, teacherRatio, false);
-        } finally {
-          policyD.dispose();
+        if (fusedTraining()) {
+          stats = await this.optimizer.minimize(() => {
+            const r = this.segmentOneForward(xTSrc, t, teacherRatio, false);
+            targets = r.targets;
+            return r.loss;
+          }, vars);
+          policyEvals = targets!.numEvals;
+        } else {
+          const policyD = this.detachedPolicy(xTSrc, t.sigmaTSrc);
+          try {
+            targets = this.segmentTargets(policyD, xTSrc, t, teacherRatio, false);
+          } finally {
+            policyD.dispose();
+          }
+          policyEvals = targets.numEvals;
+          const tt = targets;
+          stats = await this.optimizer.minimize(() => this.segmentLoss(xTSrc, t, tt), vars);
         }
-        policyEvals = targets.numEvals;
-        const tt = targets;
-        stats = await this.optimizer.minimize(() => this.segmentLoss(xTSrc, t, tt), vars);
       } finally {
         if (targets) this.disposeTargets(targets);
         xTSrc.dispose();
@@ -303,17 +392,34 @@ export class PiFlowImitation {
           sigmaTSrc: rawTSrc.map((r) => warpT(r, c.shift)),
           segmentSize: fillTimes(B, seg),
         };
-        const policyD = this.detachedPolicy(x, t.sigmaTSrc);
-        let targets: SegmentTargets;
+        const xs = x;
+        const wantDst = step < c.nfe - 1;
+        let targets: SegmentTargets | undefined;
+        let g: { value: tf.Scalar; grads: tf.NamedTensorMap };
         try {
-          targets = this.segmentTargets(policyD, x, t, teacherRatio, step < c.nfe - 1);
-        } finally {
-          policyD.dispose();
+          if (fusedTraining()) {
+            g = tf.variableGrads(() => {
+              const r = this.segmentOneForward(xs, t, teacherRatio, wantDst);
+              targets = r.targets;
+              return r.loss.mul(seg) as tf.Scalar;
+            }, vars);
+          } else {
+            const policyD = this.detachedPolicy(x, t.sigmaTSrc);
+            try {
+              targets = this.segmentTargets(policyD, x, t, teacherRatio, wantDst);
+            } finally {
+              policyD.dispose();
+            }
+            const tt = targets;
+            g = tf.variableGrads(() => this.segmentLoss(xs, t, tt).mul(seg) as tf.Scalar, vars);
+          }
+        } catch (e) {
+          if (targets) this.disposeTargets(targets);
+          throw e;
         }
-        countEvals(targets.numEvals);
+        countEvals(targets!.numEvals);
+        const tg = targets!;
         try {
-          const xs = x;
-          const g = tf.variableGrads(() => this.segmentLoss(xs, t, targets).mul(seg) as tf.Scalar, vars);
           if (total === null || grads === null) {
             total = g.value;
             grads = g.grads;
@@ -330,14 +436,14 @@ export class PiFlowImitation {
             }
             grads = merged;
           }
-          if (targets.xDst) {
+          if (tg.xDst) {
             x.dispose();
-            x = targets.xDst;
-            targets.xDst = undefined;
-            rawTSrc = targets.rawTDst;
+            x = tg.xDst;
+            tg.xDst = undefined;
+            rawTSrc = tg.rawTDst;
           }
         } finally {
-          this.disposeTargets(targets);
+          this.disposeTargets(tg);
         }
       }
     } catch (e) {

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Times, numSubsteps, warpT } from './time.js';
-import { perSample } from './tensors.js';
+import { perSample, tapeActive } from './tensors.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -48,6 +48,11 @@ export interface Policy {
    * or null where the policy has no such program.
    */
   rolloutFused?(xT: tf.Tensor, schedule: RolloutSchedule, everyState?: boolean): tf.Tensor | null;
+  /**
+   * Capability: the velocity π at several states (each [B, …F], constants) as one differentiable op,
+   * [M·B, …F] (the states concatenated on the batch axis); null where this backend has none.
+   */
+  localVelocities?(states: tf.Tensor[], sigmas: Times[]): tf.Tensor | null;
   /** a copy through which no gradient flows */
   detach(): Policy;
   /**
@@ -101,12 +106,6 @@ export function setFusedRollouts(on: boolean): boolean {
   const prev = fusedRollouts;
   fusedRollouts = on;
   return prev;
-}
-
-/** True while a gradient tape records (tf.grad / variableGrads / minimize): rollouts must then stay generic. */
-function tapeActive(): boolean {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
-  return (state?.gradientDepth ?? 0) > 0;
 }
 
 /**
@@ -207,6 +206,12 @@ export function policyRollout(
   }
   if (x === xTStart) x = xTStart.clone();
   return { xTEnd: x, sigmaTEnd: sched.sigma[sched.steps], numEvals: sched.steps };
+}
+
+/** True when policy_average_u is the local velocity π(x_start, σ_start) for every sample (round(Δr·T) < 2). */
+export function averageIsLocal(rawTStart: Times, rawTEnd: Times, totalSubsteps: number): boolean {
+  for (let i = 0; i < rawTStart.length; i++) if (Math.round((rawTStart[i] - rawTEnd[i]) * totalSubsteps) >= 2) return false;
+  return true;
 }
 
 /**

@@ -33,6 +33,27 @@ export function stopGradient<T extends tf.Tensor>(t: T): T {
   return out as T;
 }
 
+/**
+ * Runs `fn` with the gradient tape paused: inside a `tf.variableGrads` / `tf.grad` scope nothing `fn`
+ * computes is recorded (no tape nodes, no saved copies), as if it ran outside the scope. Tensors it
+ * returns have no link to the tape: no gradient flows through them. This is the engine's own rule for
+ * the ops a kernel runs internally (tape on ⇔ gradientDepth > 0 and kernelDepth = 0).
+ */
+export function untaped<T>(fn: () => T): T {
+  const state = (tf.engine() as unknown as { state: { kernelDepth: number } }).state;
+  state.kernelDepth++;
+  try {
+    return fn();
+  } finally {
+    state.kernelDepth--;
+  }
+}
+
+/** True while a gradient tape records (the engine's isTapeOn: inside a gradient scope, not paused by `untaped`). */
+export function tapeActive(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
 /** Throws a clear error unless `cond`. */
 export function check(cond: boolean, message: string): asserts cond {
   if (!cond) throw new Error(message);

@@ -6,8 +6,9 @@
  * reshaped to [KH, KW, Cin, Cout]. NHWC, any stride/padding, dilation 1.
  * Also Conv2DBackpropInput for stride 1: wasm's own is a slow generic loop (measured 4.1 s of an 8 s
  * U-Net step at batch 128); dx is the forward Conv2D (XNNPACK) of dy with the kernel flipped in space
- * and transposed in/out, padded by (KH−1−top, KH−1−bottom) and (KW−1−left, KW−1−right). Other strides
- * keep the original kernel. Installed by initNodeBackend (engine/backend.ts) on wasm; a browser front end
+ * and transposed in/out, padded by (KH−1−top, KH−1−bottom) and (KW−1−left, KW−1−right). Strided
+ * convolutions (the U-Net's stride-2 downsample: 583 of a 6,600 ms step, wasm's generic loop) dilate dy
+ * by the stride first (reshape, pad, reshape) and run the same stride-1 conv. Installed by initNodeBackend (engine/backend.ts) on wasm; a browser front end
  * that trains conv nets on wasm calls `installWasmConv2DBackpropFilter()` after selecting the backend.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -111,21 +112,50 @@ export function installWasmConv2DBackpropFilter(): void {
 
 function installFastBackpropInput(): void {
   const orig = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (!orig || ['Reverse', 'Transpose', 'Conv2D'].some((n) => !tf.getKernel(n, 'wasm'))) return;
+  if (!orig || ['Reverse', 'Transpose', 'Conv2D', 'Reshape', 'PadV2', 'Slice'].some((n) => !tf.getKernel(n, 'wasm'))) return;
   const origFn = orig.kernelFunc as KernelFn;
   const kernelFunc: KernelFn = (args) => {
     const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
     const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
-    if (attrs.dataFormat === 'NCHW' || sh !== 1 || sw !== 1) return origFn(args);
+    if (attrs.dataFormat === 'NCHW') return origFn(args);
     const [KH, KW] = filter.shape;
-    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], 1, 1, attrs.pad, attrs.dimRoundingMode);
-    const { top, bottom, left, right } = info.padInfo;
+    const [, H, W] = attrs.inputShape;
+    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], [sh, sw], 1, attrs.pad, attrs.dimRoundingMode);
+    const { top, left } = info.padInfo;
+    const [B, OH, OW, Cout] = dy.shape;
+    // dx is the stride-1 'full' conv of dy dilated by the stride (s − 1 zeros between entries) with the
+    // kernel flipped in space and transposed in/out: dilated size (O−1)·s + 1, padded by K−1−top before
+    // and so much after that the output is H (W): H − (O−1)·s − 1 + top (stride 1: K−1−bottom)
+    const padT = KH - 1 - top;
+    const padL = KW - 1 - left;
+    const padB = H - (OH - 1) * sh - 1 + top;
+    const padR = W - (OW - 1) * sw - 1 + left;
+    if (padT < 0 || padL < 0 || padB < 0 || padR < 0) return origFn(args);
     return composite(args, (run, final) => {
       const flipped = KH === 1 && KW === 1 ? filter : run('Reverse', { x: filter }, { dims: [0, 1] });
       const wT = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
-      const pad = [[0, 0], [KH - 1 - top, KH - 1 - bottom], [KW - 1 - left, KW - 1 - right], [0, 0]];
-      return final('Conv2D', { x: dy, filter: wT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: attrs.dimRoundingMode });
+      let d = dy;
+      // dilation as reshape → pad → reshape: [B, O, 1, O', 1, C] padded to [B, O, s, O', s, C] leaves
+      // s − 1 zeros after every entry (the trailing ones count as padding after)
+      let padAfterH = padB;
+      let padAfterW = padR;
+      if (sh > 1 || sw > 1) {
+        const r = run('Reshape', { x: dy }, { shape: [B, OH, 1, OW, 1, Cout] });
+        const p = run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+        d = run('Reshape', { x: p }, { shape: [B, OH * sh, OW * sw, Cout] });
+        padAfterH -= sh - 1;
+        padAfterW -= sw - 1;
+        if (padAfterH < 0 || padAfterW < 0) {
+          const hh = OH * sh + Math.min(padAfterH, 0);
+          const ww = OW * sw + Math.min(padAfterW, 0);
+          d = run('Slice', { x: d }, { begin: [0, 0, 0, 0], size: [B, hh, ww, Cout] });
+          padAfterH = Math.max(padAfterH, 0);
+          padAfterW = Math.max(padAfterW, 0);
+        }
+      }
+      const pad = [[0, 0], [padT, padAfterH], [padL, padAfterW], [0, 0]];
+      return final('Conv2D', { x: d, filter: wT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: attrs.dimRoundingMode });
     });
   };
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');

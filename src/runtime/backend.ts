@@ -36,7 +36,8 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
+import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
+import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
@@ -156,6 +157,9 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
   }
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
+    installWasmSharedIdentity();
+    installWasmFastReductions();
+    installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
   watchForLoss(name);
