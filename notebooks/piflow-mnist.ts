@@ -34,6 +34,7 @@ const assetsNote = messenger('assets-message');
 const teacherNote = messenger('teacher-message');
 const studentNote = messenger('student-message');
 const qualityNote = messenger('quality-message');
+const originNote = messenger('distill-origin');
 
 // ---- controls (from the schema) ----------------------------------------------------------------
 const tc = $('#teacher-controls');
@@ -42,6 +43,7 @@ schemaInputs(nb, schema, state, { size: tc, teacherLr: tc, teacherBatch: tc, tea
 studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
 schemaInputs(nb, schema, state, {
   dataFree: $('#piid-controls'),
+  distillFrom: $('#piid-controls'),
   temperature: sc,
   sampleSeed: sc,
   manySteps: sc,
@@ -86,6 +88,15 @@ const LIVE_COUNT = 200;
 const LIVE_SEED = 12345;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 
+/** whether the student now loaded is the one shipped with the page */
+let studentShipped = false;
+/** "shipped GMFlow student (K = 8) for 2 NFE" */
+function studentName(net: { k?: number; n?: number }, p: { policy: string; nfe: number }): string {
+  const fam = policyFamily(p.policy);
+  const size = fam.size ? ` (${fam.size.symbol} = ${net[fam.size.key]})` : '';
+  return `${studentShipped ? 'shipped ' : ''}${fam.title} student${size}, distilled for ${p.nfe} NFE`;
+}
+
 async function withTrainData(lab: Mnist): Promise<void> {
   const st = await lab.call.status();
   if (!st.hasTrainData) {
@@ -103,6 +114,7 @@ nb.cell('lab', [], async () => {
   assetsNote('Loading the MNIST test set, the classifier and the pretrained models…');
   try {
     const st = await lab.call.loadAssets(ASSETS);
+    studentShipped = st.student !== null;
     assetsNote(`Loaded: test set (10,000 images), classifier, teacher (${st.teacherIteration} steps)${st.student ? `, ${st.studentPolicy ? policyFamily(st.studentPolicy.policy).title : ''} student` : ''}.${st.notes.length ? ` ${st.notes.join('; ')}.` : ''}`);
   } catch (e) {
     assetsNote(`Could not load the lesson's assets: ${(e as Error).message}`, 'error');
@@ -189,7 +201,11 @@ nb.cell('quality', ['lab'], (lab: Mnist) => {
       await qualityChart.update([{ name: `FD, ${count} samples`, x: results.map((r) => r.name), y: results.map((r) => r.q.frechet) }]);
     }
     const digits = Array.from({ length: 10 }, (_, d) => String(d));
-    await classes.update(results.filter((r) => !/ [12] step/.test(r.name)).map((r) => ({ name: r.name, x: digits, y: r.q.stats.histogram.map((c) => c / r.q.count) })));
+    const shares = await lab.call.testClassShares();
+    await classes.update(
+      results.filter((r) => !/ [12] step/.test(r.name)).map((r) => ({ name: r.name, x: digits, y: r.q.stats.histogram.map((c) => c / r.q.count) })),
+      { name: 'test set (10,000 labels)', x: digits, y: shares },
+    );
     table.innerHTML = '<tr><th>sampler</th><th>FD</th><th>class entropy</th><th>classes covered</th></tr>' +
       results.map((r) => `<tr data-sampler="${r.name}"><td>${r.name}</td><td>${fmt(r.q.frechet)}</td><td>${fmt(r.q.stats.entropy)} (${fmt(r.q.stats.entropy / Math.log(10))}·ln 10)</td><td>${r.q.stats.classesCovered}/10</td></tr>`).join('');
     qualityNote(`Measured on ${count} samples each (test-set reference: 10,000 images).`);
@@ -234,7 +250,19 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
     metricCount: LIVE_COUNT,
     prepare: async () => {
       if (value('dataFree') === 'data') await withTrainData(lab);
-      await lab.call.newStudent(distillConfig());
+      const st = await lab.call.status();
+      const had = st.student && st.studentPolicy ? studentName(st.student, st.studentPolicy) : '';
+      originNote('');
+      if (value('distillFrom') === 'student') {
+        if (!had) throw new Error('There is no loaded student to continue: choose “Start from: the teacher”.');
+        await lab.call.continueStudent(distillConfig());
+        studentShipped = false;
+        originNote(`Continuing the ${had}, with these settings (its own weights, a fresh optimizer, iterations counted from 0).`);
+      } else {
+        await lab.call.newStudent(distillConfig());
+        studentShipped = false;
+        originNote(had ? `Started from a fresh copy of the teacher; the ${had}, was replaced (to keep it, choose “Start from: the loaded student”, or reload the page).` : 'Started from a fresh copy of the teacher.');
+      }
       await metric.clear();
     },
     onSettle: () => studentVersion.bump(),
@@ -248,6 +276,10 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
   modelIO(lab, 'student', $('#student-io'), {
     storageKey: () => `piflow-mnist-student-${value('policy')}`,
     fileName: () => `mnist-student-${value('policy')}-nfe${value('nfe')}`,
-    onLoaded: () => studentVersion.bump(),
+    onLoaded: () => {
+      studentShipped = false;
+      originNote('');
+      studentVersion.bump();
+    },
   });
 });
