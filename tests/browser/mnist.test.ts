@@ -28,7 +28,8 @@ describe('MNIST notebook on wasm', () => {
       // the sample grid: teacher many/4/2/1 Euler steps (and the student's rows when one is loaded), test images
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length >= 5, null, { timeout: 180_000 });
       const rows = await rowLabels(r, 'samples-plot');
-      for (const want of ['teacher, 32 Euler steps:10', 'teacher, 1 Euler step:10', 'test images:10']) assert.ok(rows.includes(want), `${want} in ${rows}`);
+      for (const want of ['teacher, 128 Euler steps (its best):10', 'teacher, 32 Euler steps:10', 'teacher, 1 Euler step:10', 'test images:10']) assert.ok(rows.includes(want), `${want} in ${rows}`);
+      assert.equal(rows[0], 'teacher, 128 Euler steps (its best):10', "the teacher's best sampler on top");
       const href = await r.page.locator(`${tid('samples-plot')} image`).first().getAttribute('href');
       assert.match(href ?? '', /^data:image\/png;base64,/);
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
@@ -77,7 +78,7 @@ describe('MNIST notebook on wasm', () => {
       // the live Fréchet distance has the teacher's many-step and NFE-step distances as reference lines
       await r.page.waitForFunction(() => ((document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { shapes?: unknown[] } })?.layout?.shapes?.length ?? 0) >= 2, null, { timeout: 120_000 });
       // the student's rows, its x̂₀ strip, its PCA paths and the pixel traces
-      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 8, null, { timeout: 300_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 9, null, { timeout: 300_000 });
       const after = await rowLabels(r, 'samples-plot');
       for (const nfe of [1, 2, 4]) assert.ok(after.includes(`π-Flow student, ${nfe} NFE:10`), `${nfe} NFE row in ${after}`);
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 8, null, { timeout: 300_000 });
