@@ -97,10 +97,13 @@ export function wrapTitle(title: string, width: number, fontSize: number): { tex
 }
 
 /** The title's lines and the top margin at a type scale (chartLayout's; for `Plotly.relayout` when presentation mode is toggled). */
-export function titleRelayout(o: { title?: string; width?: number }, scale: number): { 'title.text': string; 'margin.t': number } {
-  if (!o.title) return { 'title.text': '', 'margin.t': 10 };
-  const w = wrapTitle(o.title, o.width ?? 420, fontRelayout(scale)['title.font.size']);
-  return { 'title.text': w.text, 'margin.t': Math.round(30 * scale) + w.top };
+export function titleRelayout(o: { title?: string; width?: number }, scale: number): { 'title.text': string; 'margin.t': number; 'title.pad.t': number } {
+  if (!o.title) return { 'title.text': '', 'margin.t': 10, 'title.pad.t': 6 };
+  const size = fontRelayout(scale)['title.font.size'];
+  const w = wrapTitle(o.title, o.width ?? 420, size);
+  // Plotly shifts a one-line top-anchored title down by its cap height (0.7 em) but a multi-line one not
+  // at all (its first baseline sits at the pad, the glyphs above the chart): the pad does it instead
+  return { 'title.text': w.text, 'margin.t': Math.round(30 * scale) + w.top, 'title.pad.t': w.lines > 1 ? 6 + Math.round(0.7 * size) : 6 };
 }
 
 /** Log axes label every tick with its full value ('0.08', '0.1', '2'), never with a lone digit. */
@@ -128,12 +131,12 @@ export function chartLayout(o: ChartLayoutOptions) {
   });
   const height = o.height ?? 260;
   const width = o.width ?? 420;
-  const { 'title.text': titleText, 'margin.t': top } = titleRelayout(o, scale);
+  const { 'title.text': titleText, 'margin.t': top, 'title.pad.t': padTop } = titleRelayout(o, scale);
   // the legend's top 50 px below the plot area (clear of tick labels and the x title), in paper units
   const legendY = -50 / Math.max(80, height - top - 80);
   return {
     title: o.title
-      ? { text: titleText, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: 6 } }
+      ? { text: titleText, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: padTop } }
       : undefined,
     width,
     height,

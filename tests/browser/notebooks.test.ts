@@ -259,8 +259,13 @@ describe('notebooks on wasm', () => {
       await r.page.keyboard.press(' ');
       await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'running', null, { timeout: 60_000 });
       await r.page.waitForSelector(`${tid('loss-plot')} .xtick text`, { timeout: 60_000 });
+      // (polled: while the chart redraws during the run a read can catch tick labels Plotly is replacing)
+      const ticksOk = await r.page.waitForFunction(() => {
+        const px = Array.from(document.querySelectorAll('[data-testid="loss-plot"] .xtick text, [data-testid="loss-plot"] .ytick text')).map((e) => parseFloat(getComputedStyle(e).fontSize));
+        return px.length > 0 && px.every((v) => v >= 14);
+      }, null, { timeout: 30_000 }).then(() => true, () => false);
       const plotlyTicks = await r.page.locator(`${tid('loss-plot')} .xtick text, ${tid('loss-plot')} .ytick text`).evaluateAll((els) => els.map((e) => parseFloat(getComputedStyle(e).fontSize)));
-      assert.ok(plotlyTicks.length > 0 && plotlyTicks.every((px) => px >= 14), `loss chart ticks ${plotlyTicks}`);
+      assert.ok(ticksOk, `loss chart ticks ${plotlyTicks}`);
       await r.page.keyboard.press(' ');
       await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'paused', null, { timeout: 60_000 });
       // the toggle leaves presentation mode: the buttons go back to section 2, the address loses ?present, the ticks shrink
