@@ -56,19 +56,26 @@ describe('MNIST notebook on wasm', () => {
       await setField(r, 'iters', '40');
       await r.page.click(tid('distill-student'));
       await r.page.waitForFunction(() => /^Continuing the GMFlow student \(K = 2\), distilled for 2 NFE/.test(document.querySelector('[data-testid="distill-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
-      await r.page.waitForFunction(() => Number(document.querySelector('[data-testid="progress"]')?.getAttribute('data-iteration') ?? 0) >= 1, null, { timeout: 120_000 });
+      // (the bar still shows the last run's 6/6 'done' until this one runs)
+      await r.page.waitForFunction(() => {
+        const p = document.querySelector('[data-testid="progress"]');
+        return p?.getAttribute('data-status') === 'running' && p.getAttribute('data-total') === '40' && Number(p.getAttribute('data-iteration') ?? 0) >= 1;
+      }, null, { timeout: 120_000 });
       await r.page.click(tid('pause'));
       // the status says so in words: 'pausing…' until the worker answers, then 'paused', and the count stands still
-      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress-state"]')?.textContent === 'paused', null, { timeout: 120_000 });
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"] [data-testid="progress-state"]')?.textContent === 'paused', null, { timeout: 120_000 }).catch(async (e) => {
+        const p = r.page.locator(tid('progress'));
+        throw new Error(`not paused: ${(e as Error).message}; progress ${await p.getAttribute('data-status')} ${await p.getAttribute('data-iteration')}/${await p.getAttribute('data-total')} '${await p.textContent()}', message '${await r.page.locator(tid('student-message')).textContent()}'`);
+      });
       assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'paused');
       const pausedAt = Number(await r.page.locator(tid('progress')).getAttribute('data-iteration'));
       assert.ok(pausedAt < 40, `paused before the end (${pausedAt})`);
       await r.page.waitForTimeout(1500);
       assert.equal(Number(await r.page.locator(tid('progress')).getAttribute('data-iteration')), pausedAt, 'no iterations while paused');
-      assert.equal(await r.page.locator(tid('progress-state')).textContent(), 'paused');
+      assert.equal(await r.page.locator(`${tid('progress')} ${tid('progress-state')}`).textContent(), 'paused');
       await r.page.click(tid('resume'));
       await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'done', null, { timeout: 300_000 });
-      assert.equal(await r.page.locator(tid('progress-state')).textContent(), 'done');
+      assert.equal(await r.page.locator(`${tid('progress')} ${tid('progress-state')}`).textContent(), 'done');
       assert.equal(await r.page.locator(tid('progress')).getAttribute('data-iteration'), '40');
       // continuing with another K is refused with the reason, and the student stays
       await setField(r, 'k', '3');
