@@ -64,7 +64,10 @@ export function loopButtons(o: LoopOptions): LoopControls {
   let runId = 0;
   let total = o.total();
   let pausedAt = -1;
-  const show = (iteration: number, status: 'idle' | 'running' | 'paused' | 'done' | 'error') => o.progress.update({ iteration, total, status, label: o.label });
+  let lastIter = 0;
+  /** Pause pressed, the worker not yet answered */
+  let pausing = false;
+  const show = (iteration: number, status: 'idle' | 'running' | 'paused' | 'pausing' | 'done' | 'error') => o.progress.update({ iteration, total, status, label: o.label });
 
   // Like common.ts's followLoop, but knowing the loop's state: the worker may finish the step it was
   // in after a pause was answered and report it, so a report while paused keeps 'paused' and
@@ -74,7 +77,8 @@ export function loopButtons(o: LoopOptions): LoopControls {
   o.lab.on('progress', (e) => {
     const p = e.progress;
     if (p.phase !== o.phase || state === 'idle') return;
-    o.progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: state, label: o.label });
+    lastIter = p.iter;
+    o.progress.update({ iteration: p.iter, total: p.total, loss: p.loss, itPerSec: p.itPerSec, etaSec: p.secondsLeft, status: pausing ? 'pausing' : state, label: o.label });
     if (state === 'paused') {
       if (p.iter !== pausedAt) {
         pausedAt = p.iter;
@@ -115,7 +119,14 @@ export function loopButtons(o: LoopOptions): LoopControls {
   };
   const pause = async () => {
     if (state !== 'running') return;
-    await o.lab.call.pause();
+    // the worker answers once the step (or the live metric) in flight is done — seconds on MNIST: say so meanwhile
+    pausing = true;
+    show(lastIter, 'pausing');
+    try {
+      await o.lab.call.pause();
+    } finally {
+      pausing = false;
+    }
     state = 'paused';
     pausedAt = await o.iteration();
     show(pausedAt, 'paused');

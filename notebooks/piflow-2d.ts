@@ -23,14 +23,15 @@ import { distillButtons, type LoopControls } from './loop-buttons.js';
 
 /**
  * The students shipped next to each dataset's teacher (static/pretrained/<dataset>/<dir>/, made by
- * scripts/pretrain-students.sh with this notebook's defaults, 400 π-ID iterations): loaded on arrival,
+ * scripts/pretrain-students.sh with this notebook's defaults, 400 π-ID iterations, DX on moons and spirals
+ * longer): loaded on arrival,
  * and again whenever the policy settings (family, K or N, DX mode, NFE) match one and no student of
  * your own is there, so paths, inspector and samples show at once.
  */
 export const SHIPPED_STUDENTS = [
   { policy: 'gmflow', k: 8, nfe: 2, dir: 'gmflow-k8-nfe2', datasets: DATASETS_2D },
-  // not moons and spirals: DX did not come within 1.25× of the teacher's Euler-128 sliced W1 there
-  { policy: 'dx', n: 10, dxMode: 'grid', nfe: 2, dir: 'dx-n10-nfe2', datasets: ['checkerboard', 'gaussians8', 'unequal8', 'rings'] },
+  // moons and spirals with their own π-ID settings (1,000 iterations; 800 at lr 1e-3): scripts/pretrain-students.sh
+  { policy: 'dx', n: 10, dxMode: 'grid', nfe: 2, dir: 'dx-n10-nfe2', datasets: DATASETS_2D },
 ] as const;
 
 /** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
@@ -150,7 +151,7 @@ nb.cell('shippedStudent', ['lab', 'teacher', 'teacherVersion', 'policy', 'k', 'n
   if (!match || !teacherShipped || studentOrigin === 'distilled' || studentOrigin === 'loaded') return null;
   if (!(match.datasets as readonly string[]).includes(dataset)) {
     if (studentOrigin === 'none') noShippedNote = true;
-    if (studentOrigin === 'none') studentNote(`No shipped ${POLICY_FAMILIES[match.policy].title} student for ${dataset} (it did not come within 1.25× of the teacher's sliced W1 in 400 π-ID iterations): press Distill.`, 'note');
+    if (studentOrigin === 'none') studentNote(`No shipped ${POLICY_FAMILIES[match.policy].title} student for ${dataset} (scripts/pretrain-students.sh makes one): press Distill.`, 'note');
     return null;
   }
   const st = await lab.call.status();

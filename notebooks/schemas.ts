@@ -95,6 +95,11 @@ export const mnistSchema = {
     help: 'where the rollouts start: MNIST images noised to the first σ, or data-free — pure noise only, the teacher alone supplies the targets',
     options: { data: 'MNIST images', 'data-free': 'data-free (noise only)' },
   }),
+  distillFrom: oneOf(['teacher', 'student'] as const, 'teacher', 'π-ID starts from', {
+    label: 'Start from', testid: 'distill-from',
+    help: 'what Distill trains: a fresh copy of the teacher (the default: the student learns from scratch and the loaded one is replaced), or the loaded student itself, continued with these settings (same policy and K or N; a fresh optimizer)',
+    options: { teacher: 'the teacher (fresh copy)', student: 'the loaded student (continue it)' },
+  }),
   temperature: temperatureProp('Temperature'),
   sampleSeed: int(1, { min: 0 }, 'noise seed', { label: 'Noise seed', testid: 'sample-seed', control: 'field', help: 'the noise every sampler starts from (same noise in every row)' }),
   manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)', { label: 'Teacher steps (reference)', testid: 'many-steps', log: true, help: 'Euler steps of the reference teacher row and line' }),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Screenshots of every notebook at 1440×900 and 1280×720 (and the π-Flow and comparison notebooks in
- * presentation mode), in headless Debian chromium on wasm, into docs/screenshots/ (or the folder given).
+ * Screenshots of every notebook at 1440×900 and 1280×720 (and the π-Flow, explorer, MNIST and comparison notebooks
+ * in presentation mode at 1280×720), in headless Debian chromium on wasm, into docs/screenshots/ (or the folder given).
  * Each page is shot once its backend is ready and its first figure is drawn; the comparison notebook is
  * also shot after its default seeded race (300 rounds, about 1.5 minutes here; segments to the teacher
  * on), scrolled to its sample panels (`methods-2d-race-1440x900.png`). Needs the builds:
@@ -25,6 +25,8 @@ const PAGES = [
   ['piflow-mnist', '[data-testid="samples-plot"] [data-testid="image-row"]', ''],
   ['methods-2d', '[data-testid="metrics-row"]', ''],
   ['piflow-2d', '[data-testid="policy-path"]', 'present=1'],
+  ['policy-explorer', '[data-testid="run-sweep"]', 'present=1'],
+  ['piflow-mnist', '[data-testid="samples-plot"] [data-testid="image-row"]', 'present=1'],
   ['methods-2d', '[data-testid="metrics-row"]', 'present=1'],
   ['methods-2d', '[data-testid="metrics-row"]', 'race'],
 ];

@@ -120,3 +120,28 @@ test('loadTeacher refuses a baseline student (velocity-format weights marked by 
   lab.dispose();
   lab2.dispose();
 });
+
+test('continueStudent: π-ID goes on from the same network (weights kept), refuses another family or size, leaks nothing', async () => {
+  const lab = new Lab();
+  lab.newTeacher({ ...small, steps: 5 });
+  await lab.trainTeacher();
+  assert.throws(() => lab.continueStudent({ k: 4 }), /no student to continue from: start from the teacher/);
+  lab.newStudent({ k: 4, batch: 32, totalSubsteps: 16, seed: 2 });
+  await lab.distill(3);
+  const before = await lab.studentSamples(16, 5);
+  const n0 = tf.memory().numTensors;
+  // refused: another K, another family; the student and its samples stay
+  assert.throws(() => lab.continueStudent({ k: 8, batch: 32, totalSubsteps: 16 }), /cannot continue the loaded student: it has K = 4, these settings ask for K = 8; match its settings or start from the teacher/);
+  assert.throws(() => lab.continueStudent({ policy: 'dx', n: 4, batch: 32, totalSubsteps: 16 }), /cannot continue the loaded student: it is a GMFlow student, these settings ask for DX/);
+  assert.equal(tf.memory().numTensors, n0, 'a refused continue allocates nothing');
+  assert.deepEqual(await lab.studentSamples(16, 5), before);
+  // continued: the same weights to start with (same samples), iterations from 0, then it trains on
+  lab.continueStudent({ k: 4, batch: 32, totalSubsteps: 16, nfe: 1, seed: 3 });
+  assert.equal(lab.studentIteration, 0);
+  assert.equal(lab.studentPolicy!.nfe, 1, 'distilled for the new NFE');
+  assert.deepEqual(await lab.studentSamples(16, 5, { nfe: 2 }), before, 'the network was kept, not re-copied from the teacher');
+  await lab.distill(2);
+  assert.equal(lab.studentIteration, 2);
+  assert.notDeepEqual(await lab.studentSamples(16, 5, { nfe: 2 }), before, 'and it trains on');
+  lab.dispose();
+});

@@ -15,7 +15,7 @@ import { fitDomain } from '../src/viz/geometry.js';
 import { composeSvgGrid, dataUrlToBlob, escapeXml, standaloneSvg, styleString, svgSize } from '../src/viz/export.js';
 import { progressText } from '../src/viz/progress.js';
 import { snapshotAt } from '../src/viz/policy-inspector.js';
-import { chartLayout, fontRelayout, PRESENT_SCALE, referenceLayout } from '../src/viz/chart-layout.js';
+import { chartLayout, fontRelayout, PRESENT_SCALE, referenceLayout, titleRelayout, wrapTitle } from '../src/viz/chart-layout.js';
 import { controlSpec, formatNumber, sliderValue } from '../src/viz/control-spec.js';
 import { piflow2dSchema } from '../notebooks/schemas.js';
 import { bool, checkInput, int, labelOf, num, numList, oneOf, str, type Prop } from '../src/runtime/url-state.js';
@@ -401,4 +401,25 @@ test('metricDomain: pads around the finite values, leaves room above them for th
   assert.ok(y1 - 0.9 > 0.2 - y0, 'more room above the values (the legend) than below');
   assert.ok(y1 < 5, 'a non-finite x drops its point');
   assert.deepEqual(metricDomain(layers, { y: [0, 1] })[1], [0, 1]);
+});
+
+test('wrapTitle: a long title breaks at spaces into balanced lines that fit the width, and the top margin grows with them', () => {
+  const t = 'precision: share of samples inside the data (higher is better)';
+  const one = wrapTitle('π-ID loss', 420, 16);
+  assert.deepEqual([one.text, one.lines, one.top], ['π-ID loss', 1, 0]);
+  const w = wrapTitle(t, 420, 16);
+  const lines = w.text.split('<br>');
+  assert.equal(w.lines, 2);
+  assert.equal(lines.join(' '), t, 'every word kept, in order');
+  assert.ok(lines.every((l) => l.length * 0.58 * 16 <= 420 - 16), `each line fits: ${lines}`);
+  assert.ok(Math.abs(lines[0].length - lines[1].length) < 12, `balanced, no orphaned word: ${lines}`);
+  assert.ok(w.top > 0);
+  // chartLayout uses it: the title's lines, and a top margin one line taller
+  const l = chartLayout({ title: t, width: 420, scale: PRESENT_SCALE });
+  assert.equal(l.title?.text, w.text);
+  assert.equal(l.margin.t, titleRelayout({ title: t, width: 420 }, PRESENT_SCALE)['margin.t']);
+  assert.ok(l.margin.t > chartLayout({ title: 'loss', width: 420, scale: PRESENT_SCALE }).margin.t);
+  // a wider chart needs fewer lines; a single long word stays whole
+  assert.equal(wrapTitle(t, 900, 16).lines, 1);
+  assert.equal(wrapTitle('x'.repeat(80), 200, 16).text, 'x'.repeat(80));
 });

@@ -48,6 +48,8 @@ export interface ModelLabApi<A, O> {
   loadTeacher(art: A, name: string): void;
   saveTeacher(): A;
   newStudent(cfg: Partial<DistillConfig>): void;
+  /** a π-ID run from the current student (same family and size) instead of a fresh copy of the teacher */
+  continueStudent(cfg: Partial<DistillConfig>): void;
   distill(iters: number, opts: O): void;
   loadStudent(art: A, name: string): void;
   saveStudent(): A;

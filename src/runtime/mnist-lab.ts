@@ -193,6 +193,14 @@ export class MnistLab extends ModelLab<LoadedImageNet, ImageNet, ImageNetArtifac
     return new ImageSampler(this.test!.images).sample(count, new Rng(seed));
   }
 
+  /** The test set's class shares by its labels (10 numbers summing to 1): the reference of the predicted-class histogram. */
+  testClassShares(): number[] {
+    check(this.test !== null, 'no MNIST test images loaded');
+    const counts = new Array<number>(MNIST_CLASSES).fill(0);
+    for (const l of this.test!.labels) counts[l]++;
+    return counts.map((c) => c / this.test!.labels.length);
+  }
+
   /** Fréchet distance (classifier features) against the whole test set, and the predicted classes. */
   async quality(samples: Float32Array): Promise<ImageQuality> {
     check(this.classifier !== null, 'no classifier loaded');

@@ -50,6 +50,8 @@ export interface MnistApi extends ModelLabApi<ImageNetArtifacts, MnistLoopOption
   studentSamples(count: number, seed: number, opts: { nfe?: number; temperature?: number }): Float32Array;
   dataSamples(count: number, seed: number): Float32Array;
   quality(samples: Float32Array): ImageQuality;
+  /** the test set's class shares (labels), the class histogram's reference */
+  testClassShares(): number[];
   paths(count: number, seed: number, opts: { teacherSteps?: number; nfe?: number; temperature?: number }): ImagePaths;
 }
 

@@ -82,6 +82,7 @@ const api: { [K in keyof MnistApi]: (...args: Parameters<MnistApi[K]>) => Promis
   studentSamples: (count, seed, opts) => host.lab.studentSamples(count, seed, opts),
   dataSamples: (count, seed) => host.lab.dataSamples(count, seed),
   quality: (samples) => host.lab.quality(samples),
+  testClassShares: () => host.lab.testClassShares(),
   paths: (count, seed, opts) => host.lab.paths(count, seed, opts),
 };
 

@@ -7,7 +7,8 @@
  */
 import { check } from '../engine/tensors.js';
 import { NonFiniteLossError } from '../engine/optim.js';
-import { policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './student.js';
+import { distillSize, policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './student.js';
+import { familySizeFields, policyFamily, POLICY_FAMILIES } from '../engine/families.js';
 
 export type Phase = 'idle' | 'teacher' | 'student';
 
@@ -128,7 +129,7 @@ export class LoopRunner {
 
 type Artifacts = { modelJson: unknown; weights: ArrayBuffer; file: unknown };
 interface NetLike {
-  readonly cfg: { kind: string };
+  readonly cfg: { kind: string; k?: number; n?: number };
   dispose(): void;
 }
 interface TrainerLike {
@@ -187,6 +188,36 @@ export abstract class ModelLab<
     this.distiller = d;
     this.student = d.student;
     this.studentPolicy = policyConfigOf(d.cfg);
+  }
+
+  /**
+   * A π-ID run that goes on from the current student (e.g. the shipped one) instead of a fresh copy of
+   * the teacher: a new distiller (these settings, a fresh optimizer, iterations counted from 0) around
+   * the same network. Its family and size (K or N) and DX mode must be the student's; the NFE and the
+   * π-ID options may differ (the student is then distilled for the new NFE).
+   */
+  continueStudent(cfg: Partial<DistillConfig>): void {
+    this.assertIdle();
+    check(this.teacher !== null, 'train or load a teacher first');
+    check(this.student !== null && this.studentPolicy !== null, 'no student to continue from: start from the teacher');
+    const net = this.student!;
+    const d = this.makeDistiller(cfg, net); // validates cfg; allocates only the optimizer
+    const c = d.cfg;
+    const fam = policyFamily(c.policy);
+    const want = familySizeFields(fam, distillSize(c));
+    const has = familySizeFields(fam, (fam.size ? net.cfg[fam.size.key] : 1) ?? NaN);
+    const sizeText = (f: { k?: number; n?: number }) => (fam.size ? `${fam.size.symbol} = ${f[fam.size.key]}` : '');
+    let mismatch = '';
+    if (net.cfg.kind !== c.policy) mismatch = `it is a ${(POLICY_FAMILIES as Record<string, { title: string } | undefined>)[net.cfg.kind]?.title ?? net.cfg.kind} student, these settings ask for ${fam.title}`;
+    else if (fam.size && has[fam.size.key] !== want[fam.size.key]) mismatch = `it has ${sizeText(has)}, these settings ask for ${sizeText(want)}`;
+    else if (c.policy === 'dx' && this.studentPolicy!.dxMode !== c.dxMode) mismatch = `its DX mode is ${this.studentPolicy!.dxMode}, these settings ask for ${c.dxMode}`;
+    if (mismatch) {
+      d.dispose();
+      throw new Error(`cannot continue the loaded student: ${mismatch}; match its settings or start from the teacher`);
+    }
+    this.distiller?.dispose();
+    this.distiller = d;
+    this.studentPolicy = policyConfigOf(c);
   }
 
   /** Replaces the student by one loaded from artifacts (validated; on error the current one stays). */

@@ -221,6 +221,7 @@ export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: Worke
     saveTeacher: () => host.lab.saveTeacher(),
     trainTeacher: (opts: O & { steps?: number }) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
     newStudent: (cfg: Partial<DistillConfig>) => host.lab.newStudent(cfg),
+    continueStudent: (cfg: Partial<DistillConfig>) => host.lab.continueStudent(cfg),
     async loadStudent(art: NetArtifacts, name: string) {
       await host.lab.loadStudent(art, name);
       await host.checkpoint();

@@ -68,11 +68,54 @@ export function fontRelayout(scale: number): Record<string, number> {
   };
 }
 
+/** An upper bound of the mean glyph width of Plotly's title font (Open Sans / Arial), in em. */
+const TITLE_EM = 0.58;
+
+/**
+ * The title broken into lines (Plotly's `<br>`) at spaces so that each fits the chart's `width` at
+ * `fontSize` px (an estimate from TITLE_EM, erring wide), and the extra top margin of its lines after the first.
+ * A 420 px chart in presentation mode (16 px titles) fits about 43 characters a line.
+ */
+export function wrapTitle(title: string, width: number, fontSize: number): { text: string; lines: number; top: number } {
+  // `top`: the extra top margin of the lines after the first
+  const per = Math.max(8, Math.floor((width - 16) / (TITLE_EM * fontSize)));
+  const words = title.split(/\s+/).filter(Boolean);
+  const greedy = (max: number) => {
+    const out: string[] = [];
+    let line = '';
+    for (const word of words) {
+      if (line && line.length + 1 + word.length > max) {
+        out.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) out.push(line);
+    return out;
+  };
+  let lines = greedy(per);
+  // balanced: as many lines, of about equal length (no orphaned last word)
+  const even = greedy(Math.ceil(title.length / lines.length) + 4);
+  if (even.length === lines.length && even.every((l) => l.length <= per)) lines = even;
+  const n = Math.max(lines.length, 1);
+  return { text: lines.join('<br>'), lines: n, top: Math.round(fontSize * 1.3 * (n - 1)) };
+}
+
+/** The title's lines and the top margin at a type scale (chartLayout's; for `Plotly.relayout` when presentation mode is toggled). */
+export function titleRelayout(o: { title?: string; width?: number }, scale: number): { 'title.text': string; 'margin.t': number; 'title.pad.t': number } {
+  if (!o.title) return { 'title.text': '', 'margin.t': 10, 'title.pad.t': 6 };
+  const size = fontRelayout(scale)['title.font.size'];
+  const w = wrapTitle(o.title, o.width ?? 420, size);
+  // Plotly shifts a one-line top-anchored title down by its cap height (0.7 em) but a multi-line one not
+  // at all (its first baseline sits at the pad, the glyphs above the chart): the pad does it instead
+  return { 'title.text': w.text, 'margin.t': Math.round(30 * scale) + w.top, 'title.pad.t': w.lines > 1 ? 6 + Math.round(0.7 * size) : 6 };
+}
+
 /** Log axes label every tick with its full value ('0.08', '0.1', '2'), never with a lone digit. */
 const LOG_TICKS = { tickformat: '~g' } as const;
 
 /**
- * The layout every chart starts from. The title sits at the top left of the figure, above the plot;
+ * The layout every chart starts from. The title sits at the top left of the figure, above the plot,
+ * broken into lines where it would not fit the width (`wrapTitle`);
  * the legend sits below the x axis (Plotly widens the bottom margin for it), so once data arrive
  * neither covers the other. An empty chart shows a sentence instead of meaningless axes.
  */
@@ -91,14 +134,15 @@ export function chartLayout(o: ChartLayoutOptions) {
     ...(log && !category ? LOG_TICKS : {}),
   });
   const height = o.height ?? 260;
-  const top = o.title ? Math.round(30 * scale) : 10;
+  const width = o.width ?? 420;
+  const { 'title.text': titleText, 'margin.t': top, 'title.pad.t': padTop } = titleRelayout(o, scale);
   // the legend's top 50 px below the plot area (clear of tick labels and the x title), in paper units
   const legendY = -50 / Math.max(80, height - top - 80);
   return {
     title: o.title
-      ? { text: o.title, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: 6 } }
+      ? { text: titleText, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: padTop } }
       : undefined,
-    width: o.width ?? 420,
+    width,
     height,
     margin: { l: Math.round(50 * scale), r: 12, t: top, b: 10 },
     ...(sized ? { font: { size: f['font.size'] } } : {}),

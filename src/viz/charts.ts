@@ -15,7 +15,7 @@
 import Plotly from 'plotly.js-dist';
 import type { Data, Layout as PlotlyLayout } from 'plotly.js-dist';
 import { Ema } from './geometry.js';
-import { chartLayout, fin, fontRelayout, PRESENT_EVENT, PRESENT_SCALE, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+import { chartLayout, fin, fontRelayout, titleRelayout, PRESENT_EVENT, PRESENT_SCALE, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
 /** The type scale of the page now: PRESENT_SCALE in presentation mode (`body.present`), else 1. */
 export function pageScale(doc: Document | undefined = globalThis.document): number {
   return doc?.body?.classList.contains('present') ? PRESENT_SCALE : 1;
@@ -55,7 +55,7 @@ abstract class PlotlyChart {
     this.logY = o.logY ?? false;
     // presentation mode switched: the fonts follow (a chart not drawn yet takes them from baseLayout)
     parent.ownerDocument.addEventListener(PRESENT_EVENT, () => {
-      void this.enqueue(() => ((this.div as unknown as { _fullLayout?: unknown })._fullLayout ? Plotly.relayout(this.div, fontRelayout(pageScale(this.div.ownerDocument)) as Layout) : undefined));
+      void this.enqueue(() => ((this.div as unknown as { _fullLayout?: unknown })._fullLayout ? Plotly.relayout(this.div, { ...fontRelayout(pageScale(this.div.ownerDocument)), ...(o.title ? titleRelayout(o, pageScale(this.div.ownerDocument)) : {}) } as Layout) : undefined));
     });
   }
 
@@ -379,8 +379,19 @@ export class BarChart extends PlotlyChart {
     this.update([]);
   }
 
-  update(series: BarSeries[]): Promise<unknown> {
-    const traces = series.map((s, k) => ({ type: 'bar', name: s.name, x: s.x, y: Array.from(s.y, fin), marker: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length] } }));
+  /**
+   * `reference` (e.g. the test set's class shares) is drawn as a black bar-wide tick over each
+   * category, above the bars (a scatter trace named in the legend), so every series reads against it.
+   */
+  update(series: BarSeries[], reference?: BarSeries): Promise<unknown> {
+    const traces: Record<string, unknown>[] = series.map((s, k) => ({ type: 'bar', name: s.name, x: s.x, y: Array.from(s.y, fin), marker: { color: s.color ?? SERIES_COLORS[k % SERIES_COLORS.length] } }));
+    if (reference && series.length) {
+      traces.push({
+        type: 'scatter', mode: 'markers', name: reference.name, x: reference.x, y: Array.from(reference.y, fin),
+        marker: { symbol: 'line-ew-open', size: 30, color: reference.color ?? '#000', line: { width: 3, color: reference.color ?? '#000' } },
+        hovertemplate: '%{x}: %{y:.3f}<extra>' + reference.name + '</extra>',
+      });
+    }
     const layout = { ...this.baseLayout({ categoryX: true, empty: series.length === 0 }), barmode: 'group' } as Layout;
     return this.enqueue(() => Plotly.react(this.div, traces as Data[], layout));
   }

@@ -11,7 +11,8 @@
  * All: the posterior-mean x̂₀ along the substeps as a dashed path with dots (data-testid="x0-path"),
  * the current x̂₀ highlighted (data-testid="x0-current"); optionally the particle's own x_t path and a
  * line from the current x_t to x̂₀ (the direction the policy's velocity u = (x_t − x̂₀)/σ points away from).
- * A legend (data-testid="inspector-legend") names the marks of the snapshot shown; the title is the
+ * A legend (data-testid="inspector-legend") in its own band below the x axis (the frame is LEGEND_BAND px
+ * taller than `height`, so it never covers the marks) names the marks of the snapshot shown; the title is the
  * snapshot's label followed by the σ now highlighted ("step 1, σ_src = 1.00 · σ = 0.873"), so it follows
  * the scrubber.
  * Container data-testid="policy-inspector".
@@ -60,6 +61,9 @@ export function snapshotAt(snaps: ReadonlyArray<{ sigma?: ArrayLike<number> }>, 
   return best;
 }
 
+/** The legend's band below the plot: four rows of 17 px and a little air (presentation mode's 14 px type fits). */
+const LEGEND_BAND = 78;
+
 export class PolicyInspector {
   readonly frame: PlotFrame;
   private snaps: PolicySnapshot[] = [];
@@ -72,7 +76,12 @@ export class PolicyInspector {
   private readonly color: string;
 
   constructor(parent: HTMLElement, readonly options: InspectorOptions = {}) {
-    this.frame = new PlotFrame(parent, { testid: 'policy-inspector', width: 300, height: 300, canvas: false, title: 'policy', ...options });
+    // the legend gets its own band below the x axis (LEGEND_BAND px, four rows), so it never covers the marks
+    const band = options.legend === false ? 0 : LEGEND_BAND;
+    const title = options.title ?? 'policy';
+    const height = (options.height ?? 300) + band;
+    const margin = options.margin ?? { top: title ? 22 : 8, right: 10, bottom: (options.axes === false ? 8 : 22) + band, left: options.axes === false ? 8 : 30 };
+    this.frame = new PlotFrame(parent, { testid: 'policy-inspector', width: 300, canvas: false, ...options, title, height, margin });
     this.color = options.color ?? '#e8710a';
     const p = this.frame.plot;
     this.gPolicy = p.append('g').attr('class', 'policy');
@@ -80,7 +89,7 @@ export class PolicyInspector {
     this.gCurrent = p.append('g').attr('class', 'current');
     const f = this.frame;
     this.gLegend = d3.select(f.svg).append('g').attr('class', 'legend').attr('data-testid', 'inspector-legend')
-      .attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 4})`).style('pointer-events', 'none');
+      .attr('transform', `translate(${f.margin.left + 6},${f.height - band + 6})`).style('pointer-events', 'none');
     this.drawLegend('none');
     parent.ownerDocument.addEventListener(PRESENT_EVENT, () => { const k = this.legendKind; this.legendKind = ''; this.drawLegend(k); });
   }

@@ -28,7 +28,8 @@ describe('MNIST notebook on wasm', () => {
       // the sample grid: teacher many/4/2/1 Euler steps (and the student's rows when one is loaded), test images
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length >= 5, null, { timeout: 180_000 });
       const rows = await rowLabels(r, 'samples-plot');
-      for (const want of ['teacher, 32 Euler steps:10', 'teacher, 1 Euler step:10', 'test images:10']) assert.ok(rows.includes(want), `${want} in ${rows}`);
+      for (const want of ['teacher, 128 Euler steps (its best):10', 'teacher, 32 Euler steps:10', 'teacher, 1 Euler step:10', 'test images:10']) assert.ok(rows.includes(want), `${want} in ${rows}`);
+      assert.equal(rows[0], 'teacher, 128 Euler steps (its best):10', "the teacher's best sampler on top");
       const href = await r.page.locator(`${tid('samples-plot')} image`).first().getAttribute('href');
       assert.match(href ?? '', /^data:image\/png;base64,/);
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 180_000 });
@@ -40,16 +41,51 @@ describe('MNIST notebook on wasm', () => {
       await setField(r, 'k', '2');
       await setField(r, 'substeps', '16');
       await r.page.selectOption(tid('data-free'), 'data-free');
+      // Distill starts from a fresh copy of the teacher by default, and says that the shipped student was replaced
+      assert.equal(await r.page.locator(tid('distill-from')).inputValue(), 'teacher');
       await r.page.click(tid('distill-student'));
+      await r.page.waitForFunction(() => /fresh copy of the teacher/.test(document.querySelector('[data-testid="distill-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      assert.match((await r.page.locator(tid('distill-origin')).textContent()) ?? '', /the shipped GMFlow student \(K = 8\), distilled for 2 NFE, was replaced/);
       const seen = await iterationsSeenWhileRunning(r, 300_000);
       await r.page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') ?? ''), null, { timeout: 300_000 });
       assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done', (await r.page.locator(tid('student-message')).textContent()) ?? '');
       assert.ok(seen.length >= 3, `the page answered between π-ID iterations (iterations seen while running: ${seen.join(', ')})`);
       await r.page.waitForFunction(() => ((document.querySelector('[data-testid="loss-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length ?? 0) >= 2, null, { timeout: 30_000 });
+      // continue the student just distilled (K = 2): a π-ID run around the same network, paused and resumed
+      await r.page.selectOption(tid('distill-from'), 'student');
+      await setField(r, 'iters', '40');
+      await r.page.click(tid('distill-student'));
+      await r.page.waitForFunction(() => /^Continuing the GMFlow student \(K = 2\), distilled for 2 NFE/.test(document.querySelector('[data-testid="distill-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      // (the bar still shows the last run's 6/6 'done' until this one runs)
+      await r.page.waitForFunction(() => {
+        const p = document.querySelector('[data-testid="progress"]');
+        return p?.getAttribute('data-status') === 'running' && p.getAttribute('data-total') === '40' && Number(p.getAttribute('data-iteration') ?? 0) >= 1;
+      }, null, { timeout: 120_000 });
+      await r.page.click(tid('pause'));
+      // the status says so in words: 'pausing…' until the worker answers, then 'paused', and the count stands still
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"] [data-testid="progress-state"]')?.textContent === 'paused', null, { timeout: 120_000 }).catch(async (e) => {
+        const p = r.page.locator(tid('progress'));
+        throw new Error(`not paused: ${(e as Error).message}; progress ${await p.getAttribute('data-status')} ${await p.getAttribute('data-iteration')}/${await p.getAttribute('data-total')} '${await p.textContent()}', message '${await r.page.locator(tid('student-message')).textContent()}'`);
+      });
+      assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'paused');
+      const pausedAt = Number(await r.page.locator(tid('progress')).getAttribute('data-iteration'));
+      assert.ok(pausedAt < 40, `paused before the end (${pausedAt})`);
+      await r.page.waitForTimeout(1500);
+      assert.equal(Number(await r.page.locator(tid('progress')).getAttribute('data-iteration')), pausedAt, 'no iterations while paused');
+      assert.equal(await r.page.locator(`${tid('progress')} ${tid('progress-state')}`).textContent(), 'paused');
+      await r.page.click(tid('resume'));
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'done', null, { timeout: 300_000 });
+      assert.equal(await r.page.locator(`${tid('progress')} ${tid('progress-state')}`).textContent(), 'done');
+      assert.equal(await r.page.locator(tid('progress')).getAttribute('data-iteration'), '40');
+      // continuing with another K is refused with the reason, and the student stays
+      await setField(r, 'k', '3');
+      await r.page.click(tid('distill-student'));
+      await r.page.waitForFunction(() => /cannot continue the loaded student: it has K = 2, these settings ask for K = 3/.test(document.querySelector('[data-testid="student-message"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      await setField(r, 'k', '2');
       // the live Fréchet distance has the teacher's many-step and NFE-step distances as reference lines
       await r.page.waitForFunction(() => ((document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { shapes?: unknown[] } })?.layout?.shapes?.length ?? 0) >= 2, null, { timeout: 120_000 });
       // the student's rows, its x̂₀ strip, its PCA paths and the pixel traces
-      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 8, null, { timeout: 300_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length === 9, null, { timeout: 300_000 });
       const after = await rowLabels(r, 'samples-plot');
       for (const nfe of [1, 2, 4]) assert.ok(after.includes(`π-Flow student, ${nfe} NFE:10`), `${nfe} NFE row in ${after}`);
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 8, null, { timeout: 300_000 });
@@ -80,6 +116,18 @@ describe('MNIST notebook on wasm', () => {
       table.forEach((t, i) => assert.ok(Math.abs(bars.y![i] - (t[1] as number)) <= 0.006, `bar ${t[0]}: ${bars.y![i]} vs table ${t[1]}`));
       assert.equal(bars.drawn, 7, 'a drawn bar per sampler');
       await assertTitleClear(r, 'quality-plot');
+      // the class histogram: one bar series per sampler shown, and the test set's label shares as reference marks
+      const hist = await r.page.evaluate(() => {
+        const el = document.querySelector('[data-testid="classes-plot"]') as unknown as { data?: { type: string; name: string; x: string[]; y: number[] }[] } | null;
+        return (el?.data ?? []).map((d) => ({ type: d.type, name: d.name, x: d.x, y: d.y }));
+      });
+      const ref = hist.find((d) => d.type === 'scatter');
+      assert.ok(ref, `a reference trace in ${JSON.stringify(hist.map((d) => d.name))}`);
+      assert.equal(ref.name, 'test set (10,000 labels)');
+      assert.deepEqual(ref.x, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      assert.ok(Math.abs(ref.y.reduce((a, b) => a + b, 0) - 1) < 1e-6 && ref.y.every((v) => v > 0.08 && v < 0.12), `test-set shares ${ref.y}`);
+      assert.equal(hist.filter((d) => d.type === 'bar').length, 5, 'teacher many and 4 steps, student 4/2/1 NFE');
+      await assertTitleClear(r, 'classes-plot');
       // the controls are in the URL
       assert.match(new URL(r.page.url()).hash, /iters=6/);
       assertClean(r, 'piflow-mnist');

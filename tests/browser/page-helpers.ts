@@ -62,7 +62,44 @@ export async function assertTitleClear(r: PageRecord, id: string): Promise<void>
   assert.ok(!overlap, `${id}: the legend covers the title (title ${JSON.stringify(t)}, legend ${JSON.stringify(l)})`);
   for (const [name, b] of [['title', t], ['legend', l]] as const) {
     assert.ok(b.y >= c.y - 1 && b.y + b.h <= c.y + c.h + 1, `${id}: the ${name} lies inside the chart (${JSON.stringify(b)} in ${JSON.stringify(c)})`);
+    assert.ok(b.x >= c.x - 1 && b.x + b.w <= c.x + c.w + 1, `${id}: the ${name} is not cut at the chart's sides (${JSON.stringify(b)} in ${JSON.stringify(c)})`);
   }
+}
+
+/**
+ * The policy inspector's legend covers none of its marks: the legend's box lies outside the plot area
+ * (the frame's clip rectangle) and meets no GM component, DX point or x̂₀ / x_σ mark; it lies inside the
+ * SVG. Call it once a particle's policy is drawn.
+ */
+export async function assertInspectorLegendClear(r: PageRecord): Promise<void> {
+  const got = await r.page.evaluate(() => {
+    const root = document.querySelector('[data-testid="policy-inspector"]');
+    const box = (el: Element | null | undefined) => {
+      if (!el) return null;
+      const b = el.getBoundingClientRect();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    };
+    const marks = Array.from(root?.querySelectorAll('[data-testid="gm-component"] circle.mean, [data-testid="dx-point"], [data-testid="x0-current"], [data-testid="xt-point"], [data-testid="x0-path"]') ?? []).map(box);
+    // the plot area: the clip rectangle's attributes (a <clipPath> child has no layout box), in page pixels (presentation mode zooms the frame)
+    const svg = root?.querySelector('svg');
+    const rect = root?.querySelector('svg clipPath rect');
+    const sb = box(svg);
+    let plot = null;
+    if (svg && rect && sb) {
+      const k = sb.w / Number(svg.getAttribute('width'));
+      const a = (n: string) => Number(rect.getAttribute(n)) * k;
+      plot = { x: sb.x + a('x'), y: sb.y + a('y'), w: a('width'), h: a('height') };
+    }
+    return { svg: sb, plot, legend: box(root?.querySelector('[data-testid="inspector-legend"]')), marks };
+  });
+  assert.ok(got.svg && got.plot && got.legend && got.marks.length > 0, `inspector drawn with a legend and marks (${JSON.stringify(got)})`);
+  type Box = { x: number; y: number; w: number; h: number };
+  const meets = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const l = got.legend as Box;
+  assert.ok(!meets(l, got.plot as Box), `the legend lies outside the plot area (legend ${JSON.stringify(l)}, plot ${JSON.stringify(got.plot)})`);
+  for (const m of got.marks as Box[]) assert.ok(!meets(l, m), `the legend covers a mark (${JSON.stringify(m)}, legend ${JSON.stringify(l)})`);
+  const s = got.svg as Box;
+  assert.ok(l.x >= s.x - 1 && l.y >= s.y - 1 && l.x + l.w <= s.x + s.w + 1 && l.y + l.h <= s.y + s.h + 1, `the legend lies inside the figure (${JSON.stringify(l)} in ${JSON.stringify(s)})`);
 }
 
 /** Starts recording the gaps between animation frames (ms), for `npm run bench:browser`. */
