@@ -129,7 +129,7 @@ describe('MNIST notebook on wasm', () => {
       assert.equal(hist.filter((d) => d.type === 'bar').length, 5, 'teacher many and 4 steps, student 4/2/1 NFE');
       await assertTitleClear(r, 'classes-plot');
       // the controls are in the URL
-      assert.match(new URL(r.page.url()).hash, /iters=6/);
+      assert.match(new URL(r.page.url()).hash, /iters=40&.*distillFrom=student/);
       assertClean(r, 'piflow-mnist');
     } finally {
       await r.close();
