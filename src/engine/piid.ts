@@ -343,28 +343,12 @@ export class PiFlowImitation {
       const { xT: xTSrc, u } = forwardDiffusion(x0, noise, t.sigmaTSrc);
       noise.dispose();
       u.dispose();
-      let targets: SegmentTargets | undefined;
       try {
-        if (fusedTraining()) {
-          stats = await this.optimizer.minimize(() => {
-            const r = this.segmentOneForward(xTSrc, t, teacherRatio, false);
-            targets = r.targets;
-            return r.loss;
-          }, vars);
-          policyEvals = targets!.numEvals;
-        } else {
-          const policyD = this.detachedPolicy(xTSrc, t.sigmaTSrc);
-          try {
-            targets = this.segmentTargets(policyD, xTSrc, t, teacherRatio, false);
-          } finally {
-            policyD.dispose();
-          }
-          policyEvals = targets.numEvals;
-          const tt = targets;
-          stats = await this.optimizer.minimize(() => this.segmentLoss(xTSrc, t, tt), vars);
-        }
+        const r = await this.tapedSegment(xTSrc, t, teacherRatio, false, (loss) => this.optimizer.minimize(loss, vars));
+        this.disposeTargets(r.targets);
+        stats = r.out;
+        policyEvals = r.targets.numEvals;
       } finally {
-        if (targets) this.disposeTargets(targets);
         xTSrc.dispose();
       }
     } else {
@@ -372,6 +356,40 @@ export class PiFlowImitation {
     }
     this.iteration++;
     return { ...stats, iteration: this.iteration, teacherRatio, policyEvals };
+  }
+
+  /**
+   * One segment's loss handed to `tape` (an optimizer step or variableGrads) with its targets: one student
+   * forward (fused training: the detached policy is read off the taped one) or the two-phase reference
+   * (detached policy, targets, then the taped loss). The caller owns the targets; they are freed if `tape` throws.
+   */
+  private async tapedSegment<R>(xs: tf.Tensor, t: SegmentTimes, teacherRatio: number, wantDst: boolean,
+    tape: (loss: () => tf.Scalar) => R | Promise<R>): Promise<{ out: R; targets: SegmentTargets }> {
+    let targets: SegmentTargets | undefined;
+    try {
+      let loss: () => tf.Scalar;
+      if (fusedTraining()) {
+        loss = () => {
+          const r = this.segmentOneForward(xs, t, teacherRatio, wantDst);
+          targets = r.targets;
+          return r.loss;
+        };
+      } else {
+        const policyD = this.detachedPolicy(xs, t.sigmaTSrc);
+        let tt: SegmentTargets;
+        try {
+          tt = targets = this.segmentTargets(policyD, xs, t, teacherRatio, wantDst);
+        } finally {
+          policyD.dispose();
+        }
+        loss = () => this.segmentLoss(xs, t, tt);
+      }
+      const out = await tape(loss);
+      return { out, targets: targets! };
+    } catch (e) {
+      if (targets) this.disposeTargets(targets);
+      throw e;
+    }
   }
 
   /** Data-free: all nfe segments from pure noise; losses weighted by segment size, one update. */
@@ -394,31 +412,9 @@ export class PiFlowImitation {
         };
         const xs = x;
         const wantDst = step < c.nfe - 1;
-        let targets: SegmentTargets | undefined;
-        let g: { value: tf.Scalar; grads: tf.NamedTensorMap };
-        try {
-          if (fusedTraining()) {
-            g = tf.variableGrads(() => {
-              const r = this.segmentOneForward(xs, t, teacherRatio, wantDst);
-              targets = r.targets;
-              return r.loss.mul(seg) as tf.Scalar;
-            }, vars);
-          } else {
-            const policyD = this.detachedPolicy(x, t.sigmaTSrc);
-            try {
-              targets = this.segmentTargets(policyD, x, t, teacherRatio, wantDst);
-            } finally {
-              policyD.dispose();
-            }
-            const tt = targets;
-            g = tf.variableGrads(() => this.segmentLoss(xs, t, tt).mul(seg) as tf.Scalar, vars);
-          }
-        } catch (e) {
-          if (targets) this.disposeTargets(targets);
-          throw e;
-        }
-        countEvals(targets!.numEvals);
-        const tg = targets!;
+        const { out: g, targets: tg } = await this.tapedSegment(xs, t, teacherRatio, wantDst,
+          (loss) => tf.variableGrads(() => loss().mul(seg) as tf.Scalar, vars));
+        countEvals(tg.numEvals);
         try {
           if (total === null || grads === null) {
             total = g.value;
