@@ -68,6 +68,34 @@ test('CLI MNIST: train-classifier, train-teacher → distill → sample (PNG + r
     assert.equal(ev.classHistogram.reduce((a: number, b: number) => a + b, 0), 50);
     assert.ok(ev.entropy >= 0 && ev.entropy <= Math.log(10) + 1e-9);
     assert.ok(ev.classesCovered >= 1 && ev.classesCovered <= 10);
+    // fidelity to the teacher (meta.teacher) from the same noise, with the teacher's own Euler at the student's NFE for scale
+    assert.equal(ev.fidelityTeacher, teacher);
+    assert.equal(ev.fidelitySteps, 32);
+    assert.equal(ev.fidelityNfe, 2);
+    for (const f of [ev.fidelity, ev.fidelityTeacherEuler]) {
+      assert.ok(Number.isFinite(f.pixelL2) && f.pixelL2 > 0, JSON.stringify(f));
+      assert.ok(Number.isFinite(f.featureDistance) && f.featureDistance >= 0, JSON.stringify(f));
+      assert.ok(f.classMatch >= 0 && f.classMatch <= 1, JSON.stringify(f));
+    }
+    // the teacher at its own reference step count scores itself exactly: the same noise gives the same images
+    r = runCli(['evaluate', '--model', path.join(dir, 'gmflow'), '--count', '50', '--classifier', clf, '--nfe', '1', '--fidelity-steps', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const ev1 = JSON.parse(r.stdout.trim());
+    assert.deepEqual(ev1.fidelityTeacherEuler, { pixelL2: 0, featureDistance: 0, classMatch: 1 });
+    assert.ok(ev1.fidelity.pixelL2 > 0);
+    r = runCli(['evaluate', '--model', teacher, '--steps', '2', '--count', '20', '--classifier', clf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.trim()).fidelity, undefined, 'a teacher has no fidelity');
+    // a missing teacher folder is a note, not a failure
+    await fs.rename(teacher, `${teacher}-moved`);
+    r = runCli(['evaluate', '--model', path.join(dir, 'gmflow'), '--count', '20', '--classifier', clf]);
+    assert.equal(r.code, 0, r.stderr);
+    const evMissing = JSON.parse(r.stdout.trim());
+    assert.equal(evMissing.fidelity, null);
+    assert.match(evMissing.fidelityNote, /is missing; no fidelity/);
+    r = runCli(['evaluate', '--model', path.join(dir, 'gmflow'), '--count', '20', '--classifier', clf, '--fidelity-steps', '-1']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--fidelity-steps/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,8 @@
  * come from options.ts, shared with the 2D side), and
  * `piflow train-classifier` (the metric's classifier).
  */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../engine/backend.js';
 import { GuardedAdam } from '../engine/optim.js';
@@ -16,6 +18,7 @@ import type { LoadedImageNet } from '../models/image-artifacts.js';
 import { readArtifactsDir, writeArtifactsDir } from '../models/io-node.js';
 import { classifierFromArtifacts, classifierToArtifacts, classifyImages, createClassifier, FEATURE_DIM, type Classifier } from '../models/classifier.js';
 import { classStats, frechetFromFeatures } from '../metrics/frechet.js';
+import { imageFidelity } from '../metrics/fidelity.js';
 import {
   ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
@@ -23,7 +26,7 @@ import type { BaselineStats } from '../runtime/baselines.js';
 import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { BACKEND, drawWith, givenOptions, kindOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import { BACKEND, drawWith, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
 import { baselineConfigOf, checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 import { headWidth, policyFamily } from '../engine/families.js';
@@ -183,12 +186,53 @@ async function loadClassifier(dir: string): Promise<Classifier> {
 
 export const EVALUATE_MNIST_OPTS = evaluateOpts('images');
 
-/** `piflow evaluate` for an image model: classifier-feature Fréchet distance to the MNIST test set and class diversity, as JSON. */
+/**
+ * An image student's fidelity to its teacher (meta.teacher), as in the methods-mnist figure: pixel ℓ2,
+ * classifier-feature distance and class match of its samples against the teacher's `--fidelity-steps`
+ * Euler samples from the same seeded noise, and the same for the teacher's own Euler sampler at the
+ * student's NFE (the scale). Teachers, `--fidelity-steps 0` and a missing teacher folder give a note.
+ */
+async function imageFidelityOf(
+  m: LoadedImageModel, o: ParsedOpts, s: { pixels: Float32Array; features: Float32Array; pred: ArrayLike<number> }, clf: Classifier, count: number,
+): Promise<Record<string, unknown>> {
+  if (!m.policy && !m.baseline) return {};
+  const steps = Number(o['fidelity-steps']);
+  if (steps === 0) return { fidelity: null, fidelityNote: '--fidelity-steps 0: no fidelity' };
+  const dir = m.net.meta.teacher;
+  if (typeof dir !== 'string' || dir === '') return { fidelity: null, fidelityNote: 'the model records no teacher (meta.teacher); no fidelity' };
+  const found = await fs.stat(path.join(dir, 'config.json')).then(() => true, () => false);
+  if (!found) return { fidelity: null, fidelityNote: `the teacher ${dir} (meta.teacher) is missing; no fidelity` };
+  const teacher = await loadImageNet(dir, 'teacher');
+  try {
+    const { size, channels } = teacher.cfg;
+    if (size !== m.net.cfg.size || channels !== m.net.cfg.channels) {
+      return { fidelity: null, fidelityNote: `the teacher ${dir} makes ${channels}×${size}×${size} images, the model ${m.net.cfg.channels}×${m.net.cfg.size}×${m.net.cfg.size}; no fidelity` };
+    }
+    const seed = Number(o.seed);
+    const nfe = nfeOf(m, o)!;
+    const classify = async (pixels: Float32Array) => ({ pixels, ...(await classifyImages(clf, pixels, count)) });
+    const ref = await classify(await sampleImageTeacher(teacher, count, steps, seed));
+    const euler = await classify(await sampleImageTeacher(teacher, count, nfe, seed));
+    const dims = channels * size * size;
+    const round = (f: { pixelL2: number; featureDistance: number; classMatch: number }) => ({
+      pixelL2: +f.pixelL2.toFixed(4), featureDistance: +f.featureDistance.toFixed(4), classMatch: +f.classMatch.toFixed(4),
+    });
+    return {
+      fidelity: round(imageFidelity(s, ref, dims, FEATURE_DIM)),
+      fidelityTeacherEuler: round(imageFidelity(euler, ref, dims, FEATURE_DIM)),
+      fidelityTeacher: dir, fidelitySteps: steps, fidelityNfe: nfe,
+    };
+  } finally {
+    teacher.dispose();
+  }
+}
+
+/** `piflow evaluate` for an image model: classifier-feature Fréchet distance to the MNIST test set, class diversity and (students) fidelity to the teacher, as JSON. */
 export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, EVALUATE_MNIST_OPTS);
   const mcfg = await imageCfgOf(String(o.model));
-  // the samples, their features, and the test set with its features
-  checkMemory(o, EVALUATE_MNIST_OPTS, ['count'], (v) => Number(v.count) * (mcfg.size * mcfg.size * mcfg.channels * 4 + 64 * 4 * 2) + 10_000 * (784 + 64) * 4 * 2, String(o.backend));
+  // the samples and their features (three sets with a student's fidelity: its own, the teacher's reference and Euler), and the test set with its features
+  checkMemory(o, EVALUATE_MNIST_OPTS, ['count'], (v) => 3 * Number(v.count) * (mcfg.size * mcfg.size * mcfg.channels * 4 + 64 * 4 * 2) + 10_000 * (784 + 64) * 4 * 2, String(o.backend));
   const backend = await initNodeBackend(String(o.backend));
   const m = await loadImageModel(String(o.model));
   const clf = await loadClassifier(String(o.classifier));
@@ -202,10 +246,11 @@ export async function evaluateMnistCommand(argv: string[]): Promise<number> {
   const got = await classifyImages(clf, samples, count);
   const fd = frechetFromFeatures(got.features, count, ref.features, test.images.n, FEATURE_DIM);
   const stats = classStats(got.pred, 10, 0.01);
+  const fidelity = await imageFidelityOf(m, o, { pixels: samples, ...got }, clf, count);
   console.log(JSON.stringify({
     model: o.model, kind: kindOf(m, o), dataset: 'mnist', count, frechet: +fd.toFixed(3), classHistogram: stats.histogram,
     entropy: +stats.entropy.toFixed(4), entropyMax: +Math.log(10).toFixed(4), classesCovered: stats.classesCovered,
-    sampleSeconds: +sampleSecs.toFixed(2), backend,
+    ...fidelity, sampleSeconds: +sampleSecs.toFixed(2), backend,
   }));
   m.net.dispose();
   clf.dispose();

@@ -240,5 +240,9 @@ export function evaluateOpts(layout: Layout): OptSpecs {
       count: { type: 'int', default: count, min: 2, max: 10_000_000, help: 'samples (Fréchet distance against the 10,000 test images)' },
       classifier: { type: 'string', default: DEFAULT_CLASSIFIER_DIR, help: 'classifier directory (piflow train-classifier)' },
       dataset: { type: 'string', optional: true, choices: ['mnist'], help: 'reference data (mnist)' },
+      'fidelity-steps': {
+        type: 'int', default: 32, min: 0, max: 10_000,
+        help: "a student's fidelity: Euler steps of its teacher's (meta.teacher) reference samples from the same noise (0: no fidelity)",
+      },
     };
 }
