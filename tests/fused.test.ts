@@ -21,6 +21,7 @@ import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { DXPolicy } from '../src/engine/dx.js';
 import { ConstantVelocityPolicy } from '../src/engine/constant.js';
 import { warpTimes } from '../src/engine/time.js';
+import { exp64, fusedStats } from '../src/engine/fused.js';
 
 const TOL = 1e-5;
 const SHIFT = 3;
@@ -37,12 +38,12 @@ function randn(rng: Rng, shape: number[], scale = 1, offset = 0): tf.Tensor {
 
 type Make = (x: tf.Tensor, sigma: Float64Array, rng: Rng) => Policy;
 
-function gmflow(K: number, eps: number, dropout = false): Make {
+function gmflow(K: number, eps: number, dropout = false, meanScale = 0.7): Make {
   return (x, sigma, rng) => {
     const [, C, ...S] = x.shape;
     const ones = S.map(() => 1);
     const out = tf.tidy(() => ({
-      means: randn(rng, [B, K, C, ...S], 0.7),
+      means: randn(rng, [B, K, C, ...S], meanScale),
       logweights: tf.tidy(() => {
         const l = randn(rng, [B, K, 1, ...S], 1.5);
         return l.sub(tf.logSumExp(l, 1, true));
@@ -78,6 +79,8 @@ const CASES: [string, number[], Make][] = [
   ['gmflow points C=2 K=5 eps 1e-4', [2], gmflow(5, 1e-4)],
   ['gmflow points C=3 K=4 eps 1e-6', [3], gmflow(4, 1e-6)],
   ['gmflow points C=2 K=6 with GM dropout', [2], gmflow(6, 1e-6, true)],
+  // wide means: logits that move by more than the one-pass softmax's slack between substeps (see below)
+  ['gmflow points C=2 K=7 wide means', [2], gmflow(7, 1e-4, false, 40)],
   ['gmflow image C=1 K=3 [1,4,3]', [1, 4, 3], gmflow(3, 1e-4)],
   ['gmflow image C=2 K=2 [2,3,3]', [2, 3, 3], gmflow(2, 1e-4)],
   ['dx grid points N=6', [2], dx(6, 'grid')],
@@ -129,6 +132,46 @@ for (const backend of ['cpu', 'wasm']) {
     });
   }
 }
+
+test('exp64 matches Math.exp to float64 rounding on the rollouts\' range, and at its edges', () => {
+  const rng = new Rng(5);
+  let worst = 0;
+  for (let i = 0; i < 200000; i++) {
+    // x ≤ 0 mostly (softmax arguments), some positive; magnitudes from 1e-6 to 700
+    const x = (rng.uniform() < 0.9 ? -1 : 1) * 10 ** (rng.uniform() * 8.8 - 6);
+    const e = Math.exp(x);
+    worst = Math.max(worst, Math.abs(exp64(x) - e) / e);
+  }
+  assert.ok(worst < 1e-14, `worst relative error ${worst}`);
+  for (const x of [0, -0, 1, -1, Math.LN2, -Math.LN2 / 64, -708, 708]) {
+    assert.ok(Math.abs(exp64(x) - Math.exp(x)) <= 1e-14 * Math.exp(x), `exp64(${x}) = ${exp64(x)}, Math.exp ${Math.exp(x)}`);
+  }
+  assert.equal(exp64(-Infinity), 0);
+  assert.equal(exp64(-800), 0);
+  assert.ok(Number.isNaN(exp64(NaN)));
+  assert.ok(exp64(-720) > 0 && exp64(-720) < 1e-310, 'subnormal results below -708');
+});
+
+test('the 2D GMFlow host rollout redoes a substep max-subtracted when its logits move far, and only then', async () => {
+  // the 'wide means' case above compares the end states; here: the fallback really runs there, and not
+  // on the ordinary case
+  await useBackend('cpu');
+  const before = tf.memory().numTensors;
+  for (const [scale, expectRedos] of [[40, true], [0.7, false]] as const) {
+    const rng = new Rng(11);
+    const x = randn(rng, [B, 2]);
+    const sigma = warpTimes(RAW_START, SHIFT);
+    const p = gmflow(7, 1e-4, false, scale)(x, sigma, rng);
+    const r0 = fusedStats.softmaxRedos;
+    const fused = run(p, x, sigma, true);
+    const redos = fusedStats.softmaxRedos - r0;
+    assert.equal(redos > 0, expectRedos, `mean scale ${scale}: ${redos} redone substeps`);
+    assert.ok(fused.every(Number.isFinite));
+    p.dispose();
+    x.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
 
 test('the generic path runs under a gradient tape and with an observer; the fused one otherwise', async () => {
   await useBackend('cpu');

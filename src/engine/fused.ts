@@ -18,7 +18,11 @@ import type { RolloutSchedule } from './policy.js';
 import type { Times } from './time.js';
 
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
-export const fusedStats = { programs: 0 };
+export const fusedStats = {
+  programs: 0,
+  /** substeps of the 2D GMFlow host rollout (after each sample's first) whose one-pass softmax was redone max-subtracted: for the tests */
+  softmaxRedos: 0,
+};
 
 let fusedTrainingOn = true;
 
@@ -90,6 +94,39 @@ export interface GMFlowFusedInputs {
   C: number;
   S: number;
   eps: number;
+}
+
+/** 2^n for the integers n in [−1100, 1024] (index n + 1100; 2^1024 = ∞) and 2^(i/32), i = 0…31: `exp64`'s scales. */
+const POW2 = (() => {
+  const t = new Float64Array(2125);
+  for (let i = 0; i < t.length; i++) t[i] = 2 ** (i - 1100);
+  return t;
+})();
+const POW2_32 = (() => {
+  const t = new Float64Array(32);
+  for (let i = 0; i < 32; i++) t[i] = 2 ** (i / 32);
+  return t;
+})();
+const INV_LN2_32 = 32 / Math.LN2;
+const LN2_32_HI = 6.93147180369123816490e-1 / 32; // ln 2 split as in fdlibm (n·HI exact for |n| < 2^21), over 32
+const LN2_32_LO = 1.90821492927058770002e-10 / 32;
+const ROUND_MAGIC = 6755399441055744; // 1.5·2^52: (y + M) − M rounds y to the nearest integer (|y| < 2^51)
+
+/**
+ * exp(x) as plain float64 arithmetic that V8 inlines into the rollout loops (Math.exp is a call, and
+ * its one long polynomial is latency-bound): x = (n/32)·ln 2 + r with |r| ≤ ln 2 / 64, exp(r) by its
+ * Taylor polynomial to r⁵ (remainder < 3e−15), times 2^(n mod 32 / 32) and 2^⌊n/32⌋ from tables.
+ * Relative error below 1e−14 against Math.exp (measured 2.6e−15; float32's rounding is 6e−8) for x in
+ * [−708, 709]; exp(−∞) = 0, NaN stays NaN; below −708 it goes to 0 through subnormals as Math.exp does
+ * (0 from −745); from 709 it is exp(709) (the rollouts only pass x ≤ 0: logits minus their maximum).
+ */
+export function exp64(x: number): number {
+  const y = x > -745 ? (x < 709 ? x : 709) : -745; // clamps ±∞; NaN fails both tests and is returned below
+  const n = y * INV_LN2_32 + ROUND_MAGIC - ROUND_MAGIC;
+  const r = y - n * LN2_32_HI - n * LN2_32_LO;
+  const p = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120)))));
+  const ni = n | 0;
+  return x === x ? p * POW2_32[ni & 31] * POW2[(ni >> 5) + 1100] : x;
 }
 
 /**
@@ -167,7 +204,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
         }
         let sum = 0;
         for (let k = 0; k < K; k++) {
-          const e = Math.exp(logit[k] - mx);
+          const e = exp64(logit[k] - mx);
           sum += e;
           for (let c = 0; c < C; c++) acc[c] += e * muL[k * C + c];
         }
@@ -233,7 +270,7 @@ function gmflowRolloutHost1(
         let sum = 0;
         let acc = 0;
         for (let k = 0; k < K; k++) {
-          const e = Math.exp(logit[k] - mx);
+          const e = exp64(logit[k] - mx);
           sum += e;
           acc += e * m[k];
         }
@@ -247,7 +284,21 @@ function gmflowRolloutHost1(
   return out;
 }
 
-/** `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state. */
+/**
+ * Largest |max logit − shift| for which `gmflowRolloutHost2` keeps a substep's one-pass softmax: its
+ * weights exp(logit − shift) then neither overflow (exp(600) ≈ 4e260) nor lose the dominant terms to
+ * subnormals, so the ratio Σ e·μ / Σ e is the max-subtracted one up to float64 rounding.
+ */
+const SHIFT_SLACK = 600;
+
+/**
+ * `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state.
+ * The softmax over K is one pass per substep: the weights are exp(logit − shift) with the shift the
+ * previous substep's maximum logit (softmax is shift-invariant; the logits move little between
+ * substeps), and the substep is redone max-subtracted (two passes) when its maximum is more than
+ * SHIFT_SLACK from the shift (and on the first substep). Per component the constants sit together:
+ * [μ_k0, μ_k1, |μ_k|²/2, l_k].
+ */
 function gmflowRolloutHost2(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
   K: number, eps: number, coef: Float64Array, steps: number, every: boolean,
@@ -256,11 +307,8 @@ function gmflowRolloutHost2(
   const NS = B * 2;
   const last = every ? steps : 0;
   const out = new Float32Array((last + 1) * NS);
-  const m0 = new Float64Array(K);
-  const m1 = new Float64Array(K);
-  const mq = new Float64Array(K); // |μ_k|²/2
-  const l = new Float64Array(K);
-  const logit = new Float64Array(K);
+  const K4 = 4 * K;
+  const m = new Float64Array(K4); // per component: μ_k0, μ_k1, |μ_k|²/2, l_k
   for (let b = 0; b < B; b++) {
     const v = gv[b];
     const ra = raSrc[b];
@@ -271,15 +319,16 @@ function gmflowRolloutHost2(
     for (let k = 0; k < K; k++) {
       const a = mu[(b * K + k) * 2];
       const c = mu[(b * K + k) * 2 + 1];
-      m0[k] = a;
-      m1[k] = c;
-      mq[k] = 0.5 * (a * a + c * c);
-      l[k] = lw[b * K + k];
+      m[4 * k] = a;
+      m[4 * k + 1] = c;
+      m[4 * k + 2] = 0.5 * (a * a + c * c);
+      m[4 * k + 3] = lw[b * K + k];
     }
     if (every) {
       out[2 * b] = x0c;
       out[2 * b + 1] = x1c;
     }
+    let shift = NaN; // no previous maximum yet: the first substep runs the two passes
     let j = 0;
     for (; j < steps; j++) {
       const o = (j * B + b) * 4;
@@ -295,20 +344,42 @@ function gmflowRolloutHost2(
       const q1 = nu1 * invDen;
       const z = zeta * invDen;
       let mx = -Infinity;
-      for (let k = 0; k < K; k++) {
-        const t = l[k] + m0[k] * q0 + m1[k] * q1 - z * mq[k];
-        logit[k] = t;
-        if (t > mx) mx = t;
-      }
       let sum = 0;
       let a0 = 0;
       let a1 = 0;
-      for (let k = 0; k < K; k++) {
-        const e = Math.exp(logit[k] - mx);
-        sum += e;
-        a0 += e * m0[k];
-        a1 += e * m1[k];
+      if (shift === shift) {
+        for (let k = 0; k < K4; k += 4) {
+          const c0 = m[k];
+          const c1 = m[k + 1];
+          const t = m[k + 3] + c0 * q0 + c1 * q1 - z * m[k + 2];
+          if (t > mx) mx = t;
+          const e = exp64(t - shift);
+          sum += e;
+          a0 += e * c0;
+          a1 += e * c1;
+        }
       }
+      if (!(mx - shift <= SHIFT_SLACK && mx - shift >= -SHIFT_SLACK)) {
+        // first substep, a far-moved maximum, or non-finite logits: the max-subtracted two passes
+        if (j > 0) fusedStats.softmaxRedos++;
+        mx = -Infinity;
+        for (let k = 0; k < K4; k += 4) {
+          const t = m[k + 3] + m[k] * q0 + m[k + 1] * q1 - z * m[k + 2];
+          if (t > mx) mx = t;
+        }
+        sum = 0;
+        a0 = 0;
+        a1 = 0;
+        for (let k = 0; k < K4; k += 4) {
+          const c0 = m[k];
+          const c1 = m[k + 1];
+          const e = exp64(m[k + 3] + c0 * q0 + c1 * q1 - z * m[k + 2] - mx);
+          sum += e;
+          a0 += e * c0;
+          a1 += e * c1;
+        }
+      }
+      shift = mx;
       const inv = 1 / sum;
       const y0 = (v * nu0 + a0 * inv) * invDen;
       const y1 = (v * nu1 + a1 * inv) * invDen;
@@ -539,7 +610,7 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
           }
           let sum = 0;
           for (let k = 0; k < K; k++) {
-            const w = Math.exp(logit[k] - mx);
+            const w = exp64(logit[k] - mx);
             logit[k] = w; // unnormalised weight
             sum += w;
           }
