@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Where the student's 2-NFE sampling time goes on a Node backend (the bench's workload: K = 32, chunks
 // of 4096, 64 substeps per segment): the fused rollout programs (GMFlowPolicy.rolloutFused, timed by
-// wrapping it) against the rest (student forwards, policy construction, chunking).
+// wrapping it), the student's forwards (ToyNet.apply, wrapped) and the rest (policy construction, schedules, chunking).
 // Usage: npm run build && node scripts/profile-sampling.mjs [backend] [samples] [repeats]
 // With PIFLOW_ROLLOUT_BASELINE=path/to/fused.js it also times that file's gmflowRolloutHost against
 // the current one on the same synthetic inputs, interleaved (before/after comparisons).
@@ -49,14 +49,27 @@ proto.rolloutFused = function (...a) {
     }
   }
 };
+// the student's forward passes (wasm and cpu run their kernels synchronously, so the call's time is theirs)
+let netMs = 0;
+const net = distiller.student;
+const apply = net.apply;
+net.apply = (...a) => {
+  const t = performance.now();
+  try {
+    return apply(...a);
+  } finally {
+    netMs += performance.now() - t;
+  }
+};
 await sampleStudent(distiller.student, pcfg, nSamples, 0, { chunk: 4096 }); // warm-up
 const rows = [];
 for (let r = 0; r < repeats; r++) {
   rolloutMs = 0;
+  netMs = 0;
   const t = performance.now();
   await sampleStudent(distiller.student, pcfg, nSamples, 0, { chunk: 4096 });
   const total = performance.now() - t;
-  rows.push({ total, rollout: rolloutMs });
+  rows.push({ total, rollout: rolloutMs, net: netMs });
 }
 rows.sort((a, b) => a.total - b.total);
 const med = rows[Math.floor(rows.length / 2)];
@@ -65,7 +78,8 @@ console.log(JSON.stringify({
   samples_per_s: Math.round((nSamples / med.total) * 1000),
   total_ms: +med.total.toFixed(1),
   rollout_ms: +med.rollout.toFixed(1),
-  rest_ms: +(med.total - med.rollout).toFixed(1),
+  network_ms: +med.net.toFixed(1),
+  other_ms: +(med.total - med.rollout - med.net).toFixed(1),
   rollout_share: +(med.rollout / med.total).toFixed(3),
 }));
 
