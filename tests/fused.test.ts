@@ -82,6 +82,7 @@ const CASES: [string, number[], Make][] = [
   // wide means: logits that move by more than the one-pass softmax's slack between substeps (see below)
   ['gmflow points C=2 K=7 wide means', [2], gmflow(7, 1e-4, false, 40)],
   ['gmflow image C=1 K=3 [1,4,3]', [1, 4, 3], gmflow(3, 1e-4)],
+  ['gmflow image C=1 K=4 [1,3,3] wide means', [1, 3, 3], gmflow(4, 1e-4, false, 40)],
   ['gmflow image C=2 K=2 [2,3,3]', [2, 3, 3], gmflow(2, 1e-4)],
   ['dx grid points N=6', [2], dx(6, 'grid')],
   ['dx grid points N=1', [2], dx(1, 'grid')],
@@ -152,20 +153,20 @@ test('exp64 matches Math.exp to float64 rounding on the rollouts\' range, and at
   assert.ok(exp64(-720) > 0 && exp64(-720) < 1e-310, 'subnormal results below -708');
 });
 
-test('the 2D GMFlow host rollout redoes a substep max-subtracted when its logits move far, and only then', async () => {
-  // the 'wide means' case above compares the end states; here: the fallback really runs there, and not
-  // on the ordinary case
+test('the 2D and single-channel GMFlow host rollouts redo a substep max-subtracted when its logits move far, and only then', async () => {
+  // the 'wide means' cases above compare the end states; here: the fallback really runs there, and not
+  // in the ordinary cases
   await useBackend('cpu');
   const before = tf.memory().numTensors;
-  for (const [scale, expectRedos] of [[40, true], [0.7, false]] as const) {
+  for (const [feat, scale, expectRedos] of [[[2], 40, true], [[2], 0.7, false], [[1, 3, 3], 40, true], [[1, 3, 3], 0.7, false]] as const) {
     const rng = new Rng(11);
-    const x = randn(rng, [B, 2]);
+    const x = randn(rng, [B, ...feat]);
     const sigma = warpTimes(RAW_START, SHIFT);
     const p = gmflow(7, 1e-4, false, scale)(x, sigma, rng);
     const r0 = fusedStats.softmaxRedos;
     const fused = run(p, x, sigma, true);
     const redos = fusedStats.softmaxRedos - r0;
-    assert.equal(redos > 0, expectRedos, `mean scale ${scale}: ${redos} redone substeps`);
+    assert.equal(redos > 0, expectRedos, `[${feat}], mean scale ${scale}: ${redos} redone substeps`);
     assert.ok(fused.every(Number.isFinite));
     p.dispose();
     x.dispose();

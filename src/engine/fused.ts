@@ -20,7 +20,7 @@ import type { Times } from './time.js';
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = {
   programs: 0,
-  /** substeps of the 2D GMFlow host rollout (after each sample's first) whose one-pass softmax was redone max-subtracted: for the tests */
+  /** substeps of the 2D and single-channel GMFlow host rollouts (after each sample's or pixel's first) whose one-pass softmax was redone max-subtracted: for the tests */
   softmaxRedos: 0,
 };
 
@@ -221,7 +221,17 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   return out;
 }
 
-/** `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST), per pixel. */
+/**
+ * Largest |max logit − shift| for which `gmflowRolloutHost1` and `gmflowRolloutHost2` keep a substep's one-pass softmax: its
+ * weights exp(logit − shift) then neither overflow (exp(600) ≈ 4e260) nor lose the dominant terms to
+ * subnormals, so the ratio Σ e·μ / Σ e is the max-subtracted one up to float64 rounding.
+ */
+const SHIFT_SLACK = 600;
+
+/**
+ * `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST),
+ * per pixel; the softmax in one pass shifted by the previous substep's maximum, as in `gmflowRolloutHost2`.
+ */
 function gmflowRolloutHost1(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
   K: number, S: number, eps: number, coef: Float64Array, steps: number, every: boolean,
@@ -230,10 +240,8 @@ function gmflowRolloutHost1(
   const NS = B * S;
   const last = every ? steps : 0;
   const out = new Float32Array((last + 1) * NS);
-  const m = new Float64Array(K);
-  const mq = new Float64Array(K);
-  const l = new Float64Array(K);
-  const logit = new Float64Array(K);
+  const K3 = 3 * K;
+  const m = new Float64Array(K3); // per component: μ_k, μ_k²/2, l_k
   // per substep and sample: D⁻¹, ζ·D⁻¹ (shared by the pixels)
   const invDenAll = new Float64Array(steps * B);
   for (let j = 0; j < steps; j++) {
@@ -247,12 +255,13 @@ function gmflowRolloutHost1(
       const xr = ra * xSrc[b * S + s];
       for (let k = 0; k < K; k++) {
         const a = mu[(b * K + k) * S + s];
-        m[k] = a;
-        mq[k] = 0.5 * a * a;
-        l[k] = lw[(b * K + k) * S + s];
+        m[3 * k] = a;
+        m[3 * k + 1] = 0.5 * a * a;
+        m[3 * k + 2] = lw[(b * K + k) * S + s];
       }
       const idx = b * S + s;
       if (every) out[idx] = xc;
+      let shift = NaN; // the first substep runs the two passes
       let j = 0;
       for (; j < steps; j++) {
         const o = (j * B + b) * 4;
@@ -262,18 +271,35 @@ function gmflowRolloutHost1(
         const q = nu * invDen;
         const z = coef[o + 1] * invDen;
         let mx = -Infinity;
-        for (let k = 0; k < K; k++) {
-          const t = l[k] + m[k] * q - z * mq[k];
-          logit[k] = t;
-          if (t > mx) mx = t;
-        }
         let sum = 0;
         let acc = 0;
-        for (let k = 0; k < K; k++) {
-          const e = exp64(logit[k] - mx);
-          sum += e;
-          acc += e * m[k];
+        if (shift === shift) {
+          for (let k = 0; k < K3; k += 3) {
+            const c = m[k];
+            const t = m[k + 2] + c * q - z * m[k + 1];
+            if (t > mx) mx = t;
+            const e = exp64(t - shift);
+            sum += e;
+            acc += e * c;
+          }
         }
+        if (!(mx - shift <= SHIFT_SLACK && mx - shift >= -SHIFT_SLACK)) {
+          if (j > 0) fusedStats.softmaxRedos++;
+          mx = -Infinity;
+          for (let k = 0; k < K3; k += 3) {
+            const t = m[k + 2] + m[k] * q - z * m[k + 1];
+            if (t > mx) mx = t;
+          }
+          sum = 0;
+          acc = 0;
+          for (let k = 0; k < K3; k += 3) {
+            const c = m[k];
+            const e = exp64(m[k + 2] + c * q - z * m[k + 1] - mx);
+            sum += e;
+            acc += e * c;
+          }
+        }
+        shift = mx;
         const y = (v * nu + acc / sum) * invDen;
         xc += (xc - y) * coef[o + 2];
         if (every) out[(j + 1) * NS + idx] = xc;
@@ -283,13 +309,6 @@ function gmflowRolloutHost1(
   }
   return out;
 }
-
-/**
- * Largest |max logit − shift| for which `gmflowRolloutHost2` keeps a substep's one-pass softmax: its
- * weights exp(logit − shift) then neither overflow (exp(600) ≈ 4e260) nor lose the dominant terms to
- * subnormals, so the ratio Σ e·μ / Σ e is the max-subtracted one up to float64 rounding.
- */
-const SHIFT_SLACK = 600;
 
 /**
  * `gmflowRolloutHost` specialised to 2D points (C = 2, S = 1: the toy workload), scalar state.
