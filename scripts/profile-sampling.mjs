@@ -3,8 +3,9 @@
 // of 4096, 64 substeps per segment): the fused rollout programs (GMFlowPolicy.rolloutFused, timed by
 // wrapping it), the student's forwards (ToyNet.apply, wrapped) and the rest (policy construction, schedules, chunking).
 // Usage: npm run build && node scripts/profile-sampling.mjs [backend] [samples] [repeats]
-// With PIFLOW_ROLLOUT_BASELINE=path/to/fused.js it also times that file's gmflowRolloutHost against
-// the current one on the same synthetic inputs, interleaved (before/after comparisons).
+// With PIFLOW_ROLLOUT_BASELINE=path/to/fused.js (an older build's dist/src/engine/fused.js) the sampling
+// runs alternate between that file's host rollout and the current one, and both host loops are timed
+// alone on the same inputs, interleaved (before/after comparisons on a shared machine).
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../dist/src/engine/backend.js';
 import { Rng } from '../dist/src/engine/rng.js';
@@ -31,12 +32,22 @@ const proto = GMFlowPolicy.prototype;
 const inner = proto.rolloutFused;
 let rolloutMs = 0;
 const baselinePath = process.env.PIFLOW_ROLLOUT_BASELINE;
-const baseline = baselinePath ? (await import(new URL(baselinePath, `file://${process.cwd()}/`).href)).gmflowRolloutHost : null;
+const baseMod = baselinePath ? await import(new URL(baselinePath, `file://${process.cwd()}/`).href) : null;
+const baseline = baseMod ? baseMod.gmflowRolloutHost : null;
+let useBaseline = false; // sampling runs alternate between the baseline's host loop and the current one
 let captured = null; // the first sampling segment's inputs, re-run below with the real policy
 proto.rolloutFused = function (...a) {
   const t = performance.now();
   try {
-    return inner.apply(this, a);
+    if (!useBaseline) return inner.apply(this, a);
+    // GMFlowPolicy.rolloutFused's host branch with the baseline module's functions
+    const [xT, sched, every = false] = a;
+    const B = this.batch;
+    const C = xT.shape[1];
+    const inp = { x: xT, xSrc: this.xTSrc, means: this.means, logweights: this.logweights, gmVars: this.gmVars,
+      raSrc: this.raSrc, K: this.numComponents, C, S: xT.size / (B * C), eps: this.eps };
+    const coef = baseMod.gmflowCoefficients(sched, this.sigmaTSrc, this.eps);
+    return tf.tensor(baseMod.gmflowRolloutHost(inp, coef, sched.steps, every), every ? [sched.steps + 1, ...xT.shape] : xT.shape, 'float32');
   } finally {
     rolloutMs += performance.now() - t;
     if (!captured && a[0].rank === 2) {
@@ -62,26 +73,46 @@ net.apply = (...a) => {
   }
 };
 await sampleStudent(distiller.student, pcfg, nSamples, 0, { chunk: 4096 }); // warm-up
-const rows = [];
+const modes = baseMod ? ['baseline', 'current'] : ['current'];
+const rows = Object.fromEntries(modes.map((m) => [m, []]));
 for (let r = 0; r < repeats; r++) {
-  rolloutMs = 0;
-  netMs = 0;
-  const t = performance.now();
-  await sampleStudent(distiller.student, pcfg, nSamples, 0, { chunk: 4096 });
-  const total = performance.now() - t;
-  rows.push({ total, rollout: rolloutMs, net: netMs });
+  for (const mode of modes) {
+    useBaseline = mode === 'baseline';
+    rolloutMs = 0;
+    netMs = 0;
+    const c = process.cpuUsage();
+    const t = performance.now();
+    const out = await sampleStudent(distiller.student, pcfg, nSamples, 0, { chunk: 4096 });
+    const total = performance.now() - t;
+    const cu = process.cpuUsage(c);
+    rows[mode].push({ total, cpu: (cu.user + cu.system) / 1000, rollout: rolloutMs, net: netMs, out });
+  }
 }
-rows.sort((a, b) => a.total - b.total);
-const med = rows[Math.floor(rows.length / 2)];
-console.log(JSON.stringify({
-  backend, samples: nSamples, repeats,
-  samples_per_s: Math.round((nSamples / med.total) * 1000),
-  total_ms: +med.total.toFixed(1),
-  rollout_ms: +med.rollout.toFixed(1),
-  network_ms: +med.net.toFixed(1),
-  other_ms: +(med.total - med.rollout - med.net).toFixed(1),
-  rollout_share: +(med.rollout / med.total).toFixed(3),
-}));
+useBaseline = false;
+const medianBy = (a, key) => [...a].sort((p, q) => p[key] - q[key])[Math.floor(a.length / 2)][key];
+for (const mode of modes) {
+  const rs = rows[mode];
+  const med = [...rs].sort((p, q) => p.total - q.total)[Math.floor(rs.length / 2)];
+  console.log(JSON.stringify({
+    backend, rollout_host_loop: mode, samples: nSamples, repeats,
+    samples_per_s: Math.round((nSamples / med.total) * 1000),
+    total_ms: +med.total.toFixed(1),
+    rollout_ms: +med.rollout.toFixed(1),
+    network_ms: +med.net.toFixed(1),
+    other_ms: +(med.total - med.rollout - med.net).toFixed(1),
+    rollout_share: +(med.rollout / med.total).toFixed(3),
+    median_cpu_ms: +medianBy(rs, 'cpu').toFixed(0),
+    median_rollout_ms: +medianBy(rs, 'rollout').toFixed(1),
+    median_network_ms: +medianBy(rs, 'net').toFixed(1),
+    cpu_util: +(medianBy(rs, 'cpu') / medianBy(rs, 'total')).toFixed(2),
+  }));
+}
+if (baseMod) {
+  let d = 0;
+  const [a0, b0] = [rows.baseline[0].out, rows.current[0].out];
+  for (let i = 0; i < a0.length; i++) d = Math.max(d, Math.abs(a0[i] - b0[i]));
+  console.log(JSON.stringify({ samples_max_abs_diff_baseline_vs_current: d }));
+}
 
 // the host loop alone, on the workload's shape: one chunk (B = 4096), one segment (σ 1 → 0.5, 64 substeps)
 if (backend === 'cpu' || backend === 'wasm') {
