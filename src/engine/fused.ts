@@ -277,7 +277,7 @@ function gmflowRolloutHost1(
           for (let k = 0; k < K3; k += 3) {
             const c = m[k];
             const t = m[k + 2] + c * q - z * m[k + 1];
-            if (t > mx) mx = t;
+            mx = Math.max(mx, t); // branch-free: near-equal logits made `if (t > mx)` mispredict (NaN: redone below)
             const e = exp64(t - shift);
             sum += e;
             acc += e * c;
@@ -371,7 +371,7 @@ function gmflowRolloutHost2(
           const c0 = m[k];
           const c1 = m[k + 1];
           const t = m[k + 3] + c0 * q0 + c1 * q1 - z * m[k + 2];
-          if (t > mx) mx = t;
+          mx = Math.max(mx, t); // branch-free: near-equal logits made `if (t > mx)` mispredict (NaN: redone below)
           const e = exp64(t - shift);
           sum += e;
           a0 += e * c0;
