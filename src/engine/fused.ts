@@ -200,7 +200,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
           for (let c = 0; c < C; c++) d += muL[k * C + c] * nu[c];
           const z = l[k] + (d - zeta * muSqHalf[k]) * invDen;
           logit[k] = z;
-          if (z > mx) mx = z;
+          mx = Math.max(mx, z); // branch-free (NaN logits give NaN, as before)
         }
         let sum = 0;
         for (let k = 0; k < K; k++) {
@@ -625,7 +625,7 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
             e[k] = d - 0.5 * zeta * q;
             const z = lw[(b * K + k) * S + s] + e[k] * iD;
             logit[k] = z;
-            if (z > mx) mx = z;
+            mx = Math.max(mx, z); // branch-free (NaN logits give NaN, as before)
           }
           let sum = 0;
           for (let k = 0; k < K; k++) {
