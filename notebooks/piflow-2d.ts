@@ -45,6 +45,7 @@ const studentNote = messenger('student-message');
 // ---- controls (from the schema) ----------------------------------------------------------------
 schemaInputs(nb, schema, state, { dataset: $('#teacher-controls'), temperature: $('#sampling-controls') });
 studentControls(nb, schema, state, $('#policy-controls'), $('#piid-controls'));
+schemaInputs(nb, schema, state, { distillFrom: $('#piid-controls') });
 const studentVersion = nb.input('studentVersion', counter());
 const teacherVersion = nb.input('teacherVersion', counter());
 /** bumped every few seconds while distilling: the trajectory view and the student's samples follow it */
@@ -123,6 +124,9 @@ function studentLabel(st: Awaited<ReturnType<LabClient['call']['status']>>): str
   return `${origin}${fam.title} student${size}, distilled for ${p.nfe} NFE${running}`;
 }
 const originNote = messenger('student-origin');
+/** what Distill will do to the student that is there (next to "Start from"), and, once it runs, what it started from */
+const planNote = messenger('distill-plan');
+const startNote = messenger('distill-origin');
 
 // ---- cells -------------------------------------------------------------------------------------
 nb.cell('lab', [], () => startLab());
@@ -134,6 +138,7 @@ nb.cell('teacher', ['lab', 'dataset'], async (lab: LabClient, dataset: string) =
     await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
     teacherShipped = true;
     studentOrigin = 'none'; // loading a teacher drops the student
+    startNote('');
     teacherNote(`Pretrained ${dataset} teacher loaded.`);
   } catch (e) {
     teacherShipped = false;
@@ -225,6 +230,15 @@ nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 
   grid.update(panels);
 });
 
+/** Says, before you press Distill, what it will do to the student that is there (the shipped one on arrival). */
+nb.cell('distillPlan', ['lab', 'distillFrom', 'studentVersion', 'shippedStudent'], async (lab: LabClient, from: string) => {
+  const st = await lab.call.status();
+  if (st.running !== 'idle') return;
+  const had = studentLabel(st);
+  if (from === 'student') planNote(had ? `Distill continues the ${had}, from its own weights.` : 'There is no student to continue: Distill needs “Start from: the teacher”.', had ? 'note' : 'error');
+  else planNote(had ? `Distill replaces the ${had}, by a fresh copy of the teacher.` : 'Distill starts from a fresh copy of the teacher.');
+});
+
 nb.cell('distilling', ['lab'], (lab: LabClient) => {
   lab.on('metric', (e) => e.phase === 'student' && metric.extend(e.iter, e.swd));
   distillLoop = distillButtons({
@@ -237,7 +251,16 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     metricEvery: 50,
     metricCount: 2000,
     prepare: async () => {
-      await lab.call.newStudent(distillConfig());
+      const had = studentLabel(await lab.call.status());
+      startNote('');
+      if (value('distillFrom') === 'student') {
+        if (!had) throw new Error('There is no student to continue: choose “Start from: the teacher”.');
+        await lab.call.continueStudent(distillConfig());
+        startNote(`Continuing the ${had}, with these settings (its own weights, a fresh optimizer, iterations counted from 0).`);
+      } else {
+        await lab.call.newStudent(distillConfig());
+        startNote(had ? `Started from a fresh copy of the teacher; the ${had}, was replaced (to keep it, choose “Start from: the loaded student”, or reload the page).` : 'Started from a fresh copy of the teacher.');
+      }
       studentOrigin = 'distilled';
       await metric.clear();
     },
@@ -250,6 +273,7 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     onLoaded: () => {
       teacherShipped = false; // your own teacher: a shipped student would not match it
       studentOrigin = 'none';
+      startNote('');
       teacherVersion.bump();
     },
   });
@@ -258,6 +282,7 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     fileName: () => `student-${value('dataset')}-${value('policy')}-nfe${value('nfe')}`,
     onLoaded: () => {
       studentOrigin = 'loaded';
+      startNote('');
       studentVersion.bump();
     },
   });

@@ -74,11 +74,20 @@ export function studentSchema(d: StudentDefaults) {
 export const temperatureProp = (label: string) =>
   num(1, { min: 0.05, max: 1 }, 'temperature', { label, testid: 'temperature', step: 0.05, help: "GMFlow sampling temperature: scales the spread of the policy's Gaussians (1: as distilled)" });
 
+/** What Distill trains: a fresh copy of the teacher, or the student already there (shipped, distilled or loaded), continued (2D and MNIST). */
+export const distillFromProp = () =>
+  oneOf(['teacher', 'student'] as const, 'teacher', 'π-ID starts from', {
+    label: 'Start from', testid: 'distill-from',
+    help: 'what Distill trains: a fresh copy of the teacher (the default: the student learns from scratch and the loaded one is replaced), or the loaded student itself, continued with these settings (same policy and K or N; a fresh optimizer)',
+    options: { teacher: 'the teacher (fresh copy)', student: 'the loaded student (continue it)' },
+  });
+
 /** The π-Flow 2D notebook. */
 export const PIFLOW_2D_STUDENT: StudentDefaults = { k: 8, kMax: 64, gmDropout: 0, lr: 5e-4, batch: 512, batchMin: 16, batchMax: 8192, iters: 1000 };
 export const piflow2dSchema = {
   dataset: datasetProp(),
   ...studentSchema(PIFLOW_2D_STUDENT),
+  distillFrom: distillFromProp(),
   temperature: temperatureProp('Temperature (sampling)'),
 };
 
@@ -95,11 +104,7 @@ export const mnistSchema = {
     help: 'where the rollouts start: MNIST images noised to the first σ, or data-free — pure noise only, the teacher alone supplies the targets',
     options: { data: 'MNIST images', 'data-free': 'data-free (noise only)' },
   }),
-  distillFrom: oneOf(['teacher', 'student'] as const, 'teacher', 'π-ID starts from', {
-    label: 'Start from', testid: 'distill-from',
-    help: 'what Distill trains: a fresh copy of the teacher (the default: the student learns from scratch and the loaded one is replaced), or the loaded student itself, continued with these settings (same policy and K or N; a fresh optimizer)',
-    options: { teacher: 'the teacher (fresh copy)', student: 'the loaded student (continue it)' },
-  }),
+  distillFrom: distillFromProp(),
   temperature: temperatureProp('Temperature'),
   sampleSeed: int(1, { min: 0 }, 'noise seed', { label: 'Noise seed', testid: 'sample-seed', control: 'field', help: 'the noise every sampler starts from (same noise in every row)' }),
   manySteps: int(32, { min: 8, max: 256 }, 'teacher steps (reference)', { label: 'Teacher steps (reference)', testid: 'many-steps', log: true, help: 'Euler steps of the reference teacher row and line' }),

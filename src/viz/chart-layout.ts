@@ -114,6 +114,18 @@ export function titleRelayout(o: { title?: string; width?: number }, scale: numb
 const LOG_TICKS = { tickformat: '~g' } as const;
 
 /**
+ * The legend's top below the plot area, in paper units (chartLayout's; for `Plotly.relayout` when presentation
+ * mode is toggled): 50 px at type scale 1, clear of the tick labels and the x title; in presentation mode their
+ * larger type and the legend's own rows (which shrink the plot area the paper units are measured in) need
+ * more: 100 px at the presentation scale (the MNIST pixel chart's x title sat inside its three-row legend at 62).
+ */
+export function legendRelayout(o: { title?: string; width?: number; height?: number }, scale: number): { 'legend.y': number } {
+  const top = titleRelayout(o, scale)['margin.t'];
+  const px = scale === 1 ? 50 : Math.round(50 * scale * 1.6);
+  return { 'legend.y': -px / Math.max(80, (o.height ?? 260) - top - 80) };
+}
+
+/**
  * The layout every chart starts from. The title sits at the top left of the figure, above the plot,
  * broken into lines where it would not fit the width (`wrapTitle`);
  * the legend sits below the x axis (Plotly widens the bottom margin for it), so once data arrive
@@ -136,8 +148,7 @@ export function chartLayout(o: ChartLayoutOptions) {
   const height = o.height ?? 260;
   const width = o.width ?? 420;
   const { 'title.text': titleText, 'margin.t': top, 'title.pad.t': padTop } = titleRelayout(o, scale);
-  // the legend's top 50 px below the plot area (clear of tick labels and the x title), in paper units
-  const legendY = -50 / Math.max(80, height - top - 80);
+  const legendY = legendRelayout(o, scale)['legend.y'];
   return {
     title: o.title
       ? { text: titleText, font: { size: f['title.font.size'] }, x: 0, xref: 'container' as const, xanchor: 'left' as const, y: 1, yref: 'container' as const, yanchor: 'top' as const, pad: { l: 8, t: padTop } }

@@ -15,7 +15,7 @@
 import Plotly from 'plotly.js-dist';
 import type { Data, Layout as PlotlyLayout } from 'plotly.js-dist';
 import { Ema } from './geometry.js';
-import { chartLayout, fin, fontRelayout, titleRelayout, PRESENT_EVENT, PRESENT_SCALE, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
+import { chartLayout, fin, fontRelayout, legendRelayout, titleRelayout, PRESENT_EVENT, PRESENT_SCALE, referenceLayout, SERIES_COLORS, type Reference } from './chart-layout.js';
 /** The type scale of the page now: PRESENT_SCALE in presentation mode (`body.present`), else 1. */
 export function pageScale(doc: Document | undefined = globalThis.document): number {
   return doc?.body?.classList.contains('present') ? PRESENT_SCALE : 1;
@@ -55,7 +55,7 @@ abstract class PlotlyChart {
     this.logY = o.logY ?? false;
     // presentation mode switched: the fonts follow (a chart not drawn yet takes them from baseLayout)
     parent.ownerDocument.addEventListener(PRESENT_EVENT, () => {
-      void this.enqueue(() => ((this.div as unknown as { _fullLayout?: unknown })._fullLayout ? Plotly.relayout(this.div, { ...fontRelayout(pageScale(this.div.ownerDocument)), ...(o.title ? titleRelayout(o, pageScale(this.div.ownerDocument)) : {}) } as Layout) : undefined));
+      void this.enqueue(() => ((this.div as unknown as { _fullLayout?: unknown })._fullLayout ? Plotly.relayout(this.div, { ...fontRelayout(pageScale(this.div.ownerDocument)), ...(o.title ? titleRelayout(o, pageScale(this.div.ownerDocument)) : {}), ...legendRelayout(o, pageScale(this.div.ownerDocument)) } as Layout) : undefined));
     });
   }
 

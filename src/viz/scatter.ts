@@ -211,7 +211,9 @@ export class SmallMultiples<D, V extends Updatable<D>> {
       .data(panels)
       .join((enter) => {
         const c = enter.append('div').attr('class', 'panel').attr('data-testid', 'panel');
-        c.append('div').attr('class', 'panel-title').style('font', 'bold 12px sans-serif').style('margin', '0 0 2px 4px');
+        // the figure sets the column's width; a long title wraps to it instead of widening the grid past the page
+        c.append('div').attr('class', 'panel-title').style('font', 'bold 12px sans-serif').style('margin', '0 0 2px 4px')
+          .style('width', '0').style('min-width', 'calc(100% - 4px)');
         return c;
       });
     this.views.splice(panels.length).forEach((v) => v.destroy?.());

@@ -173,7 +173,7 @@ describe('notebooks on wasm', () => {
     }
   });
 
-  test('π-Flow: the shipped student on arrival; distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
+  test('π-Flow: the shipped student on arrival; Start from: continue it or a fresh copy of the teacher; distill a student live; teacher and policy paths; the inspector shows the policy', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
@@ -187,9 +187,35 @@ describe('notebooks on wasm', () => {
       assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
       assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 400, 'the shipped student (400 π-ID iterations)');
       assert.match((await r.page.locator(tid('student-origin')).textContent()) ?? '', /shipped GMFlow student \(K = 8\), distilled for 2 NFE/);
-      await setField(r, 'iters', '60');
+      // "Start from": before Distill the page says what it will do to the shipped student
+      const plan = async (re: RegExp) => r.page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid="distill-plan"]')?.textContent ?? ''), re.source, { timeout: 30_000 });
+      await plan(/^Distill replaces the shipped GMFlow student \(K = 8\), distilled for 2 NFE, by a fresh copy of the teacher/);
+      // the student's samples from fixed noise (2 NFE)
+      const probe = () => r.page.evaluate(async () => {
+        const lab = (window as unknown as { piflowLab: { call: { studentSamples(n: number, seed: number, o: { nfe: number }): Promise<Float32Array> } } }).piflowLab.call;
+        return Array.from(await lab.studentSamples(500, 303, { nfe: 2 }));
+      });
+      const gap = (a: number[], b: number[]) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+      const firstLoss = () => r.page.evaluate(() => (document.querySelector('[data-testid="loss-plot"]') as unknown as { data: { y: number[] }[] }).data[0].y[0]);
+      const shipped = await probe();
+      // continue the shipped student for 5 iterations: it starts from its own weights
+      await r.page.selectOption(tid('distill-from'), 'student');
+      await plan(/^Distill continues the shipped GMFlow student \(K = 8\), distilled for 2 NFE, from its own weights/);
+      await setField(r, 'iters', '5');
       await setField(r, 'student-batch', '128');
       await r.page.click(tid('distill-student'));
+      await waitDone(r, 120_000);
+      assert.match((await r.page.locator(tid('distill-origin')).textContent()) ?? '', /^Continuing the shipped GMFlow student \(K = 8\), distilled for 2 NFE, with these settings/);
+      assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 5, 'a continued run counts its iterations from 0');
+      await plotPoints(r, 'loss-plot', 5);
+      const continuedLoss = await firstLoss();
+      const continued = await probe();
+      // then a fresh copy of the teacher (the run the rest of this test inspects)
+      await r.page.selectOption(tid('distill-from'), 'teacher');
+      await plan(/^Distill replaces the GMFlow student \(K = 8\), distilled for 2 NFE, by a fresh copy of the teacher/);
+      await setField(r, 'iters', '60');
+      await r.page.click(tid('distill-student'));
+      await r.page.waitForFunction(() => /^Started from a fresh copy of the teacher; the GMFlow student \(K = 8\), distilled for 2 NFE, was replaced/.test(document.querySelector('[data-testid="distill-origin"]')?.textContent ?? ''), null, { timeout: 60_000 });
       // the student's sample panels follow the distillation live (the first progress event refreshes them)
       await r.page.waitForFunction(() => Array.from(document.querySelectorAll('#samples [data-testid="panel"]')).some((p) => /^GMFlow student \(K = 8\), distilled for 2 NFE, iteration \d+, shown at 1 NFE$/.test(p.getAttribute('data-title') ?? '')), null, { timeout: 120_000 });
       await waitDone(r, 180_000);
@@ -197,6 +223,12 @@ describe('notebooks on wasm', () => {
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
       assert.ok((await r.page.locator(tid('nfe-marker')).count()) >= 24 * 2, 'every network evaluation is marked');
       assert.ok((await plotPoints(r, 'loss-plot', 60)) >= 60);
+      const freshLoss = await firstLoss();
+      const fresh = await probe();
+      // the continued run's first π-ID loss is the shipped student's (0.039 here), a fresh copy's is an untrained one's (1.08);
+      // and from the same noise the continued student's samples stay nearer the shipped one's (mean gap 0.062 against 0.170)
+      assert.ok(continuedLoss < freshLoss / 5, `first π-ID loss: continued ${continuedLoss}, fresh ${freshLoss}`);
+      assert.ok(gap(continued, shipped) < gap(fresh, shipped), `sample gap to the shipped student: continued ${gap(continued, shipped)}, fresh ${gap(fresh, shipped)}`);
       assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced-W1 has a point');
       for (const chart of ['loss-plot', 'metric-plot']) await assertTitleClear(r, chart);
       // the selected particle's GMFlow policy: K = 8 components
