@@ -76,3 +76,11 @@ test('distill --resume: other options, a done run, a corrupt or missing state ar
   assert.match(r.stderr, /--resume .*no-state: no training state \(train-state\.json, train-state\.bin\)/);
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('elsewhere')), [], 'no output folder made');
 });
+
+test('distill --dataset mnist --resume: refused with a clear error for now, nothing written', () => {
+  const out = path.join(dir, 'mnist-out');
+  const r = runCli(['distill', '--dataset', 'mnist', '--teacher', teacher, '--iters', '2', '--resume', teacher, '--out', out]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--resume: resuming an MNIST run is not supported yet/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('mnist-out')), []);
+});
