@@ -54,10 +54,12 @@ export async function trainLoop(
   saveEvery: number,
   step: () => Promise<{ loss: number }>,
   save: (done: number) => Promise<void>,
+  /** iterations already done (a resumed run): the loop runs start + 1 … steps */
+  start = 0,
 ): Promise<number> {
   const progress = new Progress(label, steps);
   let lastLoss = NaN;
-  for (let i = 1; i <= steps; i++) {
+  for (let i = start + 1; i <= steps; i++) {
     try {
       lastLoss = (await step()).loss;
     } catch (e) {

@@ -75,6 +75,7 @@ export const DISTILL_MNIST_OPTS = distillOpts('images');
 
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
+  if (o.resume !== undefined) throw new UsageError('--resume: resuming an MNIST run is not supported yet (2D runs only); start it again with the --iters you want');
   const method = checkMethodOptions(o, givenOptions(argv), 'images');
   const baseline = method === 'piflow' ? null : baselineConfigOf(method, o);
   const mark = baselineOf((await readConfigJson(String(o.teacher)))?.meta);

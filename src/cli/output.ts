@@ -14,13 +14,14 @@ import path from 'node:path';
 import { UsageError } from './args.js';
 import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, recoverArtifactsDir, writeSynced } from '../models/io-node.js';
 import { validateMlpConfig, type MlpConfig } from '../models/mlp.js';
+import { TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../runtime/train-state.js';
 import { validateUNetConfig, type UNetConfig } from '../models/unet.js';
 import { CLASSIFIER_ARCH } from '../models/classifier.js';
 import { baselineOf } from '../models/methods.js';
 
 export type ArtifactRole = 'teacher' | 'student' | 'classifier';
 
-const ARTIFACT_FILES = new Set([MODEL_JSON, WEIGHTS_BIN, CONFIG_JSON]);
+const ARTIFACT_FILES = new Set([MODEL_JSON, WEIGHTS_BIN, CONFIG_JSON, TRAIN_STATE_JSON, TRAIN_STATE_BIN]);
 
 /** The config.json of a model folder, parsed; undefined when missing or not JSON. */
 export async function readConfigJson(dir: string): Promise<{ config?: Record<string, unknown>; meta?: Record<string, unknown> } | undefined> {

@@ -9,7 +9,9 @@ import { Rng } from '../engine/rng.js';
 import { DATASETS_2D, sample2d, toCsv2d } from '../data/toy2d.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { policyFamily } from '../engine/families.js';
-import { loadToyNet, saveToyNet } from '../models/io-node.js';
+import { loadToyNet, saveToyNet, type ExtraFile } from '../models/io-node.js';
+import type { LoadedToyNet } from '../models/artifacts.js';
+import { decodeTrainerState, encodeTrainerState, Resumable, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type TrainerState } from '../runtime/train-state.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import { modeCoverage, precision } from '../metrics/modes.js';
 import { meanPairDistance } from '../metrics/fidelity.js';
@@ -48,6 +50,64 @@ export async function trainTeacherCommand(argv: string[]): Promise<number> {
 
 export const DISTILL_OPTS = distillOpts('points');
 
+/** The options that are not part of a run's definition (a resumed run may change them). */
+const NOT_RUN_OPTIONS = new Set(['iters', 'out', 'save-every', 'backend', 'resume']);
+
+/** The options that define a distillation run, saved in meta.options (the teacher as an absolute path). */
+function runOptionsOf(o: ParsedOpts): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(DISTILL_OPTS)) {
+    if (NOT_RUN_OPTIONS.has(k)) continue;
+    out[k] = k === 'teacher' ? path.resolve(String(o[k])) : (o[k] ?? null);
+  }
+  return out;
+}
+
+/**
+ * `--resume DIR`, before any work: DIR holds a student saved by a resumable run whose options match
+ * these (the first that differs is named), and --iters goes beyond its iterations. Returns the saved
+ * iteration count.
+ */
+async function checkResume(dir: string, o: ParsedOpts): Promise<number> {
+  const file = await readConfigJson(dir);
+  if (!file) throw new UsageError(`--resume ${dir}: no student saved there (no readable config.json)`);
+  const saved = file.meta?.options as Record<string, unknown> | undefined;
+  const done = file.meta?.itersDone;
+  if (!saved || typeof saved !== 'object' || !Number.isInteger(done)) {
+    throw new UsageError(`--resume ${dir}: the model records no resumable run (meta.options, meta.itersDone); it was saved by another command or an older piflow`);
+  }
+  const cur = runOptionsOf(o);
+  for (const k of Object.keys(cur)) {
+    if (JSON.stringify(saved[k] ?? null) !== JSON.stringify(cur[k])) {
+      throw new UsageError(`--resume ${dir}: the run was saved with --${k} ${JSON.stringify(saved[k] ?? null)}, this command gives --${k} ${JSON.stringify(cur[k])}; pass the run's own options to continue it`);
+    }
+  }
+  if (Number(done) >= Number(o.iters)) {
+    throw new UsageError(`--iters ${o.iters}: the run in ${dir} has done ${done} iterations already; with --resume, --iters is the total, give more`);
+  }
+  return Number(done);
+}
+
+/** The saved student and training state of `--resume DIR`; a missing or corrupt state is a clear error. */
+async function loadResume(dir: string, done: number): Promise<{ student: LoadedToyNet; state: TrainerState }> {
+  let json: string, bin: Uint8Array;
+  try {
+    json = await fs.readFile(path.join(dir, TRAIN_STATE_JSON), 'utf8');
+    bin = await fs.readFile(path.join(dir, TRAIN_STATE_BIN));
+  } catch (e) {
+    throw new Error(`--resume ${dir}: no training state (${TRAIN_STATE_JSON}, ${TRAIN_STATE_BIN}): ${(e as Error).message}`);
+  }
+  const state = decodeTrainerState(json, bin, dir);
+  if (state.iteration !== done) throw new Error(`${dir}: ${TRAIN_STATE_JSON} is at iteration ${state.iteration}, config.json at ${done}; the folder is inconsistent`);
+  return { student: await loadToyNet(dir), state };
+}
+
+/** The training state as the two files of a save. */
+function stateFiles(t: Resumable): ExtraFile[] {
+  const enc = encodeTrainerState(t.exportState());
+  return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
+}
+
 export async function distillCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_OPTS);
   const method = checkMethodOptions(o, givenOptions(argv), 'points');
@@ -57,6 +117,8 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const mark = baselineOf(tfile?.meta);
   if (mark) throw notATeacher(String(o.teacher), mark);
   const tcfg = tfile?.config ?? {};
+  const resumeDir = o.resume === undefined ? null : String(o.resume);
+  const start = resumeDir === null ? 0 : await checkResume(resumeDir, o);
   const tw = Number.isInteger(tcfg.width) ? Number(tcfg.width) : 256;
   const td = Number.isInteger(tcfg.depth) ? Number(tcfg.depth) : 4;
   if (baseline?.method === 'shortcut') {
@@ -86,32 +148,59 @@ export async function distillCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--dataset: the teacher's config names no known dataset ('${dataset}'); pass --dataset`);
   }
   const command = `piflow distill ${argv.join(' ')}`;
-  let run: { label: string; step: () => Promise<BaselineStats>; student: ToyNet; meta: Record<string, unknown>; dispose: () => void };
-  if (baseline) {
-    const d = baseline.method === 'shortcut' ? new ShortcutDistiller(teacher, baseline.cfg) : new DmdDistiller(teacher, datasetSource(dataset), baseline.cfg);
-    run = {
-      label: METHOD_TITLES[baseline.method], step: () => d.step(), student: d.student, dispose: () => d.dispose(),
-      // a velocity-format student marked by meta.method and meta.nfe (methods.ts)
-      meta: { dataset, teacher: String(o.teacher), backend, method: baseline.method, nfe: baseline.nfe, [baseline.method]: baseline.cfg, command },
-    };
-  } else {
-    const cfg = distillConfigOf(o, 'points');
-    let d: Distiller;
+  let resumed: { student: LoadedToyNet; state: TrainerState } | undefined;
+  if (resumeDir !== null) {
     try {
-      d = new Distiller(teacher, datasetSource(dataset), cfg);
+      resumed = await loadResume(resumeDir, start);
     } catch (e) {
       teacher.dispose();
-      throw new UsageError((e as Error).message);
+      throw e;
     }
-    run = {
-      label: `π-ID ${cfg.policy}`, step: () => d.step(), student: d.student, dispose: () => d.dispose(),
-      meta: { dataset, teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), command },
-    };
+  }
+  const options = runOptionsOf(o);
+  let run: { label: string; step: () => Promise<BaselineStats>; student: ToyNet; meta: Record<string, unknown>; trainer: Resumable; dispose: () => void };
+  try {
+    if (baseline) {
+      const d = baseline.method === 'shortcut'
+        ? new ShortcutDistiller(teacher, baseline.cfg, resumed?.student)
+        : new DmdDistiller(teacher, datasetSource(dataset), baseline.cfg, resumed?.student);
+      run = {
+        label: METHOD_TITLES[baseline.method], step: () => d.step(), student: d.student, trainer: d, dispose: () => d.dispose(),
+        // a velocity-format student marked by meta.method and meta.nfe (methods.ts)
+        meta: { dataset, teacher: String(o.teacher), backend, method: baseline.method, nfe: baseline.nfe, [baseline.method]: baseline.cfg, options, command },
+      };
+    } else {
+      const cfg = distillConfigOf(o, 'points');
+      let d: Distiller;
+      try {
+        d = new Distiller(teacher, datasetSource(dataset), cfg, resumed?.student);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      run = {
+        label: `π-ID ${cfg.policy}`, step: () => d.step(), student: d.student, trainer: d, dispose: () => d.dispose(),
+        meta: { dataset, teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), options, command },
+      };
+    }
+  } catch (e) {
+    resumed?.student.dispose();
+    teacher.dispose();
+    throw e;
+  }
+  if (resumed) {
+    try {
+      run.trainer.importState(resumed.state);
+    } catch (e) {
+      run.dispose();
+      run.student.dispose();
+      teacher.dispose();
+      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
+    }
   }
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
-    saveToyNet(run.student, out, { ...run.meta, itersDone: done }),
-  );
-  console.log(JSON.stringify({ out, method, iters: o.iters, seconds: +secs.toFixed(1), backend }));
+    saveToyNet(run.student, out, { ...run.meta, itersDone: done }, stateFiles(run.trainer)),
+  start);
+  console.log(JSON.stringify({ out, method, iters: o.iters, ...(resumeDir !== null ? { resumedFrom: start } : {}), seconds: +secs.toFixed(1), backend }));
   run.dispose();
   run.student.dispose();
   teacher.dispose();

@@ -54,6 +54,27 @@ interface HostMoments {
   v: Float32Array;
 }
 
+/**
+ * A GuardedAdam's state for an exact resume: the applied step count and each variable's moments, in
+ * the order of the variables list given to `exportState` (names change when a model is reloaded).
+ * `accBeta1/2`: tfjs's running β₁ᵗ⁺¹, β₂ᵗ⁺¹ (float32, accumulated by products) on the tfjs path.
+ */
+export interface AdamState {
+  step: number;
+  path: 'host' | 'tfjs' | null;
+  accBeta1?: number;
+  accBeta2?: number;
+  moments: { shape: number[]; m: Float32Array; v: Float32Array }[];
+}
+
+/** The parts of tfjs's AdamOptimizer a resume restores (its moments, by position in the gradient map). */
+interface TfjsAdamInternals {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: { originalName: string; variable: tf.Variable }[];
+  accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
+}
+
 export class GuardedAdam {
   readonly optimizer: tf.AdamOptimizer;
   /** number of applied steps */
@@ -183,6 +204,70 @@ export class GuardedAdam {
     });
     this.step++;
     return { loss: lossV, gradNorm: normV, lr };
+  }
+
+  /** The state (step count, moments in the order of `vars`), copied to the host. */
+  exportState(vars: tf.Variable[]): AdamState {
+    const moments = vars.map((variable, i) => {
+      const n = variable.size;
+      let m = new Float32Array(n), v = new Float32Array(n);
+      if (this.path === 'host') {
+        const mo = this.moments.get(variable.name);
+        if (mo) [m, v] = [mo.m.slice(), mo.v.slice()];
+      } else if (this.path === 'tfjs') {
+        const o = this.optimizer as unknown as TfjsAdamInternals;
+        const fm = o.accumulatedFirstMoment[i], sm = o.accumulatedSecondMoment[i];
+        if (fm && sm) [m, v] = [fm.variable.dataSync() as Float32Array, sm.variable.dataSync() as Float32Array].map((a) => Float32Array.from(a));
+      }
+      return { shape: [...variable.shape], m, v };
+    });
+    const state: AdamState = { step: this.step, path: this.path, moments };
+    if (this.path === 'tfjs') {
+      const o = this.optimizer as unknown as TfjsAdamInternals;
+      state.accBeta1 = o.accBeta1.dataSync()[0];
+      state.accBeta2 = o.accBeta2.dataSync()[0];
+    }
+    return state;
+  }
+
+  /**
+   * Restores `exportState`'s state for the variables `vars` (same count and shapes, in the same order):
+   * the next step is the one the exported optimizer would have taken. Bad state: a clear error, nothing changed.
+   */
+  importState(state: AdamState, vars: tf.Variable[]): void {
+    check(state !== null && typeof state === 'object' && Array.isArray(state.moments), 'Adam state: not an optimizer state');
+    check(Number.isInteger(state.step) && state.step >= 0, `Adam state: step must be an integer >= 0, got ${state.step}`);
+    check(state.moments.length === vars.length, `Adam state: ${state.moments.length} variables saved, the model has ${vars.length}`);
+    vars.forEach((variable, i) => {
+      const mo = state.moments[i];
+      check(Array.isArray(mo.shape) && mo.shape.join(',') === variable.shape.join(','), `Adam state: variable ${i} has shape [${mo.shape}], the model's is [${variable.shape}]`);
+      check(mo.m instanceof Float32Array && mo.v instanceof Float32Array && mo.m.length === variable.size && mo.v.length === variable.size, `Adam state: variable ${i}'s moments hold the wrong number of values`);
+    });
+    const path = state.path ?? (fusedTraining() && fusedTarget() === 'host' ? 'host' : 'tfjs');
+    this.resetMoments();
+    this.path = path;
+    this.step = state.step;
+    if (path === 'host') {
+      vars.forEach((variable, i) => this.moments.set(variable.name, { m: state.moments[i].m.slice(), v: state.moments[i].v.slice() }));
+      return;
+    }
+    const o = this.optimizer as unknown as TfjsAdamInternals;
+    const b1 = this.cfg.beta1 ?? 0.9, b2 = this.cfg.beta2 ?? 0.999;
+    tf.tidy(() => {
+      o.accBeta1.assign(tf.scalar(state.accBeta1 ?? Math.pow(b1, state.step + 1)));
+      o.accBeta2.assign(tf.scalar(state.accBeta2 ?? Math.pow(b2, state.step + 1)));
+    });
+    if (state.step === 0) return;
+    o.accumulatedFirstMoment = vars.map((variable, i) => ({ originalName: `${variable.name}/m`, variable: tf.tidy(() => tf.tensor(state.moments[i].m, variable.shape).variable(false)) }));
+    o.accumulatedSecondMoment = vars.map((variable, i) => ({ originalName: `${variable.name}/v`, variable: tf.tidy(() => tf.tensor(state.moments[i].v, variable.shape).variable(false)) }));
+  }
+
+  private resetMoments(): void {
+    const o = this.optimizer as unknown as TfjsAdamInternals;
+    tf.dispose([...o.accumulatedFirstMoment, ...o.accumulatedSecondMoment].map((e) => e.variable));
+    o.accumulatedFirstMoment = [];
+    o.accumulatedSecondMoment = [];
+    this.moments.clear();
   }
 
   dispose(): void {

@@ -13,8 +13,8 @@ import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, LoadedToyNet, toyNetFromArtifacts
 export { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN };
 export type { ToyNetFile } from './artifacts.js';
 
-export async function saveToyNet(net: ToyNet, dir: string, meta: Record<string, unknown> = {}): Promise<void> {
-  await writeArtifactsDir(dir, await toyNetToArtifacts(net, meta));
+export async function saveToyNet(net: ToyNet, dir: string, meta: Record<string, unknown> = {}, extra?: ExtraFile[]): Promise<void> {
+  await writeArtifactsDir(dir, { ...(await toyNetToArtifacts(net, meta)), extra });
 }
 
 const ARTIFACT_FILES = [MODEL_JSON, WEIGHTS_BIN, CONFIG_JSON] as const;
@@ -45,13 +45,19 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * Writes model.json + weights.bin + config.json into `dir`, crash-safe: a temp dir `DIR.tmp-TAG` is
- * written completely first (each file fsynced, config.json last, so a temp dir with a parsable
+ * written completely first (each file fsynced, `extra` files after the weights, config.json last, so a temp dir with a parsable
  * config.json is complete), then `DIR` is renamed to `DIR.old-TAG`, the temp dir to `DIR`, and the old
  * copy removed. TAG starts with the writer's pid. A kill at any point leaves either `DIR` or a
  * complete `DIR.tmp-TAG` that `recoverArtifactsDir` (run by every load and save) puts back in place.
  * Whether `dir` may be replaced at all is the caller's decision (cli/output.ts checks it).
  */
-export async function writeArtifactsDir(dir: string, art: { modelJson: unknown; weights: ArrayBuffer; file: unknown }): Promise<void> {
+/** A further file of a save (a training state), written into the folder before config.json. */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array | string;
+}
+
+export async function writeArtifactsDir(dir: string, art: { modelJson: unknown; weights: ArrayBuffer; file: unknown; extra?: ExtraFile[] }): Promise<void> {
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -62,6 +68,7 @@ export async function writeArtifactsDir(dir: string, art: { modelJson: unknown; 
   try {
     await writeSynced(path.join(tmp, MODEL_JSON), JSON.stringify(art.modelJson));
     await writeSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(art.weights));
+    for (const f of art.extra ?? []) await writeSynced(path.join(tmp, f.name), f.data);
     await writeSynced(path.join(tmp, CONFIG_JSON), JSON.stringify(art.file, null, 2) + '\n');
     await syncDir(tmp);
   } catch (e) {

@@ -32,6 +32,7 @@ import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
 import { AdamConfig, GuardedAdam, StepStats, validateAdam } from '../engine/optim.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { PointSource, teacherVelocity, trainableVars } from './toy.js';
+import { checkTrainerState, readVars, Resumable, TrainerState, writeVars } from './train-state.js';
 
 /** A trainable copy of a teacher-format net (same architecture and weights). */
 export function copyOfTeacher(teacher: ToyNet, rng: Rng): ToyNet {
@@ -128,9 +129,10 @@ export function teacherSegmentStates(teacher: ToyNet, pool: number, nfe: number,
 
 /**
  * Shortcut / KD regression onto the teacher's ODE, segment by segment, for any layout. `student` (a
- * saved one) resumes instead of a fresh copy of the teacher (the pool is drawn again from the seed).
+ * saved one) resumes instead of a fresh copy of the teacher (the pool is drawn again from the seed);
+ * `importState` then restores the optimizer and the stream, for the uninterrupted run.
  */
-export class ShortcutRegression<N> {
+export class ShortcutRegression<N> implements Resumable {
   readonly student: N;
   readonly optimizer: GuardedAdam;
   readonly cfg: ShortcutConfig;
@@ -178,6 +180,19 @@ export class ShortcutRegression<N> {
     }
   }
 
+  /** Iteration, Adam state and the batch stream (the pool is drawn again from the seed). */
+  exportState(): TrainerState {
+    return { kind: 'shortcut', iteration: this.iteration, adam: [this.optimizer.exportState(this.parts.vars(this.student))], rng: [this.rng.getState()], nets: [] };
+  }
+
+  /** Restores exportState's state into a regression built with the same config and the saved student. */
+  importState(s: TrainerState): void {
+    checkTrainerState(s, 'shortcut', 1, 1, 0);
+    this.optimizer.importState(s.adam[0], this.parts.vars(this.student));
+    this.rng.setState(s.rng[0]);
+    this.iteration = s.iteration;
+  }
+
   dispose(): void {
     this.optimizer.dispose();
   }
@@ -215,9 +230,10 @@ export function validateDmd(c: DmdConfig): void {
 
 /**
  * DMD-style one-step generator with an online fake flow network, for any layout. `student` (a saved
- * generator) resumes instead of a fresh copy; the fake network then starts again from the teacher.
+ * generator) resumes instead of a fresh copy; `importState` then restores the fake network, both
+ * optimizers and the stream, for the uninterrupted run.
  */
-export class DistributionMatching<N> {
+export class DistributionMatching<N> implements Resumable {
   /** the generator: a velocity net sampled with one Euler step from σ = 1 */
   readonly student: N;
   readonly fake: N;
@@ -304,6 +320,26 @@ export class DistributionMatching<N> {
     } finally {
       tf.dispose([z, eps, target]);
     }
+  }
+
+  /** Iteration, both Adam states, the stream and the fake network's weights. */
+  exportState(): TrainerState {
+    const gv = this.parts.vars(this.student), fv = this.parts.vars(this.fake);
+    return {
+      kind: 'dmd', iteration: this.iteration, adam: [this.generatorOptimizer.exportState(gv), this.fakeOptimizer.exportState(fv)],
+      rng: [this.rng.getState()], nets: [readVars(fv)],
+    };
+  }
+
+  /** Restores exportState's state into a generator built with the same config and the saved student. */
+  importState(s: TrainerState): void {
+    checkTrainerState(s, 'dmd', 2, 1, 1);
+    const fv = this.parts.vars(this.fake);
+    writeVars(fv, s.nets[0], 'the fake network');
+    this.generatorOptimizer.importState(s.adam[0], this.parts.vars(this.student));
+    this.fakeOptimizer.importState(s.adam[1], fv);
+    this.rng.setState(s.rng[0]);
+    this.iteration = s.iteration;
   }
 
   dispose(): void {

@@ -14,6 +14,7 @@ import { eulerSample, piflowSample, VelocityFn } from '../engine/sample.js';
 import { familySize, HeadOutput, PolicyFamily, policyFromOutput, validateFamilyConfig } from '../engine/policies.js';
 import type { DXMode } from '../engine/dx.js';
 import type { Times } from '../engine/time.js';
+import { checkTrainerState, Resumable, TrainerState } from './train-state.js';
 
 /** Everything a student's policy needs besides the network: saved next to the weights. */
 export interface StudentPolicyConfig {
@@ -104,7 +105,7 @@ export interface DistillerParts<N> {
  * A π-Flow student distilled from a teacher by π-ID, whatever the layout: the configuration is checked
  * in full before anything is allocated; `student` (a saved one) resumes instead of a fresh copy.
  */
-export class PolicyDistiller<N> {
+export class PolicyDistiller<N> implements Resumable {
   readonly student: N;
   readonly piid: PiFlowImitation;
   readonly optimizer: GuardedAdam;
@@ -133,6 +134,19 @@ export class PolicyDistiller<N> {
     } finally {
       x0.dispose();
     }
+  }
+
+  /** Iteration (the mixing schedule follows it), Adam state and the stream. */
+  exportState(): TrainerState {
+    return { kind: 'piid', iteration: this.piid.iteration, adam: [this.optimizer.exportState(this.parts.vars(this.student))], rng: [this.rng.getState()], nets: [] };
+  }
+
+  /** Restores exportState's state into a distiller built with the same config and the saved student. */
+  importState(s: TrainerState): void {
+    checkTrainerState(s, 'piid', 1, 1, 0);
+    this.optimizer.importState(s.adam[0], this.parts.vars(this.student));
+    this.rng.setState(s.rng[0]);
+    this.piid.iteration = s.iteration;
   }
 
   dispose(): void {
