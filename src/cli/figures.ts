@@ -390,8 +390,9 @@ async function methods2dOn(ctx: Ctx): Promise<{ blocks: BlockSpec[]; rows: Metri
   };
   for (const steps of [1, 2, 4, 128]) add(await teacherSamples(ctx, steps), 'teacher Euler', steps);
   const gm = `gmflow-k${cfg.methodsK}`;
-  for (const nfe of [1, 2]) add(await studentSamples(ctx, gm, gmflowSpec(cfg, cfg.methodsK), nfe), 'π-Flow GMFlow', nfe, gm);
-  add(await studentSamples(ctx, 'dx', dxSpec(cfg), 2), 'π-Flow DX', 2, 'dx');
+  // the π-Flow students are distilled for 2 NFE and sampled at 1, 2 and 4 (elastic NFE, from the same student)
+  for (const nfe of [1, 2, 4]) add(await studentSamples(ctx, gm, gmflowSpec(cfg, cfg.methodsK), nfe), 'π-Flow GMFlow', nfe, gm);
+  for (const nfe of [1, 2, 4]) add(await studentSamples(ctx, 'dx', dxSpec(cfg), nfe), 'π-Flow DX', nfe, 'dx');
   for (const nfe of [1, 2]) add(await studentSamples(ctx, `constant-nfe${nfe}`, constantSpec(cfg, nfe), nfe), 'constant velocity (π-ID)', nfe, `constant-nfe${nfe}`);
   for (const nfe of [1, 2]) {
     add(await studentSamples(ctx, `shortcut-nfe${nfe}`, { method: 'shortcut', nfe, ...cfg.shortcut }, nfe), 'shortcut regression', nfe, `shortcut-nfe${nfe}`);

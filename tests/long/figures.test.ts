@@ -26,12 +26,13 @@ const MARKS: Record<string, string[]> = {
 /** the rows of methods-mnist (label, NFE): the quick configuration's many-step teacher is Euler 8 */
 const MNIST_ROWS: [string, number | null][] = [
   ['data (train images)', null], ['teacher Euler 1', 1], ['teacher Euler 2', 2], ['teacher Euler 4', 4], ['teacher Euler 8', 8],
-  ['π-Flow GMFlow, 1 NFE', 1], ['π-Flow GMFlow, 2 NFE', 2], ['π-Flow GMFlow, 4 NFE', 4], ['shortcut, 1 NFE', 1], ['shortcut, 2 NFE', 2],
+  ['π-Flow GMFlow, 1 NFE', 1], ['π-Flow GMFlow, 2 NFE', 2], ['π-Flow GMFlow, 4 NFE', 4],
+  ['π-Flow DX, 1 NFE', 1], ['π-Flow DX, 2 NFE', 2], ['π-Flow DX, 4 NFE', 4], ['shortcut, 1 NFE', 1], ['shortcut, 2 NFE', 2],
   ['DMD-style, 1 NFE', 1], ['shipped GMFlow (1500 it.), 2 NFE', 2],
 ];
 const METHODS: [string, number][] = [
   ['teacher Euler', 1], ['teacher Euler', 2], ['teacher Euler', 4], ['teacher Euler', 128],
-  ['π-Flow GMFlow', 1], ['π-Flow GMFlow', 2], ['π-Flow DX', 2],
+  ['π-Flow GMFlow', 1], ['π-Flow GMFlow', 2], ['π-Flow GMFlow', 4], ['π-Flow DX', 1], ['π-Flow DX', 2], ['π-Flow DX', 4],
   ['constant velocity (π-ID)', 1], ['constant velocity (π-ID)', 2],
   ['shortcut regression', 1], ['shortcut regression', 2], ['DMD-style', 1],
 ];
