@@ -91,7 +91,7 @@ export class TrajectoryView {
     this.gPolicy = p.append('g').attr('class', 'policy');
     this.gMarkers = p.append('g').attr('class', 'markers');
     this.gParticles = p.append('g').attr('class', 'particles');
-    this.legend();
+    this.legend(false, false);
     if (options.controls !== false) {
       const doc = parent.ownerDocument;
       const bar = doc.createElement('div');
@@ -132,6 +132,9 @@ export class TrajectoryView {
     this.policy = data.policy.map(info('policy'));
     this.background = data.background ? toXY(data.background) : undefined;
     if (this.selected !== null && this.selected >= Math.max(this.teacher.length, this.policy.length)) this.selected = null;
+    // the legend names what is drawn: no policy entries on a teacher-only view (flow matching)
+    const marked = this.policy.some((p) => p.nfe.length > 0) || (!!this.options.teacherMarkers && this.teacher.some((p) => p.nfe.length > 0));
+    this.legend(this.policy.length > 0, marked);
     this.draw();
   }
 
@@ -274,9 +277,17 @@ export class TrajectoryView {
     this.gParticles.selectAll<SVGCircleElement, Particle>('circle.particle').filter((d) => d.i === s).raise();
   }
 
-  private legend(): void {
+  private legendKey = '';
+
+  private legend(policy: boolean, markers: boolean): void {
     const f = this.frame;
-    const items: [string, string, 'line' | 'marker'][] = [['teacher ODE', this.tColor, 'line'], ['policy', this.pColor, 'line'], ['network evaluation', '#222', 'marker']];
+    const items: [string, string, 'line' | 'marker'][] = [['teacher ODE', this.tColor, 'line']];
+    if (policy) items.push(['policy', this.pColor, 'line']);
+    if (markers) items.push(['network evaluation', '#222', 'marker']);
+    const key = items.map((i) => i[0]).join('|');
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    d3.select(f.svg).selectAll(':scope > g.legend').remove();
     const g = d3.select(f.svg).append('g').attr('class', 'legend').attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 4})`)
       .style('pointer-events', 'none');
     items.forEach(([name, color, kind], i) => {

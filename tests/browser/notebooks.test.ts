@@ -42,6 +42,11 @@ async function waitDone(r: PageRecord, timeout: number): Promise<void> {
   assert.equal(await r.page.locator(tid('progress')).getAttribute('data-status'), 'done');
 }
 
+/** the entries of the trajectory view's legend (the SVG holding the teacher paths) */
+function trajectoryLegend(r: PageRecord): Promise<(string | null)[]> {
+  return r.page.evaluate(() => Array.from(document.querySelector('[data-testid="teacher-path"]')?.closest('svg')?.querySelectorAll(':scope > g.legend text') ?? [], (t) => t.textContent));
+}
+
 /** The short seeded runs of the ordering test (iterations and batch per student; checked at seeds 0–2 with the CLI). */
 const ORDER = { k: { iters: '300', batch: '128' }, window: { iters: '100', batch: '64' } };
 
@@ -66,6 +71,8 @@ describe('notebooks on wasm', () => {
       assert.ok(seen.length >= 3, `the page answered between training steps (iterations seen while running: ${seen.join(', ')})`);
       assert.ok((await plotPoints(r, 'loss-plot', 150)) >= 150, 'loss curve has a point per step');
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
+      // the trajectory legend names only what this notebook draws: the teacher, no policy
+      assert.deepEqual(await trajectoryLegend(r), ['teacher ODE']);
       assert.ok(Number(await r.page.locator(`${tid('samples-plot')} ${tid('scatter-layer')}`).count()) >= 2);
       // the controls are in the URL
       assert.match(new URL(r.page.url()).hash, /steps=150/);
@@ -222,6 +229,7 @@ describe('notebooks on wasm', () => {
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('teacher-path')).count(), 24);
       assert.ok((await r.page.locator(tid('nfe-marker')).count()) >= 24 * 2, 'every network evaluation is marked');
+      assert.deepEqual(await trajectoryLegend(r), ['teacher ODE', 'policy', 'network evaluation']);
       assert.ok((await plotPoints(r, 'loss-plot', 60)) >= 60);
       const freshLoss = await firstLoss();
       const fresh = await probe();
