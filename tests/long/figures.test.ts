@@ -129,7 +129,7 @@ test('piflow figures --quick: eight figures, every number, cached models and byt
   }
   assert.deepEqual(mnist.filter((r) => r.label === 'teacher Euler 8').map((r) => [r.pixelL2, r.featureDistance, r.classMatch]), [[0, 0, 1]]);
   assert.ok(mnist.find((r) => r.label === 'teacher Euler 1')!.pixelL2! > 1, 'Euler 1 is far from the many-step sample');
-  assert.deepEqual(j1.figures['methods-mnist'].models, ['mnist/gmflow', 'mnist/shortcut-nfe1', 'mnist/shortcut-nfe2', 'mnist/dmd']);
+  assert.deepEqual(j1.figures['methods-mnist'].models, ['mnist/gmflow', 'mnist/dx', 'mnist/shortcut-nfe1', 'mnist/shortcut-nfe2', 'mnist/dmd']);
   assert.equal((readFileSync(path.join(out1, 'methods-mnist.svg'), 'utf8').match(/data-testid="image-row"/g) ?? []).length, MNIST_ROWS.length);
   // the same noise for every sampler: the Euler-128 teacher is its own reference, Euler-1 is far from it
   const e128 = rows.find((r) => r.method === 'teacher Euler' && r.nfe === 128)!;
