@@ -3,6 +3,7 @@
  * mnist.ts): the common options, the dataset routing, the training loop, the policy options and the
  * sampling rule. Neither layout's module imports the other; commands.ts routes to them.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NonFiniteLossError } from '../engine/optim.js';
 import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, windowDefaultsText, windowSubstepsFor, type PolicyFamily } from '../engine/families.js';
@@ -190,4 +191,16 @@ export function drawWith<N>(
     totalSubsteps: o.substeps === undefined ? undefined : Number(o.substeps),
     h: Number(o.h),
   });
+}
+
+/**
+ * The teacher folder a student's fidelity is measured against (its meta.teacher), or the note the
+ * evaluate commands print instead when it records none or the folder is missing (a note, not a failure).
+ */
+export async function fidelityTeacherDir(meta: Record<string, unknown>): Promise<{ dir: string } | { note: Record<string, unknown> }> {
+  const dir = meta.teacher;
+  if (typeof dir !== 'string' || dir === '') return { note: { fidelity: null, fidelityNote: 'the model records no teacher (meta.teacher); no fidelity' } };
+  const found = await fs.stat(path.join(dir, 'config.json')).then(() => true, () => false);
+  if (!found) return { note: { fidelity: null, fidelityNote: `the teacher ${dir} (meta.teacher) is missing; no fidelity` } };
+  return { dir };
 }

@@ -4,8 +4,6 @@
  * come from options.ts, shared with the 2D side), and
  * `piflow train-classifier` (the metric's classifier).
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../engine/backend.js';
 import { GuardedAdam } from '../engine/optim.js';
@@ -26,7 +24,7 @@ import type { BaselineStats } from '../runtime/baselines.js';
 import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { BACKEND, drawWith, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import { BACKEND, drawWith, fidelityTeacherDir, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
 import { baselineConfigOf, checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 import { headWidth, policyFamily } from '../engine/families.js';
@@ -199,10 +197,9 @@ async function imageFidelityOf(
   if (!m.policy && !m.baseline) return {};
   const steps = Number(o['fidelity-steps']);
   if (steps === 0) return { fidelity: null, fidelityNote: '--fidelity-steps 0: no fidelity' };
-  const dir = m.net.meta.teacher;
-  if (typeof dir !== 'string' || dir === '') return { fidelity: null, fidelityNote: 'the model records no teacher (meta.teacher); no fidelity' };
-  const found = await fs.stat(path.join(dir, 'config.json')).then(() => true, () => false);
-  if (!found) return { fidelity: null, fidelityNote: `the teacher ${dir} (meta.teacher) is missing; no fidelity` };
+  const t = await fidelityTeacherDir(m.net.meta);
+  if ('note' in t) return t.note;
+  const { dir } = t;
   const teacher = await loadImageNet(dir, 'teacher');
   try {
     const { size, channels } = teacher.cfg;

@@ -20,7 +20,7 @@ import { DmdDistiller, ShortcutDistiller, type BaselineStats } from '../runtime/
 import { parseArgs, ParsedOpts, UsageError } from './args.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
-import { drawWith, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import { drawWith, fidelityTeacherDir, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, sizeOf, studentPolicyOf, trainLoop } from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
 import { baselineConfigOf, checkMethodOptions, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 
@@ -252,10 +252,9 @@ export const FIDELITY_STEPS = 128;
  */
 async function fidelityOf(m: LoadedModel, o: ParsedOpts, samples: Float32Array, count: number, seed: number): Promise<Record<string, unknown>> {
   if (!m.policy && !m.baseline) return {};
-  const dir = m.net.meta.teacher;
-  if (typeof dir !== 'string' || dir === '') return { fidelity: null, fidelityNote: 'the model records no teacher (meta.teacher); no fidelity' };
-  const found = await fs.stat(path.join(dir, 'config.json')).then(() => true, () => false);
-  if (!found) return { fidelity: null, fidelityNote: `the teacher ${dir} (meta.teacher) is missing; no fidelity` };
+  const t = await fidelityTeacherDir(m.net.meta);
+  if ('note' in t) return t.note;
+  const { dir } = t;
   const teacher = await loadToyNet(dir, 'teacher');
   try {
     const nfe = nfeOf(m, o)!;
