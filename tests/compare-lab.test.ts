@@ -122,17 +122,68 @@ test('compare lab: at 2 NFE the students sample with 2 steps and DMD stays a one
   lab.dispose();
 });
 
-test('compare lab: snapshot and restore rebuild the teacher and restart the race', async () => {
+async function studentWeights(lab: CompareLab): Promise<Float32Array[]> {
+  const snap = await lab.snapshot();
+  assert.ok(snap.racers, 'the checkpoint holds the students');
+  return snap.racers!.map((r) => new Float32Array(r.student.weights));
+}
+
+test('compare lab: a checkpoint between rounds restores the race exactly (students, optimizers, noise): k + restore + (N − k) equals N straight', async () => {
+  const cfg = { ...SMALL, iters: 4 };
+  const straight = await labWithTeacher();
+  straight.newRace(cfg);
+  await straight.race();
+  const want = await studentWeights(straight);
+  const wantLoss = straight.methods().map((m) => m.loss);
+
+  const lab = await labWithTeacher();
+  lab.newRace(cfg);
+  await lab.race({}, 2);
+  const snap = await lab.snapshot();
+  await lab.race({}, 1); // the original goes on: the checkpoint must not share its state
+  assert.equal(snap.round, 2);
+  assert.deepEqual(snap.racers!.map((r) => r.method), [...COMPARE_METHODS]);
+  const fresh = new CompareLab();
+  const tensorsBefore = tf.memory().numTensors;
+  const restored = await fresh.restore(snap);
+  assert.deepEqual(restored, ['teacher', 'the race at round 2']);
+  assert.equal(fresh.rounds, 2);
+  assert.deepEqual(fresh.methods().map((m) => m.iteration), [2, 2, 2, 2]);
+  await fresh.race();
+  assert.equal(fresh.rounds, 4);
+  const got = await studentWeights(fresh);
+  got.forEach((w, i) => assert.deepEqual(w, want[i], `${COMPARE_METHODS[i]}: weights after the restored race equal the straight race's`));
+  assert.deepEqual(fresh.methods().map((m) => m.loss), wantLoss);
+  fresh.dispose();
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'the restored race released everything it made');
+  lab.dispose();
+  straight.dispose();
+});
+
+test('compare lab: a checkpoint without students restarts the race; a corrupt one is a clear error and leaves no race', async () => {
   const lab = await labWithTeacher();
   lab.newRace(SMALL);
+  const empty = await lab.snapshot(); // before any round: round 0 with fresh students
+  assert.equal(empty.round, 0);
+  const old = { dataset: empty.dataset, teacher: empty.teacher, config: empty.config }; // an earlier checkpoint's shape
+  const a = new CompareLab();
+  assert.deepEqual((await a.restore(old)).map((s) => s.split(' ')[0]), ['teacher', 'the']);
+  assert.equal(a.rounds, 0);
+  assert.equal(a.methods().length, 4);
+  a.dispose();
   await lab.race({}, 1);
   const snap = await lab.snapshot();
-  const fresh = new CompareLab();
-  const restored = await fresh.restore(snap);
-  assert.deepEqual(restored.map((s) => s.split(' ')[0]), ['teacher', 'the']);
-  assert.equal(fresh.rounds, 0);
-  assert.equal(fresh.methods().length, 4);
-  fresh.dispose();
+  const before = tf.memory().numTensors;
+  const b = new CompareLab();
+  const wrongOrder = { ...snap, racers: [...snap.racers!].reverse() };
+  await assert.rejects(() => b.restore(wrongOrder), /students dmd, shortcut, constant, gmflow do not match the race's methods gmflow, constant, shortcut, dmd/);
+  assert.equal(b.config, null);
+  const badState = { ...snap, racers: snap.racers!.map((r, i) => (i === 1 ? { ...r, state: { ...r.state, adam: [] } } : r)) };
+  await assert.rejects(() => b.restore(badState), /state/i);
+  assert.equal(b.config, null);
+  assert.equal(b.methods().length, 0);
+  b.dispose();
+  assert.equal(tf.memory().numTensors, before, 'nothing left behind by the refused checkpoints');
   lab.dispose();
 });
 

@@ -27,6 +27,7 @@ import { meanPairDistance } from '../metrics/fidelity.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, type PointSource } from './toy.js';
 import { DmdDistiller, ShortcutDistiller } from './baselines.js';
 import { LoopRunner, type LoopHooks } from './model-lab.js';
+import type { Resumable, TrainerState } from './train-state.js';
 
 /** The methods the lab can train side by side, in the order a round steps them. */
 export const COMPARE_METHODS = ['gmflow', 'constant', 'shortcut', 'dmd'] as const;
@@ -94,20 +95,24 @@ interface Racer {
   nfe: number;
   iteration: number;
   lastLoss: number;
+  /** the student network and its trainer (for the checkpoint: weights + optimizer and random stream) */
+  student: ToyNet;
+  trainer: Resumable;
   step(): Promise<{ loss: number }>;
   samples(count: number, seed: number): Promise<Float32Array>;
   dispose(): void;
 }
 
-function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: CompareConfig): Racer {
+/** A method's racer from the teacher; around `student` (a checkpoint's copy, which it then owns) when given. */
+function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: CompareConfig, student?: ToyNet): Racer {
   const base = { method, iteration: 0, lastLoss: NaN };
   if (method === 'gmflow' || method === 'constant') {
     const d = new Distiller(teacher, data, {
       policy: method, k: c.k, nfe: c.nfe, batch: c.batch, seed: c.seed, adam: { lr: c.lr }, windowSubsteps: 0,
-    });
+    }, student);
     const policy = policyConfigOf(d.cfg);
     return {
-      ...base, nfe: c.nfe,
+      ...base, nfe: c.nfe, student: d.student, trainer: d,
       step: () => d.step(),
       samples: (count, seed) => sampleStudent(d.student, policy, count, seed, { chunk: count }),
       dispose: () => {
@@ -117,9 +122,9 @@ function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: Com
     };
   }
   if (method === 'shortcut') {
-    const d = new ShortcutDistiller(teacher, { nfe: c.nfe, teacherSteps: 128, pool: c.pool, batch: c.batch, seed: c.seed, adam: { lr: c.lr } });
+    const d = new ShortcutDistiller(teacher, { nfe: c.nfe, teacherSteps: 128, pool: c.pool, batch: c.batch, seed: c.seed, adam: { lr: c.lr } }, student);
     return {
-      ...base, nfe: c.nfe,
+      ...base, nfe: c.nfe, student: d.student, trainer: d,
       step: () => d.step(),
       samples: (count, seed) => sampleTeacher(d.student, count, c.nfe, seed, count),
       dispose: () => {
@@ -128,9 +133,9 @@ function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: Com
       },
     };
   }
-  const d = new DmdDistiller(teacher, null, { batch: c.batch, seed: c.seed, generatorAdam: { lr: c.dmdLr }, fakeAdam: { lr: c.dmdLr } });
+  const d = new DmdDistiller(teacher, null, { batch: c.batch, seed: c.seed, generatorAdam: { lr: c.dmdLr }, fakeAdam: { lr: c.dmdLr } }, student);
   return {
-    ...base, nfe: 1,
+    ...base, nfe: 1, student: d.student, trainer: d,
     step: () => d.step(),
     samples: (count, seed) => sampleTeacher(d.student, count, 1, seed, count),
     dispose: () => {
@@ -175,10 +180,21 @@ export interface Evaluation {
   stale: boolean;
 }
 
+/** One student of a checkpointed race: its weights, its trainer's state (optimizer, random stream, DMD's fake net), its last loss. */
+export interface RacerSnapshot {
+  method: CompareMethod;
+  student: ToyNetArtifacts;
+  state: TrainerState;
+  lastLoss: number;
+}
+
 export interface CompareSnapshot {
   dataset: string;
   teacher?: ToyNetArtifacts;
   config?: CompareConfig;
+  /** the race's rounds done and every student (absent in a checkpoint taken without a race) */
+  round?: number;
+  racers?: RacerSnapshot[];
 }
 
 /** the teacher's Euler steps of the reference ("many-step") sampler */
@@ -345,24 +361,88 @@ export class CompareLab extends LoopRunner {
     }
   }
 
-  /** The last-good-state copy a worker keeps (the data, the teacher, the race's settings). */
+  /**
+   * The last-good-state copy a worker keeps: the data, the teacher, the race's settings and, between
+   * rounds, every student with its trainer's state, so that a restored race goes on exactly where this
+   * one was (the same weights, optimizer moments and noise as an uninterrupted race).
+   */
   async snapshot(): Promise<CompareSnapshot> {
-    return { dataset: this.name, teacher: this.teacher ? await toyNetToArtifacts(this.teacher, this.teacher.meta) : undefined, config: this.config ?? undefined };
+    // everything is read synchronously first (weights cloned, states exported), so a round that runs
+    // while the readbacks are awaited cannot mix two rounds into one checkpoint
+    const round = this.round;
+    const config = this.config ?? undefined;
+    let parts: { method: CompareMethod; state: TrainerState; art: Promise<ToyNetArtifacts>; lastLoss: number }[] | undefined;
+    if (config && this.racers.length > 0 && !this.stepping) {
+      const states = this.racers.map((r) => r.trainer.exportState());
+      // after a failed (non-finite) step the methods may be a step apart: such a race restarts instead
+      if (states.every((st) => st.iteration === round)) {
+        parts = this.racers.map((r, i) => ({ method: r.method, state: states[i], art: toyNetToArtifacts(r.student, { method: r.method }), lastLoss: r.lastLoss }));
+      }
+    }
+    const teacher = this.teacher ? toyNetToArtifacts(this.teacher, this.teacher.meta) : Promise.resolve(undefined);
+    const [teacherArt, students] = await Promise.all([teacher, Promise.all((parts ?? []).map((p) => p.art))]);
+    const s: CompareSnapshot = { dataset: this.name, teacher: teacherArt, config };
+    if (parts) {
+      s.round = round;
+      s.racers = parts.map((p, i) => ({ method: p.method, student: students[i], state: p.state, lastLoss: p.lastLoss }));
+    }
+    return s;
   }
 
-  /** Rebuilds this (fresh) lab from a snapshot: the teacher, and the race restarted from round 0. */
+  /**
+   * Rebuilds this (fresh) lab from a snapshot: the teacher, and the race — from the checkpointed round
+   * with its students and trainers' states when the snapshot has them, else from round 0.
+   */
   async restore(s: CompareSnapshot): Promise<string[]> {
     this.setData(s.dataset);
     const out: string[] = [];
     if (s.teacher) {
       await this.loadTeacher(s.teacher, 'last good teacher');
       out.push('teacher');
-      if (s.config) {
+      if (s.config && s.racers && s.round !== undefined) {
+        await this.resumeRace(s.config, s.round, s.racers);
+        out.push(`the race at round ${s.round}`);
+      } else if (s.config) {
         this.newRace(s.config);
-        out.push('the race (restarted from round 0: its students were not checkpointed)');
+        out.push('the race (restarted from round 0: no students were checkpointed)');
       }
     }
     return out;
+  }
+
+  /** The race of `cfg` around checkpointed students and trainer states, at round `round`; on error nothing is kept. */
+  private async resumeRace(cfg: CompareConfig, round: number, saved: RacerSnapshot[]): Promise<void> {
+    this.assertIdle();
+    check(this.teacher !== null, 'load a teacher first');
+    const c: CompareConfig = { ...cfg, methods: [...cfg.methods] };
+    validateCompare(c);
+    check(Number.isInteger(round) && round >= 0, `checkpoint: round must be an integer >= 0, got ${round}`);
+    const order = COMPARE_METHODS.filter((m) => c.methods.includes(m));
+    check(saved.length === order.length && saved.every((r, i) => r.method === order[i]),
+      `checkpoint: students ${saved.map((r) => r.method).join(', ')} do not match the race's methods ${order.join(', ')}`);
+    this.disposeRace();
+    try {
+      for (const r of saved) {
+        const net = await toyNetFromArtifacts(r.student, { config: `${r.method} (config)`, model: `${r.method} (model.json)`, weights: `${r.method} (weights)` });
+        let x: Racer;
+        try {
+          x = racer(r.method, this.teacher!, this.data, c, net);
+        } catch (e) {
+          net.dispose();
+          throw e;
+        }
+        this.racers.push(x);
+        x.trainer.importState(r.state);
+        check(r.state.iteration === round, `checkpoint: ${r.method} was at iteration ${r.state.iteration}, the race at round ${round}`);
+        x.iteration = round;
+        x.lastLoss = r.lastLoss;
+      }
+    } catch (e) {
+      this.disposeRace();
+      throw e;
+    }
+    this.config = c;
+    this.round = round;
   }
 
   /** Drops the race: every student, optimizer and the shortcut pool are released. */
