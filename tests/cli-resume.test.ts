@@ -1,4 +1,4 @@
-/** `piflow distill --resume DIR` (2D): k iterations + resume to N == N straight, byte for byte; mismatching options and corrupt states are refused, nothing written. */
+/** `piflow distill --resume DIR` (2D and MNIST): k iterations + resume to N == N straight, byte for byte; mismatching options and corrupt states are refused, nothing written. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,10 +77,75 @@ test('distill --resume: other options, a done run, a corrupt or missing state ar
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('elsewhere')), [], 'no output folder made');
 });
 
-test('distill --dataset mnist --resume: refused with a clear error for now, nothing written', () => {
-  const out = path.join(dir, 'mnist-out');
-  const r = runCli(['distill', '--dataset', 'mnist', '--teacher', teacher, '--iters', '2', '--resume', teacher, '--out', out]);
+// MNIST (issue 12): the same resume on a tiny U-Net teacher, for π-ID and the baselines
+let mnistTeacher = '';
+
+const MNIST_METHODS: Record<string, string[]> = {
+  piflow: ['--k', '2', '--nfe', '2', '--decay-iters', '4', '--intermediate', '1', '--substeps', '8'],
+  shortcut: ['--method', 'shortcut', '--nfe', '2', '--pool', '4', '--teacher-steps', '2'],
+  dmd: ['--method', 'dmd', '--fake-updates', '1'],
+};
+
+for (const [method, extra] of Object.entries(MNIST_METHODS)) {
+  test(`distill MNIST --method ${method} --resume: 2 + 2 iterations equal 4 straight (weights and training state)`, () => {
+    if (!mnistTeacher) {
+      mnistTeacher = path.join(dir, 'mnist-teacher');
+      const t = runCli(['train-teacher', '--dataset', 'mnist', '--size', 'tiny', '--steps', '1', '--batch', '2', '--out', mnistTeacher]);
+      assert.equal(t.code, 0, t.stderr);
+    }
+    const common = ['distill', '--teacher', mnistTeacher, ...extra, '--batch', '2', '--lr', '0.001', '--seed', '5'];
+    const straight = path.join(dir, `mnist-${method}-straight`);
+    const parted = path.join(dir, `mnist-${method}-parted`);
+    let r = runCli([...common, '--iters', '4', '--out', straight]);
+    assert.equal(r.code, 0, r.stderr);
+    // the first part checkpoints at 1 and 2 (--save-every is not part of the run)
+    r = runCli([...common, '--iters', '2', '--save-every', '1', '--out', parted]);
+    assert.equal(r.code, 0, r.stderr);
+    const atTwo = files(parted);
+    assert.ok(atTwo['train-state.json'] && atTwo['train-state.bin'], 'an MNIST save holds the training state');
+    const meta = JSON.parse(readFileSync(path.join(parted, 'config.json'), 'utf8')).meta;
+    assert.equal(meta.itersDone, 2);
+    assert.equal(meta.options.teacher, path.resolve(mnistTeacher));
+    assert.equal(meta.options.dataset, 'mnist');
+    assert.equal(meta.options.method, method);
+    // --dataset mnist given now and not before: the same run
+    r = runCli([...common, '--dataset', 'mnist', '--iters', '4', '--resume', parted, '--out', parted]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).resumedFrom, 2);
+    const a = files(straight), b = files(parted);
+    assert.notEqual(b['weights.bin'], atTwo['weights.bin'], 'the resumed iterations moved the weights');
+    assert.equal(b['weights.bin'], a['weights.bin'], 'the resumed run ends at the uninterrupted run\'s weights');
+    assert.equal(b['train-state.bin'], a['train-state.bin'], 'and at its optimizer state');
+    assert.equal(b['train-state.json'], a['train-state.json']);
+    assert.equal(b['model.json'], a['model.json']);
+  });
+}
+
+test('distill MNIST --resume: other options, a 2D run, a done run, a corrupt state are clear errors and nothing is written', () => {
+  const common = ['distill', '--teacher', mnistTeacher, ...MNIST_METHODS.piflow, '--batch', '2', '--lr', '0.001', '--seed', '5'];
+  const src = path.join(dir, 'mnist-piflow-parted');
+  const before = files(src);
+  const withK3 = common.map((v, i) => (common[i - 1] === '--k' ? '3' : v));
+  let r = runCli([...withK3, '--iters', '6', '--resume', src, '--out', src]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--resume: resuming an MNIST run is not supported yet/);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('mnist-out')), []);
+  assert.match(r.stderr, /--resume .*saved with --k 2, this command gives --k 3/);
+  r = runCli([...common, '--iters', '4', '--resume', src, '--out', src]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--iters 4: the run in .* has done 4 iterations already/);
+  // a 2D student's run is another run (its teacher), even with the same flags
+  r = runCli([...common, '--iters', '6', '--resume', path.join(dir, 'piflow-parted'), '--out', src]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--resume .*piflow-parted: the run was saved with --teacher ".*teacher", this command gives --teacher ".*mnist-teacher"/);
+  assert.deepEqual(files(src), before, 'the refused resumes wrote nothing');
+
+  const bad = path.join(dir, 'mnist-corrupt');
+  cpSync(src, bad, { recursive: true });
+  const state = JSON.parse(readFileSync(path.join(bad, 'train-state.json'), 'utf8'));
+  state.state.iteration = 3;
+  writeFileSync(path.join(bad, 'train-state.json'), JSON.stringify(state));
+  const badBefore = files(bad);
+  r = runCli([...common, '--iters', '6', '--resume', bad, '--out', bad]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /mnist-corrupt: train-state\.json is at iteration 3, config\.json at 4; the folder is inconsistent/);
+  assert.deepEqual(files(bad), badBefore);
 });

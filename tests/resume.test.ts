@@ -15,7 +15,7 @@ import { datasetSource, Distiller, TeacherTrainer, trainableVars } from '../src/
 import { DmdDistiller, ShortcutDistiller } from '../src/runtime/baselines.js';
 import { createImageNet, TINY_UNET, type ImageNet } from '../src/models/unet.js';
 import { loadImageNet, saveImageNet } from '../src/models/image-io-node.js';
-import { ImageDmdDistiller, ImageShortcutDistiller, imageTrainableVars } from '../src/runtime/mnist.js';
+import { ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, imageTrainableVars } from '../src/runtime/mnist.js';
 import { decodeTrainerState, encodeTrainerState, Resumable, TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../src/runtime/train-state.js';
 
 before(() => useBackend('wasm'));
@@ -140,5 +140,69 @@ test('resume on U-Nets (the same cores): image shortcut and DMD continue bit-ide
     assert.equal(tf.memory().numTensors, before, `${name}: leaks`);
     got.forEach((g, i) => assert.deepEqual(g, want[i], `${name}: variable ${i} differs from the uninterrupted run`));
   }
+  teacher.dispose();
+});
+
+test('resume on U-Nets: image π-ID (GMFlow with GM dropout and a teacher-ratio decay, DX) continues bit-identically from the saved student and train-state files', async () => {
+  const teacher = createImageNet(TINY_UNET, new Rng(11));
+  const data = (n: number, r: Rng) => Float32Array.from(r.normalArray(n * 784), (v) => Math.tanh(v));
+  const wOf = (n: ImageNet) => imageTrainableVars(n).map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  const N = 4, k = 2;
+  const cases: [string, Partial<ConstructorParameters<typeof ImageDistiller>[2]>][] = [
+    // the decay spans the split: iterations 3 and 4 read a teacher ratio that only the saved iteration gives
+    ['img-piid-gmflow', { policy: 'gmflow', k: 2, gmDropout: 0.5, numDecayIters: 4, batch: 2, totalSubsteps: 8, numIntermediateStates: 1, seed: 6, adam: { lr: 1e-3, warmupSteps: 3 } }],
+    ['img-piid-dx', { policy: 'dx', n: 3, windowSubsteps: 3, batch: 2, totalSubsteps: 8, numIntermediateStates: 1, seed: 7, adam: { lr: 1e-3 } }],
+  ];
+  for (const [name, cfg] of cases) {
+    const make = (s?: ImageNet) => new ImageDistiller(teacher, data, cfg, s);
+    const straight = make();
+    const ratios: number[] = [];
+    for (let i = 0; i < N; i++) ratios.push((await straight.step()).teacherRatio);
+    const want = wOf(straight.student);
+    const wantState = encodeTrainerState(straight.exportState());
+    straight.dispose();
+    straight.student.dispose();
+
+    const before = tf.memory().numTensors;
+    const first = make();
+    for (let i = 0; i < k; i++) await first.step();
+    const out = path.join(dir, name);
+    const enc = encodeTrainerState(first.exportState());
+    await saveImageNet(first.student, out, { test: name }, [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }]);
+    first.dispose();
+    first.student.dispose();
+    assert.equal(tf.memory().numTensors, before, `${name}: the first part leaks`);
+
+    const loaded = await loadImageNet(out);
+    const atK = wOf(loaded);
+    const state = decodeTrainerState(readFileSync(path.join(out, TRAIN_STATE_JSON), 'utf8'), readFileSync(path.join(out, TRAIN_STATE_BIN)), out);
+    assert.equal(state.kind, 'piid');
+    assert.equal(state.iteration, k);
+    const second = make(loaded);
+    assert.equal(second.student, loaded, `${name}: the distiller trains the saved student`);
+    second.importState(state);
+    const got: number[] = [];
+    for (let i = k; i < N; i++) got.push((await second.step()).teacherRatio);
+    const gotW = wOf(second.student);
+    const gotState = encodeTrainerState(second.exportState());
+    second.dispose();
+    second.student.dispose();
+    assert.equal(tf.memory().numTensors, before, `${name}: the resumed part leaks`);
+    assert.deepEqual(got, ratios.slice(k), `${name}: the resumed iterations read the uninterrupted run's teacher ratios`);
+    assert.equal(gotW.length, want.length);
+    gotW.forEach((g, i) => assert.deepEqual(g, want[i], `${name}: variable ${i} differs from the uninterrupted run`));
+    assert.equal(gotState.json, wantState.json, `${name}: the resumed run ends at the uninterrupted run's iteration, streams and optimizer step`);
+    assert.deepEqual(gotState.bin, wantState.bin, `${name}: and at its Adam moments`);
+    assert.notDeepEqual(atK, want, `${name}: the resumed iterations moved the weights (the comparison is not vacuous)`);
+  }
+  // a state of another kind is refused before anything is restored
+  const shortcut = new ImageShortcutDistiller(teacher, { nfe: 2, teacherSteps: 2, pool: 2, batch: 1, seed: 1 });
+  const foreign = shortcut.exportState();
+  shortcut.dispose();
+  shortcut.student.dispose();
+  const d = new ImageDistiller(teacher, data, cases[1][1]);
+  assert.throws(() => d.importState(foreign), /written by a 'shortcut' run, this is a 'piid' run/);
+  d.dispose();
+  d.student.dispose();
   teacher.dispose();
 });

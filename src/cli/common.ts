@@ -1,7 +1,7 @@
 /**
  * What every piflow command shares, for both layouts (2D points in train.ts, MNIST images in
- * mnist.ts): the common options, the dataset routing, the training loop, the policy options and the
- * sampling rule. Neither layout's module imports the other; commands.ts routes to them.
+ * mnist.ts): the common options, the dataset routing, the training loop, `distill --resume`, the
+ * policy options and the sampling rule. Neither layout's module imports the other; commands.ts routes to them.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,10 @@ import { NonFiniteLossError } from '../engine/optim.js';
 import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, windowDefaultsText, windowSubstepsFor, type PolicyFamily } from '../engine/families.js';
 import { isImageNetDir } from '../models/image-io-node.js';
 import { validateStudentPolicyConfig, type StudentPolicyConfig, type StudentSampleOptions } from '../runtime/student.js';
-import { ParsedOpts, SEED_MAX, UsageError } from './args.js';
+import { type ExtraFile } from '../models/io-node.js';
+import { decodeTrainerState, encodeTrainerState, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type Resumable, type TrainerState } from '../runtime/train-state.js';
+import { OptSpecs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
+import { readConfigJson } from './output.js';
 import { Progress } from './progress.js';
 import { METHOD_TITLES, type BaselineMark, type BaselineMethod } from '../models/methods.js';
 
@@ -74,6 +77,70 @@ export async function trainLoop(
     if ((saveEvery > 0 && i % saveEvery === 0) || i === steps) await save(i);
   }
   return progress.elapsed();
+}
+
+/** The options that are not part of a distillation run's definition (a resumed run may change them). */
+export const NOT_RUN_OPTIONS = new Set(['iters', 'out', 'save-every', 'backend', 'resume']);
+
+/**
+ * The options that define a distillation run, saved in meta.options (the teacher as an absolute
+ * path); `fixed` overrides values the layout settles itself (MNIST: the dataset is mnist whether
+ * `--dataset` was given or not).
+ */
+export function runOptionsOf(o: ParsedOpts, specs: OptSpecs, fixed: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(specs)) {
+    if (NOT_RUN_OPTIONS.has(k)) continue;
+    out[k] = k in fixed ? fixed[k] : k === 'teacher' ? path.resolve(String(o[k])) : (o[k] ?? null);
+  }
+  return out;
+}
+
+/**
+ * `distill --resume DIR`, before any work: DIR holds a student saved by a resumable run whose options
+ * (runOptionsOf) match these (the first that differs is named), and --iters goes beyond its
+ * iterations. Returns the saved iteration count.
+ */
+export async function checkResume(dir: string, o: ParsedOpts, cur: Record<string, unknown>): Promise<number> {
+  const file = await readConfigJson(dir);
+  if (!file) throw new UsageError(`--resume ${dir}: no student saved there (no readable config.json)`);
+  const saved = file.meta?.options as Record<string, unknown> | undefined;
+  const done = file.meta?.itersDone;
+  if (!saved || typeof saved !== 'object' || !Number.isInteger(done)) {
+    throw new UsageError(`--resume ${dir}: the model records no resumable run (meta.options, meta.itersDone); it was saved by another command or an older piflow`);
+  }
+  for (const k of Object.keys(cur)) {
+    if (JSON.stringify(saved[k] ?? null) !== JSON.stringify(cur[k])) {
+      throw new UsageError(`--resume ${dir}: the run was saved with --${k} ${JSON.stringify(saved[k] ?? null)}, this command gives --${k} ${JSON.stringify(cur[k])}; pass the run's own options to continue it`);
+    }
+  }
+  if (Number(done) >= Number(o.iters)) {
+    throw new UsageError(`--iters ${o.iters}: the run in ${dir} has done ${done} iterations already; with --resume, --iters is the total, give more`);
+  }
+  return Number(done);
+}
+
+/**
+ * The training state of `--resume DIR` (checked against config.json's `done`) and then its student,
+ * loaded by `load`; a missing or corrupt state is a clear error.
+ */
+export async function loadResume<N>(dir: string, done: number, load: (dir: string) => Promise<N>): Promise<{ student: N; state: TrainerState }> {
+  let json: string, bin: Uint8Array;
+  try {
+    json = await fs.readFile(path.join(dir, TRAIN_STATE_JSON), 'utf8');
+    bin = await fs.readFile(path.join(dir, TRAIN_STATE_BIN));
+  } catch (e) {
+    throw new Error(`--resume ${dir}: no training state (${TRAIN_STATE_JSON}, ${TRAIN_STATE_BIN}): ${(e as Error).message}`);
+  }
+  const state = decodeTrainerState(json, bin, dir);
+  if (state.iteration !== done) throw new Error(`${dir}: ${TRAIN_STATE_JSON} is at iteration ${state.iteration}, config.json at ${done}; the folder is inconsistent`);
+  return { student: await load(dir), state };
+}
+
+/** A trainer's state as the two files of a save (written inside its crash-safe folder before config.json). */
+export function stateFiles(t: Resumable): ExtraFile[] {
+  const enc = encodeTrainerState(t.exportState());
+  return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
 }
 
 /** `--policy`: the registered families. */

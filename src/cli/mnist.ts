@@ -21,10 +21,14 @@ import {
   ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
 import type { BaselineStats } from '../runtime/baselines.js';
+import type { Resumable, TrainerState } from '../runtime/train-state.js';
 import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
-import { BACKEND, drawWith, fidelityTeacherDir, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, SEED, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import {
+  BACKEND, checkResume, drawWith, fidelityTeacherDir, givenOptions, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, SEED, sizeOf,
+  stateFiles, studentPolicyOf, trainLoop,
+} from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
 import { baselineConfigOf, checkMethodOptions, DEFAULT_CLASSIFIER_DIR, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 import { headWidth, policyFamily } from '../engine/families.js';
@@ -73,12 +77,15 @@ export const DISTILL_MNIST_OPTS = distillOpts('images');
 
 export async function distillMnistCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_MNIST_OPTS);
-  if (o.resume !== undefined) throw new UsageError('--resume: resuming an MNIST run is not supported yet (2D runs only); start it again with the --iters you want');
   const method = checkMethodOptions(o, givenOptions(argv), 'images');
   const baseline = method === 'piflow' ? null : baselineConfigOf(method, o);
   const mark = baselineOf((await readConfigJson(String(o.teacher)))?.meta);
   if (mark) throw notATeacher(String(o.teacher), mark);
   const tcfg = await imageCfgOf(String(o.teacher));
+  // the run's definition (meta.options; the dataset is mnist whether --dataset was given or not) and --resume's checks, before any work
+  const options = runOptionsOf(o, DISTILL_MNIST_OPTS, { dataset: 'mnist' });
+  const resumeDir = o.resume === undefined ? null : String(o.resume);
+  const start = resumeDir === null ? 0 : await checkResume(resumeDir, o, options);
   const C = tcfg.channels;
   const pixels = tcfg.size * tcfg.size * C;
   if (baseline?.method === 'shortcut') {
@@ -102,33 +109,59 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
   const backend = await initNodeBackend(String(o.backend));
   const teacher = await loadImageNet(String(o.teacher), 'teacher');
   const command = `piflow distill ${argv.join(' ')}`;
-  let run: { label: string; step: () => Promise<BaselineStats>; student: ImageNet; meta: Record<string, unknown>; dispose: () => void };
-  if (baseline) {
-    // no data: the shortcut regresses onto the teacher's ODE, DMD matches the teacher's distribution
-    const d = baseline.method === 'shortcut' ? new ImageShortcutDistiller(teacher, baseline.cfg) : new ImageDmdDistiller(teacher, baseline.cfg);
-    run = {
-      label: METHOD_TITLES[baseline.method], step: () => d.step(), student: d.student, dispose: () => d.dispose(),
-      meta: { dataset: 'mnist', teacher: String(o.teacher), backend, method: baseline.method, nfe: baseline.nfe, [baseline.method]: baseline.cfg, command },
-    };
-  } else {
-    const data = await mnistSource();
-    const cfg = distillConfigOf(o, 'images');
-    let d: ImageDistiller;
+  let resumed: { student: LoadedImageNet; state: TrainerState } | undefined;
+  if (resumeDir !== null) {
     try {
-      d = new ImageDistiller(teacher, data, cfg);
+      resumed = await loadResume(resumeDir, start, (d) => loadImageNet(d));
     } catch (e) {
       teacher.dispose();
-      throw new UsageError((e as Error).message);
+      throw e;
     }
-    run = {
-      label: `π-ID ${cfg.policy}`, step: () => d.step(), student: d.student, dispose: () => d.dispose(),
-      meta: { dataset: 'mnist', teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), command },
-    };
+  }
+  let run: { label: string; step: () => Promise<BaselineStats>; student: ImageNet; meta: Record<string, unknown>; trainer: Resumable; dispose: () => void };
+  try {
+    if (baseline) {
+      // no data: the shortcut regresses onto the teacher's ODE, DMD matches the teacher's distribution
+      const d = baseline.method === 'shortcut'
+        ? new ImageShortcutDistiller(teacher, baseline.cfg, resumed?.student)
+        : new ImageDmdDistiller(teacher, baseline.cfg, resumed?.student);
+      run = {
+        label: METHOD_TITLES[baseline.method], step: () => d.step(), student: d.student, trainer: d, dispose: () => d.dispose(),
+        meta: { dataset: 'mnist', teacher: String(o.teacher), backend, method: baseline.method, nfe: baseline.nfe, [baseline.method]: baseline.cfg, options, command },
+      };
+    } else {
+      const data = await mnistSource();
+      const cfg = distillConfigOf(o, 'images');
+      let d: ImageDistiller;
+      try {
+        d = new ImageDistiller(teacher, data, cfg, resumed?.student);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      run = {
+        label: `π-ID ${cfg.policy}`, step: () => d.step(), student: d.student, trainer: d, dispose: () => d.dispose(),
+        meta: { dataset: 'mnist', teacher: String(o.teacher), backend, piid: cfg, policy: policyConfigOf(cfg), options, command },
+      };
+    }
+  } catch (e) {
+    resumed?.student.dispose();
+    teacher.dispose();
+    throw e;
+  }
+  if (resumed) {
+    try {
+      run.trainer.importState(resumed.state);
+    } catch (e) {
+      run.dispose();
+      run.student.dispose();
+      teacher.dispose();
+      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
+    }
   }
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
-    saveImageNet(run.student, out, { ...run.meta, itersDone: done }),
-  );
-  console.log(JSON.stringify({ out, method, iters: o.iters, seconds: +secs.toFixed(1), backend }));
+    saveImageNet(run.student, out, { ...run.meta, itersDone: done }, stateFiles(run.trainer)),
+  start);
+  console.log(JSON.stringify({ out, method, iters: o.iters, ...(resumeDir !== null ? { resumedFrom: start } : {}), seconds: +secs.toFixed(1), backend }));
   run.dispose();
   run.student.dispose();
   teacher.dispose();

@@ -121,7 +121,7 @@ export function distillOpts(layout: Layout): OptSpecs {
     seed: SEED,
     out: { type: 'string', help: 'output directory: new, empty, or a student made by piflow (never the teacher)' },
     'save-every': { type: 'int', default: d.saveEvery, min: 0, max: BIG, help: 'checkpoint every N iterations (0: only at the end)' },
-    resume: { type: 'string', optional: true, help: points ? 'continue the run saved in this student folder exactly (its train-state); --iters is the total; the other options must match its run' : 'resume (2D runs only for now)' },
+    resume: { type: 'string', optional: true, help: 'continue the run saved in this student folder exactly (its train-state); --iters is the total; the other options must match its run' },
     backend: BACKEND,
   };
 }

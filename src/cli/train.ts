@@ -2,16 +2,14 @@
  * The 2D side of `piflow train-teacher`, `distill` (π-ID and the shortcut / DMD baselines), `sample`,
  * `evaluate` (commands.ts routes here; MNIST runs go to mnist.ts). The options come from options.ts.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { initNodeBackend } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { DATASETS_2D, sample2d, toCsv2d } from '../data/toy2d.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { policyFamily } from '../engine/families.js';
-import { loadToyNet, saveToyNet, type ExtraFile } from '../models/io-node.js';
+import { loadToyNet, saveToyNet } from '../models/io-node.js';
 import type { LoadedToyNet } from '../models/artifacts.js';
-import { decodeTrainerState, encodeTrainerState, Resumable, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type TrainerState } from '../runtime/train-state.js';
+import type { Resumable, TrainerState } from '../runtime/train-state.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import { modeCoverage, precision } from '../metrics/modes.js';
 import { meanPairDistance } from '../metrics/fidelity.js';
@@ -20,7 +18,10 @@ import { DmdDistiller, ShortcutDistiller, type BaselineStats } from '../runtime/
 import { parseArgs, ParsedOpts, UsageError } from './args.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
-import { drawWith, fidelityTeacherDir, givenOptions, kindOf, nfeOf, notATeacher, SampledModel, sizeOf, studentPolicyOf, trainLoop } from './common.js';
+import {
+  checkResume, drawWith, fidelityTeacherDir, givenOptions, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, sizeOf, stateFiles,
+  studentPolicyOf, trainLoop,
+} from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
 import { baselineConfigOf, checkMethodOptions, distillConfigOf, distillOpts, evaluateOpts, sampleOpts, trainTeacherOpts } from './options.js';
 
@@ -50,64 +51,6 @@ export async function trainTeacherCommand(argv: string[]): Promise<number> {
 
 export const DISTILL_OPTS = distillOpts('points');
 
-/** The options that are not part of a run's definition (a resumed run may change them). */
-const NOT_RUN_OPTIONS = new Set(['iters', 'out', 'save-every', 'backend', 'resume']);
-
-/** The options that define a distillation run, saved in meta.options (the teacher as an absolute path). */
-function runOptionsOf(o: ParsedOpts): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(DISTILL_OPTS)) {
-    if (NOT_RUN_OPTIONS.has(k)) continue;
-    out[k] = k === 'teacher' ? path.resolve(String(o[k])) : (o[k] ?? null);
-  }
-  return out;
-}
-
-/**
- * `--resume DIR`, before any work: DIR holds a student saved by a resumable run whose options match
- * these (the first that differs is named), and --iters goes beyond its iterations. Returns the saved
- * iteration count.
- */
-async function checkResume(dir: string, o: ParsedOpts): Promise<number> {
-  const file = await readConfigJson(dir);
-  if (!file) throw new UsageError(`--resume ${dir}: no student saved there (no readable config.json)`);
-  const saved = file.meta?.options as Record<string, unknown> | undefined;
-  const done = file.meta?.itersDone;
-  if (!saved || typeof saved !== 'object' || !Number.isInteger(done)) {
-    throw new UsageError(`--resume ${dir}: the model records no resumable run (meta.options, meta.itersDone); it was saved by another command or an older piflow`);
-  }
-  const cur = runOptionsOf(o);
-  for (const k of Object.keys(cur)) {
-    if (JSON.stringify(saved[k] ?? null) !== JSON.stringify(cur[k])) {
-      throw new UsageError(`--resume ${dir}: the run was saved with --${k} ${JSON.stringify(saved[k] ?? null)}, this command gives --${k} ${JSON.stringify(cur[k])}; pass the run's own options to continue it`);
-    }
-  }
-  if (Number(done) >= Number(o.iters)) {
-    throw new UsageError(`--iters ${o.iters}: the run in ${dir} has done ${done} iterations already; with --resume, --iters is the total, give more`);
-  }
-  return Number(done);
-}
-
-/** The saved student and training state of `--resume DIR`; a missing or corrupt state is a clear error. */
-async function loadResume(dir: string, done: number): Promise<{ student: LoadedToyNet; state: TrainerState }> {
-  let json: string, bin: Uint8Array;
-  try {
-    json = await fs.readFile(path.join(dir, TRAIN_STATE_JSON), 'utf8');
-    bin = await fs.readFile(path.join(dir, TRAIN_STATE_BIN));
-  } catch (e) {
-    throw new Error(`--resume ${dir}: no training state (${TRAIN_STATE_JSON}, ${TRAIN_STATE_BIN}): ${(e as Error).message}`);
-  }
-  const state = decodeTrainerState(json, bin, dir);
-  if (state.iteration !== done) throw new Error(`${dir}: ${TRAIN_STATE_JSON} is at iteration ${state.iteration}, config.json at ${done}; the folder is inconsistent`);
-  return { student: await loadToyNet(dir), state };
-}
-
-/** The training state as the two files of a save. */
-function stateFiles(t: Resumable): ExtraFile[] {
-  const enc = encodeTrainerState(t.exportState());
-  return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
-}
-
 export async function distillCommand(argv: string[]): Promise<number> {
   const { opts: o } = parseArgs(argv, DISTILL_OPTS);
   const method = checkMethodOptions(o, givenOptions(argv), 'points');
@@ -118,7 +61,8 @@ export async function distillCommand(argv: string[]): Promise<number> {
   if (mark) throw notATeacher(String(o.teacher), mark);
   const tcfg = tfile?.config ?? {};
   const resumeDir = o.resume === undefined ? null : String(o.resume);
-  const start = resumeDir === null ? 0 : await checkResume(resumeDir, o);
+  const options = runOptionsOf(o, DISTILL_OPTS);
+  const start = resumeDir === null ? 0 : await checkResume(resumeDir, o, options);
   const tw = Number.isInteger(tcfg.width) ? Number(tcfg.width) : 256;
   const td = Number.isInteger(tcfg.depth) ? Number(tcfg.depth) : 4;
   if (baseline?.method === 'shortcut') {
@@ -151,13 +95,12 @@ export async function distillCommand(argv: string[]): Promise<number> {
   let resumed: { student: LoadedToyNet; state: TrainerState } | undefined;
   if (resumeDir !== null) {
     try {
-      resumed = await loadResume(resumeDir, start);
+      resumed = await loadResume(resumeDir, start, (d) => loadToyNet(d));
     } catch (e) {
       teacher.dispose();
       throw e;
     }
   }
-  const options = runOptionsOf(o);
   let run: { label: string; step: () => Promise<BaselineStats>; student: ToyNet; meta: Record<string, unknown>; trainer: Resumable; dispose: () => void };
   try {
     if (baseline) {

@@ -1,10 +1,11 @@
 /** Save/load of an ImageNet in Node (same files as the 2D nets; see io-node.ts and image-artifacts.ts). */
-import { readArtifactsDir, writeArtifactsDir } from './io-node.js';
+import { readArtifactsDir, writeArtifactsDir, type ExtraFile } from './io-node.js';
 import { imageNetFromArtifacts, imageNetToArtifacts, isImageNetFile, type LoadedImageNet } from './image-artifacts.js';
 import type { ImageNet, UNetConfig } from './unet.js';
 
-export async function saveImageNet(net: ImageNet, dir: string, meta: Record<string, unknown> = {}): Promise<void> {
-  await writeArtifactsDir(dir, await imageNetToArtifacts(net, meta));
+/** Saves `net` crash-safe into `dir`; `extra` files (a training state) go into the same atomic folder, before config.json. */
+export async function saveImageNet(net: ImageNet, dir: string, meta: Record<string, unknown> = {}, extra?: ExtraFile[]): Promise<void> {
+  await writeArtifactsDir(dir, { ...(await imageNetToArtifacts(net, meta)), extra });
 }
 
 export async function loadImageNet(dir: string, expectKind?: UNetConfig['kind']): Promise<LoadedImageNet> {
