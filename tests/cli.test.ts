@@ -36,6 +36,26 @@ test('bad options: exit code 2, the option, the value and the range named, nothi
   assert.match(r.stderr, /unknown command 'frobnicate'/);
 });
 
+test('--help lists the command\'s options for its layout, exits 0 and runs nothing', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'never');
+  let r = runCli(['distill', '--teacher', dir, '--out', out, '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^usage: piflow distill \[options\] \(2D; with --dataset mnist: the MNIST options\)/);
+  assert.match(r.stdout, /--resume STRING {2}continue the run saved in this student folder exactly/);
+  assert.match(r.stdout, /--teacher STRING {2}teacher model directory \(required\)/);
+  r = runCli(['evaluate', '--dataset', 'mnist', '-h']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^usage: piflow evaluate \[options\] \(MNIST\)/);
+  assert.match(r.stdout, /--fidelity-steps INT/);
+  r = runCli(['evaluate', '--help']);
+  assert.doesNotMatch(r.stdout, /--fidelity-steps/, 'the 2D evaluate has no MNIST-only option');
+  r = runCli(['figures', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /--only STRING/);
+  assert.equal(existsSync(out), false, 'nothing written');
+});
+
 test('train → distill → sample → evaluate through the CLI; a malformed model dir is a clear error', () => {
   const dir = tmp();
   const teacher = path.join(dir, 'teacher');

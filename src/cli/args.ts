@@ -37,6 +37,8 @@ function describeRange(s: OptSpec): string {
  * `--` and not an option's value) is refused unless `allow.positional` is set; then they are returned apart.
  */
 export function parseArgs(argv: string[], specs: OptSpecs, allow: { positional?: boolean } = {}): { opts: ParsedOpts; positional: string[] } {
+  // `--help` / `-h` anywhere: the options, nothing run (main prints them with the command's name)
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested(optionLines(specs));
   const opts: ParsedOpts = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -94,10 +96,22 @@ function convert(name: string, raw: string, spec: OptSpec): number | string {
 }
 
 export function usage(command: string, specs: OptSpecs): string {
-  const lines = [`usage: piflow ${command} [options]`];
-  for (const [name, s] of Object.entries(specs)) {
+  return [`usage: piflow ${command} [options]`, ...optionLines(specs)].join('\n');
+}
+
+/** One line per option: name, value type, help, choices, default or "(required)". */
+export function optionLines(specs: OptSpecs): string[] {
+  return Object.entries(specs).map(([name, s]) => {
     const def = s.default !== undefined ? ` (default ${s.default})` : s.type === 'flag' || s.optional ? '' : ' (required)';
-    lines.push(`  --${name}${s.type === 'flag' ? '' : ' ' + s.type.toUpperCase()}  ${s.help}${s.choices ? ` [${s.choices.join('|')}]` : ''}${def}`);
+    return `  --${name}${s.type === 'flag' ? '' : ' ' + s.type.toUpperCase()}  ${s.help}${s.choices ? ` [${s.choices.join('|')}]` : ''}${def}`;
+  });
+}
+
+/** Thrown by parseArgs for `--help` / `-h`: `lines` are the command's options (exit 0, nothing done). */
+export class HelpRequested extends Error {
+  /** the model commands' layout, set by commands.ts: which options these are */
+  layout?: 'points' | 'images';
+  constructor(readonly lines: string[]) {
+    super('help requested');
   }
-  return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 /** `piflow <command>`: the command-line front end (Node; wasm backend by default). */
-import { UsageError } from './args.js';
+import { HelpRequested, UsageError } from './args.js';
 import { conformanceCommand } from './conformance.js';
 import { benchCommand } from './bench.js';
 import { describeDatasets } from '../../datasets/index.js';
@@ -7,7 +7,7 @@ import { distillCommand, evaluateCommand, sampleCommand, trainClassifierCommand,
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   'train-teacher': { run: trainTeacherCommand, help: 'train a flow-matching teacher (2D datasets, or --dataset mnist)' },
-  distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID (2D: or --method shortcut|dmd, the baselines)' },
+  distill: { run: distillCommand, help: 'distill a π-Flow student from a teacher by π-ID (or --method shortcut|dmd, the baselines; 2D and MNIST)' },
   sample: { run: sampleCommand, help: 'draw samples from a teacher or student (2D: CSV; MNIST: PNG grid + raw .f32)' },
   evaluate: { run: evaluateCommand, help: "sliced W1, precision, mode coverage and a student's fidelity to its teacher (2D); MNIST: classifier Fréchet distance and class diversity (JSON)" },
   'train-classifier': { run: trainClassifierCommand, help: 'train the MNIST classifier used by the image metrics' },
@@ -28,7 +28,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(msg);
     return command ? 0 : 2;
   }
-  return COMMANDS[command].run(rest);
+  try {
+    return await COMMANDS[command].run(rest);
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    const layout = e.layout === 'images' ? ' (MNIST)' : e.layout === 'points' ? ' (2D; with --dataset mnist: the MNIST options)' : '';
+    console.log([`usage: piflow ${command} [options]${layout}`, `  ${COMMANDS[command].help}`, 'options:', ...e.lines].join('\n'));
+    return 0;
+  }
 }
 
 main(process.argv.slice(2)).then(
