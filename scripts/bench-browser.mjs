@@ -3,7 +3,7 @@
  * `npm run bench:browser`: what a user feels in the browser, per backend, in headless Debian chromium.
  * Wall-clock figures live here (and in the README), never in tests.
  *
- *   node scripts/bench-browser.mjs [--backends wasm,webgpu] [--skip-ttq]
+ *   node scripts/bench-browser.mjs [--backends wasm,webgpu] [--skip-ttq] [--mnist-ttq]
  *
  * Per backend:
  * - frame gaps (requestAnimationFrame, ms: median, p99, max) while the worker trains a teacher
@@ -11,7 +11,10 @@
  *   at batch 512) and distills an MNIST student (6 iterations, batch 8, K = 4, data-free), with the
  *   iterations per second the worker reached meanwhile;
  * - time to quality: seconds from opening the π-Flow notebook (defaults) to a 2-NFE student within
- *   1.25x of the teacher's 128-step sliced W1 (scripts/time-to-quality.mjs).
+ *   1.25x of the teacher's 128-step sliced W1 (scripts/time-to-quality.mjs);
+ * - with --mnist-ttq, MNIST time to quality: seconds from opening the MNIST notebook (defaults) to a
+ *   student whose live Fréchet distance is within 1.5x of the teacher's 32-step Euler distance
+ *   (scripts/mnist-time-to-quality.mjs; minutes on one wasm thread).
  * webgpu and webgl run on SwiftShader here (no GPU): software figures, not GPU figures.
  * Prints a table, then one JSON line last. Expects the builds (npm run build && npx vite build).
  */
@@ -19,6 +22,7 @@ import os from 'node:os';
 import { startHarness } from '../dist/tests/browser/harness.js';
 import { frameGaps, READY, setField, tid, watchFrames } from '../dist/tests/browser/page-helpers.js';
 import { timeToQuality } from './time-to-quality.mjs';
+import { mnistTimeToQuality } from './mnist-time-to-quality.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -27,6 +31,7 @@ const opt = (name, def) => {
 };
 const backends = opt('backends', 'wasm').split(',');
 const skipTtq = args.includes('--skip-ttq');
+const mnistTtq = args.includes('--mnist-ttq');
 
 async function waitDone(p, timeout) {
   await p.waitForFunction(() => ['done', 'error'].includes(document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') ?? ''), null, { timeout });
@@ -77,6 +82,7 @@ for (const backend of backends) {
     res.distill2d = await gapsWhile(h, backend, 'notebooks/piflow-2d.html', '', [['iters', '60'], ['student-batch', '512']], 'distill-student', tid('teacher-path'));
     res.distillMnist = await gapsWhile(h, backend, 'notebooks/piflow-mnist.html', '', [['iters', '6'], ['student-batch', '8'], ['k', '4']], 'distill-student', tid('teacher-path'), (r) => r.page.selectOption(tid('data-free'), 'data-free'));
     if (!skipTtq) res.timeToQuality = await timeToQuality(h, backend);
+    if (mnistTtq) res.mnistTimeToQuality = await mnistTimeToQuality(h, backend);
     results[backend] = res;
   } finally {
     await h.close();
@@ -93,5 +99,7 @@ for (const [b, res] of Object.entries(results)) {
     console.log(`| ${b}${res.software ? ' (software)' : ''} | ${k} | ${g.itPerS} | ${g.frames} | ${g.gapP50} / ${g.gapP99} / ${g.gapMax} |`);
   }
   if (res.timeToQuality) console.log(`| ${b} | time to quality | ${res.timeToQuality.reached ? `${res.timeToQuality.seconds} s (iteration ${res.timeToQuality.iteration})` : 'not reached'} | | |`);
+  const m = res.mnistTimeToQuality;
+  if (m) console.log(`| ${b} | MNIST time to quality | ${m.reached ? `${m.seconds} s (iteration ${m.iteration}, FD ${m.fd} vs teacher ${m.teacherEuler32})` : `not reached (FD ${m.lastFd} vs teacher ${m.teacherEuler32})`} | | |`);
 }
 console.log(JSON.stringify({ machine: { cpus: os.cpus().length, cpu, node: process.version }, results }));
