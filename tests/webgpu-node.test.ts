@@ -125,3 +125,24 @@ test('fused rollouts on webgpu (GMFlow: one WGSL program) match the generic subs
     assert.equal(tf.memory().numTensors, before, `${name}: no tensors left`);
   }
 });
+
+test('AddN of more tensors than a shader may bind (gradients of a tensor used many times) sums right, no leaks', async () => {
+  const { webGpuAddNGroup } = await import('../src/engine/webgpu-addn.js');
+  const group = webGpuAddNGroup(tf.backend());
+  assert.ok(group >= 2 && group <= 64, `group ${group}`);
+  const n = 3 * group + 2; // three full groups and a remainder: two levels of partial sums
+  const before = tf.memory().numTensors;
+  const parts = Array.from({ length: n }, (_, i) => tf.tensor1d([i + 1, -(i + 1) / 2, 0.25 * i]));
+  const sum = tf.addN(parts);
+  const got = await sum.data();
+  const want = [n * (n + 1) / 2, -n * (n + 1) / 4, 0.25 * n * (n - 1) / 2];
+  got.forEach((v, j) => assert.ok(Math.abs(v - want[j]) <= 1e-4 * Math.abs(want[j]) + 1e-5, `component ${j}: ${v} vs ${want[j]}`));
+  tf.dispose([sum, ...parts]);
+  // autodiff: x used n times; d/dx sum_i (c_i x) = sum_i c_i is an AddN of n gradient terms
+  const x = tf.tensor1d([0.5, -1]);
+  const g = tf.grad((v: tf.Tensor) => tf.addN(Array.from({ length: n }, (_, i) => v.mul(i + 1))).sum())(x);
+  const gv = await g.data();
+  gv.forEach((v) => assert.ok(Math.abs(v - n * (n + 1) / 2) < 1e-3, `gradient ${v} vs ${n * (n + 1) / 2}`));
+  tf.dispose([x, g]);
+  assert.equal(tf.memory().numTensors, before, 'the partial sums are released');
+});

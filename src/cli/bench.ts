@@ -41,6 +41,27 @@ export const BENCH_OPTS: OptSpecs = {
   quick: { type: 'flag', help: 'smoke test: tiny networks and counts, 1 repeat, short timing windows' },
 };
 
+/**
+ * Counts the GPU compute dispatches `run` records on the webgpu backend (tfjs-backend-webgpu's
+ * `recordAndSubmit`, one per shader program: reshapes and other view kernels record none); null on the
+ * other backends.
+ */
+async function gpuDispatches<T>(run: () => Promise<T>): Promise<{ result: T; dispatches: number | null }> {
+  const be = tf.backend() as unknown as { recordAndSubmit?: (...a: unknown[]) => unknown };
+  if (tf.getBackend() !== 'webgpu' || typeof be.recordAndSubmit !== 'function') return { result: await run(), dispatches: null };
+  const orig = be.recordAndSubmit;
+  let n = 0;
+  be.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
+    n++;
+    return orig.apply(this, a);
+  };
+  try {
+    return { result: await run(), dispatches: n };
+  } finally {
+    be.recordAndSubmit = orig;
+  }
+}
+
 /** Sampling counts (WORKLOAD §9 says 65,536; samples/s is per sample, and the cpu backend runs Euler-32
  * at ~50 samples/s, so it gets far fewer). */
 const DEFAULT_SAMPLES: Record<string, number> = { wasm: 8192, cpu: 512 };
@@ -245,9 +266,9 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     const before = tf.memory().numTensors;
     const tProf0 = performance.now();
     const piidPrograms0 = fusedStats.programs;
-    const prof = await tf.profile(async () => {
+    const { result: prof, dispatches: piidGpu } = await gpuDispatches(() => tf.profile(async () => {
       await distiller.step();
-    });
+    }));
     const piidPrograms = fusedStats.programs - piidPrograms0;
     const tProf = (performance.now() - tProf0) / 1000;
     const piidKernels = prof.kernels.length; // tf.profile reuses its result object: read it now
@@ -258,7 +279,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       leaked = true;
       log(`  LEAK: the profiled π-ID iteration left ${tf.memory().numTensors - before} tensors`);
     }
-    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs${piidGpu !== null ? ` (GPU dispatches ${piidGpu})` : ''}; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
 
     // ---- dispatches of one no-gradient rollout segment: a GMFlow policy of the workload's shape
     // (B, K, C = 2) from σ = 1 over one of the nfe segments (totalSubsteps / nfe substeps); tfjs kernels
@@ -276,18 +297,18 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       tf.dispose([out.means, out.logweights, out.logstds]);
       const programs0 = fusedStats.programs;
       let substeps = 0;
-      const p = await tf.profile(async () => {
+      const { result: p, dispatches: gpu } = await gpuDispatches(() => tf.profile(async () => {
         const r = policyRollout(policy, x, sigma, fillTimes(B, 1), fillTimes(B, 1 - 1 / w.nfe), w.totalSubsteps, 1);
         substeps = r.numEvals;
         await r.xTEnd.data();
         r.xTEnd.dispose();
-      });
+      }));
       const programs = fusedStats.programs - programs0;
       policy.dispose();
       x.dispose();
-      return { kernels: p.kernels.length, programs, substeps };
+      return { kernels: p.kernels.length, names: p.kernels.map((k) => k.name), programs, substeps, gpu };
     })();
-    log(`  rollout segment (GMFlow K=${w.k}, ${seg.substeps} substeps, batch ${w.batch}): ${seg.kernels} kernels + ${seg.programs} fused programs`);
+    log(`  rollout segment (GMFlow K=${w.k}, ${seg.substeps} substeps, batch ${w.batch}): ${seg.kernels} kernels (${seg.names.join(', ')}) + ${seg.programs} fused programs${seg.gpu !== null ? `; GPU dispatches ${seg.gpu}` : ''}`);
 
     const tp = await timeRepeats(piidStep, repeats, minTime, {
       warmup: slow ? 0 : 1, estimate: tProf, onTimedStart: () => Object.assign(phase, { targets: 0, teacher: 0, iters: 0, evals: 0 }),
@@ -345,7 +366,8 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       training: fusedTraining() ? 'fused' : 'generic',
       piid_kernels_per_iter: piidKernels,
       piid_fused_programs_per_iter: piidPrograms,
-      rollout_segment: { kernels: seg.kernels, fused_programs: seg.programs, dispatches: seg.kernels + seg.programs, substeps: seg.substeps },
+      rollout_segment: { kernels: seg.kernels, fused_programs: seg.programs, dispatches: seg.kernels + seg.programs, gpu_dispatches: seg.gpu, substeps: seg.substeps },
+      piid_gpu_dispatches_per_iter: piidGpu,
       piid_kernel_top: Object.fromEntries(top),
       piid_policy_evals_per_iter: r3(evalsPerIter),
       piid_ms_per_iter: r3(iterMs),

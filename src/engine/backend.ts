@@ -12,6 +12,7 @@ import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './was
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { installNodeWebGpu } from './webgpu-node.js';
+import { installWebGpuAddNGroups } from './webgpu-addn.js';
 
 export type NodeBackend = 'wasm' | 'cpu' | 'webgpu';
 export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu', 'webgpu'];
@@ -45,5 +46,6 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
     installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
+  if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
   return tf.getBackend();
 }

@@ -39,6 +39,7 @@ import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
+import { installWebGpuAddNGroups } from '../engine/webgpu-addn.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
 export { BACKEND_ORDER, candidateOrder, describeBackend, isBackendName, parseBackendParam } from './backend-param.js';
@@ -162,6 +163,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     installWasmFastTranspose();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
+  if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
   watchForLoss(name);
   return null;
 }
