@@ -1,5 +1,5 @@
 /**
- * Exact resume in the labs (issue 12): a student saved while distilling carries its distiller's
+ * Exact resume in the labs (issue 12; the 2D lab and, with tiny U-Nets, the MNIST lab): a student saved while distilling carries its distiller's
  * training state (train-state.json / .bin as extra files of the artifacts, through browser storage and
  * downloads in userDefinedMetadata), so distill k, save, load, distill N − k ends at the weights of
  * distill N, bit for bit; the same through a worker checkpoint (snapshot → restore), even one taken
@@ -13,8 +13,11 @@ import { useBackend } from './helpers.js';
 import { Lab } from '../src/runtime/lab.js';
 import { trainableVars } from '../src/runtime/toy.js';
 import { setFusedTraining } from '../src/engine/fused.js';
-import { fromModelArtifacts, toModelArtifacts, TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../src/models/io-handlers.js';
+import { fromModelArtifacts, toModelArtifacts, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type NetArtifacts } from '../src/models/io-handlers.js';
 import type { ToyNetArtifacts } from '../src/models/artifacts.js';
+import { loadMnist } from '../src/data/mnist-node.js';
+import { MnistLab } from '../src/runtime/mnist-lab.js';
+import { imageTrainableVars } from '../src/runtime/mnist.js';
 
 before(() => useBackend('wasm'));
 
@@ -51,9 +54,9 @@ function assertSameWeights(got: Float32Array[], want: Float32Array[], what: stri
 }
 
 /** The artifacts as browser storage or a download carry them (tfjs ModelArtifacts, metadata through JSON). */
-function throughBrowserFormat(art: ToyNetArtifacts): ToyNetArtifacts {
+function throughBrowserFormat<A extends NetArtifacts<unknown>>(art: A): A {
   const m = toModelArtifacts(art);
-  return fromModelArtifacts({ ...m, userDefinedMetadata: JSON.parse(JSON.stringify(m.userDefinedMetadata)) });
+  return fromModelArtifacts({ ...m, userDefinedMetadata: JSON.parse(JSON.stringify(m.userDefinedMetadata)) }) as A;
 }
 
 async function straight(): Promise<Float32Array[]> {
@@ -252,4 +255,51 @@ test('lab: saveStudent without a distiller (a shipped student) carries no state;
   }
   assert.equal(tf.memory().numTensors, n0, 'save, load and restore leak no tensors');
   lab.dispose();
+});
+
+test('MNIST lab (tiny U-Nets): distill k, save, load in a fresh lab, distill N − k == distill N, bit for bit; and through a checkpoint', async () => {
+  const test10k = await loadMnist('test');
+  const tlab = new MnistLab();
+  tlab.setTestData(test10k);
+  tlab.newTeacher({ size: 'tiny', lr: 2e-3, batch: 4, steps: 2, seed: 0, ema: 0 });
+  await tlab.trainTeacher();
+  const teacher = await tlab.saveTeacher();
+  tlab.dispose();
+  const fresh = async () => {
+    const lab = new MnistLab();
+    lab.setTestData(test10k);
+    await lab.loadTeacher(teacher, 'teacher');
+    return lab;
+  };
+  const cfg = { policy: 'gmflow' as const, k: 2, batch: 2, totalSubsteps: 8, nfe: 2, seed: 1, numDecayIters: 3 };
+  const imageWeights = (lab: MnistLab) => imageTrainableVars(lab.student!).map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  const MN = 3, MK = 1;
+  const a = await fresh();
+  a.newStudent(cfg);
+  await a.distill(MN);
+  const want = imageWeights(a);
+  a.dispose();
+
+  const n0 = tf.memory().numTensors;
+  const b = await fresh();
+  b.newStudent(cfg);
+  await b.distill(MK);
+  const art = await b.saveStudent();
+  const snap = await b.snapshot();
+  const atK = imageWeights(b);
+  b.dispose();
+  assert.ok(art.extra?.some((f) => f.name === TRAIN_STATE_BIN));
+  const c = await fresh();
+  assert.match(await c.loadStudent(throughBrowserFormat(art), 'saved'), /exactly from iteration 1/);
+  await c.distill(MN - MK);
+  assertSameWeights(imageWeights(c), want, 'MNIST lab, saved student');
+  c.dispose();
+  const d = new MnistLab();
+  d.setTestData(test10k);
+  assert.deepEqual(await d.restore(snap), ['teacher', 'student']);
+  await d.distill(MN - MK);
+  assertSameWeights(imageWeights(d), want, 'MNIST lab, checkpoint');
+  d.dispose();
+  assert.notDeepEqual(atK, want);
+  assert.equal(tf.memory().numTensors, n0, 'the MNIST lab leaks no tensors');
 });

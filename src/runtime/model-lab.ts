@@ -2,7 +2,9 @@
  * What the 2D lab (lab.ts) and the MNIST lab (mnist-lab.ts) share: one loop at a time with pause /
  * resume / stop, throttled progress, every loss and periodic metrics (LoopRunner); and the teacher /
  * student bookkeeping (ModelLab): training and distillation loops, loading a student (validated, and
- * resumable when it carries its π-ID settings), saving it, checkpoints of both models, disposal.
+ * resumable when it carries its π-ID settings: exactly when it also carries its distiller's training
+ * state, train-state.ts), saving it (with that state while it distills), checkpoints of both models,
+ * disposal.
  * A failed step (NaN/∞) stops the loop with an error and leaves the models as they were.
  */
 import { check } from '../engine/tensors.js';
