@@ -37,6 +37,8 @@ export interface LabStatus {
   student: MlpConfig | null;
   studentPolicy: StudentPolicyConfig | null;
   studentIteration: number;
+  /** a student with its π-ID run (settings, and since issue 12 its optimizer and stream): Distill can resume it */
+  canDistill: boolean;
   running: 'idle' | 'teacher' | 'student';
   paused: boolean;
 }
