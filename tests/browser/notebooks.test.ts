@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
+import { runCli } from '../helpers.js';
 import { assertClean, assertInspectorLegendClear, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
@@ -485,6 +486,21 @@ describe('notebooks on wasm', () => {
       const [download] = await Promise.all([r.page.waitForEvent('download'), r.page.click(tid('student-download'))]);
       const json = JSON.parse(readFileSync(await download.path(), 'utf8'));
       assert.deepEqual(json.userDefinedMetadata.piflowExtra.map((e: { name: string }) => e.name).sort(), ['train-state.bin', 'train-state.json']);
+      // a CLI run's folder, uploaded with its train-state.json + train-state.bin, resumes exactly too
+      const out = path.join(mkdtempSync(path.join(tmpdir(), 'piflow-cli-run-')), 'student');
+      const cli = runCli(['distill', '--teacher', 'static/pretrained/checkerboard', '--policy', 'gmflow', '--k', '8', '--nfe', '2', '--iters', '3', '--batch', '64', '--out', out]);
+      assert.equal(cli.code, 0, cli.stderr);
+      const files = ['model.json', 'weights.bin', 'config.json', 'train-state.json', 'train-state.bin'].map((f) => path.join(out, f));
+      await r.page.setInputFiles(tid('student-upload-input'), files);
+      assert.match(await ioMessage(/Loaded the student from model|failed/), /Loaded the student from model\.json \+ .*train-state\.bin\. π-ID goes on exactly from iteration 3 \(its optimizer and random stream restored\)\./);
+      await distill('run', '2', 5);
+      // without its state the same folder goes on from the iteration only, and says so
+      await r.page.setInputFiles(tid('student-upload-input'), files.slice(0, 3));
+      assert.match(await ioMessage(/Loaded the student from model\.json \+ weights\.bin \+ config\.json\./), /π-ID goes on from iteration 3 \(the schedule\); this save has no training state/);
+      // half a state is refused; the student stays
+      await r.page.setInputFiles(tid('student-upload-input'), files.slice(0, 4));
+      assert.match(await ioMessage(/failed/), /Upload failed: train-state\.json: choose train-state\.json and train-state\.bin together \(or neither\)/);
+      assert.equal(await iteration(), 3);
       assertClean(r, 'piflow-2d resume');
     } finally {
       await r.close();
