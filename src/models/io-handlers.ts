@@ -143,7 +143,7 @@ export async function readModelFiles(files: FileList | File[]): Promise<{ art: N
   const jsons = list.filter((f) => f.name.endsWith('.json'));
   const bins = list.filter((f) => !f.name.endsWith('.json'));
   const expected = 'choose a downloaded model (<name>.json and <name>.weights.bin together) or the CLI\'s model.json, weights.bin and config.json';
-  if (jsons.length === 0) throw new Error(`no .json file among ${list.map((f) => f.name).join(', ')}: ${expected}`);
+  if (jsons.length === 0) throw new Error(`no model .json file among ${all.map((f) => f.name).join(', ')}: ${expected}`);
   // the model JSON is the one with a topology; a second JSON may be the CLI's config.json
   const parsed = await Promise.all(jsons.map(async (f) => ({ f, v: await parseJson(f) })));
   const models = parsed.filter((p) => 'modelTopology' in p.v);
