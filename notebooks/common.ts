@@ -110,12 +110,14 @@ export function syncUrl<S extends Schema>(schema: S, nb: Notebook, state: StateO
 export interface ModelIOClient<A extends NetArtifacts<unknown> = ToyNetArtifacts> {
   call: {
     saveToBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
-    loadFromBrowser(which: 'teacher' | 'student', key: string): Promise<void>;
+    /** a student's: how distillation goes on from it (loadStudent's note) */
+    loadFromBrowser(which: 'teacher' | 'student', key: string): Promise<string>;
     // the artifacts are checked in the worker (toyNetFromArtifacts / imageNetFromArtifacts)
     saveTeacher(): Promise<A>;
     saveStudent(): Promise<A>;
     loadTeacher(art: A, name: string): Promise<void>;
-    loadStudent(art: A, name: string): Promise<void>;
+    /** how distillation goes on from the loaded student (exactly, from its iteration only, or '') */
+    loadStudent(art: A, name: string): Promise<string>;
   };
 }
 
@@ -141,15 +143,16 @@ export function modelIO<A extends NetArtifacts<unknown>>(
     }
   };
   const save = () => (which === 'teacher' ? client.call.saveTeacher() : client.call.saveStudent());
-  const load = (a: A, n: string) => (which === 'teacher' ? client.call.loadTeacher(a, n) : client.call.loadStudent(a, n));
+  const load = async (a: A, n: string): Promise<string> => (which === 'teacher' ? (await client.call.loadTeacher(a, n), '') : client.call.loadStudent(a, n));
+  const withNote = (text: string, note: string) => (note ? `${text} ${note}` : text);
   input.addEventListener('change', run('Upload', async () => {
     const files = Array.from(input.files ?? []);
     input.value = '';
     const { readModelFiles } = await import('../src/models/io-handlers.js');
     const { art, name } = await readModelFiles(files);
-    await load(art as A, name); // validated in the worker (toyNetFromArtifacts / imageNetFromArtifacts)
+    const note = await load(art as A, name); // validated in the worker (toyNetFromArtifacts / imageNetFromArtifacts)
     opts.onLoaded();
-    return `Loaded the ${which} from ${name}.`;
+    return withNote(`Loaded the ${which} from ${name}.`, note);
   }));
   mount.append(
     button('Save in browser', `${which}-save-browser`, run('Save', async () => {
@@ -157,9 +160,9 @@ export function modelIO<A extends NetArtifacts<unknown>>(
       return `Saved the ${which} in this browser (${opts.storageKey()}).`;
     })),
     button('Load from browser', `${which}-load-browser`, run('Load', async () => {
-      await client.call.loadFromBrowser(which, opts.storageKey());
+      const note = await client.call.loadFromBrowser(which, opts.storageKey());
       opts.onLoaded();
-      return `Loaded the ${which} saved in this browser.`;
+      return withNote(`Loaded the ${which} saved in this browser.`, note);
     })),
     button('Download', `${which}-download`, run('Download', async () => {
       const art = await save();

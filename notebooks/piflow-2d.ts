@@ -236,6 +236,7 @@ nb.cell('distillPlan', ['lab', 'distillFrom', 'studentVersion', 'shippedStudent'
   if (st.running !== 'idle') return;
   const had = studentLabel(st);
   if (from === 'student') planNote(had ? `Distill continues the ${had}, from its own weights.` : 'There is no student to continue: Distill needs “Start from: the teacher”.', had ? 'note' : 'error');
+  else if (from === 'run') planNote(st.canDistill ? `Distill resumes the π-ID run of the ${had}, from iteration ${st.studentIteration} (its own settings; these do not apply).` : `There is no π-ID run to resume${had ? ` (the ${had} was saved without its π-ID settings)` : ''}: choose another “Start from”.`, st.canDistill ? 'note' : 'error');
   else planNote(had ? `Distill replaces the ${had}, by a fresh copy of the teacher.` : 'Distill starts from a fresh copy of the teacher.');
 });
 
@@ -253,7 +254,11 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     prepare: async () => {
       const had = studentLabel(await lab.call.status());
       startNote('');
-      if (value('distillFrom') === 'student') {
+      if (value('distillFrom') === 'run') {
+        const st = await lab.call.status();
+        if (!st.canDistill) throw new Error('There is no π-ID run to resume: choose another “Start from”.');
+        startNote(`Resuming the π-ID run of the ${had}, at iteration ${st.studentIteration} (its own settings, optimizer and random stream).`);
+      } else if (value('distillFrom') === 'student') {
         if (!had) throw new Error('There is no student to continue: choose “Start from: the teacher”.');
         await lab.call.continueStudent(distillConfig());
         startNote(`Continuing the ${had}, with these settings (its own weights, a fresh optimizer, iterations counted from 0).`);

@@ -261,7 +261,11 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
       const st = await lab.call.status();
       const had = st.student && st.studentPolicy ? studentName(st.student, st.studentPolicy) : '';
       originNote('');
-      if (value('distillFrom') === 'student') {
+      if (value('distillFrom') === 'run') {
+        if (!st.canDistill) throw new Error('There is no π-ID run to resume: choose another “Start from”.');
+        studentShipped = false;
+        originNote(`Resuming the π-ID run of the ${had}, at iteration ${st.studentIteration} (its own settings, optimizer and random stream).`);
+      } else if (value('distillFrom') === 'student') {
         if (!had) throw new Error('There is no loaded student to continue: choose “Start from: the teacher”.');
         await lab.call.continueStudent(distillConfig());
         studentShipped = false;

@@ -74,12 +74,15 @@ export function studentSchema(d: StudentDefaults) {
 export const temperatureProp = (label: string) =>
   num(1, { min: 0.05, max: 1 }, 'temperature', { label, testid: 'temperature', step: 0.05, help: "GMFlow sampling temperature: scales the spread of the policy's Gaussians (1: as distilled)" });
 
-/** What Distill trains: a fresh copy of the teacher, or the student already there (shipped, distilled or loaded), continued (2D and MNIST). */
+/**
+ * What Distill trains: a fresh copy of the teacher, the student already there (shipped, distilled or
+ * loaded) continued with these settings, or that student's own π-ID run resumed where it was (2D and MNIST).
+ */
 export const distillFromProp = () =>
-  oneOf(['teacher', 'student'] as const, 'teacher', 'π-ID starts from', {
+  oneOf(['teacher', 'student', 'run'] as const, 'teacher', 'π-ID starts from', {
     label: 'Start from', testid: 'distill-from',
-    help: 'what Distill trains: a fresh copy of the teacher (the default: the student learns from scratch and the loaded one is replaced), or the loaded student itself, continued with these settings (same policy and K or N; a fresh optimizer)',
-    options: { teacher: 'the teacher (fresh copy)', student: 'the loaded student (continue it)' },
+    help: 'what Distill trains: a fresh copy of the teacher (the default: the student learns from scratch and the loaded one is replaced); the loaded student itself, continued with these settings (same policy and K or N; a fresh optimizer, iterations from 0); or the student\'s own π-ID run resumed where it was saved or stopped (its saved settings, iteration, optimizer and random stream: exactly the uninterrupted run; a save without its training state resumes from its iteration with a fresh optimizer)',
+    options: { teacher: 'the teacher (fresh copy)', student: 'the loaded student (continue it)', run: 'the student\'s run (resume it)' },
   });
 
 /** The π-Flow 2D notebook. */

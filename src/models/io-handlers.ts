@@ -8,14 +8,69 @@
  */
 import { io } from '@tensorflow/tfjs-core';
 
+/** The training state's two files (runtime/train-state.ts writes them; named here for the browser-side IO). */
+export const TRAIN_STATE_JSON = 'train-state.json';
+export const TRAIN_STATE_BIN = 'train-state.bin';
+
+/** A further file of a save beside the model's three (a trainer's state: train-state.json / .bin). */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array | string;
+}
+
 /** Any net's three artifacts (2D or image), as the lab, the CLI and the handlers pass them around. */
 export interface NetArtifacts<F = unknown> {
   modelJson: io.ModelJSON;
   weights: ArrayBuffer;
   file: F;
+  /** further files (a student saved while distilling: its training state); absent in older saves */
+  extra?: ExtraFile[];
 }
 
-/** The artifacts as tfjs `ModelArtifacts` for a save handler; {config, meta} in userDefinedMetadata.piflow. */
+/** The extra files of a save, as the one that holds them (`name`) or undefined. */
+export function extraFile(art: { extra?: ExtraFile[] }, name: string): ExtraFile | undefined {
+  return art.extra?.find((f) => f.name === name);
+}
+
+function toBase64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(text: string, what: string): Uint8Array {
+  let s: string;
+  try {
+    s = atob(text);
+  } catch {
+    throw new Error(`${what}: not base64 (the saved model is corrupt)`);
+  }
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** The extra files as JSON for userDefinedMetadata.piflowExtra (binary as base64). */
+function encodeExtra(extra: ExtraFile[]): { name: string; text?: string; base64?: string }[] {
+  return extra.map((f) => (typeof f.data === 'string' ? { name: f.name, text: f.data } : { name: f.name, base64: toBase64(f.data) }));
+}
+
+function decodeExtra(v: unknown): ExtraFile[] | undefined {
+  if (v === undefined) return undefined;
+  const bad = 'userDefinedMetadata.piflowExtra: expected a list of {name, text | base64} (the saved model is corrupt)';
+  if (!Array.isArray(v)) throw new Error(bad);
+  return v.map((e: { name?: unknown; text?: unknown; base64?: unknown } | null) => {
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string') throw new Error(bad);
+    if (typeof e.text === 'string') return { name: e.name, data: e.text };
+    if (typeof e.base64 === 'string') return { name: e.name, data: fromBase64(e.base64, `userDefinedMetadata.piflowExtra '${e.name}'`) };
+    throw new Error(bad);
+  });
+}
+
+/**
+ * The artifacts as tfjs `ModelArtifacts` for a save handler; {config, meta} in userDefinedMetadata.piflow,
+ * any extra files (a training state) in userDefinedMetadata.piflowExtra.
+ */
 export function toModelArtifacts(art: NetArtifacts): io.ModelArtifacts {
   return {
     modelTopology: art.modelJson.modelTopology,
@@ -24,16 +79,20 @@ export function toModelArtifacts(art: NetArtifacts): io.ModelArtifacts {
     format: art.modelJson.format,
     generatedBy: art.modelJson.generatedBy,
     convertedBy: art.modelJson.convertedBy ?? null,
-    userDefinedMetadata: { piflow: art.file as object },
+    userDefinedMetadata: { piflow: art.file as object, ...(art.extra?.length ? { piflowExtra: encodeExtra(art.extra) } : {}) },
   };
 }
 
 /**
  * The inverse, for what a load handler gave. `file` is a {config, meta} from elsewhere (the CLI's
- * config.json); without it, the one carried in userDefinedMetadata.piflow.
+ * config.json); without it, the one carried in userDefinedMetadata.piflow. `extra`: files from
+ * elsewhere (the CLI's train-state.*); without them, those in userDefinedMetadata.piflowExtra
+ * (malformed ones are a clear error).
  */
-export function fromModelArtifacts<F = unknown>(m: io.ModelArtifacts, file?: unknown): NetArtifacts<F> {
+export function fromModelArtifacts<F = unknown>(m: io.ModelArtifacts, file?: unknown, extra?: ExtraFile[]): NetArtifacts<F> {
   const weights = m.weightData === undefined ? new ArrayBuffer(0) : io.CompositeArrayBuffer.join(m.weightData);
+  const meta = m.userDefinedMetadata as { piflow?: unknown; piflowExtra?: unknown } | undefined;
+  const files = extra ?? decodeExtra(meta?.piflowExtra);
   return {
     modelJson: {
       modelTopology: m.modelTopology as object,
@@ -43,7 +102,8 @@ export function fromModelArtifacts<F = unknown>(m: io.ModelArtifacts, file?: unk
       weightsManifest: [{ paths: ['weights.bin'], weights: m.weightSpecs ?? [] }],
     },
     weights,
-    file: (file ?? (m.userDefinedMetadata as { piflow?: unknown } | undefined)?.piflow) as F,
+    file: (file ?? meta?.piflow) as F,
+    ...(files?.length ? { extra: files } : {}),
   };
 }
 
@@ -75,12 +135,15 @@ async function parseJson(f: File): Promise<Record<string, unknown>> {
  * file and what was expected; nothing is loaded into a model here.
  */
 export async function readModelFiles(files: FileList | File[]): Promise<{ art: NetArtifacts; name: string }> {
-  const list = Array.from(files);
-  if (list.length === 0) throw new Error('no file chosen');
+  const all = Array.from(files);
+  if (all.length === 0) throw new Error('no file chosen');
+  // the CLI's training state of a resumable run (train-state.json + train-state.bin) rides along as extra files
+  const stateFiles = all.filter((f) => f.name === TRAIN_STATE_JSON || f.name === TRAIN_STATE_BIN);
+  const list = all.filter((f) => !stateFiles.includes(f));
   const jsons = list.filter((f) => f.name.endsWith('.json'));
   const bins = list.filter((f) => !f.name.endsWith('.json'));
   const expected = 'choose a downloaded model (<name>.json and <name>.weights.bin together) or the CLI\'s model.json, weights.bin and config.json';
-  if (jsons.length === 0) throw new Error(`no .json file among ${list.map((f) => f.name).join(', ')}: ${expected}`);
+  if (jsons.length === 0) throw new Error(`no model .json file among ${all.map((f) => f.name).join(', ')}: ${expected}`);
   // the model JSON is the one with a topology; a second JSON may be the CLI's config.json
   const parsed = await Promise.all(jsons.map(async (f) => ({ f, v: await parseJson(f) })));
   const models = parsed.filter((p) => 'modelTopology' in p.v);
@@ -104,8 +167,18 @@ export async function readModelFiles(files: FileList | File[]): Promise<{ art: N
   } catch (e) {
     throw new Error(`${model.f.name}: ${(e as Error).message}`);
   }
-  const name = list.map((f) => f.name).join(' + ');
-  return { art: fromModelArtifacts(m, file), name };
+  let extra: ExtraFile[] | undefined;
+  if (stateFiles.length > 0) {
+    const json = stateFiles.find((f) => f.name === TRAIN_STATE_JSON), bin = stateFiles.find((f) => f.name === TRAIN_STATE_BIN);
+    if (!json || !bin) throw new Error(`${(json ?? bin)!.name}: choose ${TRAIN_STATE_JSON} and ${TRAIN_STATE_BIN} together (or neither)`);
+    extra = [{ name: TRAIN_STATE_BIN, data: new Uint8Array(await bin.arrayBuffer()) }, { name: TRAIN_STATE_JSON, data: await json.text() }];
+  }
+  const name = all.map((f) => f.name).join(' + ');
+  try {
+    return { art: fromModelArtifacts(m, file, extra), name };
+  } catch (e) {
+    throw new Error(`${model.f.name}: ${(e as Error).message}`);
+  }
 }
 
 /** Saves the model in this browser through tfjs's `indexeddb://key` handler. */
@@ -119,10 +192,16 @@ export async function saveToIndexedDb(art: NetArtifacts, key: string): Promise<v
 export async function loadFromIndexedDb(key: string): Promise<NetArtifacts> {
   const handlers = io.getLoadHandlers(`indexeddb://${key}`);
   if (handlers.length === 0 || !handlers[0].load) throw new Error('browser storage (IndexedDB) is not available here');
+  let m: io.ModelArtifacts;
   try {
-    return fromModelArtifacts(await handlers[0].load());
+    m = await handlers[0].load();
   } catch (e) {
     throw new Error(`nothing saved in this browser under '${key}' (${(e as Error).message})`);
+  }
+  try {
+    return fromModelArtifacts(m);
+  } catch (e) {
+    throw new Error(`browser storage '${key}': ${(e as Error).message}`);
   }
 }
 

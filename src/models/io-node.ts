@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { MlpConfig, ToyNet } from './mlp.js';
+import type { ExtraFile } from './io-handlers.js';
 import { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN, LoadedToyNet, toyNetFromArtifacts, toyNetToArtifacts } from './artifacts.js';
 
 export { CONFIG_JSON, MODEL_JSON, WEIGHTS_BIN };
@@ -52,10 +53,7 @@ async function syncDir(dir: string): Promise<void> {
  * Whether `dir` may be replaced at all is the caller's decision (cli/output.ts checks it).
  */
 /** A further file of a save (a training state), written into the folder before config.json. */
-export interface ExtraFile {
-  name: string;
-  data: Uint8Array | string;
-}
+export type { ExtraFile };
 
 export async function writeArtifactsDir(dir: string, art: { modelJson: unknown; weights: ArrayBuffer; file: unknown; extra?: ExtraFile[] }): Promise<void> {
   const target = path.resolve(dir);

@@ -37,6 +37,8 @@ export interface LabStatus {
   student: MlpConfig | null;
   studentPolicy: StudentPolicyConfig | null;
   studentIteration: number;
+  /** a student with its π-ID run (settings, and since issue 12 its optimizer and stream): Distill can resume it */
+  canDistill: boolean;
   running: 'idle' | 'teacher' | 'student';
   paused: boolean;
 }
@@ -51,7 +53,8 @@ export interface ModelLabApi<A, O> {
   /** a π-ID run from the current student (same family and size) instead of a fresh copy of the teacher */
   continueStudent(cfg: Partial<DistillConfig>): void;
   distill(iters: number, opts: O): void;
-  loadStudent(art: A, name: string): void;
+  /** returns how distillation goes on from it: exactly (its saved training state), from its iteration only (an older save), or '' */
+  loadStudent(art: A, name: string): string;
   saveStudent(): A;
   pause(): void;
   resume(): void;
@@ -60,7 +63,8 @@ export interface ModelLabApi<A, O> {
   simulateDeviceLoss(): boolean;
   /** tfjs IndexedDB IO handler (`indexeddb://key`); the config rides in the model's metadata */
   saveToBrowser(which: 'teacher' | 'student', key: string): void;
-  loadFromBrowser(which: 'teacher' | 'student', key: string): void;
+  /** for a student, what loadStudent returns; '' for a teacher */
+  loadFromBrowser(which: 'teacher' | 'student', key: string): string;
 }
 
 /** Operations the 2D worker performs; each returns a promise of the value. */

@@ -37,7 +37,6 @@ function status(): MnistStatus {
   const lab = host.lab;
   return {
     ...commonStatus(host),
-    canDistill: lab.canDistill,
     hasTrainData: lab.hasTrainData,
   };
 }

@@ -2,13 +2,17 @@
  * What the 2D lab (lab.ts) and the MNIST lab (mnist-lab.ts) share: one loop at a time with pause /
  * resume / stop, throttled progress, every loss and periodic metrics (LoopRunner); and the teacher /
  * student bookkeeping (ModelLab): training and distillation loops, loading a student (validated, and
- * resumable when it carries its π-ID settings), saving it, checkpoints of both models, disposal.
+ * resumable when it carries its π-ID settings: exactly when it also carries its distiller's training
+ * state, train-state.ts), saving it (with that state while it distills), checkpoints of both models,
+ * disposal.
  * A failed step (NaN/∞) stops the loop with an error and leaves the models as they were.
  */
 import { check } from '../engine/tensors.js';
 import { NonFiniteLossError } from '../engine/optim.js';
 import { distillSize, policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './student.js';
 import { familySizeFields, policyFamily, POLICY_FAMILIES } from '../engine/families.js';
+import { decodeTrainerState, encodeTrainerState, type Resumable, type TrainerState } from './train-state.js';
+import { extraFile, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type ExtraFile } from '../models/io-handlers.js';
 
 export type Phase = 'idle' | 'teacher' | 'student';
 
@@ -46,6 +50,9 @@ export class LoopRunner {
   protected paused = false;
   protected stopped = false;
   private resumeWaiters: (() => void)[] = [];
+  /** set while a step is in flight (a save waits for the step's end: weights and state of one iteration) */
+  private stepInFlight = false;
+  private boundaryWaiters: (() => void)[] = [];
   running: Phase = 'idle';
 
   pause(): void {
@@ -96,7 +103,15 @@ export class LoopRunner {
           await new Promise<void>((r) => this.resumeWaiters.push(r));
           continue;
         }
-        const s = await step();
+        this.stepInFlight = true;
+        let s: { loss: number; teacherRatio?: number };
+        try {
+          s = await step();
+        } finally {
+          this.stepInFlight = false;
+          // between two steps: a waiting save reads weights and state now, before the next step starts
+          this.boundaryWaiters.splice(0).forEach((r) => r());
+        }
         loss = s.loss;
         ratio = s.teacherRatio;
         h.onLoss?.(iterNow(), loss);
@@ -120,6 +135,27 @@ export class LoopRunner {
     }
   }
 
+  /**
+   * Runs `fn` between two steps: at once when no step is in flight, else synchronously right after the
+   * running step ends (before the next one starts), so that what it reads belongs to one iteration.
+   */
+  protected betweenSteps<R>(fn: () => R): Promise<R> {
+    if (!this.stepInFlight) {
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise<R>((resolve, reject) => this.boundaryWaiters.push(() => {
+      try {
+        resolve(fn());
+      } catch (e) {
+        reject(e);
+      }
+    }));
+  }
+
   protected assertIdle(): void {
     check(this.running === 'idle', `busy: ${this.running === 'teacher' ? 'the teacher is training' : 'a student is distilling'}; pause or stop it first`);
   }
@@ -127,7 +163,7 @@ export class LoopRunner {
 }
 
 
-type Artifacts = { modelJson: unknown; weights: ArrayBuffer; file: unknown };
+type Artifacts = { modelJson: unknown; weights: ArrayBuffer; file: unknown; extra?: ExtraFile[] };
 interface NetLike {
   readonly cfg: { kind: string; k?: number; n?: number };
   dispose(): void;
@@ -136,12 +172,22 @@ interface TrainerLike {
   step(): Promise<{ loss: number }>;
   dispose(): void;
 }
-interface DistillerLike<S> {
+interface DistillerLike<S> extends Resumable {
   readonly student: S;
   readonly cfg: DistillConfig;
   readonly piid: { iteration: number };
   step(): Promise<{ loss: number; teacherRatio?: number }>;
   dispose(): void;
+}
+
+/** A save's training state (train-state.json / .bin among its extra files), or null when it has none. */
+function trainerStateOf(art: Artifacts, name: string): TrainerState | null {
+  const json = extraFile(art, TRAIN_STATE_JSON), bin = extraFile(art, TRAIN_STATE_BIN);
+  if (!json && !bin) return null;
+  const where = `${name} (training state)`;
+  check(json !== undefined && bin !== undefined, `${where}: ${json ? TRAIN_STATE_BIN : TRAIN_STATE_JSON} is missing; the save is incomplete`);
+  check(typeof json!.data === 'string' && bin!.data instanceof Uint8Array, `${where}: ${TRAIN_STATE_JSON} must be text and ${TRAIN_STATE_BIN} bytes`);
+  return decodeTrainerState(json!.data as string, bin!.data as Uint8Array, where);
 }
 
 /** The two models' last good state (what a worker keeps to recover from a lost device). */
@@ -220,9 +266,18 @@ export abstract class ModelLab<
     this.studentPolicy = policyConfigOf(c);
   }
 
-  /** Replaces the student by one loaded from artifacts (validated; on error the current one stays). */
-  async loadStudent(art: Artifacts, name: string): Promise<void> {
+  /**
+   * Replaces the student by one loaded from artifacts (validated; on error the current one stays).
+   * A student saved while distilling carries its π-ID settings (meta.piid) and, since issue 12, its
+   * distiller's training state (extra files train-state.json / .bin: Adam moments and step, the random
+   * stream, the iteration): distillation then goes on exactly where the saved run was, bit for bit. An
+   * older save without the state goes on from its iteration (the schedule) with a fresh optimizer and
+   * stream. A corrupt or mismatched state is a clear error (the current student stays). Returns a
+   * sentence on how distillation goes on ('' when it cannot: no π-ID settings or no teacher).
+   */
+  async loadStudent(art: Artifacts, name: string): Promise<string> {
     this.assertIdle();
+    const state = trainerStateOf(art, name); // before anything is allocated: a corrupt state is an error
     const net = await this.readStudent(art, name);
     if (net.cfg.kind === 'teacher') {
       net.dispose();
@@ -236,24 +291,57 @@ export abstract class ModelLab<
       net.dispose();
       throw e instanceof Error && e.message.startsWith(name) ? e : new Error(`${name} (config): meta.policy is not a valid student policy (${(e as Error).message})`);
     }
-    this.disposeStudent();
     const piid = net.meta.piid as Partial<DistillConfig> | undefined;
+    let distiller: D | null = null;
+    let note = '';
     if (piid && this.teacher) {
       // a student saved while distilling carries its π-ID settings: distillation can go on
       try {
-        this.distiller = this.makeDistiller(piid, net);
-        this.distiller.piid.iteration = Number(net.meta.itersDone ?? 0);
+        distiller = this.makeDistiller(piid, net);
       } catch {
-        this.distiller = null;
+        distiller = null;
+      }
+      if (distiller) {
+        const done = Number(net.meta.itersDone ?? 0);
+        if (state) {
+          try {
+            check(state.iteration === done, `training state: it is at iteration ${state.iteration}, the model's meta.itersDone at ${done} (from another save)`);
+            distiller.importState(state);
+          } catch (e) {
+            distiller.dispose();
+            net.dispose();
+            throw new Error(`${name} (${TRAIN_STATE_JSON}): ${(e as Error).message}; the current student is kept`);
+          }
+          note = `π-ID goes on exactly from iteration ${done} (its optimizer and random stream restored).`;
+        } else {
+          distiller.piid.iteration = Number.isInteger(done) && done >= 0 ? done : 0;
+          note = `π-ID goes on from iteration ${distiller.piid.iteration} (the schedule); this save has no training state, so the optimizer and random stream start afresh.`;
+        }
       }
     }
+    this.disposeStudent();
+    this.distiller = distiller;
     this.student = net;
     this.studentPolicy = policy;
+    return note;
   }
 
+  /**
+   * The student's artifacts; while it distills (a π-ID run in this lab) they carry the distiller's
+   * training state as extra files, read together with the weights between two steps.
+   */
   async saveStudent(): Promise<A> {
     check(this.student !== null && this.studentPolicy !== null, 'no student to save');
-    return this.writeNet(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: this.distiller?.cfg, itersDone: this.studentIteration });
+    const { art, state } = await this.betweenSteps(() => {
+      const d = this.distiller;
+      const state = d ? encodeTrainerState(d.exportState()) : null;
+      // writeNet reads the weights before its first await (artifacts.ts): the same iteration as the state
+      const art = this.writeNet(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: d?.cfg, itersDone: this.studentIteration });
+      return { art, state };
+    });
+    const a = await art;
+    if (!state) return a;
+    return { ...a, extra: [...(a.extra ?? []).filter((f) => f.name !== TRAIN_STATE_BIN && f.name !== TRAIN_STATE_JSON), { name: TRAIN_STATE_BIN, data: state.bin }, { name: TRAIN_STATE_JSON, data: state.json }] };
   }
 
   abstract saveTeacher(): Promise<A>;

@@ -9,9 +9,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdamState } from '../engine/optim.js';
 import { check } from '../engine/tensors.js';
+import { TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../models/io-handlers.js';
 
-export const TRAIN_STATE_JSON = 'train-state.json';
-export const TRAIN_STATE_BIN = 'train-state.bin';
+export { TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../models/io-handlers.js';
 const FORMAT = 'piflow-train-state-1';
 
 export interface TrainerState {

@@ -201,6 +201,7 @@ export function commonStatus<L extends AnyModelLab & HostedLab<S>, S>(host: Work
     student: lab.student?.cfg ?? null,
     studentPolicy: lab.studentPolicy,
     studentIteration: lab.studentIteration,
+    canDistill: lab.canDistill,
     running: lab.running,
     paused: lab.isPaused,
   };
@@ -222,9 +223,10 @@ export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: Worke
     trainTeacher: (opts: O & { steps?: number }) => host.resilient(() => host.lab.trainTeacher(hooks('teacher', opts), opts.steps)),
     newStudent: (cfg: Partial<DistillConfig>) => host.lab.newStudent(cfg),
     continueStudent: (cfg: Partial<DistillConfig>) => host.lab.continueStudent(cfg),
-    async loadStudent(art: NetArtifacts, name: string) {
-      await host.lab.loadStudent(art, name);
+    async loadStudent(art: NetArtifacts, name: string): Promise<string> {
+      const note = await host.lab.loadStudent(art, name);
       await host.checkpoint();
+      return note;
     },
     saveStudent: () => host.lab.saveStudent(),
     async distill(iters: number, opts: O) {
@@ -239,11 +241,13 @@ export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: Worke
     async saveToBrowser(which: 'teacher' | 'student', key: string) {
       await saveToIndexedDb(which === 'teacher' ? await host.lab.saveTeacher() : await host.lab.saveStudent(), key);
     },
-    async loadFromBrowser(which: 'teacher' | 'student', key: string) {
+    async loadFromBrowser(which: 'teacher' | 'student', key: string): Promise<string> {
       const art = await loadFromIndexedDb(key);
+      let note = '';
       if (which === 'teacher') await host.lab.loadTeacher(art, `browser storage '${key}'`);
-      else await host.lab.loadStudent(art, `browser storage '${key}'`);
+      else note = await host.lab.loadStudent(art, `browser storage '${key}'`);
       await host.checkpoint();
+      return note;
     },
   };
 }

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
+import { runCli } from '../helpers.js';
 import { assertClean, assertInspectorLegendClear, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
@@ -434,6 +435,73 @@ describe('notebooks on wasm', () => {
       assert.ok(w.precision[0] < w.precision[1], `DX: window 0 has the lower precision (${w.precision})`);
       await waitDone(r, 60_000);
       assertClean(r, 'policy-explorer ordering');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow: a student saved in the browser while distilling resumes its run exactly (Start from: the student\'s run)', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="policy-path"]').length === 24, null, { timeout: 60_000 });
+      type Call = { status(): Promise<{ studentIteration: number; running: string }>; studentSamples(n: number, seed: number, o: { nfe: number }): Promise<Float32Array> };
+      const status = () => r.page.evaluate(() => (window as unknown as { piflowLab: { call: Call } }).piflowLab.call.status());
+      const iteration = async () => (await status()).studentIteration;
+      const probe = () => r.page.evaluate(async () => Array.from(await (window as unknown as { piflowLab: { call: Call } }).piflowLab.call.studentSamples(300, 303, { nfe: 2 })));
+      const ioMessage = async (pattern: RegExp) => {
+        await r.page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid="student-io-message"]')?.textContent ?? ''), pattern.source, { timeout: 30_000 });
+        return (await r.page.locator(tid('student-io-message')).textContent()) ?? '';
+      };
+      // a run is over when the worker is idle at its last iteration (the progress bar still says 'done' from the run before)
+      const distill = async (from: string, iters: string, until: number) => {
+        await r.page.selectOption(tid('distill-from'), from);
+        await setField(r, 'iters', iters);
+        await r.page.click(tid('distill-student'));
+        for (let i = 0; i < 600; i++) {
+          const st = await status();
+          if (st.running === 'idle' && st.studentIteration === until) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        await waitDone(r, 120_000);
+        assert.equal(await iteration(), until);
+      };
+      await setField(r, 'student-batch', '64');
+      // the uninterrupted run: 5 iterations from a fresh copy of the teacher
+      await distill('teacher', '5', 5);
+      const straight = await probe();
+      // 3 iterations, saved in this browser; another run in between; loaded back; its run resumed for 2
+      await distill('teacher', '3', 3);
+      await r.page.click(tid('student-save-browser'));
+      await ioMessage(/Saved the student/);
+      await distill('teacher', '1', 1);
+      await r.page.click(tid('student-load-browser'));
+      assert.match(await ioMessage(/Loaded|failed/), /Loaded the student saved in this browser\. π-ID goes on exactly from iteration 3 \(its optimizer and random stream restored\)\./);
+      assert.equal(await iteration(), 3);
+      await r.page.selectOption(tid('distill-from'), 'run');
+      await r.page.waitForFunction(() => /^Distill resumes the π-ID run of the loaded GMFlow student \(K = 8\), distilled for 2 NFE, from iteration 3/.test(document.querySelector('[data-testid="distill-plan"]')?.textContent ?? ''), null, { timeout: 30_000 });
+      await distill('run', '2', 5);
+      assert.deepEqual(await probe(), straight, 'the resumed run ends where the uninterrupted one did');
+      // the download carries the state in userDefinedMetadata (train-state.json as text, train-state.bin as base64)
+      const [download] = await Promise.all([r.page.waitForEvent('download'), r.page.click(tid('student-download'))]);
+      const json = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      assert.deepEqual(json.userDefinedMetadata.piflowExtra.map((e: { name: string }) => e.name).sort(), ['train-state.bin', 'train-state.json']);
+      // a CLI run's folder, uploaded with its train-state.json + train-state.bin, resumes exactly too
+      const out = path.join(mkdtempSync(path.join(tmpdir(), 'piflow-cli-run-')), 'student');
+      const cli = runCli(['distill', '--teacher', 'static/pretrained/checkerboard', '--policy', 'gmflow', '--k', '8', '--nfe', '2', '--iters', '3', '--batch', '64', '--out', out]);
+      assert.equal(cli.code, 0, cli.stderr);
+      const files = ['model.json', 'weights.bin', 'config.json', 'train-state.json', 'train-state.bin'].map((f) => path.join(out, f));
+      await r.page.setInputFiles(tid('student-upload-input'), files);
+      assert.match(await ioMessage(/Loaded the student from model|failed/), /Loaded the student from model\.json \+ .*train-state\.bin\. π-ID goes on exactly from iteration 3 \(its optimizer and random stream restored\)\./);
+      await distill('run', '2', 5);
+      // without its state the same folder goes on from the iteration only, and says so
+      await r.page.setInputFiles(tid('student-upload-input'), files.slice(0, 3));
+      assert.match(await ioMessage(/Loaded the student from model\.json \+ weights\.bin \+ config\.json\./), /π-ID goes on from iteration 3 \(the schedule\); this save has no training state/);
+      // half a state is refused; the student stays
+      await r.page.setInputFiles(tid('student-upload-input'), files.slice(0, 4));
+      assert.match(await ioMessage(/failed/), /Upload failed: train-state\.json: choose train-state\.json and train-state\.bin together \(or neither\)/);
+      assert.equal(await iteration(), 3);
+      assertClean(r, 'piflow-2d resume');
     } finally {
       await r.close();
     }
