@@ -46,17 +46,21 @@ export const BENCH_OPTS: OptSpecs = {
  * `recordAndSubmit`, one per shader program: reshapes and other view kernels record none); null on the
  * other backends.
  */
-async function gpuDispatches<T>(run: () => Promise<T>): Promise<{ result: T; dispatches: number | null }> {
+async function gpuDispatches<T>(run: () => Promise<T>): Promise<{ result: T; dispatches: number | null; programs: [string, number][] }> {
   const be = tf.backend() as unknown as { recordAndSubmit?: (...a: unknown[]) => unknown };
-  if (tf.getBackend() !== 'webgpu' || typeof be.recordAndSubmit !== 'function') return { result: await run(), dispatches: null };
+  if (tf.getBackend() !== 'webgpu' || typeof be.recordAndSubmit !== 'function') return { result: await run(), dispatches: null, programs: [] };
   const orig = be.recordAndSubmit;
   let n = 0;
+  const names = new Map<string, number>();
   be.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
     n++;
+    const name = (a[0] as { constructor?: { name?: string } })?.constructor?.name ?? '?';
+    names.set(name, (names.get(name) ?? 0) + 1);
     return orig.apply(this, a);
   };
   try {
-    return { result: await run(), dispatches: n };
+    const result = await run();
+    return { result, dispatches: n, programs: [...names.entries()].sort((x, y) => y[1] - x[1]) };
   } finally {
     be.recordAndSubmit = orig;
   }
@@ -266,7 +270,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     const before = tf.memory().numTensors;
     const tProf0 = performance.now();
     const piidPrograms0 = fusedStats.programs;
-    const { result: prof, dispatches: piidGpu } = await gpuDispatches(() => tf.profile(async () => {
+    const { result: prof, dispatches: piidGpu, programs: piidGpuPrograms } = await gpuDispatches(() => tf.profile(async () => {
       await distiller.step();
     }));
     const piidPrograms = fusedStats.programs - piidPrograms0;
@@ -279,7 +283,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       leaked = true;
       log(`  LEAK: the profiled π-ID iteration left ${tf.memory().numTensors - before} tensors`);
     }
-    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs${piidGpu !== null ? ` (GPU dispatches ${piidGpu})` : ''}; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
+    log(`  π-ID kernels/iter ${piidKernels} (${counts.size} kinds) + ${piidPrograms} fused host/WGSL programs${piidGpu !== null ? ` (GPU dispatches ${piidGpu}: ${piidGpuPrograms.slice(0, 10).map(([p, c]) => `${p.replace(/Program$/, '')} ${c}`).join(', ')})` : ''}; top: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}`);
 
     // ---- dispatches of one no-gradient rollout segment: a GMFlow policy of the workload's shape
     // (B, K, C = 2) from σ = 1 over one of the nfe segments (totalSubsteps / nfe substeps); tfjs kernels
