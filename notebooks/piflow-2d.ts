@@ -104,7 +104,8 @@ let distillLoop: LoopControls | undefined;
 presentation({
   loop: () => distillLoop,
   scrubber: traj,
-  side: [$('#student-buttons'), $('#progress'), $('[data-testid="student-message"]')],
+  // Start from and what Distill will do sit under the buttons: the choice is made on the same screen as the run
+  side: [$('#student-buttons'), $('#progress'), nb.controls.get('distillFrom')!, $('[data-testid="distill-plan"]'), $('[data-testid="distill-origin"]'), $('[data-testid="student-message"]')],
   figures: [$('#trajectories').parentElement as HTMLElement],
 });
 

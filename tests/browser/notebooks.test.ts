@@ -276,10 +276,19 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'true');
       assert.equal(await r.page.evaluate(() => window.scrollY), 0);
-      for (const id of ['distill-student', 'trajectory-plot']) {
+      // "Start from" and the line saying what Distill will do: in the run buttons' column, on the same screen
+      await r.page.waitForSelector(tid('distill-plan'), { state: 'visible', timeout: 60_000 });
+      for (const id of ['distill-student', 'trajectory-plot', 'distill-from', 'distill-plan']) {
         const b = await r.page.locator(tid(id)).boundingBox();
         assert.ok(b, `${id} is laid out`);
         assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 1280 && b.y + b.height <= 720, `${id} inside the 1280×720 viewport: ${JSON.stringify(b)}`);
+      }
+      const column = await r.page.locator(tid('distill-student')).boundingBox();
+      const plot = await r.page.locator(tid('trajectory-plot')).boundingBox();
+      for (const id of ['distill-from', 'distill-plan']) {
+        const b = (await r.page.locator(tid(id)).boundingBox())!;
+        assert.ok(b.x >= column!.x - 1 && b.x + b.width <= column!.x + column!.width + 1 && b.y > column!.y, `${id} under the Distill button, in its column: ${JSON.stringify(b)}, Distill ${JSON.stringify(column)}`);
+        assert.ok(b.x + b.width <= plot!.x, `${id} beside the trajectory plot, not over it: ${JSON.stringify(b)}, plot ${JSON.stringify(plot)}`);
       }
       // the inspector's legend (14 px type here) covers none of its marks
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 60_000 });
@@ -313,7 +322,7 @@ describe('notebooks on wasm', () => {
       assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'false');
       assert.equal(await r.page.evaluate(() => new URL(location.href).searchParams.get('present')), null);
       assert.equal(await r.page.locator(tid('present-stage')).count(), 0);
-      assert.match((await r.page.locator(tid('distill-student')).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/);
+      for (const id of ['distill-student', 'distill-from', 'distill-plan']) assert.match((await r.page.locator(tid(id)).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/, `${id} back in section 2`);
       await r.page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid="loss-plot"] .xtick text')).every((e) => parseFloat(getComputedStyle(e).fontSize) < 14), null, { timeout: 10_000 });
       assertClean(r, 'piflow-2d presentation');
     } finally {
