@@ -330,6 +330,39 @@ describe('notebooks on wasm', () => {
     }
   });
 
+  test('π-Flow sliced-W1 chart: an empty state until Distill gives a point, then the student against the teacher\'s lines', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    type Drawn = { axes: boolean; text: string; shapes: number; points: number };
+    const drawn = (): Promise<Drawn> => r.page.evaluate(() => {
+      const el = document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { xaxis?: { visible?: boolean }; annotations?: { text?: string }[]; shapes?: unknown[] }; data?: { x?: unknown[] }[] } | null;
+      const l = el?.layout;
+      return { axes: l?.xaxis?.visible !== false, text: (l?.annotations ?? []).map((a) => a.text ?? '').join(' | '), shapes: l?.shapes?.length ?? 0, points: el?.data?.[0]?.x?.length ?? 0 };
+    });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      // the teacher's two reference distances are there (kept for later), the chart still shows what to do
+      await r.page.waitForSelector(`${tid('metric-plot')}[data-references="2"]`, { timeout: 120_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { annotations?: { text?: string }[] } } | null)?.layout?.annotations?.length === 1, null, { timeout: 30_000 });
+      const before = await drawn();
+      assert.equal(before.axes, false, `no iteration axis before a run: ${JSON.stringify(before)}`);
+      assert.match(before.text, /^run Distill to see the student's sliced W1<br>against the teacher's \(a point every 50 iterations\)$/);
+      assert.equal(before.shapes, 0, 'no reference line drawn alone');
+      await setField(r, 'iters', '50');
+      await setField(r, 'student-batch', '64');
+      await r.page.click(tid('distill-student'));
+      await waitDone(r, 180_000);
+      assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced W1 has its point at iteration 50');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { shapes?: unknown[] } } | null)?.layout?.shapes?.length === 2, null, { timeout: 30_000 });
+      const after = await drawn();
+      assert.equal(after.axes, true, `the axes once there is a point: ${JSON.stringify(after)}`);
+      assert.doesNotMatch(after.text, /run Distill/, 'the empty state is gone');
+      await assertTitleClear(r, 'metric-plot');
+      assertClean(r, 'piflow-2d metric empty state');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('π-Flow inspector: a legend names its marks; its title follows the scrubbed σ', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
