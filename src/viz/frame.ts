@@ -106,6 +106,23 @@ export class PlotFrame {
       .attr('fill', 'none').attr('stroke', '#ccc');
   }
 
+  /** px added below the frame's `height` (e.g. a legend's band): the plot area and the scales stay */
+  private band = 0;
+
+  /** the frame's outer height: `height` and the band below it */
+  get outerHeight(): number { return this.height + this.band; }
+
+  /** Gives the frame a band of `px` below its `height` (a legend's own room, clear of the plot): the SVG and the box grow. */
+  setBand(px: number): void {
+    const b = Math.max(0, Math.ceil(px));
+    if (b === this.band) return;
+    this.band = b;
+    const h = this.height + b;
+    this.root.style.height = `${h}px`;
+    this.svg.setAttribute('height', String(h));
+    this.svg.setAttribute('viewBox', `0 0 ${this.width} ${h}`);
+  }
+
   get domain(): Domain { return [this.x.domain() as [number, number], this.y.domain() as [number, number]]; }
 
   setTitle(t: string): void { this.titleT.text(t); }

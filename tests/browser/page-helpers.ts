@@ -127,3 +127,41 @@ export async function frameGaps(r: PageRecord): Promise<{ max: number; p99: numb
     return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, p50: g[Math.floor(g.length * 0.5)] ?? 0, n: g.length };
   });
 }
+
+/**
+ * Every scatter view under `root` (a CSS selector) has its legend clear of the points: the legend's box
+ * meets neither the plot area (the frame's clip rectangle) nor the canvas's plot region, it lies inside
+ * its SVG (the frame grew by the legend's band), and it names at least one layer. Returns how many views were checked.
+ */
+export async function assertScatterLegendsClear(r: PageRecord, root: string): Promise<number> {
+  const got = await r.page.evaluate((sel) => {
+    const box = (el: Element | null | undefined) => {
+      if (!el) return null;
+      const b = el.getBoundingClientRect();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    };
+    return Array.from(document.querySelectorAll(`${sel} [data-testid="samples-plot"]`), (view) => {
+      const svg = view.querySelector('svg');
+      const rect = view.querySelector('svg clipPath rect');
+      const sb = box(svg);
+      let plot = null;
+      if (svg && rect && sb) {
+        const k = sb.w / Number(svg.getAttribute('width'));
+        const a = (n: string) => Number(rect.getAttribute(n)) * k;
+        plot = { x: sb.x + a('x'), y: sb.y + a('y'), w: a('width'), h: a('height') };
+      }
+      return { svg: sb, plot, legend: box(view.querySelector('[data-testid="scatter-legend"]')), entries: view.querySelectorAll('[data-testid="scatter-layer"]').length };
+    });
+  }, root);
+  type Box = { x: number; y: number; w: number; h: number };
+  const meets = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  assert.ok(got.length > 0, `scatter views under ${root}`);
+  got.forEach((v, i) => {
+    assert.ok(v.svg && v.plot && v.legend && v.entries > 0, `view ${i}: drawn with a legend (${JSON.stringify(v)})`);
+    const l = v.legend as Box, p = v.plot as Box, s = v.svg as Box;
+    assert.ok(!meets(l, p), `view ${i}: the legend lies outside the plot area (legend ${JSON.stringify(l)}, plot ${JSON.stringify(p)})`);
+    assert.ok(l.y >= p.y + p.h, `view ${i}: the legend is below the plot area (legend ${JSON.stringify(l)}, plot ${JSON.stringify(p)})`);
+    assert.ok(l.x >= s.x - 1 && l.y >= s.y - 1 && l.x + l.w <= s.x + s.w + 1 && l.y + l.h <= s.y + s.h + 1, `view ${i}: the legend lies inside its figure (${JSON.stringify(l)} in ${JSON.stringify(s)})`);
+  });
+  return got.length;
+}
