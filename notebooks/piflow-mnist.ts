@@ -69,7 +69,8 @@ const qualityChart = new BarChart($('#quality'), { title: 'Fréchet distance (lo
 const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460, emptyText: 'press “Measure quality”' });
 const inside = new ImageGridView($('#inside'), { title: 'x̂₀ along the trajectory', testid: 'inside-plot', labelWidth: 170 });
 const traj = new TrajectoryView($('#trajectories'), { title: 'PCA of the paths (PC1, PC2)', width: 420, height: 420 });
-presentation({ scrubber: traj, side: [$('#student-buttons'), $('#progress')], figures: [$('#trajectories').parentElement as HTMLElement] });
+// Start from and what the run started from sit under the buttons, on the same screen as Distill
+presentation({ scrubber: traj, side: [$('#student-buttons'), $('#progress'), nb.controls.get('distillFrom')!, $('[data-testid="distill-origin"]'), $('[data-testid="student-message"]')], figures: [$('#trajectories').parentElement as HTMLElement] });
 const pixels = new LineChart($('#pixels'), { title: 'pixel value against σ', xTitle: 'σ', yTitle: 'pixel value', reverseX: true, width: 420, height: 420, testid: 'pixel-plot' });
 exportButtons($('#teacher-loss'), teacherLoss, 'mnist-teacher-loss');
 exportButtons($('#loss'), loss, 'mnist-piid-loss');
