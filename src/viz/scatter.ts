@@ -71,38 +71,16 @@ export class ScatterView {
     const f = this.frame;
     // the legend sits in its own band below the x axis (the frame grows by it), never over the points
     this.legend = d3.select(f.svg).append('g').attr('class', 'legend').attr('data-testid', 'scatter-legend')
-      .attr('transform', `translate(${f.margin.left},${f.height + 2})`)
       .style('display', options.legend === false ? 'none' : '');
     // presentation mode changes the legend's type size: its rows follow
     parent.ownerDocument.addEventListener(PRESENT_EVENT, () => this.layoutLegend());
   }
 
-  /**
-   * Lays the legend's entries out left to right below the plot, wrapping to a new row where the next would
-   * pass the frame's right edge, and sizes the frame's band to the rows (entry widths measured once the
-   * frame is in a document; estimated from the name's length before that).
-   */
+  /** the legend in its band below the plot (PlotFrame.legendBand), or no band when it is hidden */
   private layoutLegend(): void {
     const f = this.frame;
     if (this.options.legend === false) { f.setBand(0); return; }
-    const entries = this.legend.selectAll<SVGGElement, LayerInfo>('g.entry').nodes();
-    if (!entries.length) { f.setBand(0); return; }
-    const measured = f.svg.isConnected;
-    const sizes = entries.map((e) => {
-      const t = e.querySelector('text');
-      const px = t && measured ? parseFloat(getComputedStyle(t).fontSize) || 10 : 10;
-      const w = t && measured ? t.getComputedTextLength() : (t?.textContent?.length ?? 0) * px * 0.6;
-      return { w: 11 + w, px };
-    });
-    const rowH = Math.max(13, Math.ceil(Math.max(...sizes.map((s) => s.px)) * 1.3));
-    const maxX = f.width - f.margin.left - 4;
-    let x = 0, row = 0;
-    entries.forEach((e, i) => {
-      if (x > 0 && x + sizes[i].w > maxX) { x = 0; row++; }
-      e.setAttribute('transform', `translate(${r2(x)},${row * rowH + rowH - 3})`);
-      x += sizes[i].w + 12;
-    });
-    f.setBand((row + 1) * rowH + 6);
+    f.legendBand(this.legend.node()!, this.legend.selectAll<SVGGElement, LayerInfo>('g.entry').nodes());
   }
 
   get element(): HTMLDivElement { return this.frame.root; }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -363,17 +363,20 @@ describe('notebooks on wasm', () => {
     }
   });
 
-  test('2D scatter legends: below the plot area, clear of the points, in both modes (π-Flow sample panels)', async () => {
+  test('2D scatter and trajectory legends: below the plot area, clear of the points and paths, in both modes (π-Flow)', async () => {
     const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
     try {
       await r.page.setViewportSize({ width: 1280, height: 720 });
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"] [data-testid="scatter-layer"]').length === 8, null, { timeout: 120_000 });
       assert.equal(await assertScatterLegendsClear(r, '#samples'), 4);
-      // presentation mode: 14 px legend type, the rows re-laid (the samples stay in their section)
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="trajectory-legend"] g.legend-item').length === 3, null, { timeout: 60_000 });
+      assert.equal(await assertTrajectoryLegendsClear(r), 1);
+      // presentation mode: 14 px legend type, the rows re-laid (the samples stay in their section, the trajectories go on the stage, zoomed)
       await r.page.click(tid('present-toggle'));
       await r.page.waitForFunction(() => parseFloat(getComputedStyle(document.querySelector('#samples [data-testid="scatter-layer"] text')!).fontSize) >= 14, null, { timeout: 10_000 });
       assert.equal(await assertScatterLegendsClear(r, '#samples'), 4);
+      assert.equal(await assertTrajectoryLegendsClear(r), 1);
       assertClean(r, 'piflow-2d scatter legends');
     } finally {
       await r.close();
