@@ -136,7 +136,7 @@ describe('MNIST notebook on wasm', () => {
     }
   });
 
-  test('presentation mode at 1280×720: the image grids\' row labels at 14 px, whole and clear of the images; Start from under Distill', async () => {
+  test('presentation mode at 1280×720: the image grids\' row labels at 14 px, whole and clear of the images; Start from under Distill; the live FD chart\'s empty state', async () => {
     const r = await h.open('notebooks/piflow-mnist.html', { backend: 'wasm', query: { present: '1' } });
     try {
       await r.page.setViewportSize({ width: 1280, height: 720 });
@@ -169,6 +169,14 @@ describe('MNIST notebook on wasm', () => {
           for (const b of c.slice(i + 1)) assert.ok(!(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h), `${plot}: titles overlap ${JSON.stringify(a)} ${JSON.stringify(b)}`);
         });
       }
+      // the live Fréchet-distance chart before a run: what to do, not an iteration axis with the teacher's lines alone
+      await r.page.waitForSelector(`${tid('metric-plot')}[data-references="2"]`, { timeout: 120_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { annotations?: { text?: string }[] } } | null)?.layout?.annotations?.length === 1, null, { timeout: 30_000 });
+      const metric = await r.page.evaluate(() => {
+        const l = (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout: { xaxis?: { visible?: boolean }; annotations: { text: string }[]; shapes?: unknown[] } }).layout;
+        return { axes: l.xaxis?.visible !== false, text: l.annotations[0].text, shapes: l.shapes?.length ?? 0 };
+      });
+      assert.deepEqual(metric, { axes: false, text: "run Distill to see the student's Fréchet distance<br>against the teacher's (a point every 25 iterations)", shapes: 0 });
       // Start from in the run buttons' column, on the same screen
       const distill = (await r.page.locator(tid('distill-student')).boundingBox())!;
       const from = (await r.page.locator(tid('distill-from')).boundingBox())!;
