@@ -59,7 +59,13 @@ export const distillConfig = (): Partial<DistillConfig> => studentConfig(nb);
 // ---- views -------------------------------------------------------------------------------------
 const progress = new ProgressView($('#progress'));
 const loss = new LossChart($('#loss'), { logY: true, title: 'π-ID loss', width: 420, height: 260 });
-const metric = new MetricChart($('#metric'), { title: 'sliced W1 to data (2,000 samples)', width: 420, height: 260 });
+/** the live sliced W1: every this many π-ID iterations */
+const METRIC_EVERY = 50;
+const metric = new MetricChart($('#metric'), {
+  title: 'sliced W1 to data (2,000 samples)', width: 420, height: 260,
+  // before a run: what the chart will show, not an empty iteration axis with the teacher's lines alone
+  emptyUntilPoints: true, emptyText: `run Distill to see the student's sliced W1<br>against the teacher's (a point every ${METRIC_EVERY} iterations)`,
+});
 const inspector = new PolicyInspector($('#inspector'), { title: 'policy of the selected particle' });
 let lastPaths: PolicyPaths | null = null;
 const traj = new TrajectoryView($('#trajectories'), {
@@ -104,7 +110,8 @@ let distillLoop: LoopControls | undefined;
 presentation({
   loop: () => distillLoop,
   scrubber: traj,
-  side: [$('#student-buttons'), $('#progress'), $('[data-testid="student-message"]')],
+  // Start from and what Distill will do sit under the buttons: the choice is made on the same screen as the run
+  side: [$('#student-buttons'), $('#progress'), nb.controls.get('distillFrom')!, $('[data-testid="distill-plan"]'), $('[data-testid="distill-origin"]'), $('[data-testid="student-message"]')],
   figures: [$('#trajectories').parentElement as HTMLElement],
 });
 
@@ -249,7 +256,7 @@ nb.cell('distilling', ['lab'], (lab: LabClient) => {
     mount: $('#student-buttons'),
     note: studentNote,
     iters: () => value<number>('iters'),
-    metricEvery: 50,
+    metricEvery: METRIC_EVERY,
     metricCount: 2000,
     prepare: async () => {
       const had = studentLabel(await lab.call.status());

@@ -63,13 +63,20 @@ const teacherProgress = new ProgressView($('#teacher-progress'), { testid: 'teac
 const teacherLoss = new LossChart($('#teacher-loss'), { logY: true, title: 'teacher flow-matching loss', width: 420, height: 240, testid: 'teacher-loss-plot' });
 const progress = new ProgressView($('#progress'));
 const loss = new LossChart($('#loss'), { logY: true, title: 'π-ID loss', width: 420, height: 260 });
-const metric = new MetricChart($('#metric'), { title: 'Fréchet distance to the test set (live, 200 samples)', yTitle: 'classifier FD', width: 420, height: 260 });
+/** the live Fréchet distance: every this many π-ID iterations */
+const METRIC_EVERY = 25;
+const metric = new MetricChart($('#metric'), {
+  title: 'Fréchet distance to the test set (live, 200 samples)', yTitle: 'classifier FD', width: 420, height: 260,
+  // before a run: what the chart will show, not an empty iteration axis with the teacher's lines alone
+  emptyUntilPoints: true, emptyText: `run Distill to see the student's Fréchet distance<br>against the teacher's (a point every ${METRIC_EVERY} iterations)`,
+});
 const samples = new ImageGridView($('#samples'), { title: 'same noise, every sampler', testid: 'samples-plot', labelWidth: 170 });
 const qualityChart = new BarChart($('#quality'), { title: 'Fréchet distance (lower is better)', xTitle: 'sampler', yTitle: 'classifier FD', testid: 'quality-plot', width: 460, emptyText: 'press “Measure quality”' });
 const classes = new BarChart($('#classes'), { title: 'predicted classes', xTitle: 'digit', yTitle: 'share of samples', testid: 'classes-plot', width: 460, emptyText: 'press “Measure quality”' });
 const inside = new ImageGridView($('#inside'), { title: 'x̂₀ along the trajectory', testid: 'inside-plot', labelWidth: 170 });
 const traj = new TrajectoryView($('#trajectories'), { title: 'PCA of the paths (PC1, PC2)', width: 420, height: 420 });
-presentation({ scrubber: traj, side: [$('#student-buttons'), $('#progress')], figures: [$('#trajectories').parentElement as HTMLElement] });
+// Start from and what the run started from sit under the buttons, on the same screen as Distill
+presentation({ scrubber: traj, side: [$('#student-buttons'), $('#progress'), nb.controls.get('distillFrom')!, $('[data-testid="distill-origin"]'), $('[data-testid="student-message"]')], figures: [$('#trajectories').parentElement as HTMLElement] });
 const pixels = new LineChart($('#pixels'), { title: 'pixel value against σ', xTitle: 'σ', yTitle: 'pixel value', reverseX: true, width: 420, height: 420, testid: 'pixel-plot' });
 exportButtons($('#teacher-loss'), teacherLoss, 'mnist-teacher-loss');
 exportButtons($('#loss'), loss, 'mnist-piid-loss');
@@ -254,7 +261,7 @@ nb.cell('training', ['lab'], (lab: Mnist) => {
     mount: $('#student-buttons'),
     note: studentNote,
     iters: () => value<number>('iters'),
-    metricEvery: 25,
+    metricEvery: METRIC_EVERY,
     metricCount: LIVE_COUNT,
     prepare: async () => {
       if (value('dataFree') === 'data') await withTrainData(lab);

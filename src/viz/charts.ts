@@ -226,6 +226,11 @@ export interface MetricChartOptions extends ChartOptions {
   /** series colours (default: SERIES_COLORS in order) */
   colors?: string[];
   references?: Reference[];
+  /**
+   * the empty state (`emptyText`) until the first point, even with reference lines (which are kept and
+   * drawn with it): a live metric of a run that has not started shows what to do, not an axis of iterations
+   */
+  emptyUntilPoints?: boolean;
   maxPoints?: number;
   flushMs?: number;
 }
@@ -263,6 +268,8 @@ export class MetricChart extends StreamChart {
   setReferences(refs: Reference[]): Promise<unknown> {
     const wasEmpty = this.isEmpty();
     this.refs = refs;
+    // how many reference lines the chart holds (drawn or, in the empty state, waiting for points): for tests
+    this.div.dataset.references = String(refs.filter((r) => Number.isFinite(r.value)).length);
     if (wasEmpty !== this.isEmpty() || this.drawnEmpty) return this.redraw();
     return this.enqueue(() => Plotly.relayout(this.div, referenceLayout(refs, this.logY) as Layout));
   }
@@ -273,8 +280,8 @@ export class MetricChart extends StreamChart {
     return this.redraw();
   }
 
-  /** no points and no reference line */
-  protected override isEmpty(): boolean { return this.xs.length === 0 && !this.refs.some((r) => Number.isFinite(r.value)); }
+  /** no points and no reference line (or, with `emptyUntilPoints`, no points) */
+  protected override isEmpty(): boolean { return this.xs.length === 0 && (this.options.emptyUntilPoints === true || !this.refs.some((r) => Number.isFinite(r.value))); }
 
   protected traces(): Trace[] {
     return this.names.map((name, k) => ({

@@ -106,6 +106,51 @@ export class PlotFrame {
       .attr('fill', 'none').attr('stroke', '#ccc');
   }
 
+  /** px added below the frame's `height` (e.g. a legend's band): the plot area and the scales stay */
+  private band = 0;
+
+  /** the frame's outer height: `height` and the band below it */
+  get outerHeight(): number { return this.height + this.band; }
+
+  /** Gives the frame a band of `px` below its `height` (a legend's own room, clear of the plot): the SVG and the box grow. */
+  setBand(px: number): void {
+    const b = Math.max(0, Math.ceil(px));
+    if (b === this.band) return;
+    this.band = b;
+    const h = this.height + b;
+    this.root.style.height = `${h}px`;
+    this.svg.setAttribute('height', String(h));
+    this.svg.setAttribute('viewBox', `0 0 ${this.width} ${h}`);
+  }
+
+  /**
+   * Lays a legend out in its own band below the frame (the frame grows by it), never over the plot: its
+   * entries (each a <g> with its mark left of a <text> whose `x` is where the name starts) left to right
+   * from the plot's left edge, wrapping to a new row where the next would pass the frame's right edge.
+   * Names are measured as drawn (their font from the page's style, e.g. presentation mode's 14 px) once
+   * the frame is in a document, estimated from their length before that. No entries: no band.
+   */
+  legendBand(g: SVGGElement, entries: SVGGElement[]): void {
+    if (!entries.length) { this.setBand(0); return; }
+    g.setAttribute('transform', `translate(${this.margin.left},${this.height + 2})`);
+    const measured = this.svg.isConnected;
+    const sizes = entries.map((e) => {
+      const t = e.querySelector('text');
+      const px = t && measured ? parseFloat(getComputedStyle(t).fontSize) || 10 : 10;
+      const w = t && measured ? t.getComputedTextLength() : (t?.textContent?.length ?? 0) * px * 0.6;
+      return { w: Number(t?.getAttribute('x') ?? 0) + w, px };
+    });
+    const rowH = Math.max(13, Math.ceil(Math.max(...sizes.map((s) => s.px)) * 1.3));
+    const maxX = this.width - this.margin.left - 4;
+    let x = 0, row = 0;
+    entries.forEach((e, i) => {
+      if (x > 0 && x + sizes[i].w > maxX) { x = 0; row++; }
+      e.setAttribute('transform', `translate(${Math.round(x * 100) / 100},${row * rowH + rowH - 3})`);
+      x += sizes[i].w + 12;
+    });
+    this.setBand((row + 1) * rowH + 6);
+  }
+
   get domain(): Domain { return [this.x.domain() as [number, number], this.y.domain() as [number, number]]; }
 
   setTitle(t: string): void { this.titleT.text(t); }

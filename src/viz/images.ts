@@ -7,6 +7,7 @@
  */
 import * as d3 from 'd3';
 import { standaloneSvg, svgStringToPng } from './export.js';
+import { PRESENT_EVENT } from './chart-layout.js';
 
 export interface ImageRow {
   label: string;
@@ -25,7 +26,7 @@ export interface ImageGridOptions {
   size?: number;
   /** screen pixels per image pixel (default 2) */
   scale?: number;
-  /** px for the row labels (default 150) */
+  /** px for the row labels (default 150; widened to the longest label as drawn, e.g. in presentation mode's larger type) */
   labelWidth?: number;
   gap?: number;
   title?: string;
@@ -67,16 +68,32 @@ export class ImageGridView {
   private readonly o: Required<Omit<ImageGridOptions, 'title' | 'testid' | 'maxColumns'>> & ImageGridOptions;
   private width = 0;
   private height = 0;
+  private data: ImageGridData = { rows: [] };
 
   constructor(parent: HTMLElement, options: ImageGridOptions = {}) {
     this.o = { size: 28, scale: 2, labelWidth: 150, gap: 2, ...options };
     this.root = d3.select(parent).append('svg').attr('data-testid', options.testid ?? 'image-grid').attr('class', 'image-grid') as unknown as d3.Selection<SVGSVGElement, unknown, null, undefined>;
     this.svg = this.root.node()!;
     this.update({ rows: [] });
+    // presentation mode's labels are larger: the label column follows
+    parent.ownerDocument.addEventListener(PRESENT_EVENT, () => this.update(this.data));
   }
 
+  /**
+   * Draws the grid with the label column `labelWidth` wide, then, where a row label as drawn (its font
+   * from the page's style) is longer, once more with the column wide enough for the longest.
+   */
   update(data: ImageGridData): void {
-    const { size, scale, labelWidth, gap } = this.o;
+    this.data = data;
+    this.draw(data, this.o.labelWidth);
+    if (!this.svg.isConnected) return;
+    const texts = this.svg.querySelectorAll<SVGTextElement>('g[data-testid="image-row"] > text');
+    const need = Math.ceil(Math.max(0, ...Array.from(texts, (t) => t.getComputedTextLength())) + 10);
+    if (need > this.o.labelWidth) this.draw(data, need);
+  }
+
+  private draw(data: ImageGridData, labelWidth: number): void {
+    const { size, scale, gap } = this.o;
     const side = size * scale;
     const titleH = this.o.title ? 18 : 0;
     const colH = data.columns?.length ? 14 : 0;

@@ -1,7 +1,9 @@
 /**
  * ScatterView: 2-D point clouds (e.g. data samples vs model samples) as named, coloured layers on fixed
  * axes (default [-4.5, 4.5]²). Points are drawn on a canvas (fast for 20k+ points per layer, redrawn at
- * ~10 fps); axes, title and legend are SVG. Container: data-testid="samples-plot" (settable); each legend
+ * ~10 fps); axes, title and legend are SVG. The legend (data-testid="scatter-legend") has its own band
+ * below the x axis, its entries in rows that wrap at the frame's width (the frame grows by the band:
+ * `frame.outerHeight`), so it never covers a point. Container: data-testid="samples-plot" (settable); each legend
  * entry carries data-testid="scatter-layer", data-name and data-count (the number of finite points).
  *
  * Input (`update`): ScatterLayer[] — { name, points: Float32Array [n·2] interleaved (or [x, y][]),
@@ -17,6 +19,7 @@ import * as d3 from 'd3';
 import { PlotFrame, type FrameOptions } from './frame.js';
 import { count, gridShape, r2, toXY, type Points } from './geometry.js';
 import { composeSvgGrid } from './export.js';
+import { PRESENT_EVENT } from './chart-layout.js';
 
 export interface ScatterLayer {
   name: string;
@@ -66,9 +69,18 @@ export class ScatterView {
     this.frame = new PlotFrame(parent, { testid: 'samples-plot', ...options });
     this.vectorLimit = options.vectorLimit ?? 30000;
     const f = this.frame;
-    this.legend = d3.select(f.svg).append('g').attr('class', 'legend')
-      .attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 6})`)
+    // the legend sits in its own band below the x axis (the frame grows by it), never over the points
+    this.legend = d3.select(f.svg).append('g').attr('class', 'legend').attr('data-testid', 'scatter-legend')
       .style('display', options.legend === false ? 'none' : '');
+    // presentation mode changes the legend's type size: its rows follow
+    parent.ownerDocument.addEventListener(PRESENT_EVENT, () => this.layoutLegend());
+  }
+
+  /** the legend in its band below the plot (PlotFrame.legendBand), or no band when it is hidden */
+  private layoutLegend(): void {
+    const f = this.frame;
+    if (this.options.legend === false) { f.setBand(0); return; }
+    f.legendBand(this.legend.node()!, this.legend.selectAll<SVGGElement, LayerInfo>('g.entry').nodes());
   }
 
   get element(): HTMLDivElement { return this.frame.root; }
@@ -128,12 +140,10 @@ export class ScatterView {
         g.append('text').attr('x', 11).attr('fill', 'currentColor');
         return g;
       });
-    rows.attr('transform', (_, i) => `translate(0,${i * 13 + 6})`)
-      .attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => (l.links ? l.nLinks : null));
+    rows.attr('data-name', (l) => l.name).attr('data-count', (l) => l.n).attr('data-links', (l) => (l.links ? l.nLinks : null));
     rows.select('rect').attr('fill', (l) => l.color);
     rows.select('text').text((l) => (this.options.legendCounts === false ? l.name : `${l.name} (${l.n})`));
-    const lg = this.legend.node();
-    if (lg && lg.isConnected && this.options.legend !== false) PlotFrame.backdrop(lg);
+    this.layoutLegend();
   }
 
   /** standalone SVG; points become circles when there are at most `vectorLimit` in all, else a raster */

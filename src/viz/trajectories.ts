@@ -8,7 +8,9 @@
  * policy, data-index) on every path at σ; `play()` animates σ from 1 → 0 with requestAnimationFrame;
  * clicking a particle or a path selects that index and calls `onSelect(index)`. The <svg> carries
  * data-testid="trajectory-plot"; built-in controls (optional) are a play/pause button (data-testid
- * "play") and a range input (data-testid "time-slider", left = σ 1, right = σ 0).
+ * "play") and a range input (data-testid "time-slider", left = σ 1, right = σ 0). The legend
+ * (data-testid="trajectory-legend") names what is drawn, in its own band below the x axis (the frame
+ * grows by it), so it never covers a path or the data.
  *
  * Input (`update`): TrajectoryData —
  *   teacher: Path[]        one per noise point: { sigma: [T] (1 → 0), points: [T·2] interleaved x_t,
@@ -92,6 +94,8 @@ export class TrajectoryView {
     this.gMarkers = p.append('g').attr('class', 'markers');
     this.gParticles = p.append('g').attr('class', 'particles');
     this.legend(false, false);
+    // presentation mode changes the legend's type size: its rows follow
+    parent.ownerDocument.addEventListener(PRESENT_EVENT, () => this.layoutLegend());
     if (options.controls !== false) {
       const doc = parent.ownerDocument;
       const bar = doc.createElement('div');
@@ -288,18 +292,20 @@ export class TrajectoryView {
     if (key === this.legendKey) return;
     this.legendKey = key;
     d3.select(f.svg).selectAll(':scope > g.legend').remove();
-    const g = d3.select(f.svg).append('g').attr('class', 'legend').attr('transform', `translate(${f.margin.left + 6},${f.margin.top + 4})`)
-      .style('pointer-events', 'none');
-    items.forEach(([name, color, kind], i) => {
-      const row = g.append('g').attr('transform', `translate(0,${i * 17 + 8})`);
+    const g = d3.select(f.svg).append('g').attr('class', 'legend').attr('data-testid', 'trajectory-legend').style('pointer-events', 'none');
+    items.forEach(([name, color, kind]) => {
+      const row = g.append('g').attr('class', 'legend-item');
       if (kind === 'line') row.append('line').attr('x1', 0).attr('x2', 14).attr('y1', -3).attr('y2', -3).attr('stroke', color).attr('stroke-width', 2);
       else row.append('circle').attr('cx', 7).attr('cy', -3).attr('r', 3.2).attr('fill', 'white').attr('stroke', color).attr('stroke-width', 1.2);
       row.append('text').attr('x', 18).attr('fill', 'currentColor').text(name);
     });
-    const node = g.node();
-    if (node?.isConnected) PlotFrame.backdrop(node);
-    // presentation mode changes the legend's type size: the backdrop follows
-    if (node) f.svg.ownerDocument.addEventListener(PRESENT_EVENT, () => node.isConnected && PlotFrame.backdrop(node));
+    this.layoutLegend();
+  }
+
+  /** the legend in its own band below the x axis (PlotFrame.legendBand): never over the paths or the data */
+  private layoutLegend(): void {
+    const g = this.frame.svg.querySelector<SVGGElement>(':scope > g.legend');
+    if (g) this.frame.legendBand(g, Array.from(g.querySelectorAll<SVGGElement>(':scope > g.legend-item')));
   }
 
   exportSvg(): string { return this.frame.exportSvg(); }

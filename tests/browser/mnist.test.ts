@@ -135,4 +135,55 @@ describe('MNIST notebook on wasm', () => {
       await r.close();
     }
   });
+
+  test('presentation mode at 1280×720: the image grids\' row labels at 14 px, whole and clear of the images; Start from under Distill; the live FD chart\'s empty state', async () => {
+    const r = await h.open('notebooks/piflow-mnist.html', { backend: 'wasm', query: { present: '1' } });
+    try {
+      await r.page.setViewportSize({ width: 1280, height: 720 });
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      // the samples (teacher rows, the shipped student's, test images) and the x̂₀ strip of the shipped student
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length >= 5, null, { timeout: 180_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="inside-plot"] [data-testid="image-row"]').length === 4, null, { timeout: 180_000 });
+      for (const plot of ['samples-plot', 'inside-plot']) {
+        const got = await r.page.evaluate((sel) => {
+          const svg = document.querySelector(sel)!;
+          const box = (el: Element) => { const b = el.getBoundingClientRect(); return { x: b.x, y: b.y, w: b.width, h: b.height }; };
+          const rows = Array.from(svg.querySelectorAll('[data-testid="image-row"]'), (g) => {
+            const t = g.querySelector('text')!;
+            const img = g.querySelector('image');
+            return { label: t.textContent, px: parseFloat(getComputedStyle(t).fontSize), text: box(t), image: img ? box(img) : null };
+          });
+          const columns = Array.from(svg.querySelectorAll(':scope > text'), box);
+          return { svg: box(svg), rows, columns };
+        }, tid(plot));
+        assert.ok(got.rows.length > 0, `${plot}: rows`);
+        for (const row of got.rows) {
+          assert.ok(row.px >= 14, `${plot}: "${row.label}" at ${row.px} px`);
+          assert.ok(row.text.x >= got.svg.x - 0.5, `${plot}: "${row.label}" cut at the grid's left edge (label ${JSON.stringify(row.text)}, grid ${JSON.stringify(got.svg)})`);
+          if (row.image) assert.ok(row.text.x + row.text.w <= row.image.x + 0.5, `${plot}: "${row.label}" runs into its images (label ${JSON.stringify(row.text)}, images ${JSON.stringify(row.image)})`);
+        }
+        // the title and the column titles (σ on the x̂₀ strip) overlap neither each other nor the grid's edges
+        const c = got.columns;
+        c.forEach((a, i) => {
+          assert.ok(a.x >= got.svg.x - 0.5 && a.x + a.w <= got.svg.x + got.svg.w + 0.5, `${plot}: a column title cut at the grid's edge ${JSON.stringify(a)}`);
+          for (const b of c.slice(i + 1)) assert.ok(!(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h), `${plot}: titles overlap ${JSON.stringify(a)} ${JSON.stringify(b)}`);
+        });
+      }
+      // the live Fréchet-distance chart before a run: what to do, not an iteration axis with the teacher's lines alone
+      await r.page.waitForSelector(`${tid('metric-plot')}[data-references="2"]`, { timeout: 120_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { annotations?: { text?: string }[] } } | null)?.layout?.annotations?.length === 1, null, { timeout: 30_000 });
+      const metric = await r.page.evaluate(() => {
+        const l = (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout: { xaxis?: { visible?: boolean }; annotations: { text: string }[]; shapes?: unknown[] } }).layout;
+        return { axes: l.xaxis?.visible !== false, text: l.annotations[0].text, shapes: l.shapes?.length ?? 0 };
+      });
+      assert.deepEqual(metric, { axes: false, text: "run Distill to see the student's Fréchet distance<br>against the teacher's (a point every 25 iterations)", shapes: 0 });
+      // Start from in the run buttons' column, on the same screen
+      const distill = (await r.page.locator(tid('distill-student')).boundingBox())!;
+      const from = (await r.page.locator(tid('distill-from')).boundingBox())!;
+      assert.ok(from.y + from.height <= 720 && from.y > distill.y && from.x >= distill.x - 1 && from.x + from.width <= distill.x + distill.width + 1, `Start from under Distill: ${JSON.stringify(from)}, Distill ${JSON.stringify(distill)}`);
+      assertClean(r, 'piflow-mnist presentation');
+    } finally {
+      await r.close();
+    }
+  });
 });

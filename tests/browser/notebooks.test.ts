@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
 import { runCli } from '../helpers.js';
-import { assertClean, assertInspectorLegendClear, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -277,10 +277,19 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'true');
       assert.equal(await r.page.evaluate(() => window.scrollY), 0);
-      for (const id of ['distill-student', 'trajectory-plot']) {
+      // "Start from" and the line saying what Distill will do: in the run buttons' column, on the same screen
+      await r.page.waitForSelector(tid('distill-plan'), { state: 'visible', timeout: 60_000 });
+      for (const id of ['distill-student', 'trajectory-plot', 'distill-from', 'distill-plan']) {
         const b = await r.page.locator(tid(id)).boundingBox();
         assert.ok(b, `${id} is laid out`);
         assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 1280 && b.y + b.height <= 720, `${id} inside the 1280×720 viewport: ${JSON.stringify(b)}`);
+      }
+      const column = await r.page.locator(tid('distill-student')).boundingBox();
+      const plot = await r.page.locator(tid('trajectory-plot')).boundingBox();
+      for (const id of ['distill-from', 'distill-plan']) {
+        const b = (await r.page.locator(tid(id)).boundingBox())!;
+        assert.ok(b.x >= column!.x - 1 && b.x + b.width <= column!.x + column!.width + 1 && b.y > column!.y, `${id} under the Distill button, in its column: ${JSON.stringify(b)}, Distill ${JSON.stringify(column)}`);
+        assert.ok(b.x + b.width <= plot!.x, `${id} beside the trajectory plot, not over it: ${JSON.stringify(b)}, plot ${JSON.stringify(plot)}`);
       }
       // the inspector's legend (14 px type here) covers none of its marks
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="gm-component"]').length === 8, null, { timeout: 60_000 });
@@ -314,9 +323,62 @@ describe('notebooks on wasm', () => {
       assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'false');
       assert.equal(await r.page.evaluate(() => new URL(location.href).searchParams.get('present')), null);
       assert.equal(await r.page.locator(tid('present-stage')).count(), 0);
-      assert.match((await r.page.locator(tid('distill-student')).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/);
+      for (const id of ['distill-student', 'distill-from', 'distill-plan']) assert.match((await r.page.locator(tid(id)).evaluate((b) => b.closest('section')?.querySelector('h2')?.textContent)) ?? '', /Distill a student/, `${id} back in section 2`);
       await r.page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid="loss-plot"] .xtick text')).every((e) => parseFloat(getComputedStyle(e).fontSize) < 14), null, { timeout: 10_000 });
       assertClean(r, 'piflow-2d presentation');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow sliced-W1 chart: an empty state until Distill gives a point, then the student against the teacher\'s lines', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    type Drawn = { axes: boolean; text: string; shapes: number; points: number };
+    const drawn = (): Promise<Drawn> => r.page.evaluate(() => {
+      const el = document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { xaxis?: { visible?: boolean }; annotations?: { text?: string }[]; shapes?: unknown[] }; data?: { x?: unknown[] }[] } | null;
+      const l = el?.layout;
+      return { axes: l?.xaxis?.visible !== false, text: (l?.annotations ?? []).map((a) => a.text ?? '').join(' | '), shapes: l?.shapes?.length ?? 0, points: el?.data?.[0]?.x?.length ?? 0 };
+    });
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      // the teacher's two reference distances are there (kept for later), the chart still shows what to do
+      await r.page.waitForSelector(`${tid('metric-plot')}[data-references="2"]`, { timeout: 120_000 });
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { annotations?: { text?: string }[] } } | null)?.layout?.annotations?.length === 1, null, { timeout: 30_000 });
+      const before = await drawn();
+      assert.equal(before.axes, false, `no iteration axis before a run: ${JSON.stringify(before)}`);
+      assert.match(before.text, /^run Distill to see the student's sliced W1<br>against the teacher's \(a point every 50 iterations\)$/);
+      assert.equal(before.shapes, 0, 'no reference line drawn alone');
+      await setField(r, 'iters', '50');
+      await setField(r, 'student-batch', '64');
+      await r.page.click(tid('distill-student'));
+      await waitDone(r, 180_000);
+      assert.ok((await plotPoints(r, 'metric-plot')) >= 1, 'the live sliced W1 has its point at iteration 50');
+      await r.page.waitForFunction(() => (document.querySelector('[data-testid="metric-plot"]') as unknown as { layout?: { shapes?: unknown[] } } | null)?.layout?.shapes?.length === 2, null, { timeout: 30_000 });
+      const after = await drawn();
+      assert.equal(after.axes, true, `the axes once there is a point: ${JSON.stringify(after)}`);
+      assert.doesNotMatch(after.text, /run Distill/, 'the empty state is gone');
+      await assertTitleClear(r, 'metric-plot');
+      assertClean(r, 'piflow-2d metric empty state');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('2D scatter and trajectory legends: below the plot area, clear of the points and paths, in both modes (π-Flow)', async () => {
+    const r = await h.open('notebooks/piflow-2d.html', { backend: 'wasm' });
+    try {
+      await r.page.setViewportSize({ width: 1280, height: 720 });
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"] [data-testid="scatter-layer"]').length === 8, null, { timeout: 120_000 });
+      assert.equal(await assertScatterLegendsClear(r, '#samples'), 4);
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="trajectory-legend"] g.legend-item').length === 3, null, { timeout: 60_000 });
+      assert.equal(await assertTrajectoryLegendsClear(r), 1);
+      // presentation mode: 14 px legend type, the rows re-laid (the samples stay in their section, the trajectories go on the stage, zoomed)
+      await r.page.click(tid('present-toggle'));
+      await r.page.waitForFunction(() => parseFloat(getComputedStyle(document.querySelector('#samples [data-testid="scatter-layer"] text')!).fontSize) >= 14, null, { timeout: 10_000 });
+      assert.equal(await assertScatterLegendsClear(r, '#samples'), 4);
+      assert.equal(await assertTrajectoryLegendsClear(r), 1);
+      assertClean(r, 'piflow-2d scatter legends');
     } finally {
       await r.close();
     }

@@ -127,3 +127,52 @@ export async function frameGaps(r: PageRecord): Promise<{ max: number; p99: numb
     return { max: g[g.length - 1] ?? 0, p99: g[Math.floor(g.length * 0.99)] ?? 0, p50: g[Math.floor(g.length * 0.5)] ?? 0, n: g.length };
   });
 }
+
+/**
+ * Every figure matched by `svgs` (a CSS selector of <svg> elements) has its legend (`legend`, a selector
+ * inside the SVG) clear of its marks: the legend's box meets no part of the plot area (the frame's clip
+ * rectangle, in page pixels), lies below it and inside its SVG (the frame grew by the legend's band),
+ * and holds at least one entry (`entry`). Returns how many figures were checked.
+ */
+export async function assertLegendsBelowPlot(r: PageRecord, svgs: string, legend: string, entry: string): Promise<number> {
+  const got = await r.page.evaluate(([sel, lsel, esel]) => {
+    const box = (el: Element | null | undefined) => {
+      if (!el) return null;
+      const b = el.getBoundingClientRect();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    };
+    return Array.from(document.querySelectorAll(sel), (svg) => {
+      const rect = svg.querySelector('clipPath rect');
+      const sb = box(svg);
+      let plot = null;
+      if (rect && sb) {
+        const k = sb.w / Number(svg.getAttribute('width'));
+        const a = (n: string) => Number(rect.getAttribute(n)) * k;
+        plot = { x: sb.x + a('x'), y: sb.y + a('y'), w: a('width'), h: a('height') };
+      }
+      const lg = svg.querySelector(lsel);
+      return { svg: sb, plot, legend: box(lg), entries: lg?.querySelectorAll(esel).length ?? 0 };
+    });
+  }, [svgs, legend, entry] as const);
+  type Box = { x: number; y: number; w: number; h: number };
+  const meets = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  assert.ok(got.length > 0, `figures matching ${svgs}`);
+  got.forEach((v, i) => {
+    assert.ok(v.svg && v.plot && v.legend && v.entries > 0, `${svgs} #${i}: drawn with a legend (${JSON.stringify(v)})`);
+    const l = v.legend as Box, p = v.plot as Box, s = v.svg as Box;
+    assert.ok(!meets(l, p), `${svgs} #${i}: the legend lies outside the plot area (legend ${JSON.stringify(l)}, plot ${JSON.stringify(p)})`);
+    assert.ok(l.y >= p.y + p.h, `${svgs} #${i}: the legend is below the plot area (legend ${JSON.stringify(l)}, plot ${JSON.stringify(p)})`);
+    assert.ok(l.x >= s.x - 1 && l.y >= s.y - 1 && l.x + l.w <= s.x + s.w + 1 && l.y + l.h <= s.y + s.h + 1, `${svgs} #${i}: the legend lies inside its figure (${JSON.stringify(l)} in ${JSON.stringify(s)})`);
+  });
+  return got.length;
+}
+
+/** `assertLegendsBelowPlot` for the scatter views (sample panels) under `root`. */
+export function assertScatterLegendsClear(r: PageRecord, root: string): Promise<number> {
+  return assertLegendsBelowPlot(r, `${root} [data-testid="samples-plot"] svg`, '[data-testid="scatter-legend"]', '[data-testid="scatter-layer"]');
+}
+
+/** `assertLegendsBelowPlot` for the trajectory views on the page (their `trajectory-plot` SVGs). */
+export function assertTrajectoryLegendsClear(r: PageRecord): Promise<number> {
+  return assertLegendsBelowPlot(r, 'svg[data-testid="trajectory-plot"]', '[data-testid="trajectory-legend"]', 'g.legend-item');
+}
