@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { FIXTURES, useBackend } from './helpers.js';
+import { FIXTURES, runCli, useBackend } from './helpers.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parseGoldenFile, runGolden } from '../src/engine/conformance.js';
 import { nodeWebGpuAdapter } from '../src/engine/webgpu-node.js';
 import { Rng } from '../src/engine/rng.js';
@@ -145,4 +147,87 @@ test('AddN of more tensors than a shader may bind (gradients of a tensor used ma
   gv.forEach((v) => assert.ok(Math.abs(v - n * (n + 1) / 2) < 1e-3, `gradient ${v} vs ${n * (n + 1) / 2}`));
   tf.dispose([x, g]);
   assert.equal(tf.memory().numTensors, before, 'the partial sums are released');
+});
+
+/** GPU programs recorded while `run` runs (tfjs-backend-webgpu's recordAndSubmit: one per shader dispatch). */
+async function countDispatches(run: () => Promise<void>): Promise<number> {
+  const be = tf.backend() as unknown as { recordAndSubmit: (...a: unknown[]) => unknown };
+  const orig = be.recordAndSubmit;
+  let n = 0;
+  be.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
+    n++;
+    return orig.apply(this, a);
+  };
+  try {
+    await run();
+  } finally {
+    be.recordAndSubmit = orig;
+  }
+  return n;
+}
+
+test("Adam's webgpu path (two WGSL programs a variable) matches tfjs's Adam, resumes exactly, falls back to the host path off webgpu, and leaves no tensors", async () => {
+  const { GuardedAdam } = await import('../src/engine/optim.js');
+  const { setFusedTraining } = await import('../src/engine/fused.js');
+  const shapes = [[5, 3], [3], [130]];
+  const init = shapes.map((s, i) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(1 + i * 7 + j * 0.37)));
+  const grad = (step: number, i: number, n: number) => Float32Array.from({ length: n }, (_, j) => Math.cos(step * 0.9 + i * 3 + j * 0.11) * (1 + step));
+  const cfg = { lr: 0.05, warmupSteps: 2, clipNorm: 5, beta1: 0.9, beta2: 0.95 };
+  /** `steps` updates from `from` (or fresh) on the current backend and fused setting; the weights, the optimizer */
+  const run = async (steps: number, fused: boolean, start = 0, state?: Awaited<ReturnType<InstanceType<typeof GuardedAdam>['exportStateAsync']>>, w0?: Float32Array[]) => {
+    const was = setFusedTraining(fused);
+    const vars = shapes.map((s, i) => tf.tidy(() => tf.variable(tf.tensor(w0?.[i] ?? init[i], s), true)));
+    const opt = new GuardedAdam(cfg);
+    if (state) opt.importState(state, vars);
+    let dispatches = 0;
+    for (let k = start; k < start + steps; k++) {
+      const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(grad(k, i, v.size), v.shape)]));
+      dispatches += await countOrRun(() => opt.apply(tf.scalar(1), grads).then(() => undefined));
+    }
+    const weights = await Promise.all(vars.map(async (v) => Float32Array.from(await v.data())));
+    const exported = await opt.exportStateAsync(vars); // webgpu cannot read synchronously in Node
+    opt.dispose();
+    vars.forEach((v) => v.dispose());
+    setFusedTraining(was);
+    return { weights, exported, dispatches };
+  };
+  const countOrRun = (f: () => Promise<void>) => (tf.getBackend() === 'webgpu' ? countDispatches(f) : f().then(() => 0));
+  const before = tf.memory().numTensors;
+  const gpu = await run(4, true);
+  assert.equal(gpu.exported.path, 'webgpu');
+  const ref = await run(4, false);
+  assert.equal(ref.exported.path, 'tfjs');
+  gpu.weights.forEach((w, i) => w.forEach((x, j) => assert.ok(Math.abs(x - ref.weights[i][j]) <= 1e-5 * Math.max(1, Math.abs(ref.weights[i][j])), `var ${i}[${j}]: webgpu path ${x} vs tfjs ${ref.weights[i][j]}`)));
+  // the update is 2 programs a variable (after the guard's norm): far fewer than tfjs's ~14 a variable
+  assert.ok(gpu.dispatches < ref.dispatches / 2, `dispatches: webgpu path ${gpu.dispatches} vs tfjs ${ref.dispatches}`);
+  assert.ok(gpu.dispatches <= 4 * (2 * shapes.length + 2 * shapes.length + 4) + 1, `webgpu path: ${gpu.dispatches} dispatches in 4 steps`);
+  // 2 + export/import + 2 == 4 straight, on webgpu
+  const half = await run(2, true);
+  const rest = await run(2, true, 2, half.exported, half.weights);
+  rest.weights.forEach((w, i) => assert.deepEqual(w, gpu.weights[i], `resumed var ${i} equals the straight run`));
+  assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+  // a webgpu state restored on cpu (a checkpoint on the fallback backend) goes on with the host loop
+  await tf.setBackend('cpu');
+  try {
+    const cpu = await run(2, true, 2, half.exported, half.weights);
+    assert.equal(cpu.exported.path, 'host');
+    cpu.weights.forEach((w, i) => w.forEach((x, j) => assert.ok(Math.abs(x - gpu.weights[i][j]) <= 1e-5 * Math.max(1, Math.abs(x)), `cpu continuation var ${i}[${j}]: ${x} vs ${gpu.weights[i][j]}`)));
+  } finally {
+    await tf.setBackend('webgpu');
+  }
+});
+
+test('the CLI trains, distills (saving its training state: no synchronous readback) and resumes on webgpu', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'piflow-webgpu-'));
+  const teacher = path.join(dir, 'teacher'), student = path.join(dir, 'student');
+  let r = runCli(['train-teacher', '--dataset', 'checkerboard', '--steps', '3', '--width', '16', '--depth', '1', '--batch', '32', '--out', teacher, '--backend', 'webgpu']);
+  assert.equal(r.code, 0, r.stderr);
+  r = runCli(['distill', '--teacher', teacher, '--iters', '2', '--save-every', '1', '--batch', '16', '--k', '2', '--out', student, '--backend', 'webgpu']);
+  assert.equal(r.code, 0, r.stderr);
+  const state = JSON.parse(readFileSync(path.join(student, 'train-state.json'), 'utf8'));
+  assert.equal(state.state.iteration, 2);
+  assert.equal(state.state.adam[0].path, 'webgpu');
+  r = runCli(['distill', '--teacher', teacher, '--iters', '3', '--batch', '16', '--k', '2', '--out', student, '--resume', student, '--backend', 'webgpu']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).resumedFrom, 2);
 });

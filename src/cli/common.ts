@@ -138,8 +138,8 @@ export async function loadResume<N>(dir: string, done: number, load: (dir: strin
 }
 
 /** A trainer's state as the two files of a save (written inside its crash-safe folder before config.json). */
-export function stateFiles(t: Resumable): ExtraFile[] {
-  const enc = encodeTrainerState(t.exportState());
+export async function stateFiles(t: Resumable): Promise<ExtraFile[]> {
+  const enc = encodeTrainerState(await t.exportStateAsync());
   return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
 }
 

@@ -159,7 +159,7 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
     }
   }
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
-    saveImageNet(run.student, out, { ...run.meta, itersDone: done }, stateFiles(run.trainer)),
+    stateFiles(run.trainer).then((files) => saveImageNet(run.student, out, { ...run.meta, itersDone: done }, files)),
   start);
   console.log(JSON.stringify({ out, method, iters: o.iters, ...(resumeDir !== null ? { resumedFrom: start } : {}), seconds: +secs.toFixed(1), backend }));
   run.dispose();

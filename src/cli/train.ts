@@ -141,7 +141,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
     }
   }
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
-    saveToyNet(run.student, out, { ...run.meta, itersDone: done }, stateFiles(run.trainer)),
+    stateFiles(run.trainer).then((files) => saveToyNet(run.student, out, { ...run.meta, itersDone: done }, files)),
   start);
   console.log(JSON.stringify({ out, method, iters: o.iters, ...(resumeDir !== null ? { resumedFrom: start } : {}), seconds: +secs.toFixed(1), backend }));
   run.dispose();

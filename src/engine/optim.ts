@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from './tensors.js';
 import { fusedTarget, fusedTraining } from './fused.js';
+import { adamStepWebGpu } from './webgpu-adam.js';
 
 export class NonFiniteLossError extends Error {
   constructor(
@@ -48,6 +49,16 @@ export interface StepStats {
   lr: number;
 }
 
+/** Where an update runs: the host loop, tfjs's Adam, or two WGSL programs a variable (webgpu-adam.ts). */
+export type AdamPath = 'host' | 'tfjs' | 'webgpu';
+
+/** The path the fused training switch and the backend give now. */
+function naturalPath(): AdamPath {
+  if (!fusedTraining()) return 'tfjs';
+  const t = fusedTarget();
+  return t === 'host' ? 'host' : t === 'webgpu' ? 'webgpu' : 'tfjs';
+}
+
 /** Adam moments of one variable, on the host. */
 interface HostMoments {
   m: Float32Array;
@@ -61,7 +72,7 @@ interface HostMoments {
  */
 export interface AdamState {
   step: number;
-  path: 'host' | 'tfjs' | null;
+  path: AdamPath | null;
   accBeta1?: number;
   accBeta2?: number;
   moments: { shape: number[]; m: Float32Array; v: Float32Array }[];
@@ -75,17 +86,25 @@ interface TfjsAdamInternals {
   accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
 }
 
+/** The gradient clipping factor for global norm `norm` (1 when not clipping). */
+function scaleOf(clip: number, norm: number): number {
+  return clip > 0 && norm > clip ? clip / norm : 1;
+}
+
 export class GuardedAdam {
   readonly optimizer: tf.AdamOptimizer;
   /** number of applied steps */
   step = 0;
   /**
    * Where the update runs, fixed at the first step: 'host' (cpu and wasm with the fused training
-   * paths on: one JavaScript loop over each variable, no kernels) or 'tfjs' (tfjs's Adam, ~14 kernels
+   * paths on: one JavaScript loop over each variable, no kernels), 'webgpu' (webgpu with them on: two
+   * WGSL programs a variable, the moments in one GPU buffer each) or 'tfjs' (tfjs's Adam, ~14 kernels
    * a variable). Fixed so that the moments stay in one place if the backend changes later.
    */
-  private path: 'host' | 'tfjs' | null = null;
+  private path: AdamPath | null = null;
   private readonly moments = new Map<string, HostMoments>();
+  /** the 'webgpu' path's moments: [2n] per variable (m then v), by variable name */
+  private readonly gpuMoments = new Map<string, tf.Tensor>();
 
   constructor(readonly cfg: AdamConfig) {
     validateAdam(cfg);
@@ -108,7 +127,7 @@ export class GuardedAdam {
 
   /** Applies precomputed gradients (takes ownership of `loss` and `grads`). */
   async apply(loss: tf.Scalar, grads: tf.NamedTensorMap): Promise<StepStats> {
-    this.path ??= fusedTraining() && fusedTarget() === 'host' ? 'host' : 'tfjs';
+    this.path ??= naturalPath();
     if (this.path === 'host') return this.applyHost(loss, grads);
     const names = Object.keys(grads);
     const stats = tf.tidy(() => {
@@ -133,18 +152,39 @@ export class GuardedAdam {
     const lr = this.currentLr();
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
     const clip = this.cfg.clipNorm ?? 0;
-    if (clip > 0 && normV > clip) {
-      const scale = clip / normV;
-      for (const n of names) {
-        const g = grads[n];
-        grads[n] = tf.tidy(() => g.mul(scale));
-        g.dispose();
+    if (this.path === 'webgpu') {
+      this.applyWebGpu(grads, lr, scaleOf(clip, normV));
+    } else {
+      if (clip > 0 && normV > clip) {
+        const scale = clip / normV;
+        for (const n of names) {
+          const g = grads[n];
+          grads[n] = tf.tidy(() => g.mul(scale));
+          g.dispose();
+        }
       }
+      this.optimizer.applyGradients(grads as tf.NamedTensorMap as never);
     }
-    this.optimizer.applyGradients(grads as tf.NamedTensorMap as never);
     names.forEach((n) => grads[n].dispose());
     this.step++;
     return { loss: lossV, gradNorm: normV, lr };
+  }
+
+  /** The 'webgpu' path's update: two programs a variable, the clipping scale folded in. */
+  private applyWebGpu(grads: tf.NamedTensorMap, lr: number, scale: number): void {
+    const b1 = this.cfg.beta1 ?? 0.9;
+    const b2 = this.cfg.beta2 ?? 0.999;
+    const t = this.step + 1;
+    const step = { b1, b2, eps: this.cfg.epsilon ?? 1e-8, lr, c1: 1 / (1 - Math.pow(b1, t)), c2: 1 / (1 - Math.pow(b2, t)), scale };
+    const registered = tf.engine().registeredVariables;
+    for (const n of Object.keys(grads)) {
+      const variable = registered[n];
+      check(variable !== undefined, `Adam: no variable named ${n}`);
+      const old = this.gpuMoments.get(n) ?? tf.zeros([2 * variable.size]);
+      const next = adamStepWebGpu(variable, grads[n], old, step);
+      old.dispose();
+      this.gpuMoments.set(n, next);
+    }
   }
 
   /**
@@ -214,6 +254,12 @@ export class GuardedAdam {
       if (this.path === 'host') {
         const mo = this.moments.get(variable.name);
         if (mo) [m, v] = [mo.m.slice(), mo.v.slice()];
+      } else if (this.path === 'webgpu') {
+        const mv = this.gpuMoments.get(variable.name);
+        if (mv) {
+          const all = mv.dataSync() as Float32Array;
+          [m, v] = [all.slice(0, n), all.slice(n, 2 * n)];
+        }
       } else if (this.path === 'tfjs') {
         const o = this.optimizer as unknown as TfjsAdamInternals;
         const fm = o.accumulatedFirstMoment[i], sm = o.accumulatedSecondMoment[i];
@@ -231,6 +277,63 @@ export class GuardedAdam {
   }
 
   /**
+   * exportState's state, captured now (GPU moments cloned, host moments copied, synchronously) and read
+   * back asynchronously: works where a synchronous readback does not (webgpu in Node).
+   */
+  async exportStateAsync(vars: tf.Variable[]): Promise<AdamState> {
+    const path = this.path;
+    const step = this.step;
+    const o = this.optimizer as unknown as TfjsAdamInternals;
+    // synchronously: what each variable's moments are now
+    const held: ({ m: Float32Array; v: Float32Array } | { m: tf.Tensor; v: tf.Tensor } | { mv: tf.Tensor } | null)[] = vars.map((variable, i) => {
+      if (path === 'host') {
+        const mo = this.moments.get(variable.name);
+        return mo ? { m: mo.m.slice(), v: mo.v.slice() } : null;
+      }
+      if (path === 'webgpu') {
+        const mv = this.gpuMoments.get(variable.name);
+        return mv ? { mv: mv.clone() } : null;
+      }
+      if (path === 'tfjs') {
+        const fm = o.accumulatedFirstMoment[i], sm = o.accumulatedSecondMoment[i];
+        return fm && sm ? { m: fm.variable.clone(), v: sm.variable.clone() } : null;
+      }
+      return null;
+    });
+    const acc = path === 'tfjs' ? [o.accBeta1.clone(), o.accBeta2.clone()] : [];
+    const tensors: tf.Tensor[] = [...acc];
+    for (const h of held) {
+      if (h && 'mv' in h) tensors.push(h.mv);
+      else if (h && h.m instanceof tf.Tensor) tensors.push(h.m, h.v as tf.Tensor);
+    }
+    try {
+      const read = async (t: tf.Tensor) => Float32Array.from(await t.data());
+      const moments = await Promise.all(vars.map(async (variable, i) => {
+        const n = variable.size;
+        const h = held[i];
+        let m: Float32Array = new Float32Array(n), v: Float32Array = new Float32Array(n);
+        if (h && 'mv' in h) {
+          const all = await read(h.mv);
+          [m, v] = [all.slice(0, n), all.slice(n, 2 * n)];
+        } else if (h && h.m instanceof tf.Tensor) {
+          [m, v] = [await read(h.m), await read(h.v as tf.Tensor)];
+        } else if (h) {
+          [m, v] = [h.m as Float32Array, h.v as Float32Array];
+        }
+        return { shape: [...variable.shape], m, v };
+      }));
+      const state: AdamState = { step, path, moments };
+      if (path === 'tfjs') {
+        state.accBeta1 = (await acc[0].data())[0];
+        state.accBeta2 = (await acc[1].data())[0];
+      }
+      return state;
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+
+  /**
    * Restores `exportState`'s state for the variables `vars` (same count and shapes, in the same order):
    * the next step is the one the exported optimizer would have taken. Bad state: a clear error, nothing changed.
    */
@@ -243,10 +346,23 @@ export class GuardedAdam {
       check(Array.isArray(mo.shape) && mo.shape.join(',') === variable.shape.join(','), `Adam state: variable ${i} has shape [${mo.shape}], the model's is [${variable.shape}]`);
       check(mo.m instanceof Float32Array && mo.v instanceof Float32Array && mo.m.length === variable.size && mo.v.length === variable.size, `Adam state: variable ${i}'s moments hold the wrong number of values`);
     });
-    const path = state.path ?? (fusedTraining() && fusedTarget() === 'host' ? 'host' : 'tfjs');
+    // the saved path, except a 'webgpu' state off webgpu (a checkpoint restored on the fallback backend):
+    // the same update on this backend's path (the host loop's is the same formula)
+    let path: AdamPath = state.path ?? naturalPath();
+    if (path === 'webgpu' && tf.getBackend() !== 'webgpu') path = naturalPath() === 'host' ? 'host' : 'tfjs';
     this.resetMoments();
     this.path = path;
     this.step = state.step;
+    if (path === 'webgpu') {
+      if (state.step === 0) return;
+      vars.forEach((variable, i) => {
+        const mv = new Float32Array(2 * variable.size);
+        mv.set(state.moments[i].m, 0);
+        mv.set(state.moments[i].v, variable.size);
+        this.gpuMoments.set(variable.name, tf.tensor1d(mv));
+      });
+      return;
+    }
     if (path === 'host') {
       vars.forEach((variable, i) => this.moments.set(variable.name, { m: state.moments[i].m.slice(), v: state.moments[i].v.slice() }));
       return;
@@ -268,10 +384,14 @@ export class GuardedAdam {
     o.accumulatedFirstMoment = [];
     o.accumulatedSecondMoment = [];
     this.moments.clear();
+    tf.dispose([...this.gpuMoments.values()]);
+    this.gpuMoments.clear();
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.moments.clear();
+    tf.dispose([...this.gpuMoments.values()]);
+    this.gpuMoments.clear();
   }
 }

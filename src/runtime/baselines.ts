@@ -32,7 +32,7 @@ import { forwardDiffusion, flowMatchingLoss } from '../engine/forward.js';
 import { AdamConfig, GuardedAdam, StepStats, validateAdam } from '../engine/optim.js';
 import { createToyNet, ToyNet } from '../models/mlp.js';
 import { PointSource, teacherVelocity, trainableVars } from './toy.js';
-import { checkTrainerState, readVars, Resumable, TrainerState, writeVars } from './train-state.js';
+import { checkTrainerState, readVars, readVarsAsync, Resumable, TrainerState, writeVars } from './train-state.js';
 
 /** A trainable copy of a teacher-format net (same architecture and weights). */
 export function copyOfTeacher(teacher: ToyNet, rng: Rng): ToyNet {
@@ -185,6 +185,13 @@ export class ShortcutRegression<N> implements Resumable {
     return { kind: 'shortcut', iteration: this.iteration, adam: [this.optimizer.exportState(this.parts.vars(this.student))], rng: [this.rng.getState()], nets: [] };
   }
 
+  async exportStateAsync(): Promise<TrainerState> {
+    const iteration = this.iteration;
+    const rng = this.rng.getState();
+    const adam = this.optimizer.exportStateAsync(this.parts.vars(this.student));
+    return { kind: 'shortcut', iteration, adam: [await adam], rng: [rng], nets: [] };
+  }
+
   /** Restores exportState's state into a regression built with the same config and the saved student. */
   importState(s: TrainerState): void {
     checkTrainerState(s, 'shortcut', 1, 1, 0);
@@ -329,6 +336,14 @@ export class DistributionMatching<N> implements Resumable {
       kind: 'dmd', iteration: this.iteration, adam: [this.generatorOptimizer.exportState(gv), this.fakeOptimizer.exportState(fv)],
       rng: [this.rng.getState()], nets: [readVars(fv)],
     };
+  }
+
+  async exportStateAsync(): Promise<TrainerState> {
+    const gv = this.parts.vars(this.student), fv = this.parts.vars(this.fake);
+    const iteration = this.iteration;
+    const rng = this.rng.getState();
+    const g = this.generatorOptimizer.exportStateAsync(gv), f = this.fakeOptimizer.exportStateAsync(fv), net = readVarsAsync(fv);
+    return { kind: 'dmd', iteration, adam: [await g, await f], rng: [rng], nets: [await net] };
   }
 
   /** Restores exportState's state into a generator built with the same config and the saved student. */

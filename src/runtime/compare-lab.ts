@@ -371,20 +371,18 @@ export class CompareLab extends LoopRunner {
     // while the readbacks are awaited cannot mix two rounds into one checkpoint
     const round = this.round;
     const config = this.config ?? undefined;
-    let parts: { method: CompareMethod; state: TrainerState; art: Promise<ToyNetArtifacts>; lastLoss: number }[] | undefined;
-    if (config && this.racers.length > 0 && !this.stepping) {
-      const states = this.racers.map((r) => r.trainer.exportState());
-      // after a failed (non-finite) step the methods may be a step apart: such a race restarts instead
-      if (states.every((st) => st.iteration === round)) {
-        parts = this.racers.map((r, i) => ({ method: r.method, state: states[i], art: toyNetToArtifacts(r.student, { method: r.method }), lastLoss: r.lastLoss }));
-      }
+    let parts: { method: CompareMethod; state: Promise<TrainerState>; art: Promise<ToyNetArtifacts>; lastLoss: number }[] | undefined;
+    // after a failed (non-finite) step the methods may be a step apart: such a race restarts instead
+    if (config && this.racers.length > 0 && !this.stepping && this.racers.every((r) => r.iteration === round)) {
+      // each state and each student's weights are captured synchronously here (read back below)
+      parts = this.racers.map((r) => ({ method: r.method, state: r.trainer.exportStateAsync(), art: toyNetToArtifacts(r.student, { method: r.method }), lastLoss: r.lastLoss }));
     }
     const teacher = this.teacher ? toyNetToArtifacts(this.teacher, this.teacher.meta) : Promise.resolve(undefined);
-    const [teacherArt, students] = await Promise.all([teacher, Promise.all((parts ?? []).map((p) => p.art))]);
+    const [teacherArt, students, states] = await Promise.all([teacher, Promise.all((parts ?? []).map((p) => p.art)), Promise.all((parts ?? []).map((p) => p.state))]);
     const s: CompareSnapshot = { dataset: this.name, teacher: teacherArt, config };
     if (parts) {
       s.round = round;
-      s.racers = parts.map((p, i) => ({ method: p.method, student: students[i], state: p.state, lastLoss: p.lastLoss }));
+      s.racers = parts.map((p, i) => ({ method: p.method, student: students[i], state: states[i], lastLoss: p.lastLoss }));
     }
     return s;
   }

@@ -334,14 +334,16 @@ export abstract class ModelLab<
     check(this.student !== null && this.studentPolicy !== null, 'no student to save');
     const { art, state } = await this.betweenSteps(() => {
       const d = this.distiller;
-      const state = d ? encodeTrainerState(d.exportState()) : null;
+      // captured now (tensors cloned), read back after: webgpu cannot read synchronously in Node
+      const state = d ? d.exportStateAsync() : null;
       // writeNet reads the weights before its first await (artifacts.ts): the same iteration as the state
       const art = this.writeNet(this.student!, { dataset: this.dataName, policy: this.studentPolicy, piid: d?.cfg, itersDone: this.studentIteration });
       return { art, state };
     });
-    const a = await art;
-    if (!state) return a;
-    return { ...a, extra: [...(a.extra ?? []).filter((f) => f.name !== TRAIN_STATE_BIN && f.name !== TRAIN_STATE_JSON), { name: TRAIN_STATE_BIN, data: state.bin }, { name: TRAIN_STATE_JSON, data: state.json }] };
+    const [a, captured] = await Promise.all([art, state]);
+    if (!captured) return a;
+    const enc = encodeTrainerState(captured);
+    return { ...a, extra: [...(a.extra ?? []).filter((f) => f.name !== TRAIN_STATE_BIN && f.name !== TRAIN_STATE_JSON), { name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }] };
   }
 
   abstract saveTeacher(): Promise<A>;

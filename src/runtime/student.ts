@@ -141,6 +141,13 @@ export class PolicyDistiller<N> implements Resumable {
     return { kind: 'piid', iteration: this.piid.iteration, adam: [this.optimizer.exportState(this.parts.vars(this.student))], rng: [this.rng.getState()], nets: [] };
   }
 
+  async exportStateAsync(): Promise<TrainerState> {
+    const iteration = this.piid.iteration;
+    const rng = this.rng.getState();
+    const adam = this.optimizer.exportStateAsync(this.parts.vars(this.student));
+    return { kind: 'piid', iteration, adam: [await adam], rng: [rng], nets: [] };
+  }
+
   /** Restores exportState's state into a distiller built with the same config and the saved student. */
   importState(s: TrainerState): void {
     checkTrainerState(s, 'piid', 1, 1, 0);

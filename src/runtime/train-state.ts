@@ -27,7 +27,13 @@ export interface TrainerState {
 
 /** What a resumable trainer offers. */
 export interface Resumable {
+  /** the state now, read synchronously (cpu and wasm; webgpu in Node cannot read synchronously) */
   exportState(): TrainerState;
+  /**
+   * The state now, captured synchronously (tensors cloned, host arrays copied, before this returns its
+   * promise) and read back asynchronously: a step that runs meanwhile does not change it. Any backend.
+   */
+  exportStateAsync(): Promise<TrainerState>;
   importState(s: TrainerState): void;
 }
 
@@ -97,6 +103,20 @@ export function checkTrainerState(s: TrainerState, kind: string, adam: number, r
 }
 
 /** Variables' values, copied to the host. */
+/** The variables' values, cloned now and read back asynchronously (the clones are released). */
+export async function readVarsAsync(vars: tf.Variable[]): Promise<Float32Array[]> {
+  return readTensorsAsync(vars.map((v) => v.clone()));
+}
+
+/** Reads tensors (taking ownership: they are disposed) as Float32Arrays. */
+export async function readTensorsAsync(ts: tf.Tensor[]): Promise<Float32Array[]> {
+  try {
+    return await Promise.all(ts.map(async (t) => Float32Array.from(await t.data())));
+  } finally {
+    tf.dispose(ts);
+  }
+}
+
 export function readVars(vars: tf.Variable[]): Float32Array[] {
   return vars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
 }
