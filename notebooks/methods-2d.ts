@@ -194,6 +194,25 @@ nb.cell('racing', ['lab'], (lab: Client) => {
     newW1Chart(['gmflow']);
     liveVersion.bump();
   }, 'stop and drop every student (the teacher stays)'));
+  $('#race-buttons').append(button('Download students', 'download-students', async () => {
+    const st = await lab.call.status();
+    if (st.methods.length === 0) {
+      note('No students yet: press Train first.', 'error');
+      return;
+    }
+    const { downloadModel } = await import('../src/models/io-handlers.js');
+    const names: string[] = [];
+    try {
+      for (const m of st.methods) {
+        const art = await lab.call.saveStudent(m.method);
+        names.push(...(await downloadModel(art, `${st.dataName}-${m.method}-nfe${m.nfe}-it${m.iteration}`)));
+      }
+    } catch (e) {
+      note(`Download failed: ${(e as Error).message}`, 'error');
+      return;
+    }
+    note(`Downloaded ${st.methods.length} students (${names.filter((n) => n.endsWith('.json')).join(', ')} and their weights): the π-ID ones load in the π-Flow notebook (Upload…); each file's config names its method, NFE and iterations.`);
+  }, "save every method's student as a tfjs model pair (<name>.json + <name>.weights.bin)"));
   /** the live W1 chart: each evaluation of a running race adds a point per method */
   return (ev: Evaluation) => {
     if (ev.round === 0 || ev.round === lastRound || !w1Chart) return;

@@ -13,6 +13,10 @@ import { createToyNet } from '../src/models/mlp.js';
 import { toyNetToArtifacts } from '../src/models/artifacts.js';
 import { datasetSource, TeacherTrainer } from '../src/runtime/toy.js';
 import { CompareLab, COMPARE_METHODS, type CompareConfig } from '../src/runtime/compare-lab.js';
+import { toyNetFromArtifacts } from '../src/models/artifacts.js';
+import { baselineOf } from '../src/models/methods.js';
+import { validateStudentPolicyConfig, type StudentPolicyConfig } from '../src/runtime/student.js';
+import { sampleStudent, sampleTeacher } from '../src/runtime/toy.js';
 
 before(() => useBackend('wasm'));
 
@@ -240,4 +244,37 @@ test("the comparison notebook's controls offer exactly what the lab accepts, wit
   }
   assert.equal(s.seed.max, 0xffffffff);
   assert.doesNotThrow(() => validateCompare({ ...DEFAULT_COMPARE, seed: s.seed.max!, batch: s.batch.max!, iters: s.iters.max! }));
+});
+
+test('compare lab: each student saves in the CLI / notebook format (π-ID: policy and settings; baselines: method and NFE) and samples as in the race', async () => {
+  const lab = await labWithTeacher();
+  await assert.rejects(() => lab.saveStudent('gmflow'), /no gmflow student in this race/);
+  lab.newRace({ ...SMALL, nfe: 2 });
+  await lab.race({}, 2);
+  const ev = await lab.evaluate(64, 11);
+  const before = tf.memory().numTensors;
+  for (const method of COMPARE_METHODS) {
+    const art = await lab.saveStudent(method);
+    const net = await toyNetFromArtifacts(art, { config: 'c', model: 'm', weights: 'w' });
+    assert.equal(net.meta.dataset, 'checkerboard');
+    assert.equal(net.meta.itersDone, 2);
+    const row = ev.rows.find((r) => r.id === method)!;
+    let samples: Float32Array;
+    if (method === 'gmflow' || method === 'constant') {
+      assert.equal(baselineOf(net.meta), null);
+      const policy = net.meta.policy as StudentPolicyConfig;
+      validateStudentPolicyConfig(policy);
+      assert.equal(policy.policy, method);
+      assert.equal(policy.nfe, 2);
+      samples = await sampleStudent(net, policy, 64, 11, { chunk: 64 });
+    } else {
+      const mark = baselineOf(net.meta);
+      assert.deepEqual(mark, { method, nfe: method === 'dmd' ? 1 : 2 });
+      samples = await sampleTeacher(net, 64, mark!.nfe, 11, 64);
+    }
+    assert.deepEqual(samples, row.samples, `${method}: the saved student samples what the race's did`);
+    net.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+  lab.dispose();
 });

@@ -100,6 +100,8 @@ interface Racer {
   trainer: Resumable;
   step(): Promise<{ loss: number }>;
   samples(count: number, seed: number): Promise<Float32Array>;
+  /** the config.json meta a saved copy carries (the CLI's and the π-Flow notebook's format) */
+  meta: Record<string, unknown>;
   dispose(): void;
 }
 
@@ -112,7 +114,7 @@ function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: Com
     }, student);
     const policy = policyConfigOf(d.cfg);
     return {
-      ...base, nfe: c.nfe, student: d.student, trainer: d,
+      ...base, nfe: c.nfe, student: d.student, trainer: d, meta: { piid: d.cfg, policy },
       step: () => d.step(),
       samples: (count, seed) => sampleStudent(d.student, policy, count, seed, { chunk: count }),
       dispose: () => {
@@ -125,6 +127,7 @@ function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: Com
     const d = new ShortcutDistiller(teacher, { nfe: c.nfe, teacherSteps: 128, pool: c.pool, batch: c.batch, seed: c.seed, adam: { lr: c.lr } }, student);
     return {
       ...base, nfe: c.nfe, student: d.student, trainer: d,
+      meta: { method: 'shortcut', nfe: c.nfe, shortcut: { nfe: c.nfe, teacherSteps: 128, pool: c.pool, batch: c.batch, seed: c.seed, adam: { lr: c.lr } } },
       step: () => d.step(),
       samples: (count, seed) => sampleTeacher(d.student, count, c.nfe, seed, count),
       dispose: () => {
@@ -136,6 +139,7 @@ function racer(method: CompareMethod, teacher: ToyNet, data: PointSource, c: Com
   const d = new DmdDistiller(teacher, null, { batch: c.batch, seed: c.seed, generatorAdam: { lr: c.dmdLr }, fakeAdam: { lr: c.dmdLr } }, student);
   return {
     ...base, nfe: 1, student: d.student, trainer: d,
+    meta: { method: 'dmd', nfe: 1, dmd: { batch: c.batch, seed: c.seed, generatorAdam: { lr: c.dmdLr }, fakeAdam: { lr: c.dmdLr } } },
     step: () => d.step(),
     samples: (count, seed) => sampleTeacher(d.student, count, 1, seed, count),
     dispose: () => {
@@ -296,6 +300,17 @@ export class CompareLab extends LoopRunner {
   /** Every method's iteration and last loss. */
   methods(): { method: CompareMethod; title: string; nfe: number; iteration: number; loss: number }[] {
     return this.racers.map((r) => ({ method: r.method, title: COMPARE_TITLES[r.method], nfe: r.nfe, iteration: r.iteration, loss: r.lastLoss }));
+  }
+
+  /**
+   * One method's student as artifacts in the CLI's and the notebooks' format: a π-ID student carries
+   * its policy and π-ID settings (the π-Flow notebook loads it), a baseline its method and NFE; both the
+   * dataset, the iterations done and the race's settings.
+   */
+  async saveStudent(method: CompareMethod): Promise<ToyNetArtifacts> {
+    const r = this.racers.find((x) => x.method === method);
+    check(r !== undefined, `no ${method} student in this race: train one first`);
+    return toyNetToArtifacts(r!.student, { dataset: this.name, ...r!.meta, itersDone: r!.iteration, race: this.config, savedBy: 'the comparison notebook' });
   }
 
   /** The teacher's Euler samples (memoised; a copy each time: a worker transfers what it returns). */

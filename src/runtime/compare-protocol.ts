@@ -6,6 +6,7 @@
 import type { BackendInfo, LabEvent } from './lab-protocol.js';
 import type { CompareConfig, CompareMethod, Evaluation } from './compare-lab.js';
 import type { MlpConfig } from '../models/mlp.js';
+import type { ToyNetArtifacts } from '../models/artifacts.js';
 
 export interface CompareStatus {
   backend: BackendInfo;
@@ -40,6 +41,8 @@ export interface CompareApi {
   /** stops the race and releases every student */
   reset(): void;
   evaluate(count: number, seed: number, nfe?: number): Evaluation;
+  /** one method's student (model.json, weights, config.json's {config, meta}) for a download */
+  saveStudent(method: CompareMethod): ToyNetArtifacts;
   /** loses the GPU device on purpose (tests): true if there was one to lose */
   simulateDeviceLoss(): boolean;
 }

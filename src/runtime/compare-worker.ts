@@ -60,6 +60,7 @@ const api: { [K in keyof CompareApi]: (...args: Parameters<CompareApi[K]>) => Pr
     await host.checkpoint();
   },
   evaluate: (count, seed, nfe) => host.lab.evaluate(count, seed, nfe),
+  saveStudent: (method) => host.lab.saveStudent(method),
   simulateDeviceLoss: () => simulateDeviceLoss(),
 };
 

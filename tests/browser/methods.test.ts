@@ -9,6 +9,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
 import { assertClean, READY, setField, tid } from './page-helpers.js';
 
@@ -60,6 +64,24 @@ describe('comparison notebook on wasm', () => {
       const done = await status(r);
       assert.equal(done.round, 4);
       assert.deepEqual(done.methods.map((m) => [m.method, m.iteration]), METHOD_IDS.map((m) => [m, 4]), 'every method the same budget');
+      // every student downloads as a tfjs pair whose config names its method, NFE and iterations
+      const downloads: Download[] = [];
+      r.page.on('download', (d) => downloads.push(d));
+      await r.page.click(tid('download-students'));
+      await r.page.waitForFunction(() => /Downloaded 4 students/.test(document.querySelector('[data-testid="race-message"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      for (let i = 0; i < 50 && downloads.length < 8; i++) await new Promise((res) => setTimeout(res, 100));
+      assert.deepEqual(downloads.map((d) => d.suggestedFilename()).sort(), METHOD_IDS.flatMap((m) => [`checkerboard-${m}-nfe1-it4.json`, `checkerboard-${m}-nfe1-it4.weights.bin`]).sort());
+      const dir = mkdtempSync(path.join(tmpdir(), 'piflow-race-'));
+      for (const d of downloads.filter((x) => x.suggestedFilename().endsWith('.json'))) {
+        const file = path.join(dir, d.suggestedFilename());
+        await d.saveAs(file);
+        const meta = JSON.parse(readFileSync(file, 'utf8')).userDefinedMetadata.piflow.meta;
+        const method = d.suggestedFilename().split('-')[1];
+        assert.equal(meta.itersDone, 4, file);
+        if (method === 'gmflow' || method === 'constant') assert.equal(meta.policy.policy, method, file);
+        else assert.deepEqual([meta.method, meta.nfe], [method, 1], file);
+      }
+      r.page.removeAllListeners('download');
       // the panels follow the end of the race: the teacher's two references and one per method, all at iteration 4
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="method-panels"] [data-testid="panel"][data-iteration="4"]').length === 4, null, { timeout: 60_000 });
       const panels = await r.page.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="method-panels"] [data-testid="panel"]')].map((p) => ({
