@@ -86,8 +86,13 @@ for (const name of Object.keys(PRESETS['k-1nfe'].set)) {
 
 // ---- views -------------------------------------------------------------------------------------
 const progress = new ProgressView($('#progress'));
-const chart = new SweepChart($('#sweep-chart'), { title: 'sliced W1 to data against the swept value (lower is better)', yTitle: 'sliced W1 to data', logY: true });
-const precisionChart = new SweepChart($('#precision-chart'), { title: 'precision: share of samples inside the data (higher is better)', yTitle: 'precision', testid: 'precision-plot' });
+/** the sweep button's label: the charts' empty state names it */
+const RUN_LABEL = 'Run sweep';
+// before a sweep each chart says what to press and what it will show
+const chart = new SweepChart($('#sweep-chart'), { title: 'sliced W1 to data against the swept value (lower is better)', yTitle: 'sliced W1 to data', logY: true,
+  emptyText: `press “${RUN_LABEL}” to see each student's sliced W1<br>at every swept value, against the teacher's lines` });
+const precisionChart = new SweepChart($('#precision-chart'), { title: 'precision: share of samples inside the data (higher is better)', yTitle: 'precision', testid: 'precision-plot',
+  emptyText: `press “${RUN_LABEL}” to see each student's precision<br>at every swept value, against the teacher's lines` });
 exportButtons($('#sweep-chart'), chart, 'sweep');
 exportButtons($('#precision-chart'), precisionChart, 'sweep-precision');
 const samples = scatterGrid($('#samples'), { maxCols: 4 });
@@ -200,7 +205,7 @@ nb.cell('sweeping', ['lab', 'teacher'], (lab: LabClient) => {
     progress.update({ iteration: sweep.students * iters, total: sweep.students * iters, status: stopped ? 'paused' : 'done', label: stopped ? 'stopped' : 'sweep done' });
   };
   $('#sweep-buttons').append(
-    button('Run sweep', 'run-sweep', () => void run().catch((e) => note((e as Error).message, 'error'))),
+    button(RUN_LABEL, 'run-sweep', () => void run().catch((e) => note((e as Error).message, 'error'))),
     button('Stop', 'stop-sweep', async () => {
       stopped = true;
       await lab.call.stop();

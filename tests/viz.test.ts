@@ -230,6 +230,10 @@ test('chartLayout: title above the plot, legend below it, full-value log ticks, 
   assert.equal(e.yaxis.visible, false);
   assert.equal(e.showlegend, false);
   assert.equal(e.annotations[0].text, 'press Measure');
+  // the empty state's text takes the layout's font size: 12 px, presentation mode's ≥ 14 px (and follows a toggle's relayout)
+  assert.equal((e.annotations[0].font as { size?: number }).size, undefined);
+  const ep = chartLayout({ title: 'FD', empty: true, emptyText: 'press Measure', scale: PRESENT_SCALE });
+  assert.ok((ep.font as { size: number }).size >= 14, `presentation mode's font: ${JSON.stringify(ep.font)}`);
   assert.equal(chartLayout({ categoryX: true, logX: true }).xaxis.type, 'category');
   assert.equal(chartLayout({}).title, undefined);
 });

@@ -44,7 +44,7 @@ export interface ChartLayoutOptions {
   height?: number;
   /** no data yet: axes hidden, one line of text in their place */
   empty?: boolean;
-  /** the text of the empty state (default: 'no data yet') */
+  /** the text of the empty state (default: 'no data yet'), in the layout's font size (so presentation mode's, on a toggle too) */
   emptyText?: string;
   /**
    * type scale (presentation mode: `PRESENT_SCALE`): title, ticks, legend and axis titles grow by it, ticks
@@ -162,7 +162,7 @@ export function chartLayout(o: ChartLayoutOptions) {
     legend: { orientation: 'h' as const, x: 0, xanchor: 'left' as const, y: legendY, yanchor: 'top' as const, font: { size: f['legend.font.size'] } },
     showlegend: !empty,
     annotations: empty
-      ? [{ xref: 'paper' as const, yref: 'paper' as const, x: 0.5, y: 0.5, showarrow: false, text: o.emptyText ?? 'no data yet', font: { size: 12, color: '#888' } }]
+      ? [{ xref: 'paper' as const, yref: 'paper' as const, x: 0.5, y: 0.5, showarrow: false, text: o.emptyText ?? 'no data yet', font: { color: '#888' } }]
       : [],
   };
 }

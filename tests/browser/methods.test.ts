@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertScatterLegendsClear, READY, setField, tid } from './page-helpers.js';
 
 type Status = { round: number; running: string; paused: boolean; quiet: boolean; tensors: number; methods: { method: string; iteration: number }[] };
 const status = (r: PageRecord): Promise<Status> =>
@@ -178,6 +178,42 @@ describe('comparison notebook on wasm', () => {
       await r.page.click(tid('reset-race'));
       await waitStatus(r, (s) => s.methods.length === 0 && s.running === 'idle', 'the reset');
       assertClean(r, 'methods-2d presentation');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('π-Flow vs the baselines in presentation mode at 1280×720: after a race the six sample panels fit one screen, 14 px ticks and legends clear of the points', async () => {
+    const r = await h.open('notebooks/methods-2d.html#iters=3&batch=32', { backend: 'wasm', query: { present: '1' } });
+    try {
+      await r.page.setViewportSize({ width: 1280, height: 720 });
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="metrics-row"]').length === 2, null, { timeout: 60_000 });
+      await r.page.click(tid('train-race'));
+      await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="method-panels"] [data-testid="panel"][data-iteration="3"]').length === 4, null, { timeout: 180_000 });
+      await r.page.waitForFunction(() => document.querySelector('[data-testid="progress"]')?.getAttribute('data-status') === 'done', null, { timeout: 60_000 });
+      // scrolled to the panels: the whole grid (six panels, titles, legend bands) inside the 720 px viewport
+      const fit = await r.page.evaluate(() => {
+        const grid = document.querySelector('[data-testid="method-panels"]')!;
+        grid.scrollIntoView({ block: 'start' });
+        const b = grid.getBoundingClientRect();
+        const t = document.querySelector('[data-testid="present-toggle"]')!.getBoundingClientRect();
+        const px = (sel: string) => Math.min(...[...grid.querySelectorAll(sel)].map((e) => parseFloat(getComputedStyle(e).fontSize)));
+        return {
+          panels: grid.querySelectorAll('[data-testid="panel"]').length, top: b.top, bottom: b.bottom, right: b.right, vh: innerHeight, vw: innerWidth,
+          toggle: { x: t.x, y: t.y, w: t.width, h: t.height }, grid: { x: b.x, y: b.y, w: b.width, h: b.height },
+          tick: px('.tick text'), legend: px('[data-testid="scatter-legend"] text'),
+        };
+      });
+      assert.equal(fit.panels, 6);
+      assert.ok(fit.top >= 0 && fit.bottom <= fit.vh, `the panels fit the viewport's height: ${fit.top}–${fit.bottom} in ${fit.vh} px`);
+      assert.ok(fit.right <= fit.vw, `and its width: right edge ${fit.right} in ${fit.vw} px`);
+      assert.ok(fit.tick >= 14, `ticks at ≥ 14 px (${fit.tick})`);
+      assert.ok(fit.legend >= 14, `legend names at ≥ 14 px (${fit.legend})`);
+      const g = fit.grid, t = fit.toggle;
+      assert.ok(!(t.x < g.x + g.w && g.x < t.x + t.w && t.y < g.y + g.h && g.y < t.y + t.h), `the Present toggle covers no panel (${JSON.stringify(t)}, panels ${JSON.stringify(g)})`);
+      assert.equal(await assertScatterLegendsClear(r, '#samples'), 6);
+      assertClean(r, 'methods-2d presentation fit');
     } finally {
       await r.close();
     }

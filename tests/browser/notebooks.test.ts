@@ -627,6 +627,51 @@ describe('notebooks on wasm', () => {
     }
   });
 
+  test('policy explorer charts: before a sweep, an empty state naming the Run sweep button (no axes, presentation-mode type); a sweep replaces it', async () => {
+    const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
+    type Drawn = { axes: boolean; text: string; traces: number };
+    const drawn = (id: string): Promise<Drawn> => r.page.evaluate((sel) => {
+      const el = document.querySelector(sel) as unknown as { layout?: { xaxis?: { visible?: boolean }; annotations?: { text?: string }[] }; data?: unknown[] } | null;
+      const l = el?.layout;
+      return { axes: l?.xaxis?.visible !== false, text: (l?.annotations ?? []).map((a) => a.text ?? '').join(' | '), traces: el?.data?.length ?? 0 };
+    }, tid(id));
+    try {
+      await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await r.page.waitForSelector(tid('run-sweep'), { timeout: 60_000 });
+      const label = ((await r.page.textContent(tid('run-sweep'))) ?? '').trim();
+      assert.equal(label, 'Run sweep');
+      const what = { 'sweep-plot': "sliced W1", 'precision-plot': 'precision' };
+      for (const [id, metric] of Object.entries(what)) {
+        const before = await drawn(id);
+        assert.equal(before.axes, false, `${id}: no axes before a sweep (${JSON.stringify(before)})`);
+        assert.equal(before.text, `press “${label}” to see each student's ${metric}<br>at every swept value, against the teacher's lines`, `${id}: names the button and what will appear`);
+        assert.equal(before.traces, 0);
+      }
+      // presentation mode: the empty state's text grows with the charts' type (≥ 14 px), and shrinks back on leaving
+      const emptyPx = () => r.page.evaluate(() => ['sweep-plot', 'precision-plot'].map((id) => parseFloat(getComputedStyle(document.querySelector(`[data-testid="${id}"] .annotation-text`)!).fontSize)));
+      assert.deepEqual(await emptyPx(), [12, 12]);
+      await r.page.click(tid('present-toggle'));
+      await r.page.waitForFunction(() => ['sweep-plot', 'precision-plot'].every((id) => parseFloat(getComputedStyle(document.querySelector(`[data-testid="${id}"] .annotation-text`)!).fontSize) >= 14), null, { timeout: 10_000 });
+      await r.page.click(tid('present-toggle'));
+      await r.page.waitForFunction(() => ['sweep-plot', 'precision-plot'].every((id) => parseFloat(getComputedStyle(document.querySelector(`[data-testid="${id}"] .annotation-text`)!).fontSize) === 12), null, { timeout: 10_000 });
+      // one swept value, a few iterations: the charts draw their axes and the empty state goes
+      await setField(r, 'sweep-values', '8');
+      await setField(r, 'iters', '5');
+      await setField(r, 'student-batch', '32');
+      await r.page.click(tid('run-sweep'));
+      await r.page.waitForFunction(() => ((document.querySelector('[data-testid="precision-plot"]') as unknown as { data?: { x?: unknown[] }[] })?.data?.[0]?.x?.length ?? 0) === 1, null, { timeout: 180_000 });
+      await waitDone(r, 60_000);
+      for (const id of Object.keys(what)) {
+        const after = await drawn(id);
+        assert.equal(after.axes, true, `${id}: axes once there is a point (${JSON.stringify(after)})`);
+        assert.doesNotMatch(after.text, /press/, `${id}: the empty state is gone`);
+      }
+      assertClean(r, 'policy-explorer empty state');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('policy explorer: a sweep over K gives one student, one sample panel and one quality point per value', async () => {
     const r = await h.open('notebooks/policy-explorer.html', { backend: 'wasm' });
     try {
