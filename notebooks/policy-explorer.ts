@@ -23,7 +23,7 @@ export { PRESETS };
 
 /** Fixed y axes: sliced W1 on a log scale from 0.03 to 3 (noise stays noise; the teacher's 1-step Euler line, ~1.8 on checkerboard, stays on the chart), precision 0–1. */
 const W1_AXIS: SweepAxes = { yTitle: 'sliced W1 to data (log)', logY: true, yRange: [0.03, 3] };
-const PRECISION_AXIS: SweepAxes = { yTitle: 'precision (share inside the data)', logY: false, yRange: [0, 1.02] };
+const PRECISION_AXIS: SweepAxes = { yTitle: 'precision', logY: false, yRange: [0, 1.02] };
 
 /** Every control's range, default, label and help (notebooks/schemas.ts): the URL state and the controls are built from it. */
 const schema = explorerSchema;

@@ -210,6 +210,12 @@ test('referenceLayout: one dashed paper-wide line and a label per finite referen
   const g = referenceLayout([{ name: 'a', value: 0.01 }, { name: 'b', value: 100 }, { name: 'zero', value: 0 }], true);
   assert.deepEqual(g.shapes.map((s) => s.y0), [0.01, 100]);
   assert.deepEqual(g.annotations.map((a) => a.y), [-2, 2]);
+  assert.deepEqual(l.annotations.map((a) => a.yanchor), ['bottom', 'bottom'], 'far apart: both labels above their lines');
+  // close lines (precision 0.89 and 0.80): the lower label goes under its line, so the two do not overlap
+  const c = referenceLayout([{ name: 'teacher, 128 Euler steps', value: 0.89 }, { name: 'teacher, 1 Euler step', value: 0.8 }]);
+  assert.deepEqual(c.annotations.map((a) => a.yanchor), ['bottom', 'top']);
+  const cl = referenceLayout([{ name: 'a', value: 0.1 }, { name: 'b', value: 0.12 }], true);
+  assert.deepEqual(cl.annotations.map((a) => a.yanchor), ['top', 'bottom']);
 });
 
 test('chartLayout: title above the plot, legend below it, full-value log ticks, an empty state without axes', () => {

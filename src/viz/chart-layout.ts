@@ -19,13 +19,17 @@ export const fin = (v: number): number | null => (Number.isFinite(v) ? v : null)
  */
 export function referenceLayout(refs: readonly Reference[], logY = false) {
   const ok = refs.filter((r) => Number.isFinite(r.value) && (!logY || r.value > 0));
+  // labels sit above their lines; where two lines are close (their labels would overlap), the lower
+  // one's label goes under its line
+  const close = (a: number, b: number) => (logY ? Math.abs(Math.log10(a) - Math.log10(b)) < 0.15 : Math.abs(a - b) < 0.12 * Math.max(Math.abs(a), Math.abs(b)));
+  const under = new Set(ok.filter((r) => ok.some((q) => q !== r && q.value >= r.value && close(q.value, r.value))));
   return {
     shapes: ok.map((r, i) => ({
       type: 'line' as const, xref: 'paper' as const, yref: 'y' as const, x0: 0, x1: 1, y0: r.value, y1: r.value,
       line: { color: r.color ?? REF_COLORS[i % REF_COLORS.length], width: 1, dash: r.dash ?? 'dash' },
     })),
     annotations: ok.map((r, i) => ({
-      xref: 'paper' as const, yref: 'y' as const, x: 1, y: logY ? Math.log10(r.value) : r.value, xanchor: 'right' as const, yanchor: 'bottom' as const,
+      xref: 'paper' as const, yref: 'y' as const, x: 1, y: logY ? Math.log10(r.value) : r.value, xanchor: 'right' as const, yanchor: under.has(r) ? ('top' as const) : ('bottom' as const),
       text: r.name, showarrow: false, font: { size: 10, color: r.color ?? REF_COLORS[i % REF_COLORS.length] },
     })),
   };
