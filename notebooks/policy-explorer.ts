@@ -88,11 +88,10 @@ for (const name of Object.keys(PRESETS['k-1nfe'].set)) {
 const progress = new ProgressView($('#progress'));
 /** the sweep button's label: the charts' empty state names it */
 const RUN_LABEL = 'Run sweep';
-// before a sweep each chart says what to press and what it will show
-const chart = new SweepChart($('#sweep-chart'), { title: 'sliced W1 to data against the swept value (lower is better)', yTitle: 'sliced W1 to data', logY: true,
-  emptyText: `press “${RUN_LABEL}” to see each student's sliced W1<br>at every swept value, against the teacher's lines` });
-const precisionChart = new SweepChart($('#precision-chart'), { title: 'precision: share of samples inside the data (higher is better)', yTitle: 'precision', testid: 'precision-plot',
-  emptyText: `press “${RUN_LABEL}” to see each student's precision<br>at every swept value, against the teacher's lines` });
+/** before a sweep each chart says what to press and what it will show */
+const emptyText = (metric: string) => `press “${RUN_LABEL}” to see each student's ${metric}<br>at every swept value, against the teacher's lines`;
+const chart = new SweepChart($('#sweep-chart'), { title: 'sliced W1 to data against the swept value (lower is better)', yTitle: 'sliced W1 to data', logY: true, emptyText: emptyText('sliced W1') });
+const precisionChart = new SweepChart($('#precision-chart'), { title: 'precision: share of samples inside the data (higher is better)', yTitle: 'precision', testid: 'precision-plot', emptyText: emptyText('precision') });
 exportButtons($('#sweep-chart'), chart, 'sweep');
 exportButtons($('#precision-chart'), precisionChart, 'sweep-precision');
 const samples = scatterGrid($('#samples'), { maxCols: 4 });

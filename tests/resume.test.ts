@@ -16,7 +16,7 @@ import { DmdDistiller, ShortcutDistiller } from '../src/runtime/baselines.js';
 import { createImageNet, TINY_UNET, type ImageNet } from '../src/models/unet.js';
 import { loadImageNet, saveImageNet } from '../src/models/image-io-node.js';
 import { ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, imageTrainableVars } from '../src/runtime/mnist.js';
-import { decodeTrainerState, encodeTrainerState, Resumable, TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../src/runtime/train-state.js';
+import { decodeTrainerState, encodeTrainerState, trainStateFiles, Resumable, TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../src/runtime/train-state.js';
 
 before(() => useBackend('wasm'));
 
@@ -46,8 +46,7 @@ async function checkResume(name: string, make: (student?: ToyNet) => Trainer, N:
   const first = make();
   for (let i = 0; i < k; i++) await first.step();
   const out = path.join(dir, name);
-  const enc = encodeTrainerState(first.exportState());
-  await saveToyNet(first.student, out, { test: name }, [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }]);
+  await saveToyNet(first.student, out, { test: name }, trainStateFiles(first.exportState()));
   first.dispose();
   first.student.dispose();
   assert.equal(tf.memory().numTensors, before, `${name}: the first part leaks`);
@@ -167,8 +166,7 @@ test('resume on U-Nets: image π-ID (GMFlow with GM dropout and a teacher-ratio 
     const first = make();
     for (let i = 0; i < k; i++) await first.step();
     const out = path.join(dir, name);
-    const enc = encodeTrainerState(first.exportState());
-    await saveImageNet(first.student, out, { test: name }, [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }]);
+    await saveImageNet(first.student, out, { test: name }, trainStateFiles(first.exportState()));
     first.dispose();
     first.student.dispose();
     assert.equal(tf.memory().numTensors, before, `${name}: the first part leaks`);

@@ -22,6 +22,7 @@ import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { DXPolicy } from '../src/engine/dx.js';
 import { ConstantVelocityPolicy } from '../src/engine/constant.js';
 import { warpTimes } from '../src/engine/time.js';
+import { countGpuDispatches } from '../src/engine/webgpu-dispatches.js';
 
 before(async () => {
   await useBackend('webgpu');
@@ -149,23 +150,6 @@ test('AddN of more tensors than a shader may bind (gradients of a tensor used ma
   assert.equal(tf.memory().numTensors, before, 'the partial sums are released');
 });
 
-/** GPU programs recorded while `run` runs (tfjs-backend-webgpu's recordAndSubmit: one per shader dispatch). */
-async function countDispatches(run: () => Promise<void>): Promise<number> {
-  const be = tf.backend() as unknown as { recordAndSubmit: (...a: unknown[]) => unknown };
-  const orig = be.recordAndSubmit;
-  let n = 0;
-  be.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
-    n++;
-    return orig.apply(this, a);
-  };
-  try {
-    await run();
-  } finally {
-    be.recordAndSubmit = orig;
-  }
-  return n;
-}
-
 test("Adam's webgpu path (two WGSL programs a variable) matches tfjs's Adam, resumes exactly, falls back to the host path off webgpu, and leaves no tensors", async () => {
   const { GuardedAdam } = await import('../src/engine/optim.js');
   const { setFusedTraining } = await import('../src/engine/fused.js');
@@ -191,7 +175,7 @@ test("Adam's webgpu path (two WGSL programs a variable) matches tfjs's Adam, res
     setFusedTraining(was);
     return { weights, exported, dispatches };
   };
-  const countOrRun = (f: () => Promise<void>) => (tf.getBackend() === 'webgpu' ? countDispatches(f) : f().then(() => 0));
+  const countOrRun = async (f: () => Promise<void>) => (await countGpuDispatches(f)).dispatches ?? 0;
   const before = tf.memory().numTensors;
   const gpu = await run(4, true);
   assert.equal(gpu.exported.path, 'webgpu');

@@ -24,6 +24,7 @@ import { OptSpecs, parseArgs, UsageError } from './args.js';
 import { GMFlowPolicy } from '../engine/gmflow.js';
 import { policyRollout, setFusedRollouts } from '../engine/policy.js';
 import { fusedStats, fusedTraining, setFusedTraining } from '../engine/fused.js';
+import { countGpuDispatches } from '../engine/webgpu-dispatches.js';
 import { fillTimes, warpT } from '../engine/time.js';
 import { DEFAULT_UNET, TINY_UNET, createImageNet, unetParamCount, type UNetConfig } from '../models/unet.js';
 import { ImageDistiller, ImageTeacherTrainer } from '../runtime/mnist.js';
@@ -40,31 +41,6 @@ export const BENCH_OPTS: OptSpecs = {
   dataset: { type: 'string', default: 'toy', help: "what to time: 'toy' (the 2D workload), 'mnist' (the full U-Net: teacher step at batch 128, π-ID at batch 64, K = 8) or 'toy,mnist'" },
   quick: { type: 'flag', help: 'smoke test: tiny networks and counts, 1 repeat, short timing windows' },
 };
-
-/**
- * Counts the GPU compute dispatches `run` records on the webgpu backend (tfjs-backend-webgpu's
- * `recordAndSubmit`, one per shader program: reshapes and other view kernels record none); null on the
- * other backends.
- */
-async function gpuDispatches<T>(run: () => Promise<T>): Promise<{ result: T; dispatches: number | null; programs: [string, number][] }> {
-  const be = tf.backend() as unknown as { recordAndSubmit?: (...a: unknown[]) => unknown };
-  if (tf.getBackend() !== 'webgpu' || typeof be.recordAndSubmit !== 'function') return { result: await run(), dispatches: null, programs: [] };
-  const orig = be.recordAndSubmit;
-  let n = 0;
-  const names = new Map<string, number>();
-  be.recordAndSubmit = function (this: unknown, ...a: unknown[]) {
-    n++;
-    const name = (a[0] as { constructor?: { name?: string } })?.constructor?.name ?? '?';
-    names.set(name, (names.get(name) ?? 0) + 1);
-    return orig.apply(this, a);
-  };
-  try {
-    const result = await run();
-    return { result, dispatches: n, programs: [...names.entries()].sort((x, y) => y[1] - x[1]) };
-  } finally {
-    be.recordAndSubmit = orig;
-  }
-}
 
 /** Sampling counts (WORKLOAD §9 says 65,536; samples/s is per sample, and the cpu backend runs Euler-32
  * at ~50 samples/s, so it gets far fewer). */
@@ -270,7 +246,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     const before = tf.memory().numTensors;
     const tProf0 = performance.now();
     const piidPrograms0 = fusedStats.programs;
-    const { result: prof, dispatches: piidGpu, programs: piidGpuPrograms } = await gpuDispatches(() => tf.profile(async () => {
+    const { result: prof, dispatches: piidGpu, programs: piidGpuPrograms } = await countGpuDispatches(() => tf.profile(async () => {
       await distiller.step();
     }));
     const piidPrograms = fusedStats.programs - piidPrograms0;
@@ -301,7 +277,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
       tf.dispose([out.means, out.logweights, out.logstds]);
       const programs0 = fusedStats.programs;
       let substeps = 0;
-      const { result: p, dispatches: gpu } = await gpuDispatches(() => tf.profile(async () => {
+      const { result: p, dispatches: gpu } = await countGpuDispatches(() => tf.profile(async () => {
         const r = policyRollout(policy, x, sigma, fillTimes(B, 1), fillTimes(B, 1 - 1 / w.nfe), w.totalSubsteps, 1);
         substeps = r.numEvals;
         await r.xTEnd.data();

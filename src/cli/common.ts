@@ -10,7 +10,7 @@ import { POLICY_FAMILIES, POLICY_FAMILY_NAMES, policyFamily, windowDefaultsText,
 import { isImageNetDir } from '../models/image-io-node.js';
 import { validateStudentPolicyConfig, type StudentPolicyConfig, type StudentSampleOptions } from '../runtime/student.js';
 import { type ExtraFile } from '../models/io-node.js';
-import { decodeTrainerState, encodeTrainerState, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type Resumable, type TrainerState } from '../runtime/train-state.js';
+import { decodeTrainerState, trainStateFiles, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type Resumable, type TrainerState } from '../runtime/train-state.js';
 import { OptSpecs, ParsedOpts, SEED_MAX, UsageError } from './args.js';
 import { readConfigJson } from './output.js';
 import { Progress } from './progress.js';
@@ -137,10 +137,31 @@ export async function loadResume<N>(dir: string, done: number, load: (dir: strin
   return { student: await load(dir), state };
 }
 
+/** A distill command's run (2D or MNIST): its loop label and step, the student, the meta its saves carry, the trainer. */
+export interface DistillRun<N extends { dispose(): void }> {
+  label: string;
+  step: () => Promise<{ loss: number }>;
+  student: N;
+  meta: Record<string, unknown>;
+  trainer: Resumable;
+  dispose: () => void;
+}
+
+/** Restores `--resume DIR`'s training state into the run's trainer; on error the run and the teacher are released and the error names DIR. */
+export function importResumed(run: DistillRun<{ dispose(): void }>, state: TrainerState, dir: string, teacher: { dispose(): void }): void {
+  try {
+    run.trainer.importState(state);
+  } catch (e) {
+    run.dispose();
+    run.student.dispose();
+    teacher.dispose();
+    throw new Error(`--resume ${dir}: ${(e as Error).message}`);
+  }
+}
+
 /** A trainer's state as the two files of a save (written inside its crash-safe folder before config.json). */
 export async function stateFiles(t: Resumable): Promise<ExtraFile[]> {
-  const enc = encodeTrainerState(await t.exportStateAsync());
-  return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
+  return trainStateFiles(await t.exportStateAsync());
 }
 
 /** `--policy`: the registered families. */

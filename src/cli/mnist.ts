@@ -20,13 +20,12 @@ import { imageFidelity } from '../metrics/fidelity.js';
 import {
   ImageDistiller, ImageDmdDistiller, ImageShortcutDistiller, ImageSource, ImageTeacherTrainer, sampleImageStudent, sampleImageTeacher,
 } from '../runtime/mnist.js';
-import type { BaselineStats } from '../runtime/baselines.js';
-import type { Resumable, TrainerState } from '../runtime/train-state.js';
+import type { TrainerState } from '../runtime/train-state.js';
 import { policyConfigOf } from '../runtime/student.js';
 import { OptSpecs, parseArgs, ParsedOpts, UsageError } from './args.js';
 import { encodeGrayPng, imageGrid } from './png.js';
 import {
-  BACKEND, checkResume, drawWith, fidelityTeacherDir, givenOptions, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, SEED, sizeOf,
+  BACKEND, checkResume, DistillRun, drawWith, fidelityTeacherDir, givenOptions, importResumed, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, SEED, sizeOf,
   stateFiles, studentPolicyOf, trainLoop,
 } from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
@@ -118,7 +117,7 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
       throw e;
     }
   }
-  let run: { label: string; step: () => Promise<BaselineStats>; student: ImageNet; meta: Record<string, unknown>; trainer: Resumable; dispose: () => void };
+  let run: DistillRun<ImageNet>;
   try {
     if (baseline) {
       // no data: the shortcut regresses onto the teacher's ODE, DMD matches the teacher's distribution
@@ -148,16 +147,7 @@ export async function distillMnistCommand(argv: string[]): Promise<number> {
     teacher.dispose();
     throw e;
   }
-  if (resumed) {
-    try {
-      run.trainer.importState(resumed.state);
-    } catch (e) {
-      run.dispose();
-      run.student.dispose();
-      teacher.dispose();
-      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
-    }
-  }
+  if (resumed) importResumed(run, resumed.state, resumeDir!, teacher);
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
     stateFiles(run.trainer).then((files) => saveImageNet(run.student, out, { ...run.meta, itersDone: done }, files)),
   start);

@@ -9,17 +9,17 @@ import { createToyNet, ToyNet } from '../models/mlp.js';
 import { policyFamily } from '../engine/families.js';
 import { loadToyNet, saveToyNet } from '../models/io-node.js';
 import type { LoadedToyNet } from '../models/artifacts.js';
-import type { Resumable, TrainerState } from '../runtime/train-state.js';
+import type { TrainerState } from '../runtime/train-state.js';
 import { slicedWasserstein1 } from '../metrics/swd.js';
 import { modeCoverage, precision } from '../metrics/modes.js';
 import { meanPairDistance } from '../metrics/fidelity.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from '../runtime/toy.js';
-import { DmdDistiller, ShortcutDistiller, type BaselineStats } from '../runtime/baselines.js';
+import { DmdDistiller, ShortcutDistiller } from '../runtime/baselines.js';
 import { parseArgs, ParsedOpts, UsageError } from './args.js';
 import { checkOutDir, checkOutFile, readConfigJson, writeOutFile } from './output.js';
 import { checkMemory, mlpForwardBytes, mlpTrainBytes, samplesBytes, toyOutDim } from './limits.js';
 import {
-  checkResume, drawWith, fidelityTeacherDir, givenOptions, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, sizeOf, stateFiles,
+  checkResume, DistillRun, drawWith, fidelityTeacherDir, givenOptions, importResumed, kindOf, loadResume, nfeOf, notATeacher, runOptionsOf, SampledModel, sizeOf, stateFiles,
   studentPolicyOf, trainLoop,
 } from './common.js';
 import { baselineOf, METHOD_TITLES } from '../models/methods.js';
@@ -101,7 +101,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
       throw e;
     }
   }
-  let run: { label: string; step: () => Promise<BaselineStats>; student: ToyNet; meta: Record<string, unknown>; trainer: Resumable; dispose: () => void };
+  let run: DistillRun<ToyNet>;
   try {
     if (baseline) {
       const d = baseline.method === 'shortcut'
@@ -130,16 +130,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
     teacher.dispose();
     throw e;
   }
-  if (resumed) {
-    try {
-      run.trainer.importState(resumed.state);
-    } catch (e) {
-      run.dispose();
-      run.student.dispose();
-      teacher.dispose();
-      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
-    }
-  }
+  if (resumed) importResumed(run, resumed.state, resumeDir!, teacher);
   const secs = await trainLoop(run.label, Number(o.iters), Number(o['save-every']), run.step, (done) =>
     stateFiles(run.trainer).then((files) => saveToyNet(run.student, out, { ...run.meta, itersDone: done }, files)),
   start);

@@ -418,11 +418,13 @@ function gmflowRolloutHost2(
   return out;
 }
 
-interface WebGpuBackendLike {
+/** The part of tfjs-backend-webgpu's backend a custom WGSL program needs. */
+export interface WebGpuBackendLike {
   runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], outputDtype: 'float32', uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
 }
 
-const WORKGROUP = 64;
+/** Workgroup size of this project's WGSL programs. */
+export const WORKGROUP = 64;
 
 /** The GMFlow rollout as one WGSL program: one invocation per (sample, pixel), K, C baked in. */
 class GMFlowRolloutProgram {

@@ -59,6 +59,9 @@ function naturalPath(): AdamPath {
   return t === 'host' ? 'host' : t === 'webgpu' ? 'webgpu' : 'tfjs';
 }
 
+/** One moment array of a captured state: a host copy or a tensor still to be read. */
+type MomentPart = Float32Array | tf.Tensor;
+
 /** Adam moments of one variable, on the host. */
 interface HostMoments {
   m: Float32Array;
@@ -155,8 +158,8 @@ export class GuardedAdam {
     if (this.path === 'webgpu') {
       this.applyWebGpu(grads, lr, scaleOf(clip, normV));
     } else {
-      if (clip > 0 && normV > clip) {
-        const scale = clip / normV;
+      const scale = scaleOf(clip, normV);
+      if (scale !== 1) {
         for (const n of names) {
           const g = grads[n];
           grads[n] = tf.tidy(() => g.mul(scale));
@@ -210,7 +213,7 @@ export class GuardedAdam {
     if (!Number.isFinite(lossV) || !Number.isFinite(normV)) throw new NonFiniteLossError(this.step + 1, lossV, normV);
     const lr = this.currentLr();
     const clip = this.cfg.clipNorm ?? 0;
-    const scale = clip > 0 && normV > clip ? clip / normV : 1;
+    const scale = scaleOf(clip, normV);
     const b1 = this.cfg.beta1 ?? 0.9;
     const b2 = this.cfg.beta2 ?? 0.999;
     const eps = this.cfg.epsilon ?? 1e-8;
@@ -246,34 +249,54 @@ export class GuardedAdam {
     return { loss: lossV, gradNorm: normV, lr };
   }
 
-  /** The state (step count, moments in the order of `vars`), copied to the host. */
-  exportState(vars: tf.Variable[]): AdamState {
-    const moments = vars.map((variable, i) => {
-      const n = variable.size;
-      let m = new Float32Array(n), v = new Float32Array(n);
+  /**
+   * What exportState reads, taken now: per variable its moments as host copies or tensors (`[m, v]`,
+   * or the 'webgpu' path's one [2n] buffer; `[]` before the first step), and tfjs's running β powers.
+   * `clone`: GPU-held tensors are cloned, so a step taken before they are read back cannot change them.
+   */
+  private captureMoments(vars: tf.Variable[], clone: boolean): { step: number; path: AdamPath | null; parts: MomentPart[][]; acc: MomentPart[] } {
+    const o = this.optimizer as unknown as TfjsAdamInternals;
+    const own = (t: tf.Tensor) => (clone ? t.clone() : t);
+    const parts = vars.map((variable, i): MomentPart[] => {
       if (this.path === 'host') {
         const mo = this.moments.get(variable.name);
-        if (mo) [m, v] = [mo.m.slice(), mo.v.slice()];
-      } else if (this.path === 'webgpu') {
+        return mo ? [mo.m.slice(), mo.v.slice()] : [];
+      }
+      if (this.path === 'webgpu') {
         const mv = this.gpuMoments.get(variable.name);
-        if (mv) {
-          const all = mv.dataSync() as Float32Array;
-          [m, v] = [all.slice(0, n), all.slice(n, 2 * n)];
-        }
-      } else if (this.path === 'tfjs') {
-        const o = this.optimizer as unknown as TfjsAdamInternals;
+        return mv ? [own(mv)] : [];
+      }
+      if (this.path === 'tfjs') {
         const fm = o.accumulatedFirstMoment[i], sm = o.accumulatedSecondMoment[i];
-        if (fm && sm) [m, v] = [fm.variable.dataSync() as Float32Array, sm.variable.dataSync() as Float32Array].map((a) => Float32Array.from(a));
+        return fm && sm ? [own(fm.variable), own(sm.variable)] : [];
+      }
+      return [];
+    });
+    const acc = this.path === 'tfjs' ? [own(o.accBeta1), own(o.accBeta2)] : [];
+    return { step: this.step, path: this.path, parts, acc };
+  }
+
+  /** The state of a capture, with `read` giving each part's values. */
+  private static stateOf(vars: tf.Variable[], c: ReturnType<GuardedAdam['captureMoments']>, read: (p: MomentPart) => Float32Array): AdamState {
+    const moments = vars.map((variable, i) => {
+      const n = variable.size;
+      const p = c.parts[i];
+      let m: Float32Array = new Float32Array(n), v: Float32Array = new Float32Array(n);
+      if (p.length === 2) [m, v] = [read(p[0]), read(p[1])];
+      else if (p.length === 1) {
+        const all = read(p[0]);
+        [m, v] = [all.slice(0, n), all.slice(n, 2 * n)];
       }
       return { shape: [...variable.shape], m, v };
     });
-    const state: AdamState = { step: this.step, path: this.path, moments };
-    if (this.path === 'tfjs') {
-      const o = this.optimizer as unknown as TfjsAdamInternals;
-      state.accBeta1 = o.accBeta1.dataSync()[0];
-      state.accBeta2 = o.accBeta2.dataSync()[0];
-    }
+    const state: AdamState = { step: c.step, path: c.path, moments };
+    if (c.acc.length) [state.accBeta1, state.accBeta2] = [read(c.acc[0])[0], read(c.acc[1])[0]];
     return state;
+  }
+
+  /** The state (step count, moments in the order of `vars`), copied to the host synchronously. */
+  exportState(vars: tf.Variable[]): AdamState {
+    return GuardedAdam.stateOf(vars, this.captureMoments(vars, false), (p) => (p instanceof tf.Tensor ? Float32Array.from(p.dataSync() as Float32Array) : p));
   }
 
   /**
@@ -281,53 +304,11 @@ export class GuardedAdam {
    * back asynchronously: works where a synchronous readback does not (webgpu in Node).
    */
   async exportStateAsync(vars: tf.Variable[]): Promise<AdamState> {
-    const path = this.path;
-    const step = this.step;
-    const o = this.optimizer as unknown as TfjsAdamInternals;
-    // synchronously: what each variable's moments are now
-    const held: ({ m: Float32Array; v: Float32Array } | { m: tf.Tensor; v: tf.Tensor } | { mv: tf.Tensor } | null)[] = vars.map((variable, i) => {
-      if (path === 'host') {
-        const mo = this.moments.get(variable.name);
-        return mo ? { m: mo.m.slice(), v: mo.v.slice() } : null;
-      }
-      if (path === 'webgpu') {
-        const mv = this.gpuMoments.get(variable.name);
-        return mv ? { mv: mv.clone() } : null;
-      }
-      if (path === 'tfjs') {
-        const fm = o.accumulatedFirstMoment[i], sm = o.accumulatedSecondMoment[i];
-        return fm && sm ? { m: fm.variable.clone(), v: sm.variable.clone() } : null;
-      }
-      return null;
-    });
-    const acc = path === 'tfjs' ? [o.accBeta1.clone(), o.accBeta2.clone()] : [];
-    const tensors: tf.Tensor[] = [...acc];
-    for (const h of held) {
-      if (h && 'mv' in h) tensors.push(h.mv);
-      else if (h && h.m instanceof tf.Tensor) tensors.push(h.m, h.v as tf.Tensor);
-    }
+    const c = this.captureMoments(vars, true);
+    const tensors = [...c.parts.flat(), ...c.acc].filter((p): p is tf.Tensor => p instanceof tf.Tensor);
     try {
-      const read = async (t: tf.Tensor) => Float32Array.from(await t.data());
-      const moments = await Promise.all(vars.map(async (variable, i) => {
-        const n = variable.size;
-        const h = held[i];
-        let m: Float32Array = new Float32Array(n), v: Float32Array = new Float32Array(n);
-        if (h && 'mv' in h) {
-          const all = await read(h.mv);
-          [m, v] = [all.slice(0, n), all.slice(n, 2 * n)];
-        } else if (h && h.m instanceof tf.Tensor) {
-          [m, v] = [await read(h.m), await read(h.v as tf.Tensor)];
-        } else if (h) {
-          [m, v] = [h.m as Float32Array, h.v as Float32Array];
-        }
-        return { shape: [...variable.shape], m, v };
-      }));
-      const state: AdamState = { step, path, moments };
-      if (path === 'tfjs') {
-        state.accBeta1 = (await acc[0].data())[0];
-        state.accBeta2 = (await acc[1].data())[0];
-      }
-      return state;
+      const values = new Map(await Promise.all(tensors.map(async (t) => [t, Float32Array.from(await t.data())] as const)));
+      return GuardedAdam.stateOf(vars, c, (p) => (p instanceof tf.Tensor ? values.get(p)! : p));
     } finally {
       tf.dispose(tensors);
     }

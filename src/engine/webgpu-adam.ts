@@ -7,12 +7,7 @@
  * clipping scale rides along as a uniform. Used by GuardedAdam's 'webgpu' path.
  */
 import * as tf from '@tensorflow/tfjs';
-
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], outputDtype: 'float32', uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
-}
-
-const WORKGROUP = 64;
+import { WORKGROUP, type WebGpuBackendLike } from './fused.js';
 
 class AdamMomentsProgram {
   variableNames = ['mv', 'g'];

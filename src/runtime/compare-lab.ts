@@ -250,20 +250,42 @@ export class CompareLab extends LoopRunner {
 
   /** A fresh race: every method of `cfg` from the teacher (the whole config is checked first). */
   newRace(cfg: Partial<CompareConfig>): void {
-    this.assertIdle();
-    check(this.teacher !== null, 'load a teacher first');
-    const c: CompareConfig = { ...DEFAULT_COMPARE, ...cfg, methods: [...(cfg.methods ?? DEFAULT_COMPARE.methods)] };
-    validateCompare(c);
-    this.disposeRace();
-    const order = COMPARE_METHODS.filter((m) => c.methods.includes(m));
+    this.buildRace(cfg);
+  }
+
+  /**
+   * The race of `cfg` at round 0: every method from the teacher, or around `students` (checkpointed
+   * nets by method, owned from here: released on error too). The whole config is checked first.
+   */
+  private buildRace(cfg: Partial<CompareConfig>, students?: Map<CompareMethod, ToyNet>): void {
+    const unused = new Set(students?.values());
     try {
-      for (const m of order) this.racers.push(racer(m, this.teacher!, this.data, c));
-    } catch (e) {
+      this.assertIdle();
+      check(this.teacher !== null, 'load a teacher first');
+      const c: CompareConfig = { ...DEFAULT_COMPARE, ...cfg, methods: [...(cfg.methods ?? DEFAULT_COMPARE.methods)] };
+      validateCompare(c);
       this.disposeRace();
-      throw e;
+      const order = COMPARE_METHODS.filter((m) => c.methods.includes(m));
+      try {
+        for (const m of order) {
+          const net = students?.get(m);
+          unused.delete(net!);
+          try {
+            this.racers.push(racer(m, this.teacher!, this.data, c, net));
+          } catch (e) {
+            net?.dispose();
+            throw e;
+          }
+        }
+      } catch (e) {
+        this.disposeRace();
+        throw e;
+      }
+      this.config = c;
+      this.round = 0;
+    } finally {
+      for (const net of unused) net.dispose();
     }
-    this.config = c;
-    this.round = 0;
   }
 
   /** Runs rounds up to the config's budget (or `rounds` more). Resolves when done or stopped. */
@@ -426,35 +448,31 @@ export class CompareLab extends LoopRunner {
   /** The race of `cfg` around checkpointed students and trainer states, at round `round`; on error nothing is kept. */
   private async resumeRace(cfg: CompareConfig, round: number, saved: RacerSnapshot[]): Promise<void> {
     this.assertIdle();
-    check(this.teacher !== null, 'load a teacher first');
-    const c: CompareConfig = { ...cfg, methods: [...cfg.methods] };
-    validateCompare(c);
+    validateCompare(cfg);
     check(Number.isInteger(round) && round >= 0, `checkpoint: round must be an integer >= 0, got ${round}`);
-    const order = COMPARE_METHODS.filter((m) => c.methods.includes(m));
+    const order = COMPARE_METHODS.filter((m) => cfg.methods.includes(m));
     check(saved.length === order.length && saved.every((r, i) => r.method === order[i]),
       `checkpoint: students ${saved.map((r) => r.method).join(', ')} do not match the race's methods ${order.join(', ')}`);
-    this.disposeRace();
+    const nets = new Map<CompareMethod, ToyNet>();
     try {
-      for (const r of saved) {
-        const net = await toyNetFromArtifacts(r.student, { config: `${r.method} (config)`, model: `${r.method} (model.json)`, weights: `${r.method} (weights)` });
-        let x: Racer;
-        try {
-          x = racer(r.method, this.teacher!, this.data, c, net);
-        } catch (e) {
-          net.dispose();
-          throw e;
-        }
-        this.racers.push(x);
+      for (const r of saved) nets.set(r.method, await toyNetFromArtifacts(r.student, { config: `${r.method} (config)`, model: `${r.method} (model.json)`, weights: `${r.method} (weights)` }));
+    } catch (e) {
+      for (const net of nets.values()) net.dispose();
+      throw e;
+    }
+    this.buildRace(cfg, nets);
+    try {
+      this.racers.forEach((x, i) => {
+        const r = saved[i];
         x.trainer.importState(r.state);
         check(r.state.iteration === round, `checkpoint: ${r.method} was at iteration ${r.state.iteration}, the race at round ${round}`);
         x.iteration = round;
         x.lastLoss = r.lastLoss;
-      }
+      });
     } catch (e) {
       this.disposeRace();
       throw e;
     }
-    this.config = c;
     this.round = round;
   }
 

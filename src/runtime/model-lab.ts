@@ -11,7 +11,7 @@ import { check } from '../engine/tensors.js';
 import { NonFiniteLossError } from '../engine/optim.js';
 import { distillSize, policyConfigOf, validateStudentPolicyConfig, type DistillConfig, type StudentPolicyConfig } from './student.js';
 import { familySizeFields, policyFamily, POLICY_FAMILIES } from '../engine/families.js';
-import { decodeTrainerState, encodeTrainerState, type Resumable, type TrainerState } from './train-state.js';
+import { decodeTrainerState, trainStateFiles, type Resumable, type TrainerState } from './train-state.js';
 import { extraFile, TRAIN_STATE_BIN, TRAIN_STATE_JSON, type ExtraFile } from '../models/io-handlers.js';
 
 export type Phase = 'idle' | 'teacher' | 'student';
@@ -342,8 +342,7 @@ export abstract class ModelLab<
     });
     const [a, captured] = await Promise.all([art, state]);
     if (!captured) return a;
-    const enc = encodeTrainerState(captured);
-    return { ...a, extra: [...(a.extra ?? []).filter((f) => f.name !== TRAIN_STATE_BIN && f.name !== TRAIN_STATE_JSON), { name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }] };
+    return { ...a, extra: [...(a.extra ?? []).filter((f) => f.name !== TRAIN_STATE_BIN && f.name !== TRAIN_STATE_JSON), ...trainStateFiles(captured)] };
   }
 
   abstract saveTeacher(): Promise<A>;

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdamState } from '../engine/optim.js';
 import { check } from '../engine/tensors.js';
-import { TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../models/io-handlers.js';
+import { TRAIN_STATE_BIN, TRAIN_STATE_JSON, type ExtraFile } from '../models/io-handlers.js';
 
 export { TRAIN_STATE_BIN, TRAIN_STATE_JSON } from '../models/io-handlers.js';
 const FORMAT = 'piflow-train-state-1';
@@ -63,6 +63,12 @@ export function encodeTrainerState(s: TrainerState): { json: string; bin: Uint8A
   return { json: JSON.stringify({ format: FORMAT, floats: offset, state: body }), bin: new Uint8Array(all.buffer) };
 }
 
+/** The state as the two extra files of a save (train-state.bin, train-state.json). */
+export function trainStateFiles(s: TrainerState): ExtraFile[] {
+  const enc = encodeTrainerState(s);
+  return [{ name: TRAIN_STATE_BIN, data: enc.bin }, { name: TRAIN_STATE_JSON, data: enc.json }];
+}
+
 /** The inverse of encodeTrainerState; a malformed or truncated state is a clear error naming `where`. */
 export function decodeTrainerState(json: string, bin: Uint8Array, where: string): TrainerState {
   let doc: { format?: unknown; floats?: unknown; state?: unknown };
@@ -102,21 +108,17 @@ export function checkTrainerState(s: TrainerState, kind: string, adam: number, r
   for (const r of s.rng) check(Array.isArray(r) && r.length === 5 && r.every((x) => typeof x === 'number'), 'training state: a random stream state is not 5 numbers');
 }
 
-/** Variables' values, copied to the host. */
 /** The variables' values, cloned now and read back asynchronously (the clones are released). */
 export async function readVarsAsync(vars: tf.Variable[]): Promise<Float32Array[]> {
-  return readTensorsAsync(vars.map((v) => v.clone()));
-}
-
-/** Reads tensors (taking ownership: they are disposed) as Float32Arrays. */
-export async function readTensorsAsync(ts: tf.Tensor[]): Promise<Float32Array[]> {
+  const clones = vars.map((v) => v.clone());
   try {
-    return await Promise.all(ts.map(async (t) => Float32Array.from(await t.data())));
+    return await Promise.all(clones.map(async (t) => Float32Array.from(await t.data())));
   } finally {
-    tf.dispose(ts);
+    tf.dispose(clones);
   }
 }
 
+/** Variables' values, copied to the host. */
 export function readVars(vars: tf.Variable[]): Float32Array[] {
   return vars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
 }
