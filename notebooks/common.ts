@@ -262,6 +262,8 @@ export interface PresentationParts {
 
 const parts: PresentationParts = {};
 let stage: HTMLElement | null = null;
+/** the Present / Leave presentation button; on the stage it heads the side column */
+let presentToggle: HTMLButtonElement | null = null;
 const homes = new Map<HTMLElement, Comment>();
 
 /** σ step of one arrow key press */
@@ -294,6 +296,8 @@ function arrange(on: boolean): void {
       }
       into.append(el);
     };
+    // the toggle heads the run buttons' column: in the page's flow, so it covers no heading or figure
+    if (presentToggle && (parts.side?.length || parts.figures?.length)) move(presentToggle, side);
     for (const el of parts.side ?? []) move(el, side);
     for (const el of parts.figures ?? []) move(el, stage);
     if (stage.childElementCount > 1 || side.childElementCount) main.prepend(stage);
@@ -345,11 +349,15 @@ export function presentation(p: PresentationParts): void {
 
 function installPresentation(): void {
   const toggle = button('Present', 'present-toggle', () => setPresent(!presenting(), toggle));
+  presentToggle = toggle;
   toggle.classList.add('present-toggle');
   toggle.title = 'presentation mode: large type, figures side by side; space = run / pause, ← → = scrub σ';
   toggle.setAttribute('aria-pressed', 'false');
   const main = document.querySelector('main');
-  (main?.querySelector('p') ?? main ?? document.body).append(' · ', toggle);
+  const sep = document.createElement('span');
+  sep.className = 'present-sep';
+  sep.textContent = ' · ';
+  (main?.querySelector('p') ?? main ?? document.body).append(sep, toggle);
   if (new URLSearchParams(location.search).get('present') === '1') {
     document.body.classList.add('present');
     toggle.setAttribute('aria-pressed', 'true');

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, assertScatterLegendsClear, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertPresentToggleClear, assertScatterLegendsClear, READY, setField, tid } from './page-helpers.js';
 
 type Status = { round: number; running: string; paused: boolean; quiet: boolean; tensors: number; methods: { method: string; iteration: number }[] };
 const status = (r: PageRecord): Promise<Status> =>
@@ -213,6 +213,7 @@ describe('comparison notebook on wasm', () => {
       const g = fit.grid, t = fit.toggle;
       assert.ok(!(t.x < g.x + g.w && g.x < t.x + t.w && t.y < g.y + g.h && g.y < t.y + t.h), `the Present toggle covers no panel (${JSON.stringify(t)}, panels ${JSON.stringify(g)})`);
       assert.equal(await assertScatterLegendsClear(r, '#samples'), 6);
+      await assertPresentToggleClear(r);
       assertClean(r, 'methods-2d presentation fit');
     } finally {
       await r.close();

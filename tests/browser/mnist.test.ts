@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
-import { assertClean, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertPresentToggleClear, assertTitleClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 const rowLabels = (r: PageRecord, plot: string) =>
   r.page.$$eval(`${tid(plot)} ${tid('image-row')}`, (rows) => rows.map((g) => `${g.getAttribute('data-label')}:${g.getAttribute('data-count')}`));
@@ -144,6 +144,7 @@ describe('MNIST notebook on wasm', () => {
       // the samples (teacher rows, the shipped student's, test images) and the x̂₀ strip of the shipped student
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="samples-plot"] [data-testid="image-row"]').length >= 5, null, { timeout: 180_000 });
       await r.page.waitForFunction(() => document.querySelectorAll('[data-testid="inside-plot"] [data-testid="image-row"]').length === 4, null, { timeout: 180_000 });
+      await assertPresentToggleClear(r);
       for (const plot of ['samples-plot', 'inside-plot']) {
         const got = await r.page.evaluate((sel) => {
           const svg = document.querySelector(sel)!;

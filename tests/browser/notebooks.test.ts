@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
 import { runCli } from '../helpers.js';
-import { assertClean, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertPresentToggleClear, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -277,6 +277,7 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(tid('teacher-path'), { timeout: 60_000 });
       assert.equal(await r.page.locator(tid('present-toggle')).getAttribute('aria-pressed'), 'true');
       assert.equal(await r.page.evaluate(() => window.scrollY), 0);
+      await assertPresentToggleClear(r);
       // "Start from" and the line saying what Distill will do: in the run buttons' column, on the same screen
       await r.page.waitForSelector(tid('distill-plan'), { state: 'visible', timeout: 60_000 });
       for (const id of ['distill-student', 'trajectory-plot', 'distill-from', 'distill-plan']) {
@@ -409,6 +410,7 @@ describe('notebooks on wasm', () => {
     try {
       await r.page.setViewportSize({ width: 1280, height: 720 });
       await r.page.waitForSelector(READY, { timeout: 60_000 });
+      await assertPresentToggleClear(r);
       // the default preset: K ∈ {1, 8, 32} at 1 NFE; K is shown, N is not (GMFlow)
       assert.equal(await r.page.inputValue(tid('preset')), 'k-1nfe');
       assert.equal(await r.page.inputValue(tid('sweep-values')), '1,8,32');

@@ -176,3 +176,35 @@ export function assertScatterLegendsClear(r: PageRecord, root: string): Promise<
 export function assertTrajectoryLegendsClear(r: PageRecord): Promise<number> {
   return assertLegendsBelowPlot(r, 'svg[data-testid="trajectory-plot"]', '[data-testid="trajectory-legend"]', 'g.legend-item');
 }
+
+/**
+ * In presentation mode the Present / Leave presentation toggle heads the stage's side column and covers
+ * no heading, paragraph, control or figure of the page (scrolled to the top and to every section heading).
+ */
+export async function assertPresentToggleClear(r: PageRecord): Promise<void> {
+  const got = await r.page.evaluate(async () => {
+    const toggle = document.querySelector('[data-testid="present-toggle"]') as HTMLElement;
+    const inSide = toggle.parentElement?.classList.contains('present-side') ?? false;
+    const hits: string[] = [];
+    const check = () => {
+      const t = toggle.getBoundingClientRect();
+      for (const el of document.querySelectorAll('h1, h2, h3, p, li, label, select, input, button, svg, .js-plotly-plot, canvas, table')) {
+        if (el === toggle || el.contains(toggle) || toggle.contains(el)) continue;
+        const b = el.getBoundingClientRect();
+        if (b.width === 0 || b.height === 0) continue;
+        if (t.x < b.x + b.width && b.x < t.x + t.width && t.y < b.y + b.height && b.y < t.y + t.height) hits.push(`${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 40)}" at scroll ${Math.round(scrollY)}`);
+      }
+    };
+    scrollTo(0, 0);
+    check();
+    for (const h of document.querySelectorAll('h2')) {
+      h.scrollIntoView({ block: 'start' });
+      check();
+    }
+    scrollTo(0, 0);
+    return { inSide, hits, visible: toggle.getBoundingClientRect().bottom <= innerHeight && toggle.getBoundingClientRect().top >= 0 };
+  });
+  assert.ok(got.inSide, 'the toggle heads the stage\'s side column');
+  assert.ok(got.visible, 'the toggle is on the first screen');
+  assert.deepEqual(got.hits, [], 'the toggle covers nothing');
+}
