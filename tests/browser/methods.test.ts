@@ -183,7 +183,7 @@ describe('comparison notebook on wasm', () => {
     }
   });
 
-  test('π-Flow vs the baselines in presentation mode at 1280×720: after a race the six sample panels fit one screen, 14 px ticks and legends clear of the points', async () => {
+  test('π-Flow vs the baselines in presentation mode at 1280×720: after a race the six sample panels fit one screen, 14 px ticks and titles, legends clear of the points', async () => {
     const r = await h.open('notebooks/methods-2d.html#iters=3&batch=32', { backend: 'wasm', query: { present: '1' } });
     try {
       await r.page.setViewportSize({ width: 1280, height: 720 });
@@ -202,7 +202,7 @@ describe('comparison notebook on wasm', () => {
         return {
           panels: grid.querySelectorAll('[data-testid="panel"]').length, top: b.top, bottom: b.bottom, right: b.right, vh: innerHeight, vw: innerWidth,
           toggle: { x: t.x, y: t.y, w: t.width, h: t.height }, grid: { x: b.x, y: b.y, w: b.width, h: b.height },
-          tick: px('.tick text'), legend: px('[data-testid="scatter-legend"] text'),
+          tick: px('.tick text'), legend: px('[data-testid="scatter-legend"] text'), title: px('.panel-title'),
         };
       });
       assert.equal(fit.panels, 6);
@@ -210,6 +210,7 @@ describe('comparison notebook on wasm', () => {
       assert.ok(fit.right <= fit.vw, `and its width: right edge ${fit.right} in ${fit.vw} px`);
       assert.ok(fit.tick >= 14, `ticks at ≥ 14 px (${fit.tick})`);
       assert.ok(fit.legend >= 14, `legend names at ≥ 14 px (${fit.legend})`);
+      assert.ok(fit.title >= 14, `panel titles at ≥ 14 px (${fit.title})`);
       const g = fit.grid, t = fit.toggle;
       assert.ok(!(t.x < g.x + g.w && g.x < t.x + t.w && t.y < g.y + g.h && g.y < t.y + t.h), `the Present toggle covers no panel (${JSON.stringify(t)}, panels ${JSON.stringify(g)})`);
       assert.equal(await assertScatterLegendsClear(r, '#samples'), 6);
