@@ -682,11 +682,30 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
       }
     }
   };
+  const points = C === 2 && S === 1;
   const op = tf.customGrad(((means: tf.Tensor, logweights: tf.Tensor, gmVars: tf.Tensor) => {
     const mu = means.dataSync() as Float32Array;
     const lw = logweights.dataSync() as Float32Array;
     const gv = gmVars.dataSync() as Float32Array;
     const u = new Float32Array(M * B * C * S);
+    if (points) {
+      // 2D points: scalar loops, the forward's weights and energies kept for the gradient
+      const W = new Float64Array(M * B * K);
+      const E = new Float64Array(M * B * K);
+      gmflowVelocities2(mu, lw, gv, xs, xSrc, co, raSrc, K, B, eps, u, W, E);
+      fusedStats.programs++;
+      return {
+        value: tf.tensor(u, outShape, 'float32'),
+        gradFunc: (dy: tf.Tensor) => {
+          const gMu = new Float32Array(mu.length);
+          const gL = new Float32Array(lw.length);
+          const gV = new Float32Array(gv.length);
+          gmflowVelocityGrads2(mu, gv, xs, xSrc, co, raSrc, K, B, eps, dy.dataSync() as Float32Array, W, E, gMu, gL, gV);
+          fusedStats.programs++;
+          return [tf.tensor(gMu, means.shape, 'float32'), tf.tensor(gL, logweights.shape, 'float32'), tf.tensor(gV, gmVars.shape, 'float32')];
+        },
+      };
+    }
     pass(mu, lw, gv, null, u, null, null, null);
     fusedStats.programs++;
     return {
@@ -706,4 +725,132 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(inp.means, inp.logweights, inp.gmVars);
+}
+
+/**
+ * gmflowVelocitiesHost's forward for 2D points (C = 2, S = 1), in scalars: u [M·B·2]; W gets the
+ * softmax weights w and E the energies E_k per state, sample and component ([M·B·K]) for the gradient.
+ */
+function gmflowVelocities2(
+  mu: Float32Array, lw: Float32Array, gv: Float32Array, xs: Float32Array[], xSrc: Float32Array, co: Float64Array,
+  raSrc: Float64Array, K: number, B: number, eps: number, u: Float32Array, W: Float64Array, E: Float64Array,
+): void {
+  for (let m = 0; m < xs.length; m++) {
+    const x = xs[m];
+    for (let b = 0; b < B; b++) {
+      const o = (m * B + b) * 3;
+      const cx = co[o];
+      const zeta = co[o + 1];
+      const invB = co[o + 2];
+      const v = gv[b];
+      const iD = 1 / Math.max(v * zeta + 1, eps);
+      const x0 = x[2 * b];
+      const x1 = x[2 * b + 1];
+      const nu0 = cx * x0 - raSrc[b] * xSrc[2 * b];
+      const nu1 = cx * x1 - raSrc[b] * xSrc[2 * b + 1];
+      const hz = 0.5 * zeta;
+      const wb = (m * B + b) * K;
+      const mb = 2 * b * K;
+      const lb = b * K;
+      let mx = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const a = mu[mb + 2 * k];
+        const c = mu[mb + 2 * k + 1];
+        const e = a * nu0 + c * nu1 - hz * (a * a + c * c);
+        E[wb + k] = e;
+        const z = lw[lb + k] + e * iD;
+        W[wb + k] = z;
+        mx = Math.max(mx, z); // branch-free (NaN logits give NaN, as the generic loop)
+      }
+      let sum = 0;
+      for (let k = 0; k < K; k++) {
+        const w = exp64(W[wb + k] - mx);
+        W[wb + k] = w;
+        sum += w;
+      }
+      const inv = 1 / sum;
+      let a0 = 0;
+      let a1 = 0;
+      for (let k = 0; k < K; k++) {
+        const w = (W[wb + k] *= inv);
+        a0 += w * mu[mb + 2 * k];
+        a1 += w * mu[mb + 2 * k + 1];
+      }
+      const i = 2 * (m * B + b);
+      u[i] = (x0 - (v * nu0 + a0) * iD) * invB;
+      u[i + 1] = (x1 - (v * nu1 + a1) * iD) * invB;
+    }
+  }
+}
+
+/** gmflowVelocitiesHost's gradient for 2D points, from the forward's W and E (see its comment for the formulas). */
+function gmflowVelocityGrads2(
+  mu: Float32Array, gv: Float32Array, xs: Float32Array[], xSrc: Float32Array, co: Float64Array, raSrc: Float64Array,
+  K: number, B: number, eps: number, g: Float32Array, W: Float64Array, E: Float64Array,
+  gMu: Float32Array, gL: Float32Array, gV: Float32Array,
+): void {
+  const p = new Float64Array(K);
+  // accumulated in float64 over the states, written once as float32
+  const aMu = new Float64Array(2 * K);
+  const aL = new Float64Array(K);
+  const M = xs.length;
+  for (let b = 0; b < B; b++) {
+    aMu.fill(0);
+    aL.fill(0);
+    let dv = 0;
+    const v = gv[b];
+    const mb = 2 * b * K;
+    for (let m = 0; m < M; m++) {
+      const x = xs[m];
+      const o = (m * B + b) * 3;
+      const cx = co[o];
+      const zeta = co[o + 1];
+      const invB = co[o + 2];
+      const raw = v * zeta + 1;
+      const iD = 1 / Math.max(raw, eps);
+      const nu0 = cx * x[2 * b] - raSrc[b] * xSrc[2 * b];
+      const nu1 = cx * x[2 * b + 1] - raSrc[b] * xSrc[2 * b + 1];
+      const wb = (m * B + b) * K;
+      const i = 2 * (m * B + b);
+      const h0 = -g[i] * invB;
+      const h1 = -g[i + 1] * invB;
+      let a0 = 0;
+      let a1 = 0;
+      let wp = 0;
+      for (let k = 0; k < K; k++) {
+        const w = W[wb + k];
+        const c0 = mu[mb + 2 * k];
+        const c1 = mu[mb + 2 * k + 1];
+        a0 += w * c0;
+        a1 += w * c1;
+        const pk = (h0 * c0 + h1 * c1) * iD; // ∂L/∂w_k
+        p[k] = pk;
+        wp += w * pk;
+      }
+      const hA = h0 * (v * nu0 + a0) + h1 * (v * nu1 + a1);
+      const hNu = h0 * nu0 + h1 * nu1;
+      const hd0 = h0 * iD;
+      const hd1 = h1 * iD;
+      const n0 = nu0 * iD;
+      const n1 = nu1 * iD;
+      const zd = zeta * iD;
+      let rE = 0;
+      for (let k = 0; k < K; k++) {
+        const w = W[wb + k];
+        const r = w * (p[k] - wp); // ∂L/∂logit_k
+        aL[k] += r;
+        rE += r * E[wb + k];
+        aMu[2 * k] += hd0 * w + r * (n0 - zd * mu[mb + 2 * k]);
+        aMu[2 * k + 1] += hd1 * w + r * (n1 - zd * mu[mb + 2 * k + 1]);
+      }
+      dv += hNu * iD;
+      if (raw >= eps) dv -= (hA + rE) * zeta * iD * iD;
+    }
+    for (let k = 0; k < K; k++) {
+      gL[b * K + k] = aL[k];
+      gMu[mb + 2 * k] = aMu[2 * k];
+      gMu[mb + 2 * k + 1] = aMu[2 * k + 1];
+    }
+    gV[b] = dv;
+  }
 }
