@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
+import { installWasmFastTrig } from './wasm-trig.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
@@ -44,6 +45,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
     installWasmSharedIdentity();
     installWasmFastReductions();
     installWasmFastTranspose();
+    installWasmFastTrig();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit

@@ -38,6 +38,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
+import { installWasmFastTrig } from '../engine/wasm-trig.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
 import { installWebGpuAddNGroups } from '../engine/webgpu-addn.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
@@ -161,6 +162,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     installWasmSharedIdentity();
     installWasmFastReductions();
     installWasmFastTranspose();
+    installWasmFastTrig();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
