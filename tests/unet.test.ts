@@ -232,11 +232,15 @@ test('wasm Sum and Mean over non-innermost axes (matrix product with ones) equal
   }
 });
 
-test('wasm Transpose above rank 4 (merged axes, or a loop over the heap) equals a direct computation', () => {
+test('wasm Transpose (above rank 4: merged axes or a loop over the heap; matrix transposes: tiles) equals a direct computation', () => {
   const rng = new Rng(21);
   const cases: [number[], number[]][] = [
     [[3, 4, 5, 2, 2, 2], [0, 3, 1, 4, 2, 5]], [[2, 3, 4, 5, 2], [0, 2, 1, 4, 3]], [[2, 3, 1, 4, 2], [4, 0, 3, 2, 1]],
     [[3, 2, 2, 4, 5, 2], [0, 1, 4, 2, 5, 3]], [[2, 3, 4, 5, 6], [0, 1, 2, 4, 3]], [[1, 2, 3, 1, 4, 1], [5, 4, 3, 2, 1, 0]],
+    // (batched) matrix transposes, sizes off the 32 × 32 tiles: dense backprop's xᵀ, a merged [5, 7] swap,
+    // a [B, R, C] swap, and a rank-3 permutation that is no swap (wasm's own kernel)
+    [[37, 70], [1, 0]], [[1, 130, 97], [0, 2, 1]], [[5, 1, 7], [2, 1, 0]], [[3, 33, 65], [0, 2, 1]], [[2, 3, 4, 5], [0, 1, 3, 2]],
+    [[2, 3, 4], [1, 0, 2]], [[4, 6], [0, 1]],
   ];
   for (const [shape, perm] of cases) {
     for (const dtype of ['float32', 'int32'] as const) {

@@ -34,7 +34,8 @@ export function installWasmTransposeFreeMatMul(): void {
       const swapLast = (t: TensorInfoLike): TensorInfoLike => {
         const r = t.shape.length;
         const perm = [...Array(r - 2).keys(), r - 1, r - 2];
-        const out = (transpose.kernelFunc as KernelFn)({ inputs: { x: t } as never, backend: args.backend, attrs: { perm } as never }) as TensorInfoLike;
+        // the Transpose registered now (installWasmFastTranspose may replace it after this install)
+        const out = (tf.getKernel('Transpose', 'wasm')!.kernelFunc as KernelFn)({ inputs: { x: t } as never, backend: args.backend, attrs: { perm } as never }) as TensorInfoLike;
         temps.push(out);
         return out;
       };

@@ -104,10 +104,34 @@ export function installWasmFastReductions(): void {
 let transposeInstalled = false;
 
 /**
+ * dst[n, c, r] = src[n, r, c] for n < N, r < R, c < C, in tiles of T × T (the gather's source rows stay
+ * in cache): measured on [2048, 256] 1.1 ms, against 5.0 ms for wasm's own Transpose and 1.8 ms for the
+ * plain double loop. Works on float32 and int32 views alike (a copy of 32-bit words).
+ */
+export function transposeTiles(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, N: number, R: number, C: number, T = 32): void {
+  const RC = R * C;
+  for (let n = 0; n < N; n++) {
+    const base = n * RC;
+    for (let c0 = 0; c0 < C; c0 += T) {
+      const c1 = Math.min(c0 + T, C);
+      for (let r0 = 0; r0 < R; r0 += T) {
+        const r1 = Math.min(r0 + T, R);
+        for (let c = c0; c < c1; c++) {
+          const o = base + c * R;
+          for (let r = r0; r < r1; r++) dst[o + r] = src[base + r * C + c];
+        }
+      }
+    }
+  }
+}
+
+/**
  * wasm's Transpose is fast up to rank 4 and slow above (measured: a fresh [64, 14, 14, 16, 2, 2] tensor,
  * the U-Net's unpatchify, 59 ms at rank 6 against 4.9 ms for the same bytes at rank 4). Here axes that
  * stay next to each other are merged first (and size-1 axes dropped); what is still above rank 4 runs
  * as one JavaScript loop over the heap, the innermost output axis as a strided gather (9.7 ms there).
+ * A merged problem that is a (batched) matrix transpose, at any rank, runs as `transposeTiles`: wasm's
+ * own takes 5.0 ms for a [2048, 256] matrix (dense backprop's xᵀ in every weight gradient), the tiles 1.1.
  */
 export function installWasmFastTranspose(): void {
   if (transposeInstalled) return;
@@ -117,7 +141,7 @@ export function installWasmFastTranspose(): void {
   const kernelFunc: KernelFn = (args) => {
     const { x } = args.inputs as unknown as { x: Info };
     const { perm } = args.attrs as unknown as { perm: number[] };
-    if (x.shape.length <= 4 || (x.dtype !== 'float32' && x.dtype !== 'int32')) return origFn(args);
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return origFn(args);
     // merge runs of input axes that stay consecutive in the output; drop size-1 axes
     const keep = perm.filter((p) => x.shape[p] !== 1);
     const groups: number[][] = [];
@@ -132,6 +156,17 @@ export function installWasmFastTranspose(): void {
     const cShape = order.map((g) => g.reduce((n, a) => n * x.shape[a], 1));
     const cPerm = groups.map((g) => order.indexOf(g));
     const backend = args.backend as unknown as WasmBackendLike;
+    const swap = cShape.length === 2 && cPerm[0] === 1 ? 2 : cShape.length === 3 && cPerm[0] === 0 && cPerm[1] === 2 ? 3 : 0;
+    if (swap) {
+      // a (batched) matrix transpose, e.g. dense backprop's xᵀ: tiles of 32 × 32, each output row a short gather
+      const [N, R, C] = swap === 2 ? [1, cShape[0], cShape[1]] : (cShape as [number, number, number]);
+      const out = backend.makeOutput(outShape, x.dtype);
+      const src = backend.typedArrayFromHeap(x);
+      const dst = backend.typedArrayFromHeap(out);
+      transposeTiles(src, dst, N, R, C);
+      return out as never;
+    }
+    if (x.shape.length <= 4) return origFn(args);
     const call = (name: string, inputs: unknown, attrs: unknown) =>
       (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: attrs as never }) as unknown as Info;
     if (cShape.length <= 4) {
