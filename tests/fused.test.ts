@@ -21,7 +21,9 @@ import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { DXPolicy } from '../src/engine/dx.js';
 import { ConstantVelocityPolicy } from '../src/engine/constant.js';
 import { warpTimes } from '../src/engine/time.js';
-import { exp64, fusedStats } from '../src/engine/fused.js';
+import { spawnSync } from 'node:child_process';
+import { exp64, fusedStats, gmflowRolloutHost, type GMFlowFusedInputs } from '../src/engine/fused.js';
+import { setWasmRollout, wasmRolloutActive, wasmRolloutError } from '../src/engine/wasm-rollout.js';
 
 const TOL = 1e-5;
 const SHIFT = 3;
@@ -104,10 +106,13 @@ function run(p: Policy, x: tf.Tensor, sigma: Float64Array, fused: boolean): Floa
   }
 }
 
-for (const backend of ['cpu', 'wasm']) {
+// 'wasm, JS loop': the 2D GMFlow host rollout without its SIMD wasm program (setWasmRollout(false))
+for (const backend of ['cpu', 'wasm', 'wasm, JS loop']) {
   for (const [name, feat, make] of CASES) {
-    test(`${backend}: ${name}: fused rollout = generic rollout (frozen samples), no leaks`, async () => {
-      await useBackend(backend);
+    test(`${backend}: ${name}: fused rollout = generic rollout (frozen samples), no leaks`, async (t) => {
+      await useBackend(backend === 'cpu' ? 'cpu' : 'wasm');
+      const prevWasm = setWasmRollout(backend !== 'wasm, JS loop');
+      t.after(() => setWasmRollout(prevWasm));
       const before = tf.memory().numTensors;
       const rng = new Rng(11);
       const x = randn(rng, [B, ...feat]);
@@ -158,7 +163,11 @@ test('the 2D and single-channel GMFlow host rollouts redo a substep max-subtract
   // in the ordinary cases
   await useBackend('cpu');
   const before = tf.memory().numTensors;
-  for (const [feat, scale, expectRedos] of [[[2], 40, true], [[2], 0.7, false], [[1, 3, 3], 40, true], [[1, 3, 3], 0.7, false]] as const) {
+  const prevWasm = setWasmRollout(true);
+  // the 2D cases twice: the SIMD wasm program and the JS loop
+  for (const [feat, scale, expectRedos, simd] of [[[2], 40, true, true], [[2], 0.7, false, true], [[2], 40, true, false], [[2], 0.7, false, false],
+    [[1, 3, 3], 40, true, true], [[1, 3, 3], 0.7, false, true]] as const) {
+    setWasmRollout(simd);
     const rng = new Rng(11);
     const x = randn(rng, [B, ...feat]);
     const sigma = warpTimes(RAW_START, SHIFT);
@@ -171,7 +180,65 @@ test('the 2D and single-channel GMFlow host rollouts redo a substep max-subtract
     p.dispose();
     x.dispose();
   }
+  setWasmRollout(prevWasm);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo counts (odd K, K = 1, every state, frozen samples, far-moving logits, NaN)', async () => {
+  await useBackend('wasm');
+  assert.ok(wasmRolloutActive(), `the SIMD module loads in Node (${wasmRolloutError()})`);
+  const before = tf.memory().numTensors;
+  const rng = new Rng(31);
+  const prevWasm = wasmRolloutActive();
+  for (const [Bn, K, steps, spread, nanAt] of [[64, 32, 16, 1, -1], [33, 7, 9, 3, -1], [300, 32, 64, 1, -1], [50, 1, 5, 1, -1], [40, 8, 12, 200, -1], [20, 4, 6, 1, 3]]) {
+    const mk = (n: number, sc = 1) => Float32Array.from(rng.normalArray(n), (v) => v * sc);
+    const mu = mk(Bn * K * 2, spread);
+    if (nanAt >= 0) mu[nanAt * K * 2] = NaN; // sample nanAt's first component
+    const inp: GMFlowFusedInputs = {
+      x: tf.tensor(mk(Bn * 2), [Bn, 2]), xSrc: tf.tensor(mk(Bn * 2), [Bn, 2]), means: tf.tensor(mu, [Bn, K, 2]), logweights: tf.tensor(mk(Bn * K), [Bn, K]),
+      gmVars: tf.tensor(Float32Array.from(mk(Bn), (v) => 0.01 + 0.05 * v * v), [Bn]), raSrc: Float64Array.from({ length: Bn }, (_, i) => 0.1 + i / Bn),
+      K, C: 2, S: 1, eps: 1e-6,
+    };
+    const coef = new Float64Array(steps * Bn * 4);
+    for (let i = 0; i < Bn; i++) {
+      const n = i % 5 === 0 ? Math.floor(steps / 2) : steps; // every fifth sample frozen half-way
+      for (let j = 0; j < n; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * Bn + i) * 4);
+    }
+    for (const every of [false, true]) {
+      const runWith = (simd: boolean) => {
+        setWasmRollout(simd);
+        const r0 = fusedStats.softmaxRedos;
+        const out = gmflowRolloutHost(inp, coef, steps, every);
+        return { out, redos: fusedStats.softmaxRedos - r0 };
+      };
+      const js = runWith(false);
+      const simd = runWith(true);
+      const tag = `B ${Bn}, K ${K}, ${steps} substeps, spread ${spread}, every ${every}`;
+      assert.equal(simd.out.length, js.out.length, tag);
+      assert.equal(simd.redos, js.redos, `${tag}: redone substeps`);
+      let worst = 0;
+      for (let i = 0; i < js.out.length; i++) {
+        const sample = Math.floor((i % (Bn * 2)) / 2);
+        if (sample === nanAt && i >= Bn * 2 * (every ? 1 : 0)) {
+          assert.ok(Number.isNaN(simd.out[i]) && Number.isNaN(js.out[i]), `${tag}: the NaN sample stays NaN in both`);
+          continue;
+        }
+        assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
+        worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
+      }
+      // the same float64 arithmetic per component; only the sums over K are two interleaved partial sums
+      assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
+      assert.ok(js.out.some((v, i) => i < Bn * 2 && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
+    }
+    tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
+  }
+  setWasmRollout(prevWasm);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('the committed wasm rollout module is what scripts/build-wasm-rollout.mjs builds from its text', () => {
+  const r = spawnSync(process.execPath, ['scripts/build-wasm-rollout.mjs', '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr.slice(-2000)}`);
 });
 
 test('the generic path runs under a gradient tape and with an observer; the fused one otherwise', async () => {

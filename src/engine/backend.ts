@@ -12,6 +12,7 @@ import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './was
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmFastTrig } from './wasm-trig.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
+import { loadWasmRollout } from './wasm-rollout.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
 
@@ -48,6 +49,7 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
     installWasmFastTrig();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
   }
+  if (name === 'wasm' || name === 'cpu') await loadWasmRollout(); // their 2D GMFlow host rollout in SIMD wasm (the JS loop where it cannot load)
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
   return tf.getBackend();
 }

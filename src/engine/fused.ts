@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RolloutSchedule } from './policy.js';
 import type { Times } from './time.js';
+import { gmflowRollout2Wasm } from './wasm-rollout.js';
 
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = {
@@ -146,7 +147,14 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const gv = inp.gmVars.dataSync() as Float32Array;
   const B = gv.length;
   fusedStats.programs++;
-  if (C === 2 && S === 1) return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
+  if (C === 2 && S === 1) {
+    const w = gmflowRollout2Wasm(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every); // SIMD wasm when loaded
+    if (w) {
+      fusedStats.softmaxRedos += w.redos;
+      return w.out;
+    }
+    return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
+  }
   if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps, every);
   const NS = B * C * S;
   const last = every ? steps : 0;

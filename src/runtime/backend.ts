@@ -40,6 +40,7 @@ import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../en
 import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
 import { installWasmFastTrig } from '../engine/wasm-trig.js';
 import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
+import { loadWasmRollout } from '../engine/wasm-rollout.js';
 import { installWebGpuAddNGroups } from '../engine/webgpu-addn.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
@@ -165,6 +166,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     installWasmFastTrig();
     installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
   }
+  if (name === 'wasm' || name === 'cpu') await loadWasmRollout(); // their 2D GMFlow host rollout in SIMD wasm (the JS loop where it cannot load)
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
   watchForLoss(name);
   return null;
