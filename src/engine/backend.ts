@@ -8,13 +8,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
-import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
-import { installWasmFastTrig } from './wasm-trig.js';
-import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
-import { loadWasmRollout } from './wasm-rollout.js';
 import { installNodeWebGpu } from './webgpu-node.js';
-import { installWebGpuAddNGroups } from './webgpu-addn.js';
+import { installBackendExtras } from './backend-extras.js';
 
 export type NodeBackend = 'wasm' | 'cpu' | 'webgpu';
 export const NODE_BACKENDS: readonly string[] = ['wasm', 'cpu', 'webgpu'];
@@ -41,15 +36,6 @@ export async function initNodeBackend(name: string = 'wasm'): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`could not initialise the '${name}' backend`);
   await tf.ready();
-  if (name === 'wasm') {
-    installWasmTransposeFreeMatMul();
-    installWasmSharedIdentity();
-    installWasmFastReductions();
-    installWasmFastTranspose();
-    installWasmFastTrig();
-    installWasmConv2DBackpropFilter(); // conv layers (the image nets) train on wasm too
-  }
-  if (name === 'wasm' || name === 'cpu') await loadWasmRollout(); // their 2D GMFlow host rollout in SIMD wasm (the JS loop where it cannot load)
-  if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
+  await installBackendExtras(name);
   return tf.getBackend();
 }

@@ -36,12 +36,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from '../engine/wasm-matmul.js';
-import { installWasmFastReductions, installWasmFastTranspose } from '../engine/wasm-reduce.js';
-import { installWasmFastTrig } from '../engine/wasm-trig.js';
-import { installWasmConv2DBackpropFilter } from '../engine/wasm-conv.js';
-import { loadWasmRollout } from '../engine/wasm-rollout.js';
-import { installWebGpuAddNGroups } from '../engine/webgpu-addn.js';
+import { installBackendExtras } from '../engine/backend-extras.js';
 import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
 
 export { BACKEND_ORDER, candidateOrder, describeBackend, isBackendName, parseBackendParam } from './backend-param.js';
@@ -158,16 +153,7 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
     forget(name);
     return e instanceof Error ? e.message : String(e);
   }
-  if (name === 'wasm') {
-    installWasmTransposeFreeMatMul();
-    installWasmSharedIdentity();
-    installWasmFastReductions();
-    installWasmFastTranspose();
-    installWasmFastTrig();
-    installWasmConv2DBackpropFilter(); // the MNIST U-Net trains on wasm too
-  }
-  if (name === 'wasm' || name === 'cpu') await loadWasmRollout(); // their 2D GMFlow host rollout in SIMD wasm (the JS loop where it cannot load)
-  if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
+  await installBackendExtras(name);
   watchForLoss(name);
   return null;
 }
