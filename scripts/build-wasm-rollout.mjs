@@ -3,7 +3,7 @@
 // WebAssembly text below, with wabt's assembler (a dev dependency), into
 // src/engine/wasm-rollout-module.ts (the module as base64: ~2 KB, committed so that a build needs no
 // assembler). `--check` exits 1 when the committed file differs from what this script builds (a test
-// runs it).
+// runs it). It imports the JS loop's constants from dist: run `npm run build` first.
 //
 // The program is `gmflowRolloutHost2` (src/engine/fused.ts) with two mixture components per f64x2
 // vector: the same float64 operations in the same order per component (logit, the one-pass softmax
@@ -14,14 +14,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
+// exp64's constants and table and the softmax slack, from the JS loop itself (build first: npm run build)
+import { INV_LN2_32, LN2_32_HI, LN2_32_LO, POW2_32, ROUND_MAGIC as MAGIC, SHIFT_SLACK } from '../dist/src/engine/fused.js';
 
 const OUT = fileURLToPath(new URL('../src/engine/wasm-rollout-module.ts', import.meta.url));
-
-const INV_LN2_32 = 32 / Math.LN2;
-const LN2_32_HI = 6.93147180369123816490e-1 / 32;
-const LN2_32_LO = 1.90821492927058770002e-10 / 32;
-const MAGIC = 6755399441055744;
-const SHIFT_SLACK = 600;
 const f = (x) => (Object.is(x, -Infinity) ? '-inf' : Number.isNaN(x) ? 'nan' : x.toPrecision(17));
 const splat = (x) => `(v128.const f64x2 ${f(x)} ${f(x)})`;
 
@@ -87,10 +83,7 @@ const store = (jj) => `
 const wat = `(module
   (memory (export "mem") 1)
   ;; 2^(i/32), i = 0...31, at byte 0: exp's table
-  (data (i32.const 0) "${Array.from({ length: 32 }, (_, i) => {
-    const b = new Uint8Array(new Float64Array([2 ** (i / 32)]).buffer);
-    return Array.from(b, (x) => '\\' + x.toString(16).padStart(2, '0')).join('');
-  }).join('')}")
+  (data (i32.const 0) "${Array.from(new Uint8Array(POW2_32.buffer, POW2_32.byteOffset, POW2_32.byteLength), (x) => '\\' + x.toString(16).padStart(2, '0')).join('')}")
   ;; The 2D GMFlow rollout (fused.ts gmflowRolloutHost2). Pointers are byte offsets into "mem":
   ;; x, xs: f32 [B, 2]; mu: f32 [B, K, 2]; lw: f32 [B, K]; gv: f32 [B]; ra: f64 [B]; coef: f64 [steps, B, 4];
   ;; out: f32 [(every ? steps + 1 : 1), B, 2]; scr: 4*Kp f64 of scratch (16-aligned), Kp = K rounded up to even.

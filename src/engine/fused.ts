@@ -103,15 +103,15 @@ const POW2 = (() => {
   for (let i = 0; i < t.length; i++) t[i] = 2 ** (i - 1100);
   return t;
 })();
-const POW2_32 = (() => {
+export const POW2_32 = (() => {
   const t = new Float64Array(32);
   for (let i = 0; i < 32; i++) t[i] = 2 ** (i / 32);
   return t;
 })();
-const INV_LN2_32 = 32 / Math.LN2;
-const LN2_32_HI = 6.93147180369123816490e-1 / 32; // ln 2 split as in fdlibm (n·HI exact for |n| < 2^21), over 32
-const LN2_32_LO = 1.90821492927058770002e-10 / 32;
-const ROUND_MAGIC = 6755399441055744; // 1.5·2^52: (y + M) − M rounds y to the nearest integer (|y| < 2^51)
+export const INV_LN2_32 = 32 / Math.LN2;
+export const LN2_32_HI = 6.93147180369123816490e-1 / 32; // ln 2 split as in fdlibm (n·HI exact for |n| < 2^21), over 32
+export const LN2_32_LO = 1.90821492927058770002e-10 / 32;
+export const ROUND_MAGIC = 6755399441055744; // 1.5·2^52: (y + M) − M rounds y to the nearest integer (|y| < 2^51)
 
 /**
  * exp(x) as plain float64 arithmetic that V8 inlines into the rollout loops (Math.exp is a call, and
@@ -234,7 +234,7 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
  * weights exp(logit − shift) then neither overflow (exp(600) ≈ 4e260) nor lose the dominant terms to
  * subnormals, so the ratio Σ e·μ / Σ e is the max-subtracted one up to float64 rounding.
  */
-const SHIFT_SLACK = 600;
+export const SHIFT_SLACK = 600;
 
 /**
  * `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST),
