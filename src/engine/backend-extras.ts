@@ -1,8 +1,8 @@
 /**
  * What this project adds to a tfjs backend once it is selected, shared by the Node chooser
  * (engine/backend.ts) and the browser's (runtime/backend.ts): on wasm the kernel fixes of
- * wasm-matmul/-reduce/-trig/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout (the JS loop where it
- * cannot load), on webgpu the grouped AddN.
+ * wasm-matmul/-reduce/-trig/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
+ * JS loops where they cannot load), on webgpu the grouped AddN.
  */
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
@@ -10,6 +10,15 @@ import { installWasmFastTrig } from './wasm-trig.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
+import { bindHeapKernels, loadHeapKernels } from './wasm-heap.js';
+import * as tf from '@tensorflow/tfjs';
+
+/** The wasm backend's WebAssembly.Memory (tfjs's heap), or null where this build hides it. */
+export function wasmBackendMemory(): WebAssembly.Memory | null {
+  const w = (tf.findBackend('wasm') as unknown as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } } | null)?.wasm;
+  const m = w?.asm?.memory ?? w?.wasmMemory;
+  return m instanceof WebAssembly.Memory ? m : null;
+}
 
 export async function installBackendExtras(name: string): Promise<void> {
   if (name === 'wasm') {
@@ -20,6 +29,14 @@ export async function installBackendExtras(name: string): Promise<void> {
     installWasmFastTrig();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets, the MNIST U-Net) train on wasm too
   }
-  if (name === 'wasm' || name === 'cpu') await loadWasmRollout();
+  if (name === 'wasm' || name === 'cpu') {
+    await loadWasmRollout();
+    await loadHeapKernels(); // the host Adam update's SIMD loop
+  }
+  if (name === 'wasm') {
+    // the transpose and column sums above, in place on tfjs's heap
+    const mem = wasmBackendMemory();
+    if (mem) await bindHeapKernels(mem);
+  }
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
 }

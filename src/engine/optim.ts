@@ -5,6 +5,7 @@
  * Options: linear learning-rate warm-up and global-norm gradient clipping.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ownHeapKernels, ownMemory } from './wasm-heap.js';
 import { check } from './tensors.js';
 import { fusedTarget, fusedTraining } from './fused.js';
 import { adamStepWebGpu } from './webgpu-adam.js';
@@ -57,6 +58,53 @@ function naturalPath(): AdamPath {
   if (!fusedTraining()) return 'tfjs';
   const t = fusedTarget();
   return t === 'host' ? 'host' : t === 'webgpu' ? 'webgpu' : 'tfjs';
+}
+
+interface AdamConsts {
+  scale: number;
+  b1: number;
+  b2: number;
+  lr: number;
+  c1: number;
+  c2: number;
+  eps: number;
+}
+
+/** tfjs's Adam update of elements [from, to) in float64, written to m, v (float32) and out. */
+function adamLoop(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, out: Float32Array, from: number, to: number, k: AdamConsts): void {
+  const { scale, b1, b2, lr, c1, c2, eps } = k;
+  for (let i = from; i < to; i++) {
+    const gi = g[i] * scale;
+    const mi = b1 * m[i] + (1 - b1) * gi;
+    const vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    out[i] = w[i] - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps);
+  }
+}
+
+/**
+ * The host Adam update of one variable: the SIMD heap kernel (wasm-heap.ts: the same float64 operations,
+ * two elements a vector; the arrays copied into its memory and back) where it loaded, else the loop.
+ * Exported for the tests (kernel = loop).
+ */
+export function adamUpdate(g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, out: Float32Array, k: AdamConsts): void {
+  const n = g.length;
+  const hk = n >= 2 ? ownHeapKernels() : null;
+  if (!hk) return adamLoop(g, w, m, v, out, 0, n, k);
+  const bytes = (n * 4 + 15) & ~15;
+  const buf = ownMemory(5 * bytes);
+  const view = (i: number) => new Float32Array(buf, i * bytes, n);
+  view(0).set(g);
+  view(1).set(w);
+  view(2).set(m);
+  view(3).set(v);
+  const even = n & ~1;
+  hk.adam(0, bytes, 2 * bytes, 3 * bytes, 4 * bytes, even, k.scale, k.b1, 1 - k.b1, k.b2, 1 - k.b2, k.lr, k.c1, k.c2, k.eps);
+  m.set(view(2));
+  v.set(view(3));
+  out.set(view(4));
+  if (even < n) adamLoop(g, w, m, v, out, even, n, k);
 }
 
 /** One moment array of a captured state: a host copy or a tensor still to be read. */
@@ -233,14 +281,7 @@ export class GuardedAdam {
       const { m, v } = mo;
       const w = variable.dataSync() as Float32Array;
       const out = new Float32Array(g.length);
-      for (let i = 0; i < g.length; i++) {
-        const gi = g[i] * scale;
-        const mi = b1 * m[i] + (1 - b1) * gi;
-        const vi = b2 * v[i] + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        out[i] = w[i] - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps);
-      }
+      adamUpdate(g, w, m, v, out, { scale, b1, b2, lr, c1, c2, eps });
       const next = tf.tensor(out, variable.shape, 'float32');
       variable.assign(next);
       next.dispose();

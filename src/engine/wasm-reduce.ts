@@ -12,6 +12,7 @@
  * Installed by the backend set-up (Node and browser) when wasm is active.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapKernelsFor } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 interface Info {
@@ -79,8 +80,14 @@ export function installWasmFastReductions(): void {
         // views after the allocation (a growing heap detaches earlier views)
         const src = backend.typedArrayFromHeap(t);
         const dst = backend.typedArrayFromHeap(out);
-        const acc = new Float64Array(K1);
         const scale = name === 'Mean' ? 1 / count : 1;
+        // the SIMD heap kernel (the same sums, in place) where it is bound to this heap
+        const hk = K1 % 4 === 0 ? heapKernelsFor(src.buffer) : null;
+        if (hk) {
+          hk.colsum(src.byteOffset, dst.byteOffset, K0, R, K1, scale);
+          return out as never;
+        }
+        const acc = new Float64Array(K1);
         for (let a = 0; a < K0; a++) {
           acc.fill(0);
           const base = a * R * K1;
@@ -163,7 +170,9 @@ export function installWasmFastTranspose(): void {
       const out = backend.makeOutput(outShape, x.dtype);
       const src = backend.typedArrayFromHeap(x);
       const dst = backend.typedArrayFromHeap(out);
-      transposeTiles(src, dst, N, R, C);
+      const hk = R % 4 === 0 && C % 4 === 0 ? heapKernelsFor(src.buffer) : null;
+      if (hk) hk.transpose(src.byteOffset, dst.byteOffset, N, R, C); // the same copy, 4 × 4 blocks by SIMD shuffles
+      else transposeTiles(src, dst, N, R, C);
       return out as never;
     }
     if (x.shape.length <= 4) return origFn(args);

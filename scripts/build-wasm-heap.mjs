@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// Builds the SIMD wasm "heap kernels" (src/engine/wasm-heap.ts runs them) from the WebAssembly text
+// below, with wabt's assembler (a dev dependency), into src/engine/wasm-heap-module.ts (two ~1 KB
+// modules as base64, committed so that a build needs no assembler). `--check` exits 1 when the committed
+// file differs from what this script builds (a test runs it).
+//
+// The module has no memory of its own: it imports one ("env" "memory"), so that on the wasm backend it
+// works in place on tfjs's heap (the tensors' bytes, no copies), and on the cpu backend on a memory of
+// its own. Two builds of the same text: one imports a plain memory (tfjs's SIMD build), one a shared
+// memory (the threaded build, cross-origin isolated pages).
+//
+// Each kernel is the JavaScript loop it replaces, operation for operation, so results are identical:
+//  - transpose: dst[n, c, r] = src[n, r, c] (32-bit words; R and C multiples of 4), 4 x 4 blocks moved
+//    with shuffles, in tiles of TILE x TILE (wasm-reduce.ts transposeTiles);
+//  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
+//    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
+//  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import wabtInit from 'wabt';
+
+const OUT = fileURLToPath(new URL('../src/engine/wasm-heap-module.ts', import.meta.url));
+
+// tile edge of the transpose, in elements (measured on [2048, 256]: 8 0.74 ms, 16 0.65, 32 0.87, 64 0.89)
+const TILE = 16;
+
+// i32 lanes k of a and b as byte indices of i8x16.shuffle
+const lanes = (...ls) => ls.flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b)).join(' ');
+
+const body = `
+  ;; dst[n, c, r] = src[n, r, c], byte addresses, R % 4 == 0 and C % 4 == 0
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $N i32) (param $R i32) (param $C i32)
+    (local $n i32) (local $rb i32) (local $cb i32) (local $r i32) (local $c i32) (local $re i32) (local $ce i32)
+    (local $sr i32) (local $dr i32) (local $ps i32) (local $pd i32) (local $base i32)
+    (local $a v128) (local $b v128) (local $cc v128) (local $d v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $sr (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $dr (i32.shl (local.get $R) (i32.const 2)))
+    (local.set $n (i32.const 0))
+    (block $done (loop $nl
+      (br_if $done (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $base (i32.mul (local.get $n) (i32.mul (local.get $sr) (local.get $R))))
+      (local.set $rb (i32.const 0))
+      (block $rbd (loop $rbl
+        (br_if $rbd (i32.ge_u (local.get $rb) (local.get $R)))
+        (local.set $re (select (i32.add (local.get $rb) (i32.const ${TILE})) (local.get $R)
+          (i32.lt_u (i32.add (local.get $rb) (i32.const ${TILE})) (local.get $R))))
+        (local.set $cb (i32.const 0))
+        (block $cbd (loop $cbl
+          (br_if $cbd (i32.ge_u (local.get $cb) (local.get $C)))
+          (local.set $ce (select (i32.add (local.get $cb) (i32.const ${TILE})) (local.get $C)
+            (i32.lt_u (i32.add (local.get $cb) (i32.const ${TILE})) (local.get $C))))
+          (local.set $r (local.get $rb))
+          (block $rd (loop $rl
+            (br_if $rd (i32.ge_u (local.get $r) (local.get $re)))
+            (local.set $c (local.get $cb))
+            (block $cd (loop $cl
+              (br_if $cd (i32.ge_u (local.get $c) (local.get $ce)))
+              (local.set $ps (i32.add (i32.add (local.get $src) (local.get $base))
+                (i32.add (i32.mul (local.get $r) (local.get $sr)) (i32.shl (local.get $c) (i32.const 2)))))
+              (local.set $a (v128.load (local.get $ps)))
+              (local.set $b (v128.load (i32.add (local.get $ps) (local.get $sr))))
+              (local.set $cc (v128.load (i32.add (local.get $ps) (i32.shl (local.get $sr) (i32.const 1)))))
+              (local.set $d (v128.load (i32.add (local.get $ps) (i32.mul (local.get $sr) (i32.const 3)))))
+              (local.set $t0 (i8x16.shuffle ${lanes(0, 4, 1, 5)} (local.get $a) (local.get $b)))
+              (local.set $t1 (i8x16.shuffle ${lanes(2, 6, 3, 7)} (local.get $a) (local.get $b)))
+              (local.set $t2 (i8x16.shuffle ${lanes(0, 4, 1, 5)} (local.get $cc) (local.get $d)))
+              (local.set $t3 (i8x16.shuffle ${lanes(2, 6, 3, 7)} (local.get $cc) (local.get $d)))
+              (local.set $pd (i32.add (i32.add (local.get $dst) (local.get $base))
+                (i32.add (i32.mul (local.get $c) (local.get $dr)) (i32.shl (local.get $r) (i32.const 2)))))
+              (v128.store (local.get $pd) (i8x16.shuffle ${lanes(0, 1, 4, 5)} (local.get $t0) (local.get $t2)))
+              (v128.store (i32.add (local.get $pd) (local.get $dr)) (i8x16.shuffle ${lanes(2, 3, 6, 7)} (local.get $t0) (local.get $t2)))
+              (v128.store (i32.add (local.get $pd) (i32.shl (local.get $dr) (i32.const 1))) (i8x16.shuffle ${lanes(0, 1, 4, 5)} (local.get $t1) (local.get $t3)))
+              (v128.store (i32.add (local.get $pd) (i32.mul (local.get $dr) (i32.const 3))) (i8x16.shuffle ${lanes(2, 3, 6, 7)} (local.get $t1) (local.get $t3)))
+              (local.set $c (i32.add (local.get $c) (i32.const 4)))
+              (br $cl)))
+            (local.set $r (i32.add (local.get $r) (i32.const 4)))
+            (br $rl)))
+          (local.set $cb (local.get $ce))
+          (br $cbl)))
+        (local.set $rb (local.get $re))
+        (br $rbl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
+  ;; dst[a, c] = f32(scale * sum over j < R of src[a, j, c]) for a < K0, c < K1 (K1 % 4 == 0), float64 sums in row order
+  (func (export "colsum") (param $src i32) (param $dst i32) (param $K0 i32) (param $R i32) (param $K1 i32) (param $scale f64)
+    (local $a i32) (local $c i32) (local $j i32) (local $p i32) (local $row i32) (local $v v128)
+    (local $s0 v128) (local $s1 v128) (local $vs v128)
+    (local.set $row (i32.shl (local.get $K1) (i32.const 2)))
+    (local.set $vs (f64x2.splat (local.get $scale)))
+    (local.set $a (i32.const 0))
+    (block $ad (loop $al
+      (br_if $ad (i32.ge_u (local.get $a) (local.get $K0)))
+      (local.set $c (i32.const 0))
+      (block $cd (loop $cl
+        (br_if $cd (i32.ge_u (local.get $c) (local.get $K1)))
+        (local.set $p (i32.add (local.get $src)
+          (i32.shl (i32.add (i32.mul (i32.mul (local.get $a) (local.get $R)) (local.get $K1)) (local.get $c)) (i32.const 2))))
+        (local.set $s0 (f64x2.splat (f64.const 0)))
+        (local.set $s1 (f64x2.splat (f64.const 0)))
+        (local.set $j (i32.const 0))
+        (block $jd (loop $jl
+          (br_if $jd (i32.ge_u (local.get $j) (local.get $R)))
+          (local.set $v (v128.load (local.get $p)))
+          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
+          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4 (i8x16.shuffle ${lanes(2, 3, 2, 3)} (local.get $v) (local.get $v)))))
+          (local.set $p (i32.add (local.get $p) (local.get $row)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl)))
+        (v128.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $a) (local.get $K1)) (local.get $c)) (i32.const 2)))
+          (i8x16.shuffle ${lanes(0, 1, 4, 5)}
+            (f32x4.demote_f64x2_zero (f64x2.mul (local.get $s0) (local.get $vs)))
+            (f32x4.demote_f64x2_zero (f64x2.mul (local.get $s1) (local.get $vs)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cl)))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br $al))))
+
+  ;; tfjs's Adam update, optim.ts applyHost's loop, for n elements (n even), float32 arrays at byte addresses:
+  ;; gi = g*scale; m' = b1*m + ob1*gi; v' = b2*v + (ob2*gi)*gi; out = w - (lr*(m'*c1)) / (sqrt(v'*c2) + eps)
+  (func (export "adam") (param $pg i32) (param $pw i32) (param $pm i32) (param $pv i32) (param $po i32) (param $n i32)
+    (param $scale f64) (param $b1 f64) (param $ob1 f64) (param $b2 f64) (param $ob2 f64) (param $lr f64) (param $c1 f64) (param $c2 f64) (param $eps f64)
+    (local $i i32) (local $o i32) (local $gi v128) (local $mi v128) (local $vi v128)
+    (local.set $i (i32.const 0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $gi (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $pg) (local.get $o)))) (f64x2.splat (local.get $scale))))
+      (local.set $mi (f64x2.add
+        (f64x2.mul (f64x2.splat (local.get $b1)) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $pm) (local.get $o)))))
+        (f64x2.mul (f64x2.splat (local.get $ob1)) (local.get $gi))))
+      (local.set $vi (f64x2.add
+        (f64x2.mul (f64x2.splat (local.get $b2)) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $pv) (local.get $o)))))
+        (f64x2.mul (f64x2.mul (f64x2.splat (local.get $ob2)) (local.get $gi)) (local.get $gi))))
+      (v128.store64_lane 0 (i32.add (local.get $pm) (local.get $o)) (f32x4.demote_f64x2_zero (local.get $mi)))
+      (v128.store64_lane 0 (i32.add (local.get $pv) (local.get $o)) (f32x4.demote_f64x2_zero (local.get $vi)))
+      (v128.store64_lane 0 (i32.add (local.get $po) (local.get $o)) (f32x4.demote_f64x2_zero
+        (f64x2.sub (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $pw) (local.get $o))))
+          (f64x2.div (f64x2.mul (f64x2.splat (local.get $lr)) (f64x2.mul (local.get $mi) (f64x2.splat (local.get $c1))))
+            (f64x2.add (f64x2.sqrt (f64x2.mul (local.get $vi) (f64x2.splat (local.get $c2)))) (f64x2.splat (local.get $eps)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 2)))
+      (br $l))))
+`;
+
+const wabt = await wabtInit();
+function build(shared) {
+  const wat = `(module
+  (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
+${body})
+`;
+  if (/[^\x00-\x7f]/.test(wat)) throw new Error('the WebAssembly text must be ASCII (wabt.js misreads other characters)');
+  const features = { simd: true, threads: true };
+  const mod = wabt.parseWat('heap-kernels.wat', wat, features);
+  mod.validate(features);
+  const { buffer } = mod.toBinary({});
+  mod.destroy();
+  return buffer;
+}
+const plain = build(false);
+const shared = build(true);
+const b64 = (b) => Buffer.from(b).toString('base64');
+const text = `// Generated by scripts/build-wasm-heap.mjs (the WebAssembly text is there); do not edit.
+/** The SIMD wasm heap kernels importing a plain memory (${plain.length} bytes), base64. */
+export const HEAP_KERNELS_WASM = '${b64(plain)}';
+/** The same importing a shared memory (the threaded tfjs build; ${shared.length} bytes), base64. */
+export const HEAP_KERNELS_SHARED_WASM = '${b64(shared)}';
+`;
+if (process.argv.includes('--check')) {
+  let old = '';
+  try {
+    old = readFileSync(OUT, 'utf8');
+  } catch {}
+  if (old !== text) {
+    console.error(`${OUT} is not what scripts/build-wasm-heap.mjs builds: run it and commit the result`);
+    process.exit(1);
+  }
+  console.log(`${OUT} is up to date (${plain.length} + ${shared.length} bytes)`);
+} else {
+  writeFileSync(OUT, text);
+  console.log(`wrote ${OUT} (${plain.length} + ${shared.length} bytes)`);
+}

@@ -1,0 +1,107 @@
+/**
+ * SIMD wasm "heap kernels" (scripts/build-wasm-heap.mjs builds them from their text into
+ * wasm-heap-module.ts): a matrix transpose and a column sum that run in place on the wasm backend's heap
+ * (the module imports tfjs's own memory: no copies), and the host Adam update (on a memory of its own,
+ * for the cpu and wasm backends). Each is the JavaScript loop it replaces operation for operation, so the
+ * results are identical; the JS loops stay as the fallback (no WebAssembly SIMD, or `setHeapKernels(false)`)
+ * and as the reference the tests compare against.
+ *
+ * `loadHeapKernels()` compiles both builds (plain and shared memory) once, asynchronously (browsers
+ * refuse synchronous compiles on the main thread); instances are made per memory, asynchronously too, by
+ * `bindHeapKernels(memory)` when a backend is set up, and looked up synchronously by the kernels.
+ */
+import { HEAP_KERNELS_SHARED_WASM, HEAP_KERNELS_WASM } from './wasm-heap-module.js';
+
+export interface HeapKernels {
+  memory: WebAssembly.Memory;
+  /** dst[n, c, r] = src[n, r, c] (32-bit words at byte addresses), R % 4 = C % 4 = 0 */
+  transpose(src: number, dst: number, N: number, R: number, C: number): void;
+  /** dst[a, c] = f32(scale · Σ_j src[a, j, c]), float64 sums in row order, K1 % 4 = 0 */
+  colsum(src: number, dst: number, K0: number, R: number, K1: number, scale: number): void;
+  /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */
+  adam(pg: number, pw: number, pm: number, pv: number, po: number, n: number,
+    scale: number, b1: number, ob1: number, b2: number, ob2: number, lr: number, c1: number, c2: number, eps: number): void;
+}
+
+let compiled: Promise<boolean> | null = null;
+let modules: { plain: WebAssembly.Module; shared: WebAssembly.Module } | null = null;
+let loadError: string | null = null;
+let enabled = true;
+const bound: HeapKernels[] = [];
+let own: HeapKernels | null = null;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Compiles the two builds (once); false, with `heapKernelsError()` saying why, where they cannot run. */
+export function loadHeapKernels(): Promise<boolean> {
+  compiled ??= (async () => {
+    try {
+      const [plain, shared] = await Promise.all([WebAssembly.compile(decode(HEAP_KERNELS_WASM)), WebAssembly.compile(decode(HEAP_KERNELS_SHARED_WASM))]);
+      modules = { plain, shared };
+      own = await instantiate(new WebAssembly.Memory({ initial: 1 }));
+      return true;
+    } catch (e) {
+      loadError = e instanceof Error ? e.message : String(e); // e.g. no WebAssembly SIMD
+      return false;
+    }
+  })();
+  return compiled;
+}
+
+async function instantiate(memory: WebAssembly.Memory): Promise<HeapKernels> {
+  const isShared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const instance = await WebAssembly.instantiate(isShared ? modules!.shared : modules!.plain, { env: { memory } });
+  const k = { memory, ...(instance.exports as unknown as Omit<HeapKernels, 'memory'>) };
+  bound.push(k);
+  return k;
+}
+
+/** Makes the kernels for `memory` (e.g. the wasm backend's heap); false where they cannot load. */
+export async function bindHeapKernels(memory: WebAssembly.Memory): Promise<boolean> {
+  if (!(await loadHeapKernels())) return false;
+  if (bound.some((k) => k.memory === memory)) return true;
+  try {
+    await instantiate(memory);
+    return true;
+  } catch (e) {
+    loadError = e instanceof Error ? e.message : String(e);
+    return false;
+  }
+}
+
+/** Why the kernels did not load (null when they did, or were not tried). */
+export function heapKernelsError(): string | null {
+  return loadError;
+}
+
+/** Switches the kernels on or off (on by default; off: the JS loops). Returns the previous setting. */
+export function setHeapKernels(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+
+/** The kernels working on `buffer`'s memory (bound before), or null: not loaded, switched off, another memory. */
+export function heapKernelsFor(buffer: ArrayBufferLike): HeapKernels | null {
+  if (!enabled) return null;
+  // the memory whose current buffer this is (at most a couple are bound)
+  for (const k of bound) if (k.memory.buffer === buffer) return k;
+  return null;
+}
+
+/** The kernels on a memory of their own (for work on host arrays, copied in and out), or null. */
+export function ownHeapKernels(): HeapKernels | null {
+  return enabled ? own : null;
+}
+
+/** Bytes of the own memory, grown to at least `bytes`; its buffer (views made before a growth are detached). */
+export function ownMemory(bytes: number): ArrayBuffer {
+  const m = own!.memory;
+  if (bytes > m.buffer.byteLength) m.grow(Math.ceil((bytes - m.buffer.byteLength) / 65536));
+  return m.buffer as ArrayBuffer;
+}

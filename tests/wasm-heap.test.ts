@@ -1,0 +1,166 @@
+// The SIMD wasm heap kernels (src/engine/wasm-heap.ts): the transpose and column sums in place on the
+// wasm backend's heap, and the host Adam update, each equal (bit for bit) to the JavaScript loop it
+// replaces, which stays as the fallback (setHeapKernels(false)).
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../src/engine/backend.js';
+import { wasmBackendMemory } from '../src/engine/backend-extras.js';
+import { heapKernelsError, heapKernelsFor, ownHeapKernels, setHeapKernels } from '../src/engine/wasm-heap.js';
+import { adamUpdate } from '../src/engine/optim.js';
+import { Rng } from '../src/engine/rng.js';
+
+before(async () => {
+  await initNodeBackend('wasm');
+});
+
+/** runs f with the kernels on and off; returns both results */
+function bothWays<T>(f: () => T): { simd: T; js: T } {
+  const prev = setHeapKernels(true);
+  try {
+    const simd = f();
+    setHeapKernels(false);
+    const js = f();
+    return { simd, js };
+  } finally {
+    setHeapKernels(prev);
+  }
+}
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  assert.equal(a.length, b.length, what);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${what}: [${i}] ${a[i]} (SIMD) vs ${b[i]} (JS)`);
+  }
+}
+
+test('the heap kernels load in Node and bind to the wasm backend’s own memory', () => {
+  assert.equal(heapKernelsError(), null);
+  const mem = wasmBackendMemory();
+  assert.ok(mem, 'the wasm backend exposes its WebAssembly.Memory');
+  const x = tf.ones([4, 4]);
+  const view = (tf.backend() as unknown as { typedArrayFromHeap(t: unknown): Float32Array }).typedArrayFromHeap({ dataId: x.dataId, shape: x.shape, dtype: x.dtype });
+  const k = heapKernelsFor(view.buffer);
+  assert.ok(k && k.memory === mem, 'the kernels work on that memory');
+  assert.ok(ownHeapKernels(), 'and on a memory of their own (the Adam update)');
+  x.dispose();
+  const prev = setHeapKernels(false);
+  assert.equal(ownHeapKernels(), null, 'switched off: the JS loops');
+  setHeapKernels(prev);
+});
+
+test('wasm matrix transposes: the SIMD kernel (4 × 4 blocks) equals the JS tiles and a direct computation, batched and not; other sizes fall back', () => {
+  const rng = new Rng(31);
+  // multiples of 4 take the kernel (tiles of 16 and their edges), the others the JS tiles
+  const cases: [number[], number[]][] = [
+    [[2048, 256], [1, 0]], [[36, 68], [1, 0]], [[4, 4], [1, 0]], [[3, 20, 44], [0, 2, 1]], [[2, 2, 12, 8], [0, 1, 3, 2]],
+    [[1, 128, 96], [0, 2, 1]], [[37, 70], [1, 0]], [[5, 12, 6], [0, 2, 1]],
+  ];
+  for (const [shape, perm] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const vals = dtype === 'int32' ? Int32Array.from({ length: n }, (_, i) => i * 7 - 3) : Float32Array.from(rng.normalArray(n));
+      const x = tf.tensor(vals, shape, dtype);
+      const before = tf.memory().numTensors;
+      const { simd, js } = bothWays(() => {
+        const y = tf.transpose(x, perm);
+        const d = y.dataSync().slice();
+        y.dispose();
+        return d;
+      });
+      assert.equal(tf.memory().numTensors, before);
+      sameBits(simd, js, `${shape} ${perm} ${dtype}`);
+      // direct: out[.., c, r] = in[.., r, c]
+      const R = shape[shape.length - 2];
+      const C = shape[shape.length - 1];
+      for (let o = 0; o < n; o += 1 + (o % 5)) {
+        const b = Math.floor(o / (R * C));
+        const c = Math.floor((o % (R * C)) / R);
+        const r = o % R;
+        assert.equal(simd[o], vals[b * R * C + r * C + c], `${shape} ${perm} ${dtype}: [${o}]`);
+      }
+      x.dispose();
+    }
+  }
+});
+
+test('wasm Sum and Mean over leading and middle axes: the SIMD kernel equals the JS loop bit for bit and a float64 computation', () => {
+  const rng = new Rng(32);
+  const cases: [number[], number[]][] = [
+    [[2048, 256], [0]], [[7, 12], [0]], [[3, 5, 8], [1]], [[2, 3, 4, 5, 4], [1, 2]], [[6, 5, 4], [0, 1]], [[3, 9, 6], [1]], [[4, 8, 3], [0, 2]],
+  ];
+  for (const [shape, axes] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    // large and small magnitudes, so that summation order and precision would show
+    const vals = Float32Array.from(rng.normalArray(n).map((v, i) => v * (i % 7 === 0 ? 1e4 : 1)));
+    const x = tf.tensor(vals, shape);
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const outSize = kept.reduce((p, i) => p * shape[i], 1);
+    const ref = new Float64Array(outSize);
+    const idx = new Array(shape.length).fill(0);
+    for (let e = 0; e < n; e++) {
+      let o = 0;
+      for (const i of kept) o = o * shape[i] + idx[i];
+      ref[o] += vals[e];
+      for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+    }
+    const count = n / outSize;
+    for (const op of ['sum', 'mean'] as const) {
+      const before = tf.memory().numTensors;
+      const { simd, js } = bothWays(() => {
+        const y = op === 'sum' ? tf.sum(x, axes) : tf.mean(x, axes);
+        const d = y.dataSync().slice();
+        y.dispose();
+        return d;
+      });
+      assert.equal(tf.memory().numTensors, before);
+      sameBits(simd, js, `${op} ${shape} over ${axes}`);
+      for (let i = 0; i < outSize; i++) {
+        const want = op === 'sum' ? ref[i] : ref[i] / count;
+        assert.ok(Math.abs(simd[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)) * 4, `${op} ${shape} over ${axes}: [${i}] ${simd[i]} vs ${want}`);
+      }
+    }
+    x.dispose();
+  }
+});
+
+test('the host Adam update: the SIMD kernel equals the loop bit for bit (odd and even sizes, clipping scale, first and later steps)', () => {
+  const rng = new Rng(33);
+  for (const n of [1, 2, 7, 256, 1001]) {
+    const g = Float32Array.from(rng.normalArray(n).map((v, i) => v * (i % 3 === 0 ? 1e-6 : 3)));
+    const w = Float32Array.from(rng.normalArray(n));
+    const m0 = Float32Array.from(rng.normalArray(n).map((v) => v * 0.1));
+    const v0 = Float32Array.from(rng.normalArray(n).map((v) => v * v * 0.01));
+    for (const [t, scale] of [[1, 1], [7, 0.37]] as const) {
+      const k = { scale, b1: 0.9, b2: 0.999, lr: 1e-3, c1: 1 / (1 - 0.9 ** t), c2: 1 / (1 - 0.999 ** t), eps: 1e-8 };
+      const run = () => {
+        const m = m0.slice();
+        const v = v0.slice();
+        const out = new Float32Array(n);
+        adamUpdate(g, w, m, v, out, k);
+        return { m, v, out };
+      };
+      const { simd, js } = bothWays(run);
+      sameBits(simd.m, js.m, `m n=${n} t=${t}`);
+      sameBits(simd.v, js.v, `v n=${n} t=${t}`);
+      sameBits(simd.out, js.out, `w n=${n} t=${t}`);
+      // and it is an Adam step: w moves against the gradient's sign by about lr (m̂/√v̂ ≈ ±1 on a first step from zero moments)
+      if (t === 1) {
+        const z = new Float32Array(n);
+        const m = z.slice();
+        const v = z.slice();
+        const out = new Float32Array(n);
+        adamUpdate(g, w, m, v, out, k);
+        for (let i = 0; i < n; i++) {
+          if (Math.abs(g[i]) > 1e-3) assert.ok(Math.abs(w[i] - out[i] - 1e-3 * Math.sign(g[i])) < 1e-6, `first step [${i}]`);
+        }
+      }
+    }
+  }
+});
+
+test('the committed heap-kernel module is what scripts/build-wasm-heap.mjs builds from its text', () => {
+  const r = spawnSync(process.execPath, ['scripts/build-wasm-heap.mjs', '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+});
