@@ -14,6 +14,8 @@
 //    with shuffles, in tiles of TILE x TILE (wasm-reduce.ts transposeTiles);
 //  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
 //    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
+//  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
+//    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,20 @@ const OUT = fileURLToPath(new URL('../src/engine/wasm-heap-module.ts', import.me
 
 // tile edge of the transpose, in elements (measured on [2048, 256]: 8 0.74 ms, 16 0.65, 32 0.87, 64 0.89)
 const TILE = 16;
+
+const f = (x) => x.toPrecision(17);
+const splat = (x) => `(v128.const f64x2 ${f(x)} ${f(x)})`;
+/** c[0] + z*(c[1] + z*(... c[n-1])) for the f64x2 local z */
+const horner = (z, c) => c.reduceRight((acc, ci) => (acc === null ? splat(ci) : `(f64x2.add ${splat(ci)} (f64x2.mul (local.get ${z}) ${acc}))`), null);
+// pi/2 in three parts (fdlibm e_rem_pio2.c): pio2_1 and pio2_2 have 33 significant bits
+const PIO2_1 = 1.57079632673412561417e+0;
+const PIO2_2 = 6.07710050630396597660e-11;
+const PIO2_2T = 2.02226624879595063154e-21;
+// fdlibm k_sin.c / k_cos.c
+const SIN_C = [-1.66666666666666324348e-1, 8.33333333332248946124e-3, -1.98412698298579493134e-4, 2.75573137070700676789e-6, -2.50507602534068634195e-8, 1.58969099521155010221e-10];
+const COS_C = [4.16666666666666019037e-2, -1.38888888888741095749e-3, 2.48015872894767294178e-5, -2.75573143513906633035e-7, 2.08757232129817482790e-9, -1.13596475577881948265e-11];
+/** above this |x| the caller recomputes (|k| < 2^17 here: the reduction's products stay exact) */
+const TRIG_LIMIT = 1e5;
 
 // i32 lanes k of a and b as byte indices of i8x16.shuffle
 const lanes = (...ls) => ls.flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b)).join(' ');
@@ -117,6 +133,59 @@ const body = `
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
       (br $al))))
 
+  ;; sin (cos: $cos = 1) of n float32 values (n even) in float64: k = nearest(x*2/pi), r = x - k*pi/2 in three
+  ;; parts (fdlibm's pio2_1, pio2_2, pio2_2t: exact products for |k| < 2^20), fdlibm's kernel polynomials on
+  ;; [-pi/4, pi/4], the quadrant's choice and sign; rounded to float32. Returns how many |x| exceed
+  ;; TRIG_LIMIT (finite): the caller recomputes those (Math.sin's full argument reduction).
+  (func (export "sincos") (param $px i32) (param $po i32) (param $n i32) (param $cos i32) (result i32)
+    (local $o i32) (local $end i32) (local $big i32) (local $x v128) (local $k v128) (local $r v128) (local $z v128)
+    (local $s v128) (local $c v128) (local $q v128) (local $res v128)
+    (local.set $o (i32.const 0))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $end)))
+      (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $px) (local.get $o)))))
+      (if (v128.any_true (f64x2.gt (f64x2.abs (local.get $x)) ${splat(TRIG_LIMIT)}))
+        (then (local.set $big (i32.add (local.get $big) (i32.const 1)))))
+      (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) ${splat(2 / Math.PI)})))
+      (local.set $r (f64x2.sub (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) ${splat(PIO2_1)}))
+        (f64x2.mul (local.get $k) ${splat(PIO2_2)})) (f64x2.mul (local.get $k) ${splat(PIO2_2T)})))
+      (local.set $z (f64x2.mul (local.get $r) (local.get $r)))
+      ;; sin r = r + r*z*(S1 + z*(S2 + ... S6)); cos r = 1 - z/2 + z*z*(C1 + z*(C2 + ... C6))
+      (local.set $s (f64x2.add (local.get $r) (f64x2.mul (f64x2.mul (local.get $r) (local.get $z)) ${horner('$z', SIN_C)})))
+      (local.set $c (f64x2.add (f64x2.sub ${splat(1)} (f64x2.mul (local.get $z) ${splat(0.5)}))
+        (f64x2.mul (f64x2.mul (local.get $z) (local.get $z)) ${horner('$z', COS_C)})))
+      ;; quadrant q = k (+1 for cos): odd q takes the cosine, q & 2 flips the sign
+      (local.set $q (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k)))
+        (i64x2.splat (i64.extend_i32_u (local.get $cos)))))
+      (local.set $res (v128.xor
+        (v128.bitselect (local.get $c) (local.get $s) (i64x2.eq (v128.and (local.get $q) (i64x2.splat (i64.const 1))) (i64x2.splat (i64.const 1))))
+        (i64x2.shl (v128.and (local.get $q) (i64x2.splat (i64.const 2))) (i32.const 62))))
+      ;; sin(+-0) = +-0 (r would be +0)
+      (if (i32.eqz (local.get $cos)) (then
+        (local.set $res (v128.bitselect (local.get $x) (local.get $res) (f64x2.eq (local.get $x) ${splat(0)})))))
+      (v128.store64_lane 0 (i32.add (local.get $po) (local.get $o)) (f32x4.demote_f64x2_zero (local.get $res)))
+      (local.set $o (i32.add (local.get $o) (i32.const 8)))
+      (br $l)))
+    (local.get $big))
+
+  ;; SiLU's gradient as tfjs's kernels compute it for mul(sigmoid(z), z), n % 4 == 0, float32 throughout:
+  ;; dz = dy*s + (dy*z)*(s*(1 - s)), s = sigmoid(z)
+  (func (export "silugrad") (param $pdy i32) (param $pz i32) (param $ps i32) (param $po i32) (param $n i32)
+    (local $o i32) (local $end i32) (local $dy v128) (local $sg v128)
+    (local.set $o (i32.const 0))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $end)))
+      (local.set $dy (v128.load (i32.add (local.get $pdy) (local.get $o))))
+      (local.set $sg (v128.load (i32.add (local.get $ps) (local.get $o))))
+      (v128.store (i32.add (local.get $po) (local.get $o))
+        (f32x4.add (f32x4.mul (local.get $dy) (local.get $sg))
+          (f32x4.mul (f32x4.mul (local.get $dy) (v128.load (i32.add (local.get $pz) (local.get $o))))
+            (f32x4.mul (local.get $sg) (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $sg))))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l))))
+
   ;; tfjs's Adam update, optim.ts applyHost's loop, for n elements (n even), float32 arrays at byte addresses:
   ;; gi = g*scale; m' = b1*m + ob1*gi; v' = b2*v + (ob2*gi)*gi; out = w - (lr*(m'*c1)) / (sqrt(v'*c2) + eps)
   (func (export "adam") (param $pg i32) (param $pw i32) (param $pm i32) (param $pv i32) (param $po i32) (param $n i32)
@@ -165,6 +234,8 @@ const text = `// Generated by scripts/build-wasm-heap.mjs (the WebAssembly text 
 export const HEAP_KERNELS_WASM = '${b64(plain)}';
 /** The same importing a shared memory (the threaded tfjs build; ${shared.length} bytes), base64. */
 export const HEAP_KERNELS_SHARED_WASM = '${b64(shared)}';
+/** sincos recomputes nothing itself: above this |x| the caller does (Math.sin's full argument reduction) */
+export const HEAP_TRIG_LIMIT = ${TRIG_LIMIT};
 `;
 if (process.argv.includes('--check')) {
   let old = '';

@@ -164,3 +164,29 @@ test('the committed heap-kernel module is what scripts/build-wasm-heap.mjs build
   const r = spawnSync(process.execPath, ['scripts/build-wasm-heap.mjs', '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr + r.stdout);
 });
+
+test('wasm Sin and Cos on the heap kernel (float64, two values a vector) equal Math.sin / Math.cos rounded to float32 on 2^20 embedding-like angles, large, tiny and special ones', () => {
+  const rng = new Rng(34);
+  // the coordinate embedding's angles (|x| up to ~6,000), time-embedding-like ones, small ones; then values past
+  // the kernel's reduction limit (redone by Math.sin), ±0, exact multiples of π/2, non-finite; odd length
+  const n = (1 << 20) + 1;
+  const vals = Float32Array.from(rng.normalArray(n).map((v, i) => v * [5000, 300, 3, 1e-3, 1e-30][i % 5]));
+  vals.set([0, -0, Math.PI / 2, -Math.PI, 1e5 + 3, -2e5, 1e30, Infinity, -Infinity, NaN, 3e-39], 0);
+  const x = tf.tensor(vals);
+  const before = tf.memory().numTensors;
+  for (const [name, op, ref] of [['Sin', tf.sin, Math.sin], ['Cos', tf.cos, Math.cos]] as const) {
+    const { simd, js } = bothWays(() => {
+      const y = op(x);
+      const d = y.dataSync().slice();
+      y.dispose();
+      return d;
+    });
+    sameBits(simd, js, name);
+    for (let i = 0; i < n; i++) {
+      const want = Math.fround(ref(vals[i]));
+      if (!Object.is(simd[i], want)) assert.fail(`${name}(${vals[i]}) = ${simd[i]}, expected ${want}`);
+    }
+  }
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+});

@@ -18,6 +18,10 @@ export interface HeapKernels {
   transpose(src: number, dst: number, N: number, R: number, C: number): void;
   /** dst[a, c] = f32(scale · Σ_j src[a, j, c]), float64 sums in row order, K1 % 4 = 0 */
   colsum(src: number, dst: number, K0: number, R: number, K1: number, scale: number): void;
+  /** sin (cos = 1: cos) of n float32 values (n even) in float64, rounded; returns the count of |x| > 1e5 (to redo) */
+  sincos(px: number, po: number, n: number, cos: number): number;
+  /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
+  silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */
   adam(pg: number, pw: number, pm: number, pv: number, po: number, n: number,
     scale: number, b1: number, ob1: number, b2: number, ob2: number, lr: number, c1: number, c2: number, eps: number): void;

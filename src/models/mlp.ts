@@ -15,6 +15,8 @@ import { familySize, headWidth, POLICY_FAMILY_NAMES, policyFamily, validateFamil
 import { gmflowPointsOutput } from '../engine/gmflow.js';
 import { dxOutput } from '../engine/dx.js';
 import { embed2d, embedDims } from './embedding.js';
+import { applyMlpFast, isPlainMlp } from './mlp-fast.js';
+import { fusedTraining } from '../engine/fused.js';
 
 export const MLP_KINDS = ['teacher', ...POLICY_FAMILY_NAMES] as const;
 export type MlpKind = (typeof MLP_KINDS)[number];
@@ -179,16 +181,26 @@ export interface ToyNet {
   readonly model: tf.LayersModel;
   /** x: [B, 2], sigma: [B] (host) -> raw head output [B, outDim]. Differentiable wrt the model weights. */
   apply(x: tf.Tensor2D, sigma: Float64Array): tf.Tensor2D;
+  /** The same as `apply` for an x that does not depend on what is differentiated: no gradient is computed for it. */
+  applyConstant(x: tf.Tensor2D, sigma: Float64Array): tf.Tensor2D;
   dispose(): void;
 }
 
 export function toyNetFromModel(cfg: MlpConfig, model: tf.LayersModel): ToyNet {
   validateMlpConfig(cfg);
   checkModelAgainstConfig(model, cfg);
+  // fused training: createMlp's layers without tf.layers (mlp-fast.ts: the same values, less work)
+  const plain = isPlainMlp(model);
+  const run = (x: tf.Tensor2D, sigma: Float64Array, constantInput: boolean) =>
+    tf.tidy(() => {
+      const e = embed2d(x, sigma, cfg);
+      return plain && fusedTraining() ? applyMlpFast(model, e, constantInput) : (model.apply(e) as tf.Tensor2D);
+    });
   return {
     cfg,
     model,
-    apply: (x, sigma) => tf.tidy(() => model.apply(embed2d(x, sigma, cfg)) as tf.Tensor2D),
+    apply: (x, sigma) => run(x, sigma, false),
+    applyConstant: (x, sigma) => run(x, sigma, true),
     dispose: () => model.dispose(),
   };
 }

@@ -47,7 +47,7 @@ export function teacherVelocity(net: ToyNet): VelocityFn {
 /** The 2D student network as a policy factory: one evaluation at (x_src, σ_src) → its family's policy. */
 export function studentPolicy(net: ToyNet, p: StudentPolicyConfig): StudentPolicyFn {
   const size = familySize(policyFamily(net.cfg.kind), net.cfg);
-  return studentPolicyFrom((x, s) => ({ out: net.apply(x as tf.Tensor2D, s) }), size, p);
+  return studentPolicyFrom((x, s) => ({ out: net.applyConstant(x as tf.Tensor2D, s) }), size, p);
 }
 
 export function trainableVars(net: ToyNet): tf.Variable[] {
@@ -79,7 +79,7 @@ export class TeacherTrainer {
     x0.dispose();
     noise.dispose();
     try {
-      return await this.optimizer.minimize(() => flowMatchingLoss(this.net.apply(xT as tf.Tensor2D, sigma), u), trainableVars(this.net));
+      return await this.optimizer.minimize(() => flowMatchingLoss(this.net.applyConstant(xT as tf.Tensor2D, sigma), u), trainableVars(this.net));
     } finally {
       xT.dispose();
       u.dispose();
