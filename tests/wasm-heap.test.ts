@@ -10,6 +10,7 @@ import { wasmBackendMemory } from '../src/engine/backend-extras.js';
 import { heapKernelsError, heapKernelsFor, ownHeapKernels, setHeapKernels } from '../src/engine/wasm-heap.js';
 import { adamUpdate } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
+import { timeEmbeddingInto, timeFreqs } from '../src/models/embedding.js';
 
 before(async () => {
   await initNodeBackend('wasm');
@@ -189,4 +190,28 @@ test('wasm Sin and Cos on the heap kernel (float64, two values a vector) equal M
   }
   assert.equal(tf.memory().numTensors, before);
   x.dispose();
+});
+
+test('the time embedding on the heap kernel equals the Math.cos / Math.sin loop bit for bit (distinct and repeated sigmas, odd half-widths, rows in a wider stride)', () => {
+  const rng = new Rng(35);
+  for (const [timeDim, B, stride] of [[64, 4099, 64], [6, 301, 6], [64, 257, 128], [10, 40, 13]] as const) {
+    // distinct sigmas, runs of equal ones (sampling), the ends of [0, 1], a time past the kernel's reduction limit
+    const sigma = Float64Array.from({ length: B }, (_, i) => (i % 97 < 50 ? rng.uniform() : Math.floor(i / 10) / (B / 10)));
+    sigma.set([0, 1, 0.5, 0.5, 0.5, 1e-9, 250], 0);
+    const { simd, js } = bothWays(() => {
+      const out = new Float32Array(B * stride).fill(7); // what lies outside the rows stays
+      timeEmbeddingInto(sigma, timeDim, out, stride);
+      return out;
+    });
+    sameBits(simd, js, `timeDim ${timeDim}, B ${B}, stride ${stride}`);
+    const h = timeDim / 2;
+    const f = timeFreqs(timeDim);
+    for (let i = 0; i < B; i += 7) {
+      for (let j = 0; j < h; j++) {
+        assert.equal(simd[i * stride + j], Math.fround(Math.cos(1000 * sigma[i] * f[j])), `cos row ${i} col ${j}`);
+        assert.equal(simd[i * stride + h + j], Math.fround(Math.sin(1000 * sigma[i] * f[j])), `sin row ${i} col ${j}`);
+      }
+      if (stride > timeDim) assert.equal(simd[i * stride + timeDim], 7, 'the rest of the row is untouched');
+    }
+  }
 });

@@ -20,6 +20,8 @@ export interface HeapKernels {
   colsum(src: number, dst: number, K0: number, R: number, K1: number, scale: number): void;
   /** sin (cos = 1: cos) of n float32 values (n even) in float64, rounded; returns the count of |x| > 1e5 (to redo) */
   sincos(px: number, po: number, n: number, cos: number): number;
+  /** the same for float64 inputs (float32 results) */
+  sincos64(px: number, po: number, n: number, cos: number): number;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */

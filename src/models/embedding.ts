@@ -7,6 +7,8 @@
  *   b_j = c * 2π / p_j; [sin(b), cos(b)]; x first, then y.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ownHeapKernels, ownMemory } from '../engine/wasm-heap.js';
+import { HEAP_TRIG_LIMIT } from '../engine/wasm-heap-module.js';
 
 export interface EmbedConfig {
   timeDim?: number;
@@ -44,22 +46,69 @@ export function coordFreqs(coordDim = DEFAULT_COORD_DIM): Float64Array {
 
 /** Host time embedding. sigma: [B] -> [B, timeDim] row-major (rows for equal consecutive sigmas are copied). */
 export function timeEmbedding(sigma: Float64Array, timeDim = DEFAULT_TIME_DIM): Float32Array {
-  const f = timeFreqs(timeDim);
-  const h = f.length;
   const out = new Float32Array(sigma.length * timeDim);
-  for (let i = 0; i < sigma.length; i++) {
-    const o = i * timeDim;
-    if (i > 0 && sigma[i] === sigma[i - 1]) {
-      out.copyWithin(o, o - timeDim, o);
-      continue;
+  timeEmbeddingInto(sigma, timeDim, out, timeDim);
+  return out;
+}
+
+const freqCache = new Map<number, Float64Array>();
+
+/**
+ * The time embedding written into the rows of `out` (row i at i·stride). Where the SIMD heap kernels
+ * loaded (wasm-heap.ts) the angles' cos and sin are one float64 pass each (the same float32 values as
+ * Math.cos/Math.sin rounded, see wasm-trig.ts; angles past its limit redone by Math), else a loop of Math.
+ */
+export function timeEmbeddingInto(sigma: Float64Array, timeDim: number, out: Float32Array, stride: number): void {
+  let f = freqCache.get(timeDim);
+  if (!f) freqCache.set(timeDim, (f = timeFreqs(timeDim)));
+  const h = f.length;
+  const B = sigma.length;
+  // the distinct rows: a run of equal consecutive sigmas shares one
+  const rowOf = new Int32Array(B);
+  let U = 0;
+  for (let i = 0; i < B; i++) rowOf[i] = i > 0 && sigma[i] === sigma[i - 1] ? rowOf[i - 1] : U++;
+  const hk = U * h >= 64 ? ownHeapKernels() : null;
+  if (!hk) {
+    for (let i = 0; i < B; i++) {
+      const o = i * stride;
+      if (i > 0 && rowOf[i] === rowOf[i - 1]) {
+        out.copyWithin(o, o - stride, o - stride + timeDim);
+        continue;
+      }
+      const t = T_SCALE * sigma[i];
+      for (let j = 0; j < h; j++) {
+        out[o + j] = Math.cos(t * f[j]);
+        out[o + h + j] = Math.sin(t * f[j]);
+      }
     }
+    return;
+  }
+  const n = U * h;
+  const argBytes = (n * 8 + 15) & ~15;
+  const valBytes = (n * 4 + 15) & ~15;
+  const buf = ownMemory(argBytes + 2 * valBytes);
+  const args = new Float64Array(buf, 0, n);
+  for (let i = 0, u = 0; i < B; i++) {
+    if (rowOf[i] !== u) continue;
     const t = T_SCALE * sigma[i];
-    for (let j = 0; j < h; j++) {
-      out[o + j] = Math.cos(t * f[j]);
-      out[o + h + j] = Math.sin(t * f[j]);
+    for (let j = 0; j < h; j++) args[u * h + j] = t * f[j];
+    u++;
+  }
+  const even = n & ~1;
+  const cos = new Float32Array(buf, argBytes, n);
+  const sin = new Float32Array(buf, argBytes + valBytes, n);
+  const big = hk.sincos64(0, argBytes, even, 1) + hk.sincos64(0, argBytes + valBytes, even, 0);
+  for (let k = big > 0 ? 0 : even; k < n; k++) {
+    if (k >= even || Math.abs(args[k]) > HEAP_TRIG_LIMIT) {
+      cos[k] = Math.cos(args[k]);
+      sin[k] = Math.sin(args[k]);
     }
   }
-  return out;
+  for (let i = 0; i < B; i++) {
+    const r = rowOf[i] * h;
+    out.set(cos.subarray(r, r + h), i * stride);
+    out.set(sin.subarray(r, r + h), i * stride + h);
+  }
 }
 
 /**
@@ -75,9 +124,8 @@ export function embed2d(x: tf.Tensor2D, sigma: Float64Array, cfg: EmbedConfig = 
   if (d !== 2) throw new Error(`embed2d: x must be [B, 2], got [${x.shape}]`);
   if (sigma.length !== B) throw new Error(`embed2d: sigma has length ${sigma.length}, expected B = ${B}`);
   const { select, phase } = coordProjection(coordDim);
-  const timeHost = timeEmbedding(sigma, timeDim);
   const padded = new Float32Array(B * embedDim);
-  for (let i = 0; i < B; i++) padded.set(timeHost.subarray(i * timeDim, (i + 1) * timeDim), i * embedDim);
+  timeEmbeddingInto(sigma, timeDim, padded, embedDim);
   return tf.tidy(() => {
     const arg = tf.fused.matMul({ a: x, b: tf.tensor2d(select, [2, 2 * coordDim]), bias: tf.tensor1d(phase) }); // [B, 2*coordDim]
     const coord = tf.pad(tf.sin(arg), [[0, 0], [timeDim, 0]]); // [B, embedDim]
