@@ -14,6 +14,7 @@
 //    with shuffles, in tiles of TILE x TILE (wasm-reduce.ts transposeTiles);
 //  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
 //    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
+//  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient);
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
 //    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
@@ -42,6 +43,44 @@ const TRIG_LIMIT = 1e5;
 
 // i32 lanes k of a and b as byte indices of i8x16.shuffle
 const lanes = (...ls) => ls.flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b)).join(' ');
+
+/** the sin/cos pass over values loaded by `load` (at $px + $o), 2^inShift bytes each, float32 results */
+const sincos = (name, load, inShift) => `
+  ;; sin (cos: $cos = 1) of n values (n even; float32, or float64 for sincos64) in float64: k = nearest(x*2/pi), r = x - k*pi/2 in three
+  ;; parts (fdlibm's pio2_1, pio2_2, pio2_2t: exact products for |k| < 2^20), fdlibm's kernel polynomials on
+  ;; [-pi/4, pi/4], the quadrant's choice and sign; rounded to float32. Returns how many |x| exceed
+  ;; TRIG_LIMIT (finite): the caller recomputes those (Math.sin's full argument reduction).
+  (func (export "${name}") (param $px i32) (param $po i32) (param $n i32) (param $cos i32) (result i32)
+    (local $o i32) (local $end i32) (local $big i32) (local $x v128) (local $k v128) (local $r v128) (local $z v128)
+    (local $s v128) (local $c v128) (local $q v128) (local $res v128)
+    (local.set $o (i32.const 0))
+    (local.set $end (i32.shl (local.get $n) (i32.const ${inShift})))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $end)))
+      (local.set $x ${load})
+      (if (v128.any_true (f64x2.gt (f64x2.abs (local.get $x)) ${splat(TRIG_LIMIT)}))
+        (then (local.set $big (i32.add (local.get $big) (i32.const 1)))))
+      (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) ${splat(2 / Math.PI)})))
+      (local.set $r (f64x2.sub (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) ${splat(PIO2_1)}))
+        (f64x2.mul (local.get $k) ${splat(PIO2_2)})) (f64x2.mul (local.get $k) ${splat(PIO2_2T)})))
+      (local.set $z (f64x2.mul (local.get $r) (local.get $r)))
+      ;; sin r = r + r*z*(S1 + z*(S2 + ... S6)); cos r = 1 - z/2 + z*z*(C1 + z*(C2 + ... C6))
+      (local.set $s (f64x2.add (local.get $r) (f64x2.mul (f64x2.mul (local.get $r) (local.get $z)) ${horner('$z', SIN_C)})))
+      (local.set $c (f64x2.add (f64x2.sub ${splat(1)} (f64x2.mul (local.get $z) ${splat(0.5)}))
+        (f64x2.mul (f64x2.mul (local.get $z) (local.get $z)) ${horner('$z', COS_C)})))
+      ;; quadrant q = k (+1 for cos): odd q takes the cosine, q & 2 flips the sign
+      (local.set $q (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k)))
+        (i64x2.splat (i64.extend_i32_u (local.get $cos)))))
+      (local.set $res (v128.xor
+        (v128.bitselect (local.get $c) (local.get $s) (i64x2.eq (v128.and (local.get $q) (i64x2.splat (i64.const 1))) (i64x2.splat (i64.const 1))))
+        (i64x2.shl (v128.and (local.get $q) (i64x2.splat (i64.const 2))) (i32.const 62))))
+      ;; sin(+-0) = +-0 (r would be +0)
+      (if (i32.eqz (local.get $cos)) (then
+        (local.set $res (v128.bitselect (local.get $x) (local.get $res) (f64x2.eq (local.get $x) ${splat(0)})))))
+      (v128.store64_lane 0 (i32.add (local.get $po) (i32.shr_u (local.get $o) (i32.const ${inShift - 2}))) (f32x4.demote_f64x2_zero (local.get $res)))
+      (local.set $o (i32.add (local.get $o) (i32.const ${2 << inShift})))
+      (br $l)))
+    (local.get $big))`;
 
 const body = `
   ;; dst[n, c, r] = src[n, r, c], byte addresses, R % 4 == 0 and C % 4 == 0
@@ -133,41 +172,40 @@ const body = `
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
       (br $al))))
 
-  ;; sin (cos: $cos = 1) of n float32 values (n even) in float64: k = nearest(x*2/pi), r = x - k*pi/2 in three
-  ;; parts (fdlibm's pio2_1, pio2_2, pio2_2t: exact products for |k| < 2^20), fdlibm's kernel polynomials on
-  ;; [-pi/4, pi/4], the quadrant's choice and sign; rounded to float32. Returns how many |x| exceed
-  ;; TRIG_LIMIT (finite): the caller recomputes those (Math.sin's full argument reduction).
-  (func (export "sincos") (param $px i32) (param $po i32) (param $n i32) (param $cos i32) (result i32)
-    (local $o i32) (local $end i32) (local $big i32) (local $x v128) (local $k v128) (local $r v128) (local $z v128)
-    (local $s v128) (local $c v128) (local $q v128) (local $res v128)
-    (local.set $o (i32.const 0))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $d (loop $l
-      (br_if $d (i32.ge_u (local.get $o) (local.get $end)))
-      (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $px) (local.get $o)))))
-      (if (v128.any_true (f64x2.gt (f64x2.abs (local.get $x)) ${splat(TRIG_LIMIT)}))
-        (then (local.set $big (i32.add (local.get $big) (i32.const 1)))))
-      (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) ${splat(2 / Math.PI)})))
-      (local.set $r (f64x2.sub (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) ${splat(PIO2_1)}))
-        (f64x2.mul (local.get $k) ${splat(PIO2_2)})) (f64x2.mul (local.get $k) ${splat(PIO2_2T)})))
-      (local.set $z (f64x2.mul (local.get $r) (local.get $r)))
-      ;; sin r = r + r*z*(S1 + z*(S2 + ... S6)); cos r = 1 - z/2 + z*z*(C1 + z*(C2 + ... C6))
-      (local.set $s (f64x2.add (local.get $r) (f64x2.mul (f64x2.mul (local.get $r) (local.get $z)) ${horner('$z', SIN_C)})))
-      (local.set $c (f64x2.add (f64x2.sub ${splat(1)} (f64x2.mul (local.get $z) ${splat(0.5)}))
-        (f64x2.mul (f64x2.mul (local.get $z) (local.get $z)) ${horner('$z', COS_C)})))
-      ;; quadrant q = k (+1 for cos): odd q takes the cosine, q & 2 flips the sign
-      (local.set $q (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k)))
-        (i64x2.splat (i64.extend_i32_u (local.get $cos)))))
-      (local.set $res (v128.xor
-        (v128.bitselect (local.get $c) (local.get $s) (i64x2.eq (v128.and (local.get $q) (i64x2.splat (i64.const 1))) (i64x2.splat (i64.const 1))))
-        (i64x2.shl (v128.and (local.get $q) (i64x2.splat (i64.const 2))) (i32.const 62))))
-      ;; sin(+-0) = +-0 (r would be +0)
-      (if (i32.eqz (local.get $cos)) (then
-        (local.set $res (v128.bitselect (local.get $x) (local.get $res) (f64x2.eq (local.get $x) ${splat(0)})))))
-      (v128.store64_lane 0 (i32.add (local.get $po) (local.get $o)) (f32x4.demote_f64x2_zero (local.get $res)))
-      (local.set $o (i32.add (local.get $o) (i32.const 8)))
-      (br $l)))
-    (local.get $big))
+${sincos('sincos', '(f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $px) (local.get $o))))', 2)}
+${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
+  ;; the windows of a convolution tap: dst[n, y, x] = src[n*Hp*Wp + y*Wp + x] for n < N, y < OH, x < OW
+  ;; (32-bit words; src points at the tap's first element), rows of OW copied four words a vector
+  (func (export "window") (param $src i32) (param $dst i32) (param $N i32) (param $OH i32) (param $OW i32) (param $Hp i32) (param $Wp i32)
+    (local $n i32) (local $y i32) (local $x i32) (local $ps i32) (local $pd i32) (local $row i32) (local $img i32) (local $w4 i32) (local $ow4 i32)
+    (local.set $row (i32.shl (local.get $Wp) (i32.const 2)))
+    (local.set $img (i32.mul (local.get $row) (local.get $Hp)))
+    (local.set $w4 (i32.shl (local.get $OW) (i32.const 2)))
+    (local.set $ow4 (i32.and (local.get $w4) (i32.const -16)))
+    (local.set $pd (local.get $dst))
+    (local.set $n (i32.const 0))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $y (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $y) (local.get $OH)))
+        (local.set $ps (i32.add (i32.add (local.get $src) (i32.mul (local.get $n) (local.get $img))) (i32.mul (local.get $y) (local.get $row))))
+        (local.set $x (i32.const 0))
+        (block $vd (loop $vl
+          (br_if $vd (i32.ge_u (local.get $x) (local.get $ow4)))
+          (v128.store (i32.add (local.get $pd) (local.get $x)) (v128.load (i32.add (local.get $ps) (local.get $x))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (br $vl)))
+        (block $td (loop $tl
+          (br_if $td (i32.ge_u (local.get $x) (local.get $w4)))
+          (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (br $tl)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $w4)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
 
   ;; SiLU's gradient as tfjs's kernels compute it for mul(sigmoid(z), z), n % 4 == 0, float32 throughout:
   ;; dz = dy*s + (dy*z)*(s*(1 - s)), s = sigmoid(z)

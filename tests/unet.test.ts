@@ -40,7 +40,7 @@ function refConvGrads(x: Float32Array, xs: number[], w: Float32Array, ws: number
   return { dW, dx };
 }
 
-test('wasm conv gradients (filter: conv and im2col forms; input, strided too) equal a direct computation', () => {
+test('wasm conv gradients (filter: per-tap products, conv and im2col forms; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
   const cases: [number, number, number, 'same' | 'valid'][] = [
     [3, 1, 6, 'same'], [3, 2, 6, 'same'], [1, 1, 5, 'same'], [3, 2, 7, 'same'], [3, 2, 8, 'valid'], [3, 3, 8, 'same'],
@@ -55,7 +55,7 @@ test('wasm conv gradients (filter: conv and im2col forms; input, strided too) eq
     const g = tf.tensor(rng.normalArray(out.size), out.shape);
     const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
     const ref = refConvGrads(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
-    for (const mode of ['conv', 'im2col'] as const) {
+    for (const mode of ['taps', 'conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
       const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, padding).mul(g).sum())([x, w]);
       const dWv = dW.dataSync();
@@ -64,7 +64,7 @@ test('wasm conv gradients (filter: conv and im2col forms; input, strided too) eq
       for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s} ${padding}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
       tf.dispose([dx, dW]);
     }
-    setWasmFilterGradMode('conv');
+    setWasmFilterGradMode('taps');
     tf.dispose([x, w, out, g]);
   }
 });

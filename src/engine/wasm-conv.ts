@@ -12,6 +12,7 @@
  * that trains conv nets on wasm calls `installWasmConv2DBackpropFilter()` after selecting the backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapKernelsFor } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 interface Info {
@@ -50,10 +51,15 @@ function composite(args: Parameters<KernelFn>[0], body: (run: (name: string, inp
 
 let installed = false;
 
-/** Which Conv2DBackpropFilter formulation: 'conv' (swapped-axes convolution, default) or 'im2col' (tests compare them). */
-let useConv = true;
-export function setWasmFilterGradMode(mode: 'conv' | 'im2col'): void {
-  useConv = mode === 'conv';
+/**
+ * Which Conv2DBackpropFilter formulation: 'taps' (stride 1 where the heap kernels are bound: one product a
+ * tap, the default), 'conv' (swapped-axes convolution: the default for strided convolutions or without the
+ * heap kernels) or 'im2col' (tests compare them).
+ */
+type FilterGradMode = 'taps' | 'conv' | 'im2col';
+let filterMode: FilterGradMode = 'taps';
+export function setWasmFilterGradMode(mode: FilterGradMode): void {
+  filterMode = mode;
 }
 
 export function installWasmConv2DBackpropFilter(): void {
@@ -75,11 +81,37 @@ export function installWasmConv2DBackpropFilter(): void {
     );
     const { top, bottom, left, right } = info.padInfo;
     const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+    const backend = args.backend as unknown as { makeOutput(shape: number[], dtype: string): Info; typedArrayFromHeap(t: Info): Float32Array; disposeData(id: object): void };
     return composite(args, (run, final) => {
       const xp = top || bottom || left || right
         ? run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
         : x;
-      if (useConv) {
+      const hk = filterMode === 'taps' && sh === 1 && sw === 1 && x.dtype === 'float32' ? heapKernelsFor(backend.typedArrayFromHeap(xp).buffer) : null;
+      const Hp = x.shape[1] + top + bottom;
+      const Wp = x.shape[2] + left + right;
+      if (hk && OH === Hp - KH + 1 && OW === Wp - KW + 1) {
+        // dW[i, j] = Xᵢⱼᵀ·dy for each tap: Xᵢⱼ[ci, (b, y, x)] = xp[b, y + i, x + j, ci], copied (heap kernel
+        // `window`) out of xp transposed to [Cin, B, Hp, Wp]; dy ([B·OH·OW, Cout]) is the same operand of every product
+        const xt = run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] });
+        const d2 = run('Reshape', { x: dy }, { shape: [1, B * OH * OW, Cout] });
+        const prods: Info[] = [];
+        for (let i = 0; i < KH; i++) {
+          for (let j = 0; j < KW; j++) {
+            const a = backend.makeOutput([1, Cin, B * OH * OW], 'float32');
+            const src = backend.typedArrayFromHeap(xt); // views after the allocation
+            const dst = backend.typedArrayFromHeap(a);
+            hk.window(src.byteOffset + 4 * (i * Wp + j), dst.byteOffset, Cin * B, OH, OW, Hp, Wp);
+            try {
+              prods.push(run('BatchMatMul', { a, b: d2 }, { transposeA: false, transposeB: false }));
+            } finally {
+              backend.disposeData(a.dataId);
+            }
+          }
+        }
+        const all = prods.length === 1 ? prods[0] : run('Concat', prods, { axis: 0 });
+        return final('Reshape', { x: all }, { shape: [KH, KW, Cin, Cout] });
+      }
+      if (filterMode !== 'im2col') {
         // dW[i, j, ci, co] = Σ_{b,y,x} xp[b, y·sh + i, x·sw + j, ci]·dy[b, y, x, co]: a valid conv of xp with
         // batch and channels swapped ([Cin, Hp, Wp, B]) by dy as the filter ([OH, OW, B, Cout]), dilated by the stride
         const xt = run('Transpose', { x: xp }, { perm: [3, 1, 2, 0] });

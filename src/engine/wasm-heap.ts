@@ -22,6 +22,8 @@ export interface HeapKernels {
   sincos(px: number, po: number, n: number, cos: number): number;
   /** the same for float64 inputs (float32 results) */
   sincos64(px: number, po: number, n: number, cos: number): number;
+  /** dst[n, y, x] = src[n·Hp·Wp + y·Wp + x] (32-bit words at byte addresses): a convolution tap's windows */
+  window(src: number, dst: number, N: number, OH: number, OW: number, Hp: number, Wp: number): void;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */
