@@ -95,3 +95,50 @@ test('a network with other layers than createMlp builds runs through tf.layers (
     net.dispose();
   }
 });
+
+test("tf.layers' swish (Dense and Activation layers, as in the U-Net) runs as one op under fused training: the same values and gradients, fewer kernels", async () => {
+  await initNodeBackend('wasm');
+  const inp = tf.input({ shape: [6, 6, 3] });
+  let h = tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', name: 'c1' }).apply(inp) as tf.SymbolicTensor;
+  h = tf.layers.activation({ activation: 'swish', name: 'a1' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 7, activation: 'swish', name: 'd1' }).apply(h) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: inp, outputs: h });
+  const x = tf.randomNormal([3, 6, 6, 3], 0, 1, 'float32', 7);
+  const w = tf.randomNormal([3, 7], 0, 1, 'float32', 8);
+  const vars = m.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
+  const runOnce = (fused: boolean) => {
+    const prev = setFusedTraining(fused);
+    try {
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(() => (m.apply(x) as tf.Tensor).mul(w).sum() as tf.Scalar, vars);
+      const r = { v: value.dataSync()[0], g: vars.map((v) => grads[v.name].dataSync().slice()) };
+      tf.dispose([value, ...Object.values(grads)]);
+      assert.equal(tf.memory().numTensors, before);
+      return r;
+    } finally {
+      setFusedTraining(prev);
+    }
+  };
+  const ref = runOnce(false);
+  const got = runOnce(true);
+  assert.ok(Object.is(got.v, ref.v), 'loss');
+  got.g.forEach((g, i) => sameBits(g, ref.g[i], `gradient ${i}`));
+  // the fast form dispatches fewer kernels (no α multiply, SiLU's gradient in one op)
+  const count = async (fused: boolean) => {
+    const prev = setFusedTraining(fused);
+    try {
+      const p = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => (m.apply(x) as tf.Tensor).mul(w).sum() as tf.Scalar, vars);
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      return p.kernels.filter((k) => k.name === 'PiflowSiluGrad').length;
+    } finally {
+      setFusedTraining(prev);
+    }
+  };
+  assert.equal(await count(true), 2, 'both swish layers use the one-op gradient');
+  assert.equal(await count(false), 0);
+  tf.dispose([x, w]);
+  m.dispose();
+});

@@ -2,7 +2,8 @@
  * What this project adds to a tfjs backend once it is selected, shared by the Node chooser
  * (engine/backend.ts) and the browser's (runtime/backend.ts): on wasm the kernel fixes of
  * wasm-matmul/-reduce/-trig/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
- * JS loops where they cannot load), on webgpu the grouped AddN.
+ * JS loops where they cannot load), on webgpu the grouped AddN; on every backend tf.layers' swish as one
+ * op (models/mlp-fast.ts).
  */
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
@@ -12,6 +13,7 @@ import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
 import { bindHeapKernels, loadHeapKernels } from './wasm-heap.js';
 import * as tf from '@tensorflow/tfjs';
+import { installFastSwish } from '../models/mlp-fast.js';
 
 /** The wasm backend's WebAssembly.Memory (tfjs's heap), or null where this build hides it. */
 export function wasmBackendMemory(): WebAssembly.Memory | null {
@@ -21,6 +23,7 @@ export function wasmBackendMemory(): WebAssembly.Memory | null {
 }
 
 export async function installBackendExtras(name: string): Promise<void> {
+  installFastSwish(); // every backend: tf.layers' swish as one op with its gradient (fused training)
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();

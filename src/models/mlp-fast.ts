@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapKernelsFor } from '../engine/wasm-heap.js';
+import { fusedTraining } from '../engine/fused.js';
 
 interface DenseLike {
   getClassName(): string;
@@ -77,6 +78,27 @@ export const silu = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
   save([z, s]);
   return { value: tf.mul(s, z), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [siluGrad(dy, saved[0], saved[1])] };
 }) as never) as (z: tf.Tensor) => tf.Tensor;
+
+let swishPatched = false;
+
+/**
+ * tf.layers' swish activation (every 'swish' of a Dense or Activation layer: the MLPs, the U-Net) computed
+ * as `silu` while fused training is on: the same values and gradients, without the α = 1 multiply and
+ * with SiLU's gradient in one op. α ≠ 1, or fused training off, runs tf.layers' own. Installed once by
+ * the backend set-up (backend-extras.ts); returns whether the class was found.
+ */
+export function installFastSwish(): boolean {
+  if (swishPatched) return true;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['swish'];
+  const cls = entry?.[0] as unknown as { prototype: { apply(x: tf.Tensor, alpha?: number): tf.Tensor } } | undefined;
+  if (!cls || typeof cls.prototype.apply !== 'function') return false;
+  const orig = cls.prototype.apply;
+  cls.prototype.apply = function (this: unknown, x: tf.Tensor, alpha = 1): tf.Tensor {
+    return alpha === 1 && fusedTraining() && x.dtype === 'float32' ? silu(x) : orig.call(this, x, alpha);
+  };
+  swishPatched = true;
+  return true;
+}
 
 /** x·W + b for a constant x, differentiable in W and b only (no gradient for x is computed). */
 function denseOfConstant(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
