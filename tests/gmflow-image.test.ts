@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
-import { GMFlowPolicy } from '../src/engine/gmflow.js';
+import { GMFlowPolicy, gmflowImageOutput } from '../src/engine/gmflow.js';
 import { perSample } from '../src/engine/tensors.js';
 
 before(async () => {
@@ -44,4 +44,38 @@ test('GMFlow fused image advance (C = 1) equals x + π(x, σ)·dt, values and gr
     }
     tf.dispose([means, l0, lw, logstds, xSrc, x, a, b, g, ...ga, ...gb]);
   }
+});
+
+test('image head: the log-weights are tf.logSumExp-normalised (the same values); their gradient needs no max routing (no Equal kernel) and matches autodiff through tf.logSumExp', async () => {
+  const K = 4;
+  const out = tf.randomNormal([3, K * 2, 5, 5], 0, 3, 'float32', 11);
+  const ls = tf.randomNormal([3, 1], 0, 1, 'float32', 12);
+  const w = tf.randomNormal([3, K, 1, 5, 5], 0, 1, 'float32', 13);
+  const before = tf.memory().numTensors;
+  const viaLse = (o: tf.Tensor) => tf.tidy(() => {
+    const l = tf.split(o, [K, K], 1)[1].reshape([3, K, 1, 5, 5]);
+    return l.sub(tf.logSumExp(l, 1, true));
+  });
+  const head = (o: tf.Tensor) => {
+    const g = gmflowImageOutput(o, ls, K, 1);
+    tf.dispose([g.means, g.logstds]);
+    return g.logweights;
+  };
+  const got = head(out);
+  const want = viaLse(out);
+  const gv = got.dataSync();
+  want.dataSync().forEach((v, i) => assert.ok(Object.is(gv[i], v), `logweights[${i}] ${gv[i]} vs ${v}`));
+  tf.dispose([got, want]);
+  const g = tf.grad((o: tf.Tensor) => head(o).mul(w).sum())(out);
+  const gRef = tf.grad((o: tf.Tensor) => viaLse(o).mul(w).sum())(out);
+  const a = g.dataSync();
+  gRef.dataSync().forEach((v, i) => assert.ok(Math.abs(a[i] - v) <= 1e-6 * Math.max(1, Math.abs(v)), `gradient[${i}] ${a[i]} vs ${v}`));
+  tf.dispose([g, gRef]);
+  const prof = await tf.profile(() => {
+    const gg = tf.grad((o: tf.Tensor) => head(o).mul(w).sum())(out);
+    gg.dispose();
+  });
+  assert.equal(prof.kernels.filter((k) => k.name === 'Equal').length, 0, 'no max-gradient routing');
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([out, ls, w]);
 });
