@@ -15,6 +15,8 @@
 //  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
 //    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
 //  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient);
+//  - bcast_*: x OP y with y broadcast over two axes ([A, M, G, Cg] by [A, 1, G, 1]: GroupNorm's
+//    statistics), one float32 operation per element (wasm-binary.ts);
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
 //    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
@@ -81,6 +83,56 @@ const sincos = (name, load, inShift) => `
       (local.set $o (i32.add (local.get $o) (i32.const ${2 << inShift})))
       (br $l)))
     (local.get $big))`;
+
+/**
+ * out[a, m, g, c] = x[a, m, g, c] OP y[a, g] for a < A, m < M, g < G, c < Cg (float32 at byte addresses;
+ * the broadcast pattern of GroupNorm's statistics), four lanes a vector where Cg % 4 == 0; 'rsub' is y - x.
+ */
+const bcast = (op) => {
+  const f32 = { mul: 'f32x4.mul', add: 'f32x4.add', sub: 'f32x4.sub', rsub: 'f32x4.sub' }[op];
+  const s32 = { mul: 'f32.mul', add: 'f32.add', sub: 'f32.sub', rsub: 'f32.sub' }[op];
+  const [va, vb] = op === 'rsub' ? ['(local.get $vy)', '(v128.load (local.get $px))'] : ['(v128.load (local.get $px))', '(local.get $vy)'];
+  const [sa, sb] = op === 'rsub' ? ['(local.get $sy)', '(f32.load (local.get $px))'] : ['(f32.load (local.get $px))', '(local.get $sy)'];
+  return `
+  (func (export "bcast_${op}") (param $px i32) (param $py i32) (param $po i32) (param $A i32) (param $M i32) (param $G i32) (param $Cg i32)
+    (local $a i32) (local $m i32) (local $g i32) (local $c i32) (local $pyr i32) (local $sy f32) (local $vy v128) (local $vec i32)
+    (local.set $vec (i32.eqz (i32.and (local.get $Cg) (i32.const 3))))
+    (local.set $a (i32.const 0))
+    (block $ad (loop $al
+      (br_if $ad (i32.ge_u (local.get $a) (local.get $A)))
+      (local.set $m (i32.const 0))
+      (block $md (loop $ml
+        (br_if $md (i32.ge_u (local.get $m) (local.get $M)))
+        (local.set $pyr (i32.add (local.get $py) (i32.shl (i32.mul (local.get $a) (local.get $G)) (i32.const 2))))
+        (local.set $g (i32.const 0))
+        (block $gd (loop $gl
+          (br_if $gd (i32.ge_u (local.get $g) (local.get $G)))
+          (local.set $sy (f32.load (i32.add (local.get $pyr) (i32.shl (local.get $g) (i32.const 2)))))
+          (local.set $c (i32.const 0))
+          (if (local.get $vec) (then
+            (local.set $vy (f32x4.splat (local.get $sy)))
+            (block $vd (loop $vl
+              (br_if $vd (i32.ge_u (local.get $c) (local.get $Cg)))
+              (v128.store (local.get $po) (${f32} ${va} ${vb}))
+              (local.set $px (i32.add (local.get $px) (i32.const 16)))
+              (local.set $po (i32.add (local.get $po) (i32.const 16)))
+              (local.set $c (i32.add (local.get $c) (i32.const 4)))
+              (br $vl))))
+            (else
+            (block $sd (loop $sl
+              (br_if $sd (i32.ge_u (local.get $c) (local.get $Cg)))
+              (f32.store (local.get $po) (${s32} ${sa} ${sb}))
+              (local.set $px (i32.add (local.get $px) (i32.const 4)))
+              (local.set $po (i32.add (local.get $po) (i32.const 4)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $sl)))))
+          (local.set $g (i32.add (local.get $g) (i32.const 1)))
+          (br $gl)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $ml)))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br $al))))`;
+};
 
 const body = `
   ;; dst[n, c, r] = src[n, r, c], byte addresses, R % 4 == 0 and C % 4 == 0
@@ -206,6 +258,8 @@ ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
         (br $yl)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nl))))
+
+${['mul', 'add', 'sub', 'rsub'].map(bcast).join('\n')}
 
   ;; SiLU's gradient as tfjs's kernels compute it for mul(sigmoid(z), z), n % 4 == 0, float32 throughout:
   ;; dz = dy*s + (dy*z)*(s*(1 - s)), s = sigmoid(z)

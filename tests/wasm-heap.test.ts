@@ -9,6 +9,7 @@ import { initNodeBackend } from '../src/engine/backend.js';
 import { wasmBackendMemory } from '../src/engine/backend-extras.js';
 import { heapKernelsError, heapKernelsFor, ownHeapKernels, setHeapKernels } from '../src/engine/wasm-heap.js';
 import { adamUpdate } from '../src/engine/optim.js';
+import { broadcastBlocks } from '../src/engine/wasm-binary.js';
 import { Rng } from '../src/engine/rng.js';
 import { timeEmbeddingInto, timeFreqs } from '../src/models/embedding.js';
 
@@ -214,4 +215,54 @@ test('the time embedding on the heap kernel equals the Math.cos / Math.sin loop 
       if (stride > timeDim) assert.equal(simd[i * stride + timeDim], 7, 'the rest of the row is untouched');
     }
   }
+});
+
+test('broadcastBlocks merges a broadcast into [A, M, G, Cg] blocks, or refuses', () => {
+  assert.deepEqual(broadcastBlocks([128, 14, 14, 8, 8], [128, 14, 14, 8, 8], [128, 1, 1, 8, 1]), [128, 196, 8, 8]);
+  assert.deepEqual(broadcastBlocks([6, 3, 4, 4], [6, 3, 4, 4], [6, 1, 1, 1]), [1, 1, 6, 48]); // per sample
+  assert.deepEqual(broadcastBlocks([5, 8], [5, 8], []), [1, 1, 1, 40]); // a scalar
+  assert.deepEqual(broadcastBlocks([5, 8], [5, 8], [8]), [1, 5, 8, 1]); // a bias row (Cg 1: left to wasm)
+  assert.equal(broadcastBlocks([2, 3, 4, 5, 6], [2, 3, 4, 5, 6], [1, 3, 1, 5, 1]), null); // too many blocks
+  assert.equal(broadcastBlocks([4, 6], [4, 1], [1, 6]), null); // neither operand is full
+  assert.equal(broadcastBlocks([4, 6], [4, 6], [2, 6]), null); // not a broadcast
+});
+
+test('wasm Multiply, Add and Sub with one operand broadcast (GroupNorm, per-sample factors): the heap kernel equals wasm’s own bit for bit, either order; gradients flow', () => {
+  const rng = new Rng(36);
+  const cases: [number[], number[]][] = [
+    [[4, 5, 5, 2, 8], [4, 1, 1, 2, 1]], [[4, 1, 1, 2, 1], [4, 5, 5, 2, 8]], [[3, 4, 6, 6], [3, 1, 1, 1]], [[3, 1, 1, 1], [3, 4, 6, 6]],
+    [[7, 12], []], [[], [7, 12]], [[4, 6, 6, 3], [4, 1, 1, 3]], [[5, 7], [7]], [[2, 3, 4], [2, 3, 4]], [[2, 12, 4], [2, 1, 4]],
+  ];
+  for (const [sa, sb] of cases) {
+    const na = sa.reduce((p, d) => p * d, 1);
+    const nb = sb.reduce((p, d) => p * d, 1);
+    const a = tf.tensor(Float32Array.from(rng.normalArray(na)), sa);
+    const b = tf.tensor(Float32Array.from(rng.normalArray(nb).map((v) => v + 0.5)), sb);
+    for (const [name, op] of [['mul', tf.mul], ['add', tf.add], ['sub', tf.sub]] as const) {
+      const before = tf.memory().numTensors;
+      const { simd, js } = bothWays(() => {
+        const y = op(a, b);
+        const d = { shape: y.shape, v: y.dataSync().slice() };
+        y.dispose();
+        return d;
+      });
+      assert.equal(tf.memory().numTensors, before);
+      assert.deepEqual(simd.shape, js.shape);
+      sameBits(simd.v, js.v, `${name} [${sa}] [${sb}]`);
+    }
+    tf.dispose([a, b]);
+  }
+  // int32 stays with wasm's kernel
+  const i = tf.mul(tf.tensor([[1, 2, 3, 4]], [1, 4], 'int32'), tf.tensor([3], [1], 'int32'));
+  assert.deepEqual(Array.from(i.dataSync()), [3, 6, 9, 12]);
+  i.dispose();
+  // d/dx Σ (x − m)·r with m, r broadcast: r; d/dm: −Σ r over the block
+  const x = tf.randomNormal([2, 3, 3, 1, 4], 0, 1, 'float32', 3);
+  const m = tf.tensor([0.5, -1], [2, 1, 1, 1, 1]);
+  const r = tf.tensor([2, 3], [2, 1, 1, 1, 1]);
+  const [gx, gm] = tf.grads((xx: tf.Tensor, mm: tf.Tensor) => xx.sub(mm).mul(r).sum())([x, m]);
+  const gxv = gx.dataSync();
+  for (let k = 0; k < gxv.length; k++) assert.equal(gxv[k], k < 36 ? 2 : 3);
+  assert.deepEqual(Array.from(gm.dataSync()), [-72, -108]);
+  tf.dispose([x, m, r, gx, gm]);
 });

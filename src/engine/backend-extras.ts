@@ -1,13 +1,14 @@
 /**
  * What this project adds to a tfjs backend once it is selected, shared by the Node chooser
  * (engine/backend.ts) and the browser's (runtime/backend.ts): on wasm the kernel fixes of
- * wasm-matmul/-reduce/-trig/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
+ * wasm-matmul/-reduce/-trig/-binary/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
  * JS loops where they cannot load), on webgpu the grouped AddN; on every backend tf.layers' swish as one
  * op (models/mlp-fast.ts).
  */
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmFastTrig } from './wasm-trig.js';
+import { installWasmBroadcastBinary } from './wasm-binary.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
@@ -30,6 +31,7 @@ export async function installBackendExtras(name: string): Promise<void> {
     installWasmFastReductions();
     installWasmFastTranspose();
     installWasmFastTrig();
+    installWasmBroadcastBinary();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets, the MNIST U-Net) train on wasm too
   }
   if (name === 'wasm' || name === 'cpu') {

@@ -24,6 +24,11 @@ export interface HeapKernels {
   sincos64(px: number, po: number, n: number, cos: number): number;
   /** dst[n, y, x] = src[n·Hp·Wp + y·Wp + x] (32-bit words at byte addresses): a convolution tap's windows */
   window(src: number, dst: number, N: number, OH: number, OW: number, Hp: number, Wp: number): void;
+  /** out[a, m, g, c] = x[a, m, g, c] OP y[a, g] (float32 at byte addresses; rsub: y − x) */
+  bcast_mul(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
+  bcast_add(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
+  bcast_sub(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
+  bcast_rsub(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */
