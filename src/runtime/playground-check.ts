@@ -13,6 +13,8 @@ import { Rng } from '../engine/rng.js';
 import { createToyNet } from '../models/mlp.js';
 import { POLICY_FAMILIES, POLICY_FAMILY_NAMES } from '../engine/families.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from './toy.js';
+import { wasmBackendMemory } from '../engine/backend-extras.js';
+import { heapKernelsError, heapKernelsFor, setHeapKernels } from '../engine/wasm-heap.js';
 
 interface CheckRow {
   name: string;
@@ -60,6 +62,43 @@ async function mathCheck(): Promise<string> {
   } finally {
     tf.dispose([x, w, value, grad]);
   }
+}
+
+/**
+ * On wasm: whether the SIMD heap kernels are bound to the backend's heap (which memory: plain, or shared in
+ * the threaded build), and that a transpose, row sums, a broadcast product and sin give the JS loops' bits.
+ */
+async function wasmKernelCheck(): Promise<string> {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm') return `not used on ${backend}`;
+  const mem = wasmBackendMemory();
+  if (!mem) return 'not bound: this tfjs build hides its memory (the JS loops run)';
+  const shared = typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer;
+  if (!heapKernelsFor(mem.buffer)) return `not bound (${heapKernelsError() ?? 'switched off'}): the JS loops run`;
+  const x = tf.randomNormal([36, 68], 0, 1, 'float32', 1);
+  const m = tf.randomNormal([36, 1], 0, 1, 'float32', 2);
+  const run = () => [tf.transpose(x), tf.sum(x, 0), tf.mul(x, m), tf.sin(tf.mul(x, 1000))].map((t) => {
+    const d = t.dataSync().slice();
+    t.dispose();
+    return d;
+  });
+  try {
+    const simd = run();
+    const prev = setHeapKernels(false);
+    let loops: Float32Array[];
+    try {
+      loops = run() as Float32Array[];
+    } finally {
+      setHeapKernels(prev);
+    }
+    ['transpose', 'row sums', 'broadcast product', 'sin'].forEach((what, i) => {
+      const bad = simd[i].findIndex((v, k) => !Object.is(v, loops[i][k]));
+      if (bad >= 0) throw new Error(`${what}: [${bad}] ${simd[i][bad]} (kernel) vs ${loops[i][bad]} (loop)`);
+    });
+  } finally {
+    tf.dispose([x, m]);
+  }
+  return `bound to the wasm heap (${shared ? 'shared' : 'plain'} memory); transpose, row sums, broadcast product and sin equal the JS loops bit for bit`;
 }
 
 async function engineChecks(row: (name: string, fn: () => Promise<string>) => Promise<void>): Promise<void> {
@@ -131,6 +170,7 @@ async function runChecks(choice: BackendChoice): Promise<void> {
     table.append(tr);
   };
   await row('tensors: matmul, relu, gradient', mathCheck);
+  await row('wasm SIMD heap kernels', wasmKernelCheck);
   await engineChecks(row);
   const ok = rows.every((r) => r.ok);
   result.dataset.state = ok ? 'pass' : 'fail';

@@ -48,7 +48,10 @@ function assertPassedOn(o: CheckOutcome, backend: string): void {
   assert.equal(o.backend, backend, `expected the ${backend} backend, got ${o.indicator}: ${o.reason}`);
   const failed = o.rows.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
   assert.equal(o.state, 'pass', `${o.result}\n${failed.join('\n')}`);
-  assert.equal(o.rows.length, 5);
+  assert.equal(o.rows.length, 6);
+  // the SIMD heap kernels: bound on wasm (and equal to the JS loops), not used elsewhere
+  const k = o.rows.find((x) => x.name === 'wasm SIMD heap kernels')?.detail ?? '';
+  assert.match(k, backend === 'wasm' ? /^bound to the wasm heap \((plain|shared) memory\)/ : new RegExp(`^not used on ${backend}`), k);
 }
 
 function timings(o: CheckOutcome): string {

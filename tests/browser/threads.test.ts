@@ -18,6 +18,8 @@ const DONE = '[data-testid="check-result"][data-state="pass"], [data-testid="che
 
 interface Outcome {
   isolated: boolean;
+  /** the check page's row on the SIMD heap kernels */
+  kernels: string;
   backend: string | null;
   indicator: string;
   state: string | null;
@@ -38,6 +40,7 @@ async function runCheck(h: Harness, hardwareConcurrency?: number): Promise<{ r: 
       indicator: (await ind.textContent()) ?? '',
       state: await res.getAttribute('data-state'),
       result: (await res.textContent()) ?? '',
+      kernels: ((JSON.parse((await res.getAttribute('data-rows')) ?? '[]') as { name: string; detail: string }[]).find((x) => x.name === 'wasm SIMD heap kernels')?.detail) ?? '',
     },
   };
 }
@@ -79,6 +82,8 @@ describe('browser: wasm threads under cross-origin isolation (npm start)', () =>
       const threads = Number(o.indicator.match(/^wasm \((\d+) threads\)$/)?.[1]);
       assert.ok(threads > 1, `expected more than one thread, got "${o.indicator}"`);
       assert.equal(o.state, 'pass', o.result);
+      // the threaded build's shared memory: the kernels bind to it (and match the JS loops)
+      assert.match(o.kernels, /^bound to the wasm heap \(shared memory\)/, o.kernels);
       assertClean(r, 'check page, threaded wasm');
     } finally {
       await r.close();
@@ -131,6 +136,7 @@ describe('browser: wasm without cross-origin isolation', () => {
       assert.equal(o.backend, 'wasm', o.indicator);
       assert.equal(o.indicator, 'wasm (1 thread: no cross-origin isolation)');
       assert.equal(o.state, 'pass', o.result);
+      assert.match(o.kernels, /^bound to the wasm heap \(plain memory\)/, o.kernels);
       assertClean(r, 'check page, no isolation');
     } finally {
       await r.close();
