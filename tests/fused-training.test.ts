@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from './helpers.js';
 import { Rng } from '../src/engine/rng.js';
-import { setFusedTraining } from '../src/engine/fused.js';
+import { setFusedTraining, setGmflowHostPass1 } from '../src/engine/fused.js';
 import { GuardedAdam, NonFiniteLossError } from '../src/engine/optim.js';
 import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { createToyNet } from '../src/models/mlp.js';
@@ -235,6 +235,40 @@ test('GMFlow velocity op (host, analytic gradient) = the generic ops and their g
     });
     tf.dispose([a.value, b.value, ...a.grads, ...b.grads]);
     assert.equal(tf.memory().numTensors, before, `C ${C} S ${S}: tensors left`);
+    tf.dispose([x, ...states, m0, l0, s0, w]);
+  }
+});
+
+test('GMFlow velocity op, one channel (the images): the specialised loop gives the general loop’s values and gradients bit for bit', () => {
+  for (const S of [1, 6, 49]) {
+    const B = 4;
+    const K = 5;
+    const F = S === 1 ? [1] : [1, S];
+    const sp = S === 1 ? [] : [S];
+    const x = tf.randomNormal([B, ...F], 0, 1, 'float32', 21);
+    const sigma = Float64Array.from([0.9, 0.5, 0.7, 1]);
+    const states = [tf.randomNormal([B, ...F], 0, 1, 'float32', 22), tf.randomNormal([B, ...F], 0, 1, 'float32', 23)];
+    const sigmas = [Float64Array.from([0.6, 0.3, 0.5, 0.2]), Float64Array.from([0.4, 0.1, 0.2, 0])];
+    const m0 = tf.randomNormal([B, K, ...F], 0, 2, 'float32', 24);
+    const l0 = tf.randomNormal([B, K, 1, ...sp], 0, 3, 'float32', 25);
+    const s0 = tf.randomNormal([B, 1, 1, ...sp.map(() => 1)], -1, 0.5, 'float32', 26);
+    const w = tf.randomNormal([2 * B, ...F], 0, 1, 'float32', 27);
+    const f = (m: tf.Tensor, l: tf.Tensor, s: tf.Tensor) =>
+      new GMFlowPolicy({ means: m, logweights: l.sub(tf.logSumExp(l, 1, true)), logstds: s }, x, sigma, 1e-6).localVelocities(states, sigmas)!.mul(w).sum();
+    const run = (on: boolean) => {
+      const prev = setGmflowHostPass1(on);
+      try {
+        const r = tf.valueAndGrads(f)([m0, l0, s0]);
+        const out = [r.value.dataSync().slice(), ...r.grads.map((g) => g.dataSync().slice())];
+        tf.dispose([r.value, ...r.grads]);
+        return out;
+      } finally {
+        setGmflowHostPass1(prev);
+      }
+    };
+    const a = run(true);
+    const b = run(false);
+    a.forEach((arr, i) => arr.forEach((v, j) => assert.ok(Object.is(v, b[i][j]), `S ${S}, output ${i}[${j}]: ${v} vs ${b[i][j]}`)));
     tf.dispose([x, ...states, m0, l0, s0, w]);
   }
 });

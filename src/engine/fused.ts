@@ -571,6 +571,14 @@ export interface GMFlowVelocityInputs {
  *   ∂L/∂μ_k = h·w_k + r_k(ν − ζμ_k)/D,  ∂L/∂l_k = r_k,
  *   ∂L/∂v = h·ν − [vζ + 1 ≥ ε]·ζ·(h·A + Σ_k r_k E_k)/D  (h·A = D·Σ_c h_c A_c/D: see the code).
  */
+let hostPass1 = true;
+/** Whether gmflowVelocitiesHost uses its one-channel loop for C = 1 (on by default; off: the general loop, for the tests). Returns the previous setting. */
+export function setGmflowHostPass1(on: boolean): boolean {
+  const prev = hostPass1;
+  hostPass1 = on;
+  return prev;
+}
+
 export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
   const { K, C, S, eps, states, sigmas } = inp;
   const M = states.length;
@@ -690,7 +698,86 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
       }
     }
   };
+  /** `pass` for one channel (C = 1: the MNIST images, S pixels), the same float64 operations in the same order. */
+  const pass1 = (mu: Float32Array, lw: Float32Array, gv: Float32Array, g: Float32Array | null, u: Float32Array | null,
+    gMu: Float64Array | null, gL: Float64Array | null, gV: Float64Array | null) => {
+    const logit = new Float64Array(K);
+    const e = new Float64Array(K);
+    const p = new Float64Array(K);
+    const NS = B * S;
+    for (let m = 0; m < M; m++) {
+      const x = xs[m];
+      for (let b = 0; b < B; b++) {
+        const o = (m * B + b) * 3;
+        const cx = co[o];
+        const zeta = co[o + 1];
+        const invB = co[o + 2];
+        const v = gv[b];
+        const raw = v * zeta + 1;
+        const D = Math.max(raw, eps);
+        const iD = 1 / D;
+        const ra = raSrc[b];
+        const hz = 0.5 * zeta;
+        const base = b * K * S;
+        let dv = 0;
+        for (let s = 0; s < S; s++) {
+          const idx = b * S + s;
+          const nu = cx * x[idx] - ra * xSrc[idx];
+          let mx = -Infinity;
+          for (let k = 0; k < K; k++) {
+            const j = base + k * S + s;
+            const a = mu[j];
+            // 0 + y, as `pass` sums (keeps a −0 product's sign behaviour)
+            const d = 0 + a * nu;
+            const q = 0 + a * a;
+            e[k] = d - hz * q;
+            const z = lw[j] + e[k] * iD;
+            logit[k] = z;
+            mx = Math.max(mx, z);
+          }
+          let sum = 0;
+          for (let k = 0; k < K; k++) {
+            const w = exp64(logit[k] - mx);
+            logit[k] = w;
+            sum += w;
+          }
+          const inv = 1 / sum;
+          let acc = 0;
+          for (let k = 0; k < K; k++) {
+            const w = (logit[k] *= inv);
+            acc += w * mu[base + k * S + s];
+          }
+          if (u) {
+            u[m * NS + idx] = (x[idx] - (v * nu + acc) * iD) * invB;
+            continue;
+          }
+          const h = -g![m * NS + idx] * invB;
+          const hA = 0 + h * (v * nu + acc);
+          const hNu = 0 + h * nu;
+          let wp = 0;
+          for (let k = 0; k < K; k++) {
+            const d = 0 + h * mu[base + k * S + s];
+            p[k] = d * iD;
+            wp += logit[k] * p[k];
+          }
+          let rE = 0;
+          for (let k = 0; k < K; k++) {
+            const j = base + k * S + s;
+            const w = logit[k];
+            const r = w * (p[k] - wp);
+            gL![j] += r;
+            rE += r * e[k];
+            gMu![j] += h * iD * w + r * (nu - zeta * mu[j]) * iD;
+          }
+          dv += hNu * iD;
+          if (raw >= eps) dv -= (hA + rE) * zeta * iD * iD;
+        }
+        if (gV) gV[b] += dv;
+      }
+    }
+  };
   const points = C === 2 && S === 1;
+  const onePass = C === 1 && hostPass1 ? pass1 : pass;
   const op = tf.customGrad(((means: tf.Tensor, logweights: tf.Tensor, gmVars: tf.Tensor) => {
     const mu = means.dataSync() as Float32Array;
     const lw = logweights.dataSync() as Float32Array;
@@ -714,7 +801,7 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
         },
       };
     }
-    pass(mu, lw, gv, null, u, null, null, null);
+    onePass(mu, lw, gv, null, u, null, null, null);
     fusedStats.programs++;
     return {
       value: tf.tensor(u, outShape, 'float32'),
@@ -722,7 +809,7 @@ export function gmflowVelocitiesHost(inp: GMFlowVelocityInputs): tf.Tensor {
         const gMu = new Float64Array(mu.length);
         const gL = new Float64Array(lw.length);
         const gV = new Float64Array(gv.length);
-        pass(mu, lw, gv, dy.dataSync() as Float32Array, null, gMu, gL, gV);
+        onePass(mu, lw, gv, dy.dataSync() as Float32Array, null, gMu, gL, gV);
         fusedStats.programs++;
         return [
           tf.tensor(Float32Array.from(gMu), means.shape, 'float32'),
