@@ -9,7 +9,7 @@ import { initNodeBackend } from '../src/engine/backend.js';
 import { wasmBackendMemory } from '../src/engine/backend-extras.js';
 import { heapKernelsError, heapKernelsFor, ownHeapKernels, setHeapKernels } from '../src/engine/wasm-heap.js';
 import { adamUpdate } from '../src/engine/optim.js';
-import { broadcastBlocks } from '../src/engine/wasm-binary.js';
+import { broadcastBlocks, sliceRuns } from '../src/engine/wasm-binary.js';
 import { Rng } from '../src/engine/rng.js';
 import { timeEmbeddingInto, timeFreqs } from '../src/models/embedding.js';
 
@@ -265,4 +265,55 @@ test('wasm Multiply, Add and Sub with one operand broadcast (GroupNorm, per-samp
   for (let k = 0; k < gxv.length; k++) assert.equal(gxv[k], k < 36 ? 2 : 3);
   assert.deepEqual(Array.from(gm.dataSync()), [-72, -108]);
   tf.dispose([x, m, r, gx, gm]);
+});
+
+test('wasm Slice and SplitV cutting one axis: the heap kernel’s runs equal wasm’s own bit for bit (float32 and int32); other slices fall back', () => {
+  assert.deepEqual(sliceRuns([4, 6, 8], [0, 2, 0], [4, 3, 8]), { outer: 4, len: 24, stride: 48, offset: 16 });
+  assert.deepEqual(sliceRuns([4, 6, 8], [1, 0, 0], [2, 6, 8]), { outer: 1, len: 96, stride: 192, offset: 48 });
+  assert.equal(sliceRuns([4, 6, 8], [1, 1, 0], [2, 3, 8]), null); // two cut axes
+  assert.equal(sliceRuns([4, 6], [0, 0], [4, 6]), null); // the whole tensor
+  const rng = new Rng(37);
+  const cases: [number[], number[], number[]][] = [
+    [[5, 6, 7, 9], [0, 0, 0, 3], [5, 6, 7, 5]], [[5, 6, 7, 9], [2, 0, 0, 0], [3, 6, 7, 9]], [[5, 6, 7, 9], [0, 1, 0, 0], [5, 4, 7, 9]],
+    [[5, 6, 7, 9], [0, 0, 2, 0], [-1, -1, 5, -1]], [[5, 6, 7, 9], [1, 1, 0, 0], [2, 2, 7, 9]], [[13], [3], [7]], [[4, 6], [0, 2], [4, 0]],
+  ];
+  for (const dtype of ['float32', 'int32'] as const) {
+    for (const [shape, begin, size] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(dtype === 'int32' ? Int32Array.from({ length: n }, (_, i) => i * 3 - 7) : Float32Array.from(rng.normalArray(n)), shape, dtype);
+      const before = tf.memory().numTensors;
+      const { simd, js } = bothWays(() => {
+        const y = tf.slice(x, begin, size);
+        const d = { shape: y.shape, v: y.dataSync().slice() };
+        y.dispose();
+        return d;
+      });
+      assert.equal(tf.memory().numTensors, before);
+      assert.deepEqual(simd.shape, js.shape);
+      sameBits(simd.v, js.v, `slice [${shape}] at [${begin}] size [${size}] ${dtype}`);
+      x.dispose();
+    }
+    const x = tf.tensor(Float32Array.from(rng.normalArray(3 * 4 * 10)), [3, 4, 10]).cast(dtype);
+    for (const [splits, axis] of [[2, 2], [[3, -1, 5], 2], [[1, 3], 1], [3, 0]] as [number | number[], number][]) {
+      const before = tf.memory().numTensors;
+      const { simd, js } = bothWays(() => {
+        const ys = tf.split(x, splits, axis);
+        const d = ys.map((y) => ({ shape: y.shape, v: y.dataSync().slice() }));
+        tf.dispose(ys);
+        return d;
+      });
+      assert.equal(tf.memory().numTensors, before);
+      assert.equal(simd.length, js.length);
+      simd.forEach((p, i) => {
+        assert.deepEqual(p.shape, js[i].shape);
+        sameBits(p.v, js[i].v, `split ${JSON.stringify(splits)} axis ${axis} ${dtype} part ${i}`);
+      });
+    }
+    x.dispose();
+  }
+  // a slice's gradient still flows (pad back into place)
+  const a = tf.tensor([[1, 2, 3, 4], [5, 6, 7, 8]]);
+  const g = tf.grad((t: tf.Tensor) => tf.slice(t, [0, 1], [2, 2]).mul(tf.tensor([[1, 2], [3, 4]])).sum())(a);
+  assert.deepEqual(Array.from(g.dataSync()), [0, 1, 2, 0, 0, 3, 4, 0]);
+  tf.dispose([a, g]);
 });

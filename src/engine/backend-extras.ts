@@ -8,7 +8,7 @@
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
 import { installWasmFastTrig } from './wasm-trig.js';
-import { installWasmBroadcastBinary } from './wasm-binary.js';
+import { installWasmBroadcastBinary, installWasmFastSlice } from './wasm-binary.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
 import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
@@ -32,6 +32,7 @@ export async function installBackendExtras(name: string): Promise<void> {
     installWasmFastTranspose();
     installWasmFastTrig();
     installWasmBroadcastBinary();
+    installWasmFastSlice();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets, the MNIST U-Net) train on wasm too
   }
   if (name === 'wasm' || name === 'cpu') {

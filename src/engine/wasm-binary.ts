@@ -1,5 +1,7 @@
 /**
- * Speed fix for the wasm backend's Multiply, Add and Sub where one operand is broadcast over a trailing
+ * Speed fixes for the wasm backend's Multiply, Add and Sub with a broadcast operand, and for Slice/SplitV.
+ *
+ * Multiply, Add and Sub where one operand is broadcast over a trailing
  * block of axes (and possibly a middle one): wasm's generic broadcast loop takes ~2–4 ns an element
  * (GroupNorm's x − mean and x·rsqrt(var) over [128, 14, 14, 8, 8] by [128, 1, 1, 8, 1]: 3.75 ms each,
  * ~16 such products and differences in a U-Net teacher step, more in their gradients). Here the shapes
@@ -91,4 +93,82 @@ export function installWasmBroadcastBinary(): void {
     tf.registerKernel({ ...orig, kernelFunc });
   }
   installed = true;
+}
+
+let sliceInstalled = false;
+
+/**
+ * The blocks of a slice with one partial axis p (every other axis whole): `outer` rows, each a contiguous
+ * run of `len` elements starting `offset` elements into its block of `stride`; null for other slices.
+ */
+export function sliceRuns(shape: number[], begin: number[], size: number[]): { outer: number; len: number; stride: number; offset: number } | null {
+  let p = -1;
+  for (let i = 0; i < shape.length; i++) {
+    if (size[i] !== shape[i]) {
+      if (p >= 0) return null;
+      p = i;
+    }
+  }
+  if (p < 0) return null;
+  const inner = shape.slice(p + 1).reduce((a, b) => a * b, 1);
+  const outer = shape.slice(0, p).reduce((a, b) => a * b, 1);
+  return { outer, len: size[p] * inner, stride: shape[p] * inner, offset: begin[p] * inner };
+}
+
+/**
+ * Speed fix for the wasm backend's Slice and SplitV (which slices): wasm's kernel copies element by element
+ * (measured: half of a fresh [128, 14, 14, 128] along the channels 9.1 ms, along the batch 6.9 ms, for 6.4
+ * MB). A slice that cuts one axis is `outer` contiguous runs: the heap kernel `window` copies them four
+ * words a vector (1.6 and 0.6 ms). Same bytes; other slices and dtypes keep wasm's kernel.
+ */
+export function installWasmFastSlice(): void {
+  if (sliceInstalled) return;
+  const origSlice = tf.getKernel('Slice', 'wasm');
+  const origSplit = tf.getKernel('SplitV', 'wasm');
+  if (!origSlice || !origSplit) return;
+  const sliceFn = origSlice.kernelFunc as KernelFn;
+  const splitFn = origSplit.kernelFunc as KernelFn;
+  /** the slice by the heap kernel, or null where it does not apply */
+  const fast = (x: Info, begin: number[], size: number[], backend: WasmBackendLike): Info | null => {
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return null;
+    const r = sliceRuns(x.shape, begin, size);
+    if (!r || r.len === 0) return null;
+    const out = backend.makeOutput(size, x.dtype);
+    const src = backend.typedArrayFromHeap(x); // views after the allocation
+    const dst = backend.typedArrayFromHeap(out);
+    const hk = heapKernelsFor(dst.buffer);
+    if (!hk) {
+      (backend as unknown as { disposeData(id: object): void }).disposeData(out.dataId);
+      return null;
+    }
+    hk.window(src.byteOffset + 4 * r.offset, dst.byteOffset, r.outer, 1, r.len, 1, r.stride);
+    return out;
+  };
+  const slice: KernelFn = (args) => {
+    const { x } = args.inputs as unknown as { x: Info };
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, begin, size);
+    return (fast(x, b, s, args.backend as unknown as WasmBackendLike) ?? sliceFn(args)) as never;
+  };
+  const splitV: KernelFn = (args) => {
+    const { x } = args.inputs as unknown as { x: Info };
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return splitFn(args);
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((n) => {
+      const size = [...x.shape];
+      size[ax] = n;
+      const out = fast(x, begin, size, args.backend as unknown as WasmBackendLike) ??
+        (sliceFn({ inputs: { x } as never, attrs: { begin: [...begin], size } as never, backend: args.backend }) as unknown as Info);
+      begin[ax] += n;
+      return out;
+    }) as never;
+  };
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({ ...origSlice, kernelFunc: slice });
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({ ...origSplit, kernelFunc: splitV });
+  sliceInstalled = true;
 }
