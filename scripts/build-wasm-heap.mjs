@@ -14,7 +14,8 @@
 //    with shuffles, in tiles of TILE x TILE (wasm-reduce.ts transposeTiles);
 //  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
 //    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
-//  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient);
+//  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient; slices);
+//  - copy2d: rows copied between two strides (concatenation);
 //  - bcast_*: x OP y with y broadcast over two axes ([A, M, G, Cg] by [A, 1, G, 1]: GroupNorm's
 //    statistics), one float32 operation per element (wasm-binary.ts);
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
@@ -226,6 +227,35 @@ const body = `
 
 ${sincos('sincos', '(f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $px) (local.get $o))))', 2)}
 ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
+  ;; dst[n*dstStride + x] = src[n*srcStride + x] for n < N, x < len (32-bit words, strides in words): rows
+  ;; copied four words a vector (wasm-binary.ts's concat)
+  (func (export "copy2d") (param $src i32) (param $dst i32) (param $N i32) (param $len i32) (param $ss i32) (param $ds i32)
+    (local $n i32) (local $x i32) (local $ps i32) (local $pd i32) (local $w4 i32) (local $v4 i32)
+    (local.set $w4 (i32.shl (local.get $len) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $w4) (i32.const -16)))
+    (local.set $ss (i32.shl (local.get $ss) (i32.const 2)))
+    (local.set $ds (i32.shl (local.get $ds) (i32.const 2)))
+    (local.set $ps (local.get $src))
+    (local.set $pd (local.get $dst))
+    (local.set $n (i32.const 0))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $x (i32.const 0))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $x) (local.get $v4)))
+        (v128.store (i32.add (local.get $pd) (local.get $x)) (v128.load (i32.add (local.get $ps) (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $vl)))
+      (block $td (loop $tl
+        (br_if $td (i32.ge_u (local.get $x) (local.get $w4)))
+        (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $tl)))
+      (local.set $ps (i32.add (local.get $ps) (local.get $ss)))
+      (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
   ;; the windows of a convolution tap: dst[n, y, x] = src[n*Hp*Wp + y*Wp + x] for n < N, y < OH, x < OW
   ;; (32-bit words; src points at the tap's first element), rows of OW copied four words a vector
   (func (export "window") (param $src i32) (param $dst i32) (param $N i32) (param $OH i32) (param $OW i32) (param $Hp i32) (param $Wp i32)

@@ -29,6 +29,8 @@ export interface HeapKernels {
   bcast_add(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
   bcast_sub(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
   bcast_rsub(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
+  /** dst[n·dstStride + x] = src[n·srcStride + x] for n < N, x < len (32-bit words; strides in words) */
+  copy2d(src: number, dst: number, N: number, len: number, srcStride: number, dstStride: number): void;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */
