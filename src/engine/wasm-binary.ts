@@ -11,19 +11,10 @@
  * original kernels. Installed by the backend set-up (Node and browser) when wasm is active.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
 import { heapKernelsFor, type HeapKernels } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): Info;
-  typedArrayFromHeap(t: Info): Float32Array;
-}
-
 /**
  * [A, M, G, Cg] when `small` (right-aligned on `out`) is `out` with the axes of M and Cg set to 1 (after
  * dropping size-1 axes and merging neighbours alike), else null. `big` must have `out`'s shape.
@@ -64,7 +55,7 @@ export function installWasmBroadcastBinary(): void {
     if (!orig) continue;
     const origFn = orig.kernelFunc as KernelFn;
     const kernelFunc: KernelFn = (args) => {
-      const { a, b } = args.inputs as unknown as { a: Info; b: Info };
+      const { a, b } = args.inputs as unknown as { a: HeapInfo; b: HeapInfo };
       if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() === b.shape.join()) return origFn(args);
       const out = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
       // the full operand x and the broadcast y; Sub with the broadcast one first is y − x
@@ -80,7 +71,7 @@ export function installWasmBroadcastBinary(): void {
       const vo = backend.typedArrayFromHeap(o); // views after the allocation
       const hk = heapKernelsFor(vo.buffer);
       if (!hk) {
-        (args.backend as unknown as { disposeData(id: object): void }).disposeData(o.dataId);
+        backend.disposeData(o.dataId);
         return origFn(args);
       }
       const vx = backend.typedArrayFromHeap(swapped ? b : a);
@@ -130,7 +121,7 @@ export function installWasmFastSlice(): void {
   const sliceFn = origSlice.kernelFunc as KernelFn;
   const splitFn = origSplit.kernelFunc as KernelFn;
   /** the slice by the heap kernel, or null where it does not apply */
-  const fast = (x: Info, begin: number[], size: number[], backend: WasmBackendLike): Info | null => {
+  const fast = (x: HeapInfo, begin: number[], size: number[], backend: WasmBackendLike): HeapInfo | null => {
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return null;
     const r = sliceRuns(x.shape, begin, size);
     if (!r || r.len === 0) return null;
@@ -139,20 +130,20 @@ export function installWasmFastSlice(): void {
     const dst = backend.typedArrayFromHeap(out);
     const hk = heapKernelsFor(dst.buffer);
     if (!hk) {
-      (backend as unknown as { disposeData(id: object): void }).disposeData(out.dataId);
+      backend.disposeData(out.dataId);
       return null;
     }
     hk.window(src.byteOffset + 4 * r.offset, dst.byteOffset, r.outer, 1, r.len, 1, r.stride);
     return out;
   };
   const slice: KernelFn = (args) => {
-    const { x } = args.inputs as unknown as { x: Info };
+    const { x } = args.inputs as unknown as { x: HeapInfo };
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, begin, size);
     return (fast(x, b, s, args.backend as unknown as WasmBackendLike) ?? sliceFn(args)) as never;
   };
   const splitV: KernelFn = (args) => {
-    const { x } = args.inputs as unknown as { x: Info };
+    const { x } = args.inputs as unknown as { x: HeapInfo };
     const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return splitFn(args);
     const ax = tf.util.parseAxisParam(axis, x.shape)[0];
@@ -162,7 +153,7 @@ export function installWasmFastSlice(): void {
       const size = [...x.shape];
       size[ax] = n;
       const out = fast(x, begin, size, args.backend as unknown as WasmBackendLike) ??
-        (sliceFn({ inputs: { x } as never, attrs: { begin: [...begin], size } as never, backend: args.backend }) as unknown as Info);
+        (sliceFn({ inputs: { x } as never, attrs: { begin: [...begin], size } as never, backend: args.backend }) as unknown as HeapInfo);
       begin[ax] += n;
       return out;
     }) as never;
@@ -173,10 +164,10 @@ export function installWasmFastSlice(): void {
   if (origConcat) {
     const concatFn = origConcat.kernelFunc as KernelFn;
     const concat: KernelFn = (args) => {
-      const inputs = (args.inputs as unknown as Info[]).filter((t) => t.shape.reduce((a, b) => a * b, 1) > 0);
+      const inputs = (args.inputs as unknown as HeapInfo[]).filter((t) => t.shape.reduce((a, b) => a * b, 1) > 0);
       const dtype = inputs[0]?.dtype;
       if (inputs.length < 2 || (dtype !== 'float32' && dtype !== 'int32') || inputs.some((t) => t.dtype !== dtype)) return concatFn(args);
-      const all = args.inputs as unknown as Info[];
+      const all = args.inputs as unknown as HeapInfo[];
       const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, all[0].shape)[0];
       tf.backend_util.assertParamsConsistent(all.map((t) => t.shape), axis);
       const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
@@ -185,7 +176,7 @@ export function installWasmFastSlice(): void {
       const dst = backend.typedArrayFromHeap(out); // views after the allocation
       const hk = heapKernelsFor(dst.buffer);
       if (!hk) {
-        (backend as unknown as { disposeData(id: object): void }).disposeData(out.dataId);
+        backend.disposeData(out.dataId);
         return concatFn(args);
       }
       const outer = outShape.slice(0, axis).reduce((a, b) => a * b, 1);

@@ -12,14 +12,10 @@
  * that trains conv nets on wasm calls `installWasmConv2DBackpropFilter()` after selecting the backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
 import { heapKernelsFor } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
 
 /** The convolution attributes the gradient kernels receive. */
 interface ConvAttrs {
@@ -33,11 +29,11 @@ interface ConvAttrs {
  * Runs a composite kernel body: `run(name, inputs, attrs)` calls a wasm kernel and frees its output
  * when the body returns; `final` calls one whose output is the body's result (kept).
  */
-function composite(args: Parameters<KernelFn>[0], body: (run: (name: string, inputs: unknown, attrs: unknown) => Info, final: (name: string, inputs: unknown, attrs: unknown) => Info) => Info): ReturnType<KernelFn> {
-  const backend = args.backend as unknown as { disposeData(id: object): void };
+function composite(args: Parameters<KernelFn>[0], body: (run: (name: string, inputs: unknown, attrs: unknown) => HeapInfo, final: (name: string, inputs: unknown, attrs: unknown) => HeapInfo) => HeapInfo): ReturnType<KernelFn> {
+  const backend = args.backend as unknown as WasmBackendLike;
   const call = (name: string, inputs: unknown, a: unknown) =>
-    (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as unknown as Info;
-  const temps: Info[] = [];
+    (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: a as never }) as unknown as HeapInfo;
+  const temps: HeapInfo[] = [];
   try {
     return body((name, inputs, a) => {
       const out = call(name, inputs, a);
@@ -71,7 +67,7 @@ export function installWasmConv2DBackpropFilter(): void {
   const need = ['PadV2', 'StridedSlice', 'Concat', 'Reshape', 'BatchMatMul', 'Transpose', 'Conv2D', 'Slice'];
   if (need.some((n) => !tf.getKernel(n, 'wasm'))) return;
   const kernelFunc: KernelFn = (args) => {
-    const { x, dy } = args.inputs as unknown as { x: Info; dy: Info };
+    const { x, dy } = args.inputs as unknown as { x: HeapInfo; dy: HeapInfo };
     const attrs = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
     if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
     const [B, , , Cin] = x.shape;
@@ -81,7 +77,7 @@ export function installWasmConv2DBackpropFilter(): void {
     );
     const { top, bottom, left, right } = info.padInfo;
     const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
-    const backend = args.backend as unknown as { makeOutput(shape: number[], dtype: string): Info; typedArrayFromHeap(t: Info): Float32Array; disposeData(id: object): void };
+    const backend = args.backend as unknown as WasmBackendLike;
     return composite(args, (run, final) => {
       const xp = top || bottom || left || right
         ? run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
@@ -94,7 +90,7 @@ export function installWasmConv2DBackpropFilter(): void {
         // `window`) out of xp transposed to [Cin, B, Hp, Wp]; dy ([B·OH·OW, Cout]) is the same operand of every product
         const xt = run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] });
         const d2 = run('Reshape', { x: dy }, { shape: [1, B * OH * OW, Cout] });
-        const prods: Info[] = [];
+        const prods: HeapInfo[] = [];
         for (let i = 0; i < KH; i++) {
           for (let j = 0; j < KW; j++) {
             const a = backend.makeOutput([1, Cin, B * OH * OW], 'float32');
@@ -120,7 +116,7 @@ export function installWasmConv2DBackpropFilter(): void {
         if (c.shape[1] !== KH || c.shape[2] !== KW) c = run('Slice', { x: c }, { begin: [0, 0, 0, 0], size: [Cin, KH, KW, Cout] });
         return final('Transpose', { x: c }, { perm: [1, 2, 0, 3] });
       }
-      const taps: Info[] = [];
+      const taps: HeapInfo[] = [];
       for (let i = 0; i < KH; i++) {
         for (let j = 0; j < KW; j++) {
           taps.push(run('StridedSlice', { x: xp }, {
@@ -147,7 +143,7 @@ function installFastBackpropInput(): void {
   if (!orig || ['Reverse', 'Transpose', 'Conv2D', 'Reshape', 'PadV2', 'Slice'].some((n) => !tf.getKernel(n, 'wasm'))) return;
   const origFn = orig.kernelFunc as KernelFn;
   const kernelFunc: KernelFn = (args) => {
-    const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
+    const { dy, filter } = args.inputs as unknown as { dy: HeapInfo; filter: HeapInfo };
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
     const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
     if (attrs.dataFormat === 'NCHW') return origFn(args);

@@ -11,6 +11,7 @@
  * `bindHeapKernels(memory)` when a backend is set up, and looked up synchronously by the kernels.
  */
 import { HEAP_KERNELS_SHARED_WASM, HEAP_KERNELS_WASM } from './wasm-heap-module.js';
+import { decodeBase64 } from './wasm-util.js';
 
 export interface HeapKernels {
   memory: WebAssembly.Memory;
@@ -45,18 +46,11 @@ let enabled = true;
 const bound: HeapKernels[] = [];
 let own: HeapKernels | null = null;
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 /** Compiles the two builds (once); false, with `heapKernelsError()` saying why, where they cannot run. */
 export function loadHeapKernels(): Promise<boolean> {
   compiled ??= (async () => {
     try {
-      const [plain, shared] = await Promise.all([WebAssembly.compile(decode(HEAP_KERNELS_WASM)), WebAssembly.compile(decode(HEAP_KERNELS_SHARED_WASM))]);
+      const [plain, shared] = await Promise.all([WebAssembly.compile(decodeBase64(HEAP_KERNELS_WASM)), WebAssembly.compile(decodeBase64(HEAP_KERNELS_SHARED_WASM))]);
       modules = { plain, shared };
       own = await instantiate(new WebAssembly.Memory({ initial: 1 }));
       return true;

@@ -14,20 +14,10 @@
  * Installed by the backend set-up (Node and browser) when wasm is active.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
 import { heapKernelsFor } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): Info;
-  typedArrayFromHeap(t: Info): Float32Array;
-  disposeData(id: object): void;
-}
-
 /** The reduction as runs of kept (K) and reduced (R) axes, sizes multiplied, size-1 axes dropped. */
 function runs(shape: number[], axes: Set<number>): { kind: 'K' | 'R'; size: number }[] {
   const out: { kind: 'K' | 'R'; size: number }[] = [];
@@ -48,12 +38,12 @@ export function installWasmFastReductions(): void {
   const need = ['Sum', 'Mean', 'Reshape'];
   if (need.some((n) => !tf.getKernel(n, 'wasm'))) return;
   const call = (name: string, args: Parameters<KernelFn>[0], inputs: unknown, attrs: unknown) =>
-    (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: attrs as never }) as unknown as Info;
+    (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: attrs as never }) as unknown as HeapInfo;
   for (const name of ['Sum', 'Mean'] as const) {
     const orig = tf.getKernel(name, 'wasm')!;
     const origFn = orig.kernelFunc as KernelFn;
     const kernelFunc: KernelFn = (args) => {
-      const { x } = args.inputs as unknown as { x: Info };
+      const { x } = args.inputs as unknown as { x: HeapInfo };
       const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
       if (x.dtype !== 'float32' || x.shape.length === 0) return origFn(args);
       const axes = tf.util.parseAxisParam(axis, x.shape);
@@ -66,7 +56,7 @@ export function installWasmFastReductions(): void {
       const backend = args.backend as unknown as WasmBackendLike;
       const count = axes.reduce((p, a) => p * x.shape[a], 1);
       const outShape = x.shape.map((n, i) => (axes.includes(i) ? 1 : n)).filter((_, i) => keepDims || !axes.includes(i));
-      const temps: Info[] = [];
+      const temps: HeapInfo[] = [];
       try {
         let t = x;
         if (rIdx.endsWith('R')) {
@@ -149,7 +139,7 @@ export function installWasmFastTranspose(): void {
   if (!orig || !tf.getKernel('Reshape', 'wasm')) return;
   const origFn = orig.kernelFunc as KernelFn;
   const kernelFunc: KernelFn = (args) => {
-    const { x } = args.inputs as unknown as { x: Info };
+    const { x } = args.inputs as unknown as { x: HeapInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return origFn(args);
     // merge runs of input axes that stay consecutive in the output; drop size-1 axes
@@ -180,11 +170,11 @@ export function installWasmFastTranspose(): void {
     }
     if (x.shape.length <= 4) return origFn(args);
     const call = (name: string, inputs: unknown, attrs: unknown) =>
-      (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: attrs as never }) as unknown as Info;
+      (tf.getKernel(name, 'wasm')!.kernelFunc as KernelFn)({ inputs: inputs as never, backend: args.backend, attrs: attrs as never }) as unknown as HeapInfo;
     if (cShape.length <= 4) {
       const xr = call('Reshape', { x }, { shape: cShape.length ? cShape : [1] });
       try {
-        const t = origFn({ ...args, inputs: { x: xr } as never, attrs: { perm: cShape.length ? cPerm : [0] } as never }) as unknown as Info;
+        const t = origFn({ ...args, inputs: { x: xr } as never, attrs: { perm: cShape.length ? cPerm : [0] } as never }) as unknown as HeapInfo;
         try {
           return call('Reshape', { x: t }, { shape: outShape }) as never;
         } finally {

@@ -7,6 +7,7 @@
  * runs. The module has its own memory, grown to fit: the inputs are copied in, the states copied out.
  */
 import { GMFLOW_ROLLOUT_WASM } from './wasm-rollout-module.js';
+import { decodeBase64 } from './wasm-util.js';
 import type { Times } from './time.js';
 
 interface RolloutExports {
@@ -20,18 +21,11 @@ let loading: Promise<boolean> | null = null;
 let loadError: string | null = null;
 let enabled = true;
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 /** Compiles and instantiates the module (once); false, with `wasmRolloutError()` saying why, where it cannot run. */
 export function loadWasmRollout(): Promise<boolean> {
   loading ??= (async () => {
     try {
-      const module = await WebAssembly.compile(decode(GMFLOW_ROLLOUT_WASM));
+      const module = await WebAssembly.compile(decodeBase64(GMFLOW_ROLLOUT_WASM));
       const instance = await WebAssembly.instantiate(module);
       exportsOf = instance.exports as unknown as RolloutExports;
       return true;

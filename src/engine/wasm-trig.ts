@@ -12,20 +12,11 @@
  * Installed by the backend set-up (Node and browser) when wasm is active.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
 import { heapKernelsFor } from './wasm-heap.js';
 import { HEAP_TRIG_LIMIT } from './wasm-heap-module.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): Info;
-  typedArrayFromHeap(t: Info): Float32Array;
-}
-
 let installed = false;
 
 /** Whether the loops replace the wasm kernels (the tests check they run). */
@@ -40,7 +31,7 @@ export function installWasmFastTrig(): void {
     if (!orig) continue;
     const origFn = orig.kernelFunc as KernelFn;
     const kernelFunc: KernelFn = (args) => {
-      const { x } = args.inputs as unknown as { x: Info };
+      const { x } = args.inputs as unknown as { x: HeapInfo };
       if (x.dtype !== 'float32') return origFn(args);
       const backend = args.backend as unknown as WasmBackendLike;
       const out = backend.makeOutput(x.shape, 'float32');
