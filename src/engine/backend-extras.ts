@@ -3,7 +3,7 @@
  * (engine/backend.ts) and the browser's (runtime/backend.ts): on wasm the kernel fixes of
  * wasm-matmul/-reduce/-trig/-binary/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
  * JS loops where they cannot load), on webgpu the grouped AddN; on every backend tf.layers' swish as one
- * op (models/mlp-fast.ts).
+ * op (silu.ts).
  */
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
@@ -14,7 +14,7 @@ import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
 import { bindHeapKernels, loadHeapKernels } from './wasm-heap.js';
 import * as tf from '@tensorflow/tfjs';
-import { installFastSwish } from '../models/mlp-fast.js';
+import { installFastSwish } from './silu.js';
 
 /** The wasm backend's WebAssembly.Memory (tfjs's heap), or null where this build hides it. */
 export function wasmBackendMemory(): WebAssembly.Memory | null {
