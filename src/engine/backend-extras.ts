@@ -1,9 +1,9 @@
 /**
  * What this project adds to a tfjs backend once it is selected, shared by the Node chooser
  * (engine/backend.ts) and the browser's (runtime/backend.ts): on wasm the kernel fixes of
- * wasm-matmul/-reduce/-trig/-binary/-conv, on cpu and wasm the SIMD wasm 2D GMFlow rollout and heap kernels (the
- * JS loops where they cannot load), on webgpu the grouped AddN; on every backend tf.layers' swish as one
- * op (silu.ts).
+ * wasm-matmul/-reduce/-trig/-binary/-conv bound to tfjs's heap, on cpu and wasm the SIMD wasm 2D GMFlow
+ * rollout, on webgpu the grouped AddN; on every backend the heap kernels' host-side loops (the JS loops
+ * where they cannot load) and tf.layers' swish as one op (silu.ts).
  */
 import { installWasmSharedIdentity, installWasmTransposeFreeMatMul } from './wasm-matmul.js';
 import { installWasmFastReductions, installWasmFastTranspose } from './wasm-reduce.js';
@@ -25,6 +25,8 @@ export function wasmBackendMemory(): WebAssembly.Memory | null {
 
 export async function installBackendExtras(name: string): Promise<void> {
   installFastSwish(); // every backend: tf.layers' swish as one op with its gradient (fused training)
+  // every backend: the host-side SIMD loops (the time embedding; on cpu and wasm the Adam update)
+  await loadHeapKernels();
   if (name === 'wasm') {
     installWasmTransposeFreeMatMul();
     installWasmSharedIdentity();
@@ -34,15 +36,10 @@ export async function installBackendExtras(name: string): Promise<void> {
     installWasmBroadcastBinary();
     installWasmFastSlice();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets, the MNIST U-Net) train on wasm too
-  }
-  if (name === 'wasm' || name === 'cpu') {
-    await loadWasmRollout();
-    await loadHeapKernels(); // the host Adam update's SIMD loop
-  }
-  if (name === 'wasm') {
-    // the transpose and column sums above, in place on tfjs's heap
+    // the heap kernels in place on tfjs's heap (transposes, sums, trig, broadcasts, slices)
     const mem = wasmBackendMemory();
     if (mem) await bindHeapKernels(mem);
   }
+  if (name === 'wasm' || name === 'cpu') await loadWasmRollout();
   if (name === 'webgpu') installWebGpuAddNGroups(); // gradient sums of many terms within the device's buffer limit
 }
