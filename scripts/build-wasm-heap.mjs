@@ -14,8 +14,8 @@
 //    with shuffles, in tiles of TILE x TILE (wasm-reduce.ts transposeTiles);
 //  - colsum: dst[a, c] = f32(scale * sum_j src[a, j, c]), float64 accumulators, rows in order (K1 a
 //    multiple of 4; wasm-reduce.ts's Sum/Mean over a leading or middle block of axes);
-//  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient; slices);
-//  - copy2d: rows copied between two strides (concatenation);
+//  - window: a convolution tap's windows copied into rows (wasm-conv.ts's filter gradient);
+//  - copy2d: rows copied between two strides (wasm-binary.ts's slices and concatenation);
 //  - bcast_*: x OP y with y broadcast over two axes ([A, M, G, Cg] by [A, 1, G, 1]: GroupNorm's
 //    statistics), one float32 operation per element (wasm-binary.ts);
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
@@ -228,7 +228,7 @@ const body = `
 ${sincos('sincos', '(f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $px) (local.get $o))))', 2)}
 ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
   ;; dst[n*dstStride + x] = src[n*srcStride + x] for n < N, x < len (32-bit words, strides in words): rows
-  ;; copied four words a vector (wasm-binary.ts's concat)
+  ;; copied four words a vector (wasm-binary.ts's slices and concat)
   (func (export "copy2d") (param $src i32) (param $dst i32) (param $N i32) (param $len i32) (param $ss i32) (param $ds i32)
     (local $n i32) (local $x i32) (local $ps i32) (local $pd i32) (local $w4 i32) (local $v4 i32)
     (local.set $w4 (i32.shl (local.get $len) (i32.const 2)))

@@ -91,18 +91,19 @@ export function installWasmConv2DBackpropFilter(): void {
         const xt = run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] });
         const d2 = run('Reshape', { x: dy }, { shape: [1, B * OH * OW, Cout] });
         const prods: HeapInfo[] = [];
-        for (let i = 0; i < KH; i++) {
-          for (let j = 0; j < KW; j++) {
-            const a = backend.makeOutput([1, Cin, B * OH * OW], 'float32');
-            const src = backend.typedArrayFromHeap(xt); // views after the allocation
-            const dst = backend.typedArrayFromHeap(a);
-            hk.window(src.byteOffset + 4 * (i * Wp + j), dst.byteOffset, Cin * B, OH, OW, Hp, Wp);
-            try {
+        // one buffer for every tap's windows (each product is done before the next tap is copied in)
+        const a = backend.makeOutput([1, Cin, B * OH * OW], 'float32');
+        try {
+          for (let i = 0; i < KH; i++) {
+            for (let j = 0; j < KW; j++) {
+              const src = backend.typedArrayFromHeap(xt); // views now (a product may have grown the heap)
+              const dst = backend.typedArrayFromHeap(a);
+              hk.window(src.byteOffset + 4 * (i * Wp + j), dst.byteOffset, Cin * B, OH, OW, Hp, Wp);
               prods.push(run('BatchMatMul', { a, b: d2 }, { transposeA: false, transposeB: false }));
-            } finally {
-              backend.disposeData(a.dataId);
             }
           }
+        } finally {
+          backend.disposeData(a.dataId);
         }
         const all = prods.length === 1 ? prods[0] : run('Concat', prods, { axis: 0 });
         return final('Reshape', { x: all }, { shape: [KH, KW, Cin, Cout] });
