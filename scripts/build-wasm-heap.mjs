@@ -21,9 +21,8 @@
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
 //    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
+import { assemble, writeOrCheck } from './wasm-build.mjs';
 
 const OUT = fileURLToPath(new URL('../src/engine/wasm-heap-module.ts', import.meta.url));
 
@@ -135,6 +134,20 @@ const bcast = (op) => {
       (br $al))))`;
 };
 
+/** one row of $w4 bytes from $ps to $pd ($v4 of them in 16-byte vectors, the rest a word at a time); uses $x */
+const copyRow = `
+      (local.set $x (i32.const 0))
+      (block $vd (loop $vl
+        (br_if $vd (i32.ge_u (local.get $x) (local.get $v4)))
+        (v128.store (i32.add (local.get $pd) (local.get $x)) (v128.load (i32.add (local.get $ps) (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $vl)))
+      (block $td (loop $tl
+        (br_if $td (i32.ge_u (local.get $x) (local.get $w4)))
+        (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $tl)))`;
+
 const body = `
   ;; dst[n, c, r] = src[n, r, c], byte addresses, R % 4 == 0 and C % 4 == 0
   (func (export "transpose") (param $src i32) (param $dst i32) (param $N i32) (param $R i32) (param $C i32)
@@ -240,17 +253,7 @@ ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
     (local.set $n (i32.const 0))
     (block $nd (loop $nl
       (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
-      (local.set $x (i32.const 0))
-      (block $vd (loop $vl
-        (br_if $vd (i32.ge_u (local.get $x) (local.get $v4)))
-        (v128.store (i32.add (local.get $pd) (local.get $x)) (v128.load (i32.add (local.get $ps) (local.get $x))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (br $vl)))
-      (block $td (loop $tl
-        (br_if $td (i32.ge_u (local.get $x) (local.get $w4)))
-        (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
-        (local.set $x (i32.add (local.get $x) (i32.const 4)))
-        (br $tl)))
+${copyRow}
       (local.set $ps (i32.add (local.get $ps) (local.get $ss)))
       (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
@@ -259,11 +262,11 @@ ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
   ;; the windows of a convolution tap: dst[n, y, x] = src[n*Hp*Wp + y*Wp + x] for n < N, y < OH, x < OW
   ;; (32-bit words; src points at the tap's first element), rows of OW copied four words a vector
   (func (export "window") (param $src i32) (param $dst i32) (param $N i32) (param $OH i32) (param $OW i32) (param $Hp i32) (param $Wp i32)
-    (local $n i32) (local $y i32) (local $x i32) (local $ps i32) (local $pd i32) (local $row i32) (local $img i32) (local $w4 i32) (local $ow4 i32)
+    (local $n i32) (local $y i32) (local $x i32) (local $ps i32) (local $pd i32) (local $row i32) (local $img i32) (local $w4 i32) (local $v4 i32)
     (local.set $row (i32.shl (local.get $Wp) (i32.const 2)))
     (local.set $img (i32.mul (local.get $row) (local.get $Hp)))
     (local.set $w4 (i32.shl (local.get $OW) (i32.const 2)))
-    (local.set $ow4 (i32.and (local.get $w4) (i32.const -16)))
+    (local.set $v4 (i32.and (local.get $w4) (i32.const -16)))
     (local.set $pd (local.get $dst))
     (local.set $n (i32.const 0))
     (block $nd (loop $nl
@@ -272,17 +275,7 @@ ${sincos('sincos64', '(v128.load (i32.add (local.get $px) (local.get $o)))', 3)}
       (block $yd (loop $yl
         (br_if $yd (i32.ge_u (local.get $y) (local.get $OH)))
         (local.set $ps (i32.add (i32.add (local.get $src) (i32.mul (local.get $n) (local.get $img))) (i32.mul (local.get $y) (local.get $row))))
-        (local.set $x (i32.const 0))
-        (block $vd (loop $vl
-          (br_if $vd (i32.ge_u (local.get $x) (local.get $ow4)))
-          (v128.store (i32.add (local.get $pd) (local.get $x)) (v128.load (i32.add (local.get $ps) (local.get $x))))
-          (local.set $x (i32.add (local.get $x) (i32.const 16)))
-          (br $vl)))
-        (block $td (loop $tl
-          (br_if $td (i32.ge_u (local.get $x) (local.get $w4)))
-          (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
-          (local.set $x (i32.add (local.get $x) (i32.const 4)))
-          (br $tl)))
+${copyRow}
         (local.set $pd (i32.add (local.get $pd) (local.get $w4)))
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br $yl)))
@@ -334,19 +327,11 @@ ${['mul', 'add', 'sub', 'rsub'].map(bcast).join('\n')}
       (br $l))))
 `;
 
-const wabt = await wabtInit();
 function build(shared) {
-  const wat = `(module
+  return assemble('heap-kernels.wat', `(module
   (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
 ${body})
-`;
-  if (/[^\x00-\x7f]/.test(wat)) throw new Error('the WebAssembly text must be ASCII (wabt.js misreads other characters)');
-  const features = { simd: true, threads: true };
-  const mod = wabt.parseWat('heap-kernels.wat', wat, features);
-  mod.validate(features);
-  const { buffer } = mod.toBinary({});
-  mod.destroy();
-  return buffer;
+`, { simd: true, threads: true });
 }
 const plain = build(false);
 const shared = build(true);
@@ -359,17 +344,4 @@ export const HEAP_KERNELS_SHARED_WASM = '${b64(shared)}';
 /** sincos recomputes nothing itself: above this |x| the caller does (Math.sin's full argument reduction) */
 export const HEAP_TRIG_LIMIT = ${TRIG_LIMIT};
 `;
-if (process.argv.includes('--check')) {
-  let old = '';
-  try {
-    old = readFileSync(OUT, 'utf8');
-  } catch {}
-  if (old !== text) {
-    console.error(`${OUT} is not what scripts/build-wasm-heap.mjs builds: run it and commit the result`);
-    process.exit(1);
-  }
-  console.log(`${OUT} is up to date (${plain.length} + ${shared.length} bytes)`);
-} else {
-  writeFileSync(OUT, text);
-  console.log(`wrote ${OUT} (${plain.length} + ${shared.length} bytes)`);
-}
+writeOrCheck(OUT, text, 'scripts/build-wasm-heap.mjs', `${plain.length} + ${shared.length} bytes`);
