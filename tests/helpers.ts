@@ -23,3 +23,17 @@ export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string;
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Σ of `vals` (row-major `shape`) over `axes`, in float64, each element added into its output cell. */
+export function sumOverAxes(vals: ArrayLike<number>, shape: number[], axes: number[]): Float64Array {
+  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const ref = new Float64Array(kept.reduce((p, i) => p * shape[i], 1));
+  const idx = new Array(shape.length).fill(0);
+  for (let e = 0; e < vals.length; e++) {
+    let o = 0;
+    for (const i of kept) o = o * shape[i] + idx[i];
+    ref[o] += vals[e];
+    for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+  }
+  return ref;
+}

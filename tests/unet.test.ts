@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
+import { sumOverAxes } from './helpers.js';
 import { setWasmFilterGradMode } from '../src/engine/wasm-conv.js';
 import { wasmFastTrigInstalled } from '../src/engine/wasm-trig.js';
 import {
@@ -200,17 +201,9 @@ test('wasm Sum and Mean over non-innermost axes (matrix product with ones) equal
     const n = shape.reduce((a, b) => a * b, 1);
     const vals = rng.normalArray(n);
     const x = tf.tensor(vals, shape);
-    // direct: accumulate each element into its output cell
-    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const outSize = kept.reduce((p, i) => p * shape[i], 1);
-    const ref = new Float64Array(outSize);
-    const idx = new Array(shape.length).fill(0);
-    for (let e = 0; e < n; e++) {
-      let o = 0;
-      for (const i of kept) o = o * shape[i] + idx[i];
-      ref[o] += vals[e];
-      for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
-    }
+    // direct: each element added into its output cell
+    const ref = sumOverAxes(vals, shape, axes);
+    const outSize = ref.length;
     const count = n / outSize;
     for (const keepDims of [false, true]) {
       const before = tf.memory().numTensors;

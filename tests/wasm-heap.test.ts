@@ -11,6 +11,7 @@ import { heapKernelsError, heapKernelsFor, ownHeapKernels, setHeapKernels } from
 import { adamUpdate } from '../src/engine/optim.js';
 import { broadcastBlocks, sliceRuns } from '../src/engine/wasm-binary.js';
 import { Rng } from '../src/engine/rng.js';
+import { sumOverAxes } from './helpers.js';
 import { timeEmbeddingInto, timeFreqs } from '../src/models/embedding.js';
 
 before(async () => {
@@ -97,16 +98,8 @@ test('wasm Sum and Mean over leading and middle axes: the SIMD kernel equals the
     // large and small magnitudes, so that summation order and precision would show
     const vals = Float32Array.from(rng.normalArray(n).map((v, i) => v * (i % 7 === 0 ? 1e4 : 1)));
     const x = tf.tensor(vals, shape);
-    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const outSize = kept.reduce((p, i) => p * shape[i], 1);
-    const ref = new Float64Array(outSize);
-    const idx = new Array(shape.length).fill(0);
-    for (let e = 0; e < n; e++) {
-      let o = 0;
-      for (const i of kept) o = o * shape[i] + idx[i];
-      ref[o] += vals[e];
-      for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
-    }
+    const ref = sumOverAxes(vals, shape, axes);
+    const outSize = ref.length;
     const count = n / outSize;
     for (const op of ['sum', 'mean'] as const) {
       const before = tf.memory().numTensors;
