@@ -39,7 +39,7 @@ export const byTestId = <T extends HTMLElement = HTMLElement>(id: string) => $<T
 
 
 /**
- * Starts a training worker (the 2D lab's unless `connect` starts another) on the page's `?backend=`
+ * Starts a training worker (the 2D lab's unless `connect` starts another) on the page's `?backend=` (and `?threads=`)
  * and keeps the backend indicator true.
  */
 export function startLab(): Promise<LabClient>;
@@ -57,7 +57,8 @@ export async function startLab<A extends WorkerApi, E extends { event: string }>
     indicator.dataset.backend = b.name;
     indicator.dataset.state = 'ready';
     if (reason) {
-      const text = note ?? (b.fellBackFrom.length ? b.reason ?? '' : '');
+      // the reason: failed backends, or a bad ?backend= / ?threads= value
+      const text = note ?? b.reason ?? '';
       reason.textContent = text;
       reason.hidden = !text;
     }

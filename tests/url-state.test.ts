@@ -5,7 +5,7 @@ import {
   validateState, type StateOf,
 } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
-import { candidateOrder, describeBackend, parseBackendParam } from '../src/runtime/backend-param.js';
+import { askedThreadsNote, candidateOrder, coresToReport, describeBackend, MAX_WASM_THREADS, parseBackendParam, parseThreadsParam, validateThreads } from '../src/runtime/backend-param.js';
 
 const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'toy dataset'),
@@ -217,6 +217,39 @@ test("notebooks' schemas: every π-ID control has a label and help in the paper'
   assert.equal(gm.gmDropout, 0.1);
   assert.equal(distillConfigOf({ ...base, window: 5 }).windowSubsteps, 5);
   assert.ok(!('totalSubsteps' in dx), 'settings a notebook has no control for keep the distiller defaults');
+});
+
+test('threads parameter: an integer from 1 to 8, else a message and tfjs\'s default', () => {
+  assert.deepEqual(parseThreadsParam(''), {});
+  assert.deepEqual(parseThreadsParam('?backend=wasm'), {});
+  assert.deepEqual(parseThreadsParam('?threads='), {});
+  assert.deepEqual(parseThreadsParam('?threads=4'), { threads: 4, requested: '4' });
+  assert.deepEqual(validateThreads(' 8 '), { threads: 8, requested: ' 8 ' });
+  assert.deepEqual(validateThreads('1'), { threads: 1, requested: '1' });
+  assert.equal(MAX_WASM_THREADS, 8);
+  for (const bad of ['0', '9', '2.5', '-1', 'many', '1e1', '0x4']) {
+    const r = validateThreads(bad);
+    assert.equal(r.threads, undefined, bad);
+    assert.equal(r.requested, bad);
+    assert.match(r.message ?? '', new RegExp(`^\\?threads=${bad.replace(/[.+]/g, '\\$&')}: must be an integer from 1 to 8 \\(wasm threads\\); using tfjs's default`), bad);
+  }
+});
+
+test("lifting tfjs's half-the-cores cap: the core count reported while wasm starts, and the note", () => {
+  // tfjs gives min(asked, 8, floor(cores / 2)) threads
+  assert.equal(coresToReport(2, 2), 4);
+  assert.equal(coresToReport(1, 2), null);
+  assert.equal(coresToReport(4, 8), null);
+  assert.equal(coresToReport(4, 7), 8);
+  assert.equal(coresToReport(8, 16), null);
+  for (const [asked, cores] of [[2, 2], [3, 4], [8, 1], [5, 12]]) {
+    const reported = coresToReport(asked, cores) ?? cores;
+    assert.equal(Math.min(asked, 8, Math.floor(reported / 2)), asked, `${asked} threads on ${cores} cores`);
+  }
+  assert.equal(askedThreadsNote(2, 2, 2, null), "asked for 2; tfjs's default here: 1");
+  assert.equal(askedThreadsNote(4, 2, 8, null), "asked for 4, got 2; tfjs's default here: 4");
+  assert.equal(askedThreadsNote(2, 1, 2, 'no cross-origin isolation'), 'no cross-origin isolation (asked for 2)');
+  assert.equal(describeBackend({ name: 'wasm', fellBackFrom: [], threads: 2, threadsNote: askedThreadsNote(2, 2, 2, null) }), "wasm (2 threads: asked for 2; tfjs's default here: 1)");
 });
 
 test('describeBackend: the fallback chain and the wasm thread count', () => {

@@ -22,8 +22,58 @@ export interface BackendChoice {
   requested?: string;
   /** wasm only: the threads XNNPACK runs on (tf.wasm's getThreadsCount()) */
   threads?: number;
-  /** wasm only: why it runs on one thread (e.g. "no cross-origin isolation"), when it does */
+  /** wasm only: why it runs on one thread (e.g. "no cross-origin isolation"), when it does, or what `?threads=` asked */
   threadsNote?: string;
+}
+
+/** The most threads `?threads=` may ask for: tfjs's threaded build starts 8 pthread workers, and XNNPACK uses at most 8. */
+export const MAX_WASM_THREADS = 8;
+
+export interface ThreadsParam {
+  /** the validated thread count asked for */
+  threads?: number;
+  /** the value as given, if any */
+  requested?: string;
+  message?: string;
+}
+
+/**
+ * Validates a wasm thread count as given by a user (`?threads=N`): an integer from 1 to
+ * MAX_WASM_THREADS; empty means tfjs's default (half the logical cores).
+ */
+export function validateThreads(raw: string): ThreadsParam {
+  const t = raw.trim();
+  if (t === '') return {};
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n >= 1 && n <= MAX_WASM_THREADS) return { threads: n, requested: raw };
+  }
+  return {
+    requested: raw,
+    message: `?threads=${raw}: must be an integer from 1 to ${MAX_WASM_THREADS} (wasm threads); using tfjs's default (half the logical cores)`,
+  };
+}
+
+/** Reads and validates `?threads=` from a query string (`search` as in `location.search`). */
+export function parseThreadsParam(search: string): ThreadsParam {
+  const raw = new URLSearchParams(search.replace(/^\?/, '')).get('threads');
+  return raw === null ? {} : validateThreads(raw);
+}
+
+/**
+ * tfjs's wasm backend runs XNNPACK on min(asked, 8, ⌊logical cores / 2⌋) threads (it assumes two logical
+ * cores per physical one). The logical-core count to report while it initialises so that `threads` are
+ * allowed, or null when the real count already allows them.
+ */
+export function coresToReport(threads: number, logicalCores: number): number | null {
+  return Math.floor(logicalCores / 2) >= threads ? null : 2 * threads;
+}
+
+/** The note for a thread count asked with `?threads=`: what was asked, and tfjs's own choice here. */
+export function askedThreadsNote(asked: number, got: number, logicalCores: number, problem: string | null): string {
+  const dflt = Math.min(Math.max(Math.floor(logicalCores / 2), 1), MAX_WASM_THREADS);
+  if (problem) return `${problem} (asked for ${asked})`;
+  return got === asked ? `asked for ${asked}; tfjs's default here: ${dflt}` : `asked for ${asked}, got ${got}; tfjs's default here: ${dflt}`;
 }
 
 export interface BackendParam {

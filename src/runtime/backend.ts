@@ -18,7 +18,8 @@
  *   isolated page or worker (`crossOriginIsolated`: `npm start` and the Vite servers send COOP/COEP,
  *   see src/cli/serve.ts) tfjs picks the threaded SIMD build, on half the logical cores (at most 8;
  *   tfjs's rule); elsewhere there is no SharedArrayBuffer and it runs on one thread, and the choice says why
- *   (`threads`, `threadsNote`, shown by describeBackend). The threaded build survives minification
+ *   (`threads`, `threadsNote`, shown by describeBackend). `?threads=N` (1–8) asks for N threads instead,
+ *   beyond tfjs's half-the-cores cap too (liftCoreCap). The threaded build survives minification
  *   only thanks to vite.config.ts's verbatimWasmThreadFactory (the minifier broke the pthread
  *   workers: "ReferenceError: e is not defined"). The engine's transpose-free matmul and
  *   conv-gradient kernels are installed once wasm is ready.
@@ -32,20 +33,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installBackendExtras } from '../engine/backend-extras.js';
-import { BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, parseBackendParam, validateBackendName } from './backend-param.js';
+import {
+  askedThreadsNote, BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, coresToReport, parseBackendParam, parseThreadsParam, validateBackendName, validateThreads,
+} from './backend-param.js';
 
 export { BACKEND_ORDER, candidateOrder, describeBackend, isBackendName, parseBackendParam } from './backend-param.js';
 export type { BackendChoice, BackendName } from './backend-param.js';
 
 let wasmConfigured = false;
+/** the thread count `?threads=` (or chooseBackend's argument) asked for, if any */
+let wasmThreadsAsked: number | undefined;
 
 function configureWasm(): void {
   if (wasmConfigured) return;
+  if (wasmThreadsAsked !== undefined) setThreadsCount(wasmThreadsAsked);
   // must be set before the wasm backend initialises. Without isolation tfjs's own check finds no
   // SharedArrayBuffer anyway; saying so keeps the one-thread path explicit. With it, tfjs picks the
   // threaded SIMD build and XNNPACK runs on min(hardwareConcurrency / 2, 8) threads (tfjs's
@@ -58,6 +64,29 @@ function configureWasm(): void {
     'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimdUrl,
   });
   wasmConfigured = true;
+}
+
+/**
+ * tfjs caps the wasm thread count at half the logical cores, read once while the module starts
+ * (`navigator.hardwareConcurrency`, which it assumes counts two per physical core: not so on many
+ * laptops, Apple's among them). When `?threads=` asks for more, the navigator reports twice the count
+ * asked for until the backend is up; the returned function restores it. Null when nothing was changed.
+ */
+function liftCoreCap(threads: number | undefined): (() => void) | null {
+  const nav = globalThis.navigator as Navigator | undefined;
+  if (threads === undefined || !nav || wasmThreadsProblem() !== null) return null;
+  const cores = coresToReport(threads, nav.hardwareConcurrency ?? 1);
+  if (cores === null) return null;
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { value: cores, configurable: true });
+  } catch {
+    return null; // then tfjs's own cap applies, and the indicator shows the count it gave
+  }
+  return () => {
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else Reflect.deleteProperty(nav, 'hardwareConcurrency');
+  };
 }
 
 /** Why the wasm backend cannot use threads here, or null when it can. */
@@ -135,7 +164,13 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
   if (name === 'wasm') configureWasm();
   if (name === 'webgl') tf.env().set('SOFTWARE_WEBGL_ENABLED', explicit);
   try {
-    const ok = await tf.setBackend(name);
+    const restoreCores = name === 'wasm' ? liftCoreCap(wasmThreadsAsked) : null;
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend(name);
+    } finally {
+      restoreCores?.();
+    }
     if (!ok) {
       forget(name);
       return name === 'webgl' && !explicit
@@ -161,8 +196,9 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
 /** The wasm backend's thread count, and why it is one when threads are impossible here. */
 function wasmThreads(): { threads: number; threadsNote?: string } {
   const threads = getThreadsCount();
-  if (threads > 1) return { threads };
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  if (wasmThreadsAsked !== undefined) return { threads, threadsNote: askedThreadsNote(wasmThreadsAsked, threads, cores, wasmThreadsProblem()) };
+  if (threads > 1) return { threads };
   const problem = wasmThreadsProblem() ?? (cores < 4 ? `tfjs uses half of the ${cores} logical cores` : undefined);
   return problem ? { threads, threadsNote: problem } : { threads };
 }
@@ -182,14 +218,16 @@ async function firstWorking(candidates: BackendName[], explicit: BackendName | u
 
 /**
  * Picks and initialises the tfjs backend. `preferred` (a backend name) overrides the page's
- * `?backend=`; without either, the default order WebGPU → WebGL → wasm → cpu.
+ * `?backend=`; without either, the default order WebGPU → WebGL → wasm → cpu. `threads` (as given,
+ * e.g. "4") overrides the page's `?threads=`: the wasm backend's thread count (1–8; default tfjs's,
+ * half the logical cores). It takes effect where wasm is first initialised in this page or worker.
  */
-export async function chooseBackend(preferred?: string): Promise<BackendChoice> {
-  const parsed =
-    preferred !== undefined && preferred.trim() !== ''
-      ? validateBackendName(preferred)
-      : parseBackendParam(typeof location === 'undefined' ? '' : location.search);
-  const notes = parsed.message ? [parsed.message] : [];
+export async function chooseBackend(preferred?: string, threads?: string): Promise<BackendChoice> {
+  const search = typeof location === 'undefined' ? '' : location.search;
+  const parsed = preferred !== undefined && preferred.trim() !== '' ? validateBackendName(preferred) : parseBackendParam(search);
+  const t = threads !== undefined ? validateThreads(threads) : parseThreadsParam(search);
+  if (!wasmConfigured) wasmThreadsAsked = t.threads;
+  const notes = [parsed.message, t.message].filter((m): m is string => m !== undefined);
   const choice = await firstWorking(candidateOrder(parsed.forced), parsed.forced, notes);
   return parsed.requested !== undefined ? { ...choice, requested: parsed.requested } : choice;
 }

@@ -25,7 +25,7 @@ export interface CompareStatus {
 }
 
 export interface CompareApi {
-  init(backend?: string): BackendInfo;
+  init(backend?: string, threads?: string): BackendInfo;
   status(): CompareStatus;
   /** a built-in 2D dataset (drops the race) */
   setData(name: string): void;

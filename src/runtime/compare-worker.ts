@@ -19,7 +19,7 @@ async function stopAndWait(): Promise<void> {
 }
 
 const api: { [K in keyof CompareApi]: (...args: Parameters<CompareApi[K]>) => Promise<ReturnType<CompareApi[K]>> | ReturnType<CompareApi[K]> } = {
-  init: (name) => host.init(name),
+  init: (name, threads) => host.init(name, threads),
   status: () => {
     const lab = host.lab;
     return {

@@ -10,9 +10,9 @@ type EventOf<Ev, E> = Extract<Ev, { event: E }>;
 /** The events every worker sends (worker-host.ts): backend changes and log lines. */
 export type CommonEvent = Extract<LabEvent, { event: 'backend' | 'log' }>;
 
-/** A worker's API: every one has `init(backend?)`. */
+/** A worker's API: every one has `init(backend?, threads?)`. */
 export interface WorkerApi {
-  init(backend?: string): BackendInfo;
+  init(backend?: string, threads?: string): BackendInfo;
 }
 
 /**
@@ -44,11 +44,13 @@ export class LabClient<Api extends WorkerApi = LabApi, Ev extends { event: strin
     return LabClient.connect<LabApi, LabEvent>(new Worker(new URL('./lab-worker.ts', import.meta.url), { type: 'module' }), backend);
   }
 
-  /** Wraps a started worker and initialises its backend (`?backend=` of the page, or `backend`). */
+  /** Wraps a started worker and initialises its backend (`?backend=` of the page, or `backend`; the page's `?threads=`). */
   static async connect<A extends WorkerApi, E extends { event: string }>(worker: Worker, backend?: string): Promise<LabClient<A, E>> {
     const client = new LabClient<A, E>(worker);
-    const requested = backend ?? new URLSearchParams(location.search).get('backend') ?? undefined;
-    client.backend = await (client.call.init as (b?: string) => Promise<BackendInfo>)(requested ?? undefined);
+    const params = new URLSearchParams(location.search);
+    const requested = backend ?? params.get('backend') ?? undefined;
+    const threads = params.get('threads') ?? undefined;
+    client.backend = await (client.call.init as (b?: string, t?: string) => Promise<BackendInfo>)(requested, threads);
     client.onCommon('backend', (e) => (client.backend = e.backend));
     return client;
   }

@@ -45,7 +45,7 @@ export interface LabStatus {
 
 /** What both labs' workers do the same way (worker-host.ts `modelApi`): A is the artifacts, O the loop options. */
 export interface ModelLabApi<A, O> {
-  init(backend?: string): BackendInfo;
+  init(backend?: string, threads?: string): BackendInfo;
   trainTeacher(opts: O & { steps?: number }): void;
   loadTeacher(art: A, name: string): void;
   saveTeacher(): A;

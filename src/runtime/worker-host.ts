@@ -4,7 +4,7 @@
  * checkpoint before a loop's first step and every few seconds), and, when the GPU device is lost, fall
  * back to the next backend, rebuild the lab from the last good state and let the interrupted loop go on.
  */
-import { chooseBackend, describeBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss, type BackendChoice } from './backend.js';
+import { chooseBackend, fallBackAfterLoss, onDeviceLost, simulateDeviceLoss, type BackendChoice } from './backend.js';
 import type { LoopHooks, ModelLab, Progress } from './model-lab.js';
 import type { DistillConfig } from './student.js';
 import { loadFromIndexedDb, saveToIndexedDb, type NetArtifacts } from '../models/io-handlers.js';
@@ -44,8 +44,9 @@ export class WorkerHost<L extends HostedLab<S>, S> {
     this.scope.postMessage(m, transfer);
   }
 
-  async init(name?: string): Promise<BackendInfo> {
-    this.backend = info(await chooseBackend(name));
+  /** Picks the backend (`name`: the page's `?backend=`; `threads`: its `?threads=`, wasm's thread count). */
+  async init(name?: string, threads?: string): Promise<BackendInfo> {
+    this.backend = info(await chooseBackend(name, threads ?? ''));
     return this.backend;
   }
 
@@ -165,7 +166,7 @@ function info(c: BackendChoice): BackendInfo {
   return {
     name: c.name,
     fellBackFrom: c.fellBackFrom,
-    reason: c.reason ?? describeBackend(c),
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
     ...(c.threads !== undefined ? { threads: c.threads } : {}),
     ...(c.threadsNote !== undefined ? { threadsNote: c.threadsNote } : {}),
   };
@@ -214,7 +215,7 @@ export function commonStatus<L extends AnyModelLab & HostedLab<S>, S>(host: Work
  */
 export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: WorkerHost<L, S>, hooks: (phase: 'teacher' | 'student', opts: O) => LoopHooks) {
   return {
-    init: (name?: string) => host.init(name),
+    init: (name?: string, threads?: string) => host.init(name, threads),
     async loadTeacher(art: NetArtifacts, name: string) {
       await host.lab.loadTeacher(art, name);
       await host.checkpoint();

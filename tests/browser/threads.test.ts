@@ -3,12 +3,14 @@
  * CORP, so the pages and their workers are `crossOriginIsolated` and tfjs's wasm backend takes the
  * threaded SIMD build, whose pthread workers must survive the minified bundle (vite.config.ts,
  * verbatimWasmThreadFactory). tfjs runs XNNPACK on half the logical cores (at most 8), so on a
- * 2-core machine the page is told it has 4 (`hardwareConcurrency`) to see more than one thread.
+ * 2-core machine the page is told it has 4 (`hardwareConcurrency`) to see more than one thread, or
+ * asks for two with `?threads=2` (which lifts that cap, in the page and in its training worker).
  * A server without the headers gives one thread and says why. No timings are asserted.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startHarness, WEB_ROOT, type Harness, type PageRecord } from './harness.js';
 import { assertClean, READY, tid } from './page-helpers.js';
@@ -27,8 +29,8 @@ interface Outcome {
 }
 
 /** Opens the check page on wasm (its tiny computations with known results), waits for the verdict. */
-async function runCheck(h: Harness, hardwareConcurrency?: number): Promise<{ r: PageRecord; o: Outcome }> {
-  const r = await h.open(CHECK_PAGE, { backend: 'wasm', ...(hardwareConcurrency !== undefined ? { hardwareConcurrency } : {}) });
+async function runCheck(h: Harness, hardwareConcurrency?: number, query?: Record<string, string>): Promise<{ r: PageRecord; o: Outcome }> {
+  const r = await h.open(CHECK_PAGE, { backend: 'wasm', ...(hardwareConcurrency !== undefined ? { hardwareConcurrency } : {}), ...(query ? { query } : {}) });
   await r.page.waitForSelector(DONE, { timeout: 120_000 });
   const res = r.page.locator(tid('check-result'));
   const ind = r.page.locator(tid('backend-indicator'));
@@ -104,6 +106,42 @@ describe('browser: wasm threads under cross-origin isolation (npm start)', () =>
     }
   });
 
+  test("?threads=2 lifts tfjs's half-the-cores cap: two threads on any machine, the core count restored, correct results", { timeout: 180_000 }, async () => {
+    const { r, o } = await runCheck(h, undefined, { threads: '2' });
+    try {
+      assert.equal(o.isolated, true);
+      assert.match(o.indicator, /^wasm \(2 threads: asked for 2; tfjs's default here: \d+\)$/);
+      assert.equal(o.state, 'pass', o.result);
+      assert.match(o.kernels, /^bound to the wasm heap \(shared memory\)/, o.kernels);
+      // the navigator reports the machine's own count again once wasm is up
+      const reported = await r.page.evaluate(() => ({ n: navigator.hardwareConcurrency, own: Object.getOwnPropertyDescriptor(navigator, 'hardwareConcurrency') !== undefined }));
+      assert.equal(reported.n, os.cpus().length);
+      assert.equal(reported.own, false);
+      assertClean(r, 'check page, ?threads=2');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test("a lesson's training worker takes ?threads= from its page; a bad value gives a message and tfjs's default", { timeout: 240_000 }, async () => {
+    for (const [threads, indicator, reason] of [
+      ['2', /^wasm \(2 threads: asked for 2; tfjs's default here: \d+\)$/, /^$/],
+      ['64', /^wasm \(\d+ threads?(: tfjs uses half of the \d+ logical cores)?\)$/, /^\?threads=64: must be an integer from 1 to 8 \(wasm threads\); using tfjs's default/],
+    ] as const) {
+      const r = await h.open('notebooks/flow-matching-2d.html', { backend: 'wasm', query: { threads } });
+      try {
+        await r.page.waitForSelector(READY, { timeout: 120_000 });
+        const ind = r.page.locator(tid('backend-indicator'));
+        assert.equal(await ind.getAttribute('data-backend'), 'wasm');
+        assert.match((await ind.textContent()) ?? '', indicator, threads);
+        assert.match((await r.page.locator(tid('backend-reason')).textContent()) ?? '', reason, threads);
+        assertClean(r, `lesson on wasm, ?threads=${threads}`);
+      } finally {
+        await r.close();
+      }
+    }
+  });
+
   test('a lesson whose training worker runs wasm: the worker is isolated too', { timeout: 180_000 }, async () => {
     const r = await h.open('notebooks/flow-matching-2d.html', { backend: 'wasm' });
     try {
@@ -138,6 +176,17 @@ describe('browser: wasm without cross-origin isolation', () => {
       assert.equal(o.state, 'pass', o.result);
       assert.match(o.kernels, /^bound to the wasm heap \(plain memory\)/, o.kernels);
       assertClean(r, 'check page, no isolation');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('?threads= cannot give threads without isolation, and the indicator says both', { timeout: 180_000 }, async () => {
+    const { r, o } = await runCheck(h, undefined, { threads: '2' });
+    try {
+      assert.equal(o.indicator, 'wasm (1 thread: no cross-origin isolation (asked for 2))');
+      assert.equal(o.state, 'pass', o.result);
+      assertClean(r, 'check page, no isolation, ?threads=2');
     } finally {
       await r.close();
     }
