@@ -151,7 +151,8 @@ nb.cell('teacher', ['lab', 'dataset'], async (lab: LabClient, dataset: string) =
     teacherShipped = false;
     teacherNote(`No pretrained teacher for ${dataset}: ${(e as Error).message}. Upload one.`, 'error');
   }
-  teacherVersion.bump();
+  // no teacherVersion bump here: this cell's own value re-runs every view of the teacher, and a bump
+  // as well ran each of them twice on arrival (the 2,000-sample 128-step reference: 1.8 s more)
   return dataset;
 });
 
@@ -180,11 +181,22 @@ nb.cell('shippedStudent', ['lab', 'teacher', 'teacherVersion', 'policy', 'k', 'n
   return match.dir;
 });
 
-/** Reference distances: the teacher with many and with few Euler steps. */
-nb.cell('references', ['lab', 'teacher', 'teacherVersion', 'nfe'], async (lab: LabClient, _t: unknown, _v: number, nfe: number) => {
+/**
+ * The teacher's 128-step Euler samples (2,000, seed 12345), once per teacher: the reference distance
+ * and the teacher's sample panel are the same samples (the page's costliest start-up work: ~1.6 s on
+ * one wasm thread). After the teacher's paths (a new teacher gives new paths), so that those are drawn first.
+ */
+nb.cell('teacherMany', ['lab', 'teacherPaths'], async (lab: LabClient) => {
   const st = await lab.call.status();
   if (!st.teacher) return null;
-  const many = await lab.call.swd(await lab.call.teacherSamples(2000, 128, 12345), 12345);
+  const samples = await lab.call.teacherSamples(2000, 128, 12345);
+  return { samples, swd: await lab.call.swd(samples, 12345) };
+});
+
+/** Reference distances: the teacher with many and with few Euler steps. */
+nb.cell('references', ['lab', 'teacherMany', 'nfe'], async (lab: LabClient, teacherMany: { swd: number } | null, nfe: number) => {
+  if (!teacherMany) return null;
+  const many = teacherMany.swd;
   const few = await lab.call.swd(await lab.call.teacherSamples(2000, nfe, 12345), 12345);
   await metric.setReferences([
     { name: 'teacher, 128 Euler steps', value: many },
@@ -215,11 +227,10 @@ nb.cell('trajectoryView', ['lab', 'teacherPaths', 'studentVersion', 'liveVersion
 });
 
 /** The data and the teacher's panel (recomputed only when the teacher changes). */
-nb.cell('teacherPanel', ['lab', 'teacher', 'teacherVersion'], async (lab: LabClient) => {
-  const st = await lab.call.status();
-  if (!st.teacher) return null;
+nb.cell('teacherPanel', ['lab', 'teacherMany'], async (lab: LabClient, teacherMany: { samples: Float32Array } | null) => {
+  if (!teacherMany) return null;
   const data = await lab.call.dataSamples(2000, 101);
-  return { data, panel: { title: 'teacher, 64 Euler steps', data: [{ name: 'data', points: data, color: '#bbb' }, { name: 'teacher', points: await lab.call.teacherSamples(2000, 64, 202), color: '#1f77b4' }] } };
+  return { data, panel: { title: 'teacher, 128 Euler steps', data: [{ name: 'data', points: data, color: '#bbb' }, { name: 'teacher', points: teacherMany.samples, color: '#1f77b4' }] } };
 });
 
 /** The student at 1, 2 and 4 NFE, each panel labelled with the NFE it was distilled for; live while distilling. */

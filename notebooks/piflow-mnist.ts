@@ -131,8 +131,8 @@ nb.cell('lab', [], async () => {
   } catch (e) {
     assetsNote(`Could not load the lesson's assets: ${(e as Error).message}`, 'error');
   }
-  teacherVersion.bump();
-  studentVersion.bump();
+  // no version bumps here: this cell's value runs every view once; bumps as well ran each of them
+  // again on arrival (the reference FD's 128-step teacher samples twice: ~12 s more on one wasm thread)
   return lab;
 });
 
