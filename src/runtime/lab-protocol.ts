@@ -46,6 +46,8 @@ export interface LabStatus {
 /** What both labs' workers do the same way (worker-host.ts `modelApi`): A is the artifacts, O the loop options. */
 export interface ModelLabApi<A, O> {
   init(backend?: string, threads?: string): BackendInfo;
+  /** the requests this worker has had, per method (tests: each view runs once on arrival) */
+  requestCounts(): Record<string, number>;
   trainTeacher(opts: O & { steps?: number }): void;
   loadTeacher(art: A, name: string): void;
   saveTeacher(): A;

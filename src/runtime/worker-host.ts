@@ -146,10 +146,14 @@ export class WorkerHost<L extends HostedLab<S>, S> {
     };
   }
 
+  /** Requests answered or under way, per method (`requestCounts()`: tests check that each view runs once). */
+  readonly requests = new Map<string, number>();
+
   /** Answers requests `{id, method, args}` with `api[method](...args)`; typed arrays are transferred. */
   serve(api: Record<string, (...a: never[]) => unknown>): void {
     this.scope.onmessage = async (e) => {
       const { id, method, args } = e.data;
+      this.requests.set(method, (this.requests.get(method) ?? 0) + 1);
       try {
         const fn = api[method] as ((...a: unknown[]) => unknown) | undefined;
         if (!fn) throw new Error(`unknown operation '${method}'`);
@@ -216,6 +220,8 @@ export function commonStatus<L extends AnyModelLab & HostedLab<S>, S>(host: Work
 export function modelApi<L extends AnyModelLab & HostedLab<S>, S, O>(host: WorkerHost<L, S>, hooks: (phase: 'teacher' | 'student', opts: O) => LoopHooks) {
   return {
     init: (name?: string, threads?: string) => host.init(name, threads),
+    /** how many requests of each method this worker has had (requestCounts itself included) */
+    requestCounts: () => Object.fromEntries(host.requests) as Record<string, number>,
     async loadTeacher(art: NetArtifacts, name: string) {
       await host.lab.loadTeacher(art, name);
       await host.checkpoint();

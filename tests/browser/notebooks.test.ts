@@ -192,6 +192,12 @@ describe('notebooks on wasm', () => {
       await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"]').length === 4, null, { timeout: 60_000 });
       const arrivalTitles = await r.page.locator(`#samples ${tid('panel')}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-title') ?? ''));
       assert.equal(arrivalTitles[0], 'teacher, 128 Euler steps'); // the samples the reference distance is measured on
+      // each teacher view ran once on arrival: the two reference samplings (128 steps, also the panel; 2 steps) and the
+      // paths (the student's panels may run twice, ~0.1 s each: the shipped student arrives while they are drawn)
+      const requestCounts = () => (window as unknown as { piflowLab: { call: { requestCounts(): Promise<Record<string, number>> } } }).piflowLab.call.requestCounts();
+      await r.page.waitForFunction(async (f) => ((await (0, eval)(f)()).teacherSamples ?? 0) >= 2, requestCounts.toString(), { timeout: 30_000, polling: 200 });
+      const counts = await r.page.evaluate(requestCounts);
+      assert.deepEqual([counts.teacherSamples, counts.teacherPaths, counts.loadTeacherUrl], [2, 1, 1], JSON.stringify(counts));
       assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
       assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 400, 'the shipped student (400 π-ID iterations)');
       assert.match((await r.page.locator(tid('student-origin')).textContent()) ?? '', /shipped GMFlow student \(K = 8\), distilled for 2 NFE/);
