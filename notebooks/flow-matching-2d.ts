@@ -138,12 +138,13 @@ nb.cell('data', ['lab', 'training', 'dataset', 'customPoints'], async (lab: LabC
   currentData = dataset;
   try {
     await lab.call.loadTeacherUrl(`/pretrained/${dataset}/`);
-    setTeacherFor(dataset);
+    // no teacherFor / version bumps: this cell's own value re-runs 'stale' (which reads teacherFor.data) and
+    // every view; bumps as well drew each view twice on arrival (the 3,000-sample panel, the paths)
+    teacherFor.data = dataset;
     note(`Loaded the pretrained ${dataset} teacher. Press Train to train your own.`);
   } catch (e) {
     note(`No pretrained teacher for ${dataset} (${(e as Error).message}); press Train.`);
   }
-  version.bump();
   return dataset;
 });
 

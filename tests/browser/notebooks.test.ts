@@ -112,6 +112,11 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(READY, { timeout: 60_000 });
       await r.page.waitForSelector(`${tid('samples-plot')}[data-version]`, { timeout: 60_000 }); // the pretrained teacher drawn
       assert.equal(await r.page.locator(tid('stale-note')).isHidden(), true, 'the pretrained teacher is the data\'s own');
+      // each view of the teacher ran once on arrival (the field's density comes last)
+      const requestCounts = () => (window as unknown as { piflowLab: { call: { requestCounts(): Promise<Record<string, number>> } } }).piflowLab.call.requestCounts();
+      await r.page.waitForFunction(async (f) => ((await (0, eval)(f)()).density ?? 0) >= 1, requestCounts.toString(), { timeout: 30_000, polling: 200 });
+      const counts = await r.page.evaluate(requestCounts);
+      assert.deepEqual([counts.teacherSamples, counts.teacherPaths, counts.field, counts.density], [1, 1, 1, 1], JSON.stringify(counts));
       // the schema-built controls: messages from the URL validator, the last valid value kept, log sliders
       const errorText = async (id: string) => ((await r.page.locator(tid(`${id}-error`)).isVisible()) ? (await r.page.locator(tid(`${id}-error`)).textContent()) ?? '' : '');
       await setField(r, 'teacher-lr', 'abc');
