@@ -18,7 +18,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER = os.path.join(HERE, '..', '..', 'shared', 'peer', 'mnist')
+# PIFLOW_PEER_MNIST: another copy of the peer's mnist folder (scripts/gpu-run.sh carries one)
+PEER = os.environ.get('PIFLOW_PEER_MNIST') or os.path.join(HERE, '..', '..', 'shared', 'peer', 'mnist')
 sys.path.insert(0, PEER)
 
 ap = argparse.ArgumentParser()

@@ -25,6 +25,7 @@ import { GMFlowPolicy } from '../engine/gmflow.js';
 import { policyRollout, setFusedRollouts } from '../engine/policy.js';
 import { fusedStats, fusedTraining, setFusedTraining } from '../engine/fused.js';
 import { countGpuDispatches } from '../engine/webgpu-dispatches.js';
+import { nodeWebGpuAdapter } from '../engine/webgpu-node.js';
 import { fillTimes, warpT } from '../engine/time.js';
 import { DEFAULT_UNET, TINY_UNET, createImageNet, unetParamCount, type UNetConfig } from '../models/unet.js';
 import { ImageDistiller, ImageTeacherTrainer } from '../runtime/mnist.js';
@@ -181,6 +182,8 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
     }
   } else threads = 1; // the tfjs cpu backend is plain single-threaded JavaScript
   log(`--- backend ${backend} (${fusedOn ? 'fused' : 'generic'} rollouts, ${fusedTraining() ? 'fused' : 'generic'} training; threads ${threads ?? '?'}; repeats ${repeats}; ≥ ${minTime} s per repeat; ${nSamples} samples)`);
+  const adapter = backend === 'webgpu' ? nodeWebGpuAdapter() : null;
+  if (adapter) log(`  adapter: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / ') || '?'}${adapter.software ? ' (software: no GPU figures)' : ''}`);
 
   const data = datasetSource('checkerboard');
   const rng = new Rng(0);
@@ -194,7 +197,8 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
   };
   const distiller = new Distiller(teacher, data, dcfg);
   const student: ToyNet = distiller.student;
-  const R: BackendResult = { backend, threads };
+  // webgpu: which adapter ran (a software one, SwiftShader, gives no GPU figures)
+  const R: BackendResult = { backend, threads, ...(backend === 'webgpu' ? { adapter: nodeWebGpuAdapter() } : {}) };
   const slow = backend === 'cpu'; // seconds per π-ID iteration: fewer warm-up calls
   let leaked = false;
   try {
@@ -414,7 +418,7 @@ async function benchMnist(backendName: string, repeats: number, quick: boolean):
   const trainNet = createImageNet(cfg, rng.fork());
   const trainer = new ImageTeacherTrainer(trainNet, data, teacherBatch, { lr: 1e-4 }, 1);
   const distiller = new ImageDistiller(teacher, data, { policy: 'gmflow', k: 8, batch: piidBatch, seed: 2, ...(quick ? { totalSubsteps: 16 } : {}) });
-  const R: BackendResult = { backend, params: unetParamCount(teacher.model), teacher_batch: teacherBatch, piid_batch: piidBatch };
+  const R: BackendResult = { backend, ...(backend === 'webgpu' ? { adapter: nodeWebGpuAdapter() } : {}), params: unetParamCount(teacher.model), teacher_batch: teacherBatch, piid_batch: piidBatch };
   let leaked = false;
   try {
     for (const [key, label, fn] of [
