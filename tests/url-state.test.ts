@@ -5,7 +5,7 @@ import {
   validateState, type StateOf,
 } from '../src/runtime/url-state.js';
 import { DATASETS_2D } from '../src/data/toy2d.js';
-import { askedThreadsNote, candidateOrder, coresToReport, describeBackend, MAX_WASM_THREADS, parseBackendParam, parseThreadsParam, validateThreads } from '../src/runtime/backend-param.js';
+import { askedThreadsNote, candidateOrder, coresToReport, tfjsDefaultThreads, describeBackend, MAX_WASM_THREADS, parseBackendParam, parseThreadsParam, validateThreads } from '../src/runtime/backend-param.js';
 
 const schema = {
   dataset: oneOf(DATASETS_2D, 'checkerboard', 'toy dataset'),
@@ -246,6 +246,7 @@ test("lifting tfjs's half-the-cores cap: the core count reported while wasm star
     const reported = coresToReport(asked, cores) ?? cores;
     assert.equal(Math.min(asked, 8, Math.floor(reported / 2)), asked, `${asked} threads on ${cores} cores`);
   }
+  assert.deepEqual([1, 2, 3, 4, 8, 16, 32].map(tfjsDefaultThreads), [1, 1, 1, 2, 4, 8, 8]);
   assert.equal(askedThreadsNote(2, 2, 2, null), "asked for 2; tfjs's default here: 1");
   assert.equal(askedThreadsNote(4, 2, 8, null), "asked for 4, got 2; tfjs's default here: 4");
   assert.equal(askedThreadsNote(2, 1, 2, 'no cross-origin isolation'), 'no cross-origin isolation (asked for 2)');

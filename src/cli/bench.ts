@@ -198,7 +198,7 @@ async function benchBackend(backendName: string, w: Workload, repeats: number, m
   const distiller = new Distiller(teacher, data, dcfg);
   const student: ToyNet = distiller.student;
   // webgpu: which adapter ran (a software one, SwiftShader, gives no GPU figures)
-  const R: BackendResult = { backend, threads, ...(backend === 'webgpu' ? { adapter: nodeWebGpuAdapter() } : {}) };
+  const R: BackendResult = { backend, threads, ...(adapter ? { adapter } : {}) };
   const slow = backend === 'cpu'; // seconds per π-ID iteration: fewer warm-up calls
   let leaked = false;
   try {

@@ -60,6 +60,11 @@ export function parseThreadsParam(search: string): ThreadsParam {
   return raw === null ? {} : validateThreads(raw);
 }
 
+/** The threads tfjs's wasm backend takes unasked: half the logical cores, at least 1, at most 8. */
+export function tfjsDefaultThreads(logicalCores: number): number {
+  return Math.min(Math.max(Math.floor(logicalCores / 2), 1), MAX_WASM_THREADS);
+}
+
 /**
  * tfjs's wasm backend runs XNNPACK on min(asked, 8, ⌊logical cores / 2⌋) threads (it assumes two logical
  * cores per physical one). The logical-core count to report while it initialises so that `threads` are
@@ -71,7 +76,7 @@ export function coresToReport(threads: number, logicalCores: number): number | n
 
 /** The note for a thread count asked with `?threads=`: what was asked, and tfjs's own choice here. */
 export function askedThreadsNote(asked: number, got: number, logicalCores: number, problem: string | null): string {
-  const dflt = Math.min(Math.max(Math.floor(logicalCores / 2), 1), MAX_WASM_THREADS);
+  const dflt = tfjsDefaultThreads(logicalCores);
   if (problem) return `${problem} (asked for ${asked})`;
   return got === asked ? `asked for ${asked}; tfjs's default here: ${dflt}` : `asked for ${asked}, got ${got}; tfjs's default here: ${dflt}`;
 }

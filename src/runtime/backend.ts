@@ -39,7 +39,8 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installBackendExtras } from '../engine/backend-extras.js';
 import {
-  askedThreadsNote, BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, coresToReport, parseBackendParam, parseThreadsParam, validateBackendName, validateThreads,
+  askedThreadsNote, BACKEND_ORDER, BackendChoice, BackendName, candidateOrder, coresToReport, parseBackendParam, parseThreadsParam, tfjsDefaultThreads, validateBackendName,
+  validateThreads,
 } from './backend-param.js';
 
 export { BACKEND_ORDER, candidateOrder, describeBackend, isBackendName, parseBackendParam } from './backend-param.js';
@@ -199,7 +200,7 @@ function wasmThreads(): { threads: number; threadsNote?: string } {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
   if (wasmThreadsAsked !== undefined) return { threads, threadsNote: askedThreadsNote(wasmThreadsAsked, threads, cores, wasmThreadsProblem()) };
   if (threads > 1) return { threads };
-  const problem = wasmThreadsProblem() ?? (cores < 4 ? `tfjs uses half of the ${cores} logical cores` : undefined);
+  const problem = wasmThreadsProblem() ?? (tfjsDefaultThreads(cores) === 1 ? `tfjs uses half of the ${cores} logical cores` : undefined);
   return problem ? { threads, threadsNote: problem } : { threads };
 }
 

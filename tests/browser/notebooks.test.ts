@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Download } from 'playwright-core';
 import { startHarness, type Harness, type PageRecord } from './harness.js';
 import { runCli } from '../helpers.js';
-import { assertClean, assertPresentToggleClear, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, setField, tid } from './page-helpers.js';
+import { assertClean, assertPresentToggleClear, assertInspectorLegendClear, assertScatterLegendsClear, assertTitleClear, assertTrajectoryLegendsClear, iterationsSeenWhileRunning, READY, requestCountsOnce, setField, tid } from './page-helpers.js';
 
 /** Number of points in a Plotly chart's first trace, once it has at least `atLeast` (charts flush every 100 ms). */
 async function plotPoints(r: PageRecord, id: string, atLeast = 1): Promise<number> {
@@ -113,9 +113,7 @@ describe('notebooks on wasm', () => {
       await r.page.waitForSelector(`${tid('samples-plot')}[data-version]`, { timeout: 60_000 }); // the pretrained teacher drawn
       assert.equal(await r.page.locator(tid('stale-note')).isHidden(), true, 'the pretrained teacher is the data\'s own');
       // each view of the teacher ran once on arrival (the field's density comes last)
-      const requestCounts = () => (window as unknown as { piflowLab: { call: { requestCounts(): Promise<Record<string, number>> } } }).piflowLab.call.requestCounts();
-      await r.page.waitForFunction(async (f) => ((await (0, eval)(f)()).density ?? 0) >= 1, requestCounts.toString(), { timeout: 30_000, polling: 200 });
-      const counts = await r.page.evaluate(requestCounts);
+      const counts = await requestCountsOnce(r, 'density', 1);
       assert.deepEqual([counts.teacherSamples, counts.teacherPaths, counts.field, counts.density], [1, 1, 1, 1], JSON.stringify(counts));
       // the schema-built controls: messages from the URL validator, the last valid value kept, log sliders
       const errorText = async (id: string) => ((await r.page.locator(tid(`${id}-error`)).isVisible()) ? (await r.page.locator(tid(`${id}-error`)).textContent()) ?? '' : '');
@@ -199,9 +197,7 @@ describe('notebooks on wasm', () => {
       assert.equal(arrivalTitles[0], 'teacher, 128 Euler steps'); // the samples the reference distance is measured on
       // each teacher view ran once on arrival: the two reference samplings (128 steps, also the panel; 2 steps) and the
       // paths (the student's panels may run twice, ~0.1 s each: the shipped student arrives while they are drawn)
-      const requestCounts = () => (window as unknown as { piflowLab: { call: { requestCounts(): Promise<Record<string, number>> } } }).piflowLab.call.requestCounts();
-      await r.page.waitForFunction(async (f) => ((await (0, eval)(f)()).teacherSamples ?? 0) >= 2, requestCounts.toString(), { timeout: 30_000, polling: 200 });
-      const counts = await r.page.evaluate(requestCounts);
+      const counts = await requestCountsOnce(r, 'teacherSamples', 2);
       assert.deepEqual([counts.teacherSamples, counts.teacherPaths, counts.loadTeacherUrl], [2, 1, 1], JSON.stringify(counts));
       assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
       assert.equal(await r.page.evaluate(() => (window as unknown as { piflowLab: { call: { status(): Promise<{ studentIteration: number }> } } }).piflowLab.call.status().then((s) => s.studentIteration)), 400, 'the shipped student (400 π-ID iterations)');

@@ -208,3 +208,17 @@ export async function assertPresentToggleClear(r: PageRecord): Promise<void> {
   assert.ok(got.visible, 'the toggle is on the first screen');
   assert.deepEqual(got.hits, [], 'the toggle covers nothing');
 }
+
+/**
+ * The page's training worker's request counts per method (worker-host.ts `requestCounts`), once
+ * `method` has been asked at least `atLeast` times (polled): each view ran once, or more.
+ */
+export async function requestCountsOnce(r: PageRecord, method: string, atLeast: number): Promise<Record<string, number>> {
+  type Lab = { piflowLab: { call: { requestCounts(): Promise<Record<string, number>> } } };
+  await r.page.waitForFunction(
+    async ([m, n]) => ((await (window as unknown as Lab).piflowLab.call.requestCounts())[m as string] ?? 0) >= (n as number),
+    [method, atLeast] as const,
+    { timeout: 30_000, polling: 200 },
+  );
+  return r.page.evaluate(() => (window as unknown as Lab).piflowLab.call.requestCounts());
+}
