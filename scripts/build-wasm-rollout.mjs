@@ -1,193 +1,250 @@
 #!/usr/bin/env node
 // Builds the SIMD wasm GMFlow rollout for 2D points (src/engine/wasm-rollout.ts runs it) from the
 // WebAssembly text below, with wabt's assembler (a dev dependency), into
-// src/engine/wasm-rollout-module.ts (the module as base64: ~2 KB, committed so that a build needs no
+// src/engine/wasm-rollout-module.ts (the module as base64: ~3 KB, committed so that a build needs no
 // assembler). `--check` exits 1 when the committed file differs from what this script builds (a test
-// runs it). It imports the JS loop's constants from dist: run `npm run build` first.
+// runs it). It imports the softmax's slack from dist: run `npm run build` first.
 //
-// The program is `gmflowRolloutHost2` (src/engine/fused.ts) with two mixture components per f64x2
-// vector: the same float64 operations in the same order per component (logit, the one-pass softmax
-// shifted by the previous substep's maximum, redone max-subtracted beyond SHIFT_SLACK, exp64's
-// reduction, polynomial and table), the lanes' partial sums added at the end. Where they differ: sums
-// over K are two interleaved partial sums (float64 rounding, ~1e−16 relative), and an exp argument below
-// −708 gives 0 where exp64 goes through subnormals (such a weight is e^−108 or less of the largest).
+// The program is `gmflowRolloutHost2` (src/engine/fused.ts) with four samples per f32x4 vector (lanes =
+// samples; a sample's components one after another, two interleaved chains): per substep the logits,
+// the one-pass softmax shifted by the previous substep's maximum (redone max-subtracted, for the four
+// lanes, when a lane's maximum moved beyond SHIFT_SLACK), the weighted sums of the means, all in
+// float32; the per-sample coefficients, the posterior mean's last step and the state in float64, as in
+// the JS loop. exp in float32: e^a = 2^n·e^r, n = round(a/ln 2), r = a − n·ln 2 (ln 2 split so that n·C1
+// is exact), e^r = 1 + r + r²·P(r) with Cephes expf's P (about 1 ulp); a < EXP32_MIN gives 0 (such a
+// weight is below e^−37 of the largest, as the slack keeps the largest above e^−50). Frozen samples
+// (coefficient flag 0 from a substep on) keep their state by a lane mask; a group of four runs until
+// all its lanes are frozen. Against the float64 JS loop: ~2e−7 (float32 rounding of the logits and sums).
 import { fileURLToPath } from 'node:url';
 import { assemble, writeOrCheck } from './wasm-build.mjs';
-// exp64's constants and table and the softmax slack, from the JS loop itself (build first: npm run build)
-import { INV_LN2_32, LN2_32_HI, LN2_32_LO, POW2_32, ROUND_MAGIC as MAGIC, SHIFT_SLACK } from '../dist/src/engine/fused.js';
+// the softmax's slack, from the JS loop itself (build first: npm run build)
+import { SHIFT_SLACK } from '../dist/src/engine/fused.js';
 
 const OUT = fileURLToPath(new URL('../src/engine/wasm-rollout-module.ts', import.meta.url));
-const f = (x) => (Object.is(x, -Infinity) ? '-inf' : Number.isNaN(x) ? 'nan' : x.toPrecision(17));
-const splat = (x) => `(v128.const f64x2 ${f(x)} ${f(x)})`;
+const f32 = (x) => (Object.is(x, -Infinity) ? '-inf' : Object.is(x, Infinity) ? 'inf' : Number.isNaN(x) ? 'nan' : Math.fround(x).toPrecision(9));
+const sp = (x) => `(v128.const f32x4 ${f32(x)} ${f32(x)} ${f32(x)} ${f32(x)})`;
+const sp64 = (x) => `(v128.const f64x2 ${x.toPrecision(17)} ${x.toPrecision(17)})`;
+const SLACK32 = SHIFT_SLACK;
+// the shifted weights stay finite (e^slack times up to 1024 components) and the floor far below the largest weight
+if (!(SLACK32 + Math.log(1024) < 88 && 87 - SLACK32 > 30)) throw new Error(`SHIFT_SLACK ${SHIFT_SLACK} does not fit float32's exp range`);
+const EXP32_MIN = -87; // e^-87 ~ 1.6e-38: float32's smallest normals
+const MAGIC32 = 12582912; // 1.5*2^23: (y + M) - M rounds y to the nearest integer in float32 (|y| < 2^22)
+const EXP_C = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]; // Cephes expf
+const I127 = 127 - 0x400000; // (bits of y + M) + I127, shifted left 23: the exponent field of 2^round(y)
 
-/** e^(arg) for both lanes of an f64x2 expression, as exp64 computes it; leaves the result on the stack. */
-function expV(arg) {
+/** e^(arg) for the four lanes of an f32x4 expression (locals suffixed `u`); leaves the result on the stack. */
+function exp32(arg, u) {
+  // e^a = 2^n * e^r, n = round(a/ln2), r = a - n ln2 (ln2 split: n*C1 exact), e^r = 1 + r + r^2 P(r) (Cephes expf's P);
+  // no clamps: a < EXP32_MIN gives 0 through the mask, a > 88 garbage that only far-moved (redone) lanes see
+  const pr = (a, b) => `(f32x4.add (f32x4.mul (local.get $fr${u}) ${sp(EXP_C[a])}) ${sp(EXP_C[b])})`;
   return `
-          (local.set $ex ${arg})
-          ;; pmin/pmax (one instruction each) keep a NaN argument NaN
-          (local.set $ey (f64x2.pmin (f64x2.pmax (local.get $ex) ${splat(-708)}) ${splat(709)}))
-          (local.set $ekb (f64x2.add (f64x2.mul (local.get $ey) ${splat(INV_LN2_32)}) ${splat(MAGIC)}))
-          (local.set $en (f64x2.sub (local.get $ekb) ${splat(MAGIC)}))
-          (local.set $er (f64x2.sub (f64x2.sub (local.get $ey) (f64x2.mul (local.get $en) ${splat(LN2_32_HI)}))
-                                    (f64x2.mul (local.get $en) ${splat(LN2_32_LO)})))
-          (local.set $ep (f64x2.add ${splat(1)} (f64x2.mul (local.get $er)
-            (f64x2.add ${splat(1)} (f64x2.mul (local.get $er)
-              (f64x2.add ${splat(0.5)} (f64x2.mul (local.get $er)
-                (f64x2.add ${splat(1 / 6)} (f64x2.mul (local.get $er)
-                  (f64x2.add ${splat(1 / 24)} (f64x2.mul (local.get $er) ${splat(1 / 120)})))))))))))
-          ;; n mod 32 is in the low bits of y*32/ln2 + 1.5*2^52; 2^floor(n/32) from floor(n/32) + 1023 in the low bits of
-          ;; floor(n/32) + 1023 + 1.5*2^52, shifted into the exponent field (no 64-bit arithmetic shift: SSE has none)
-          (local.set $eni (i64x2.shl (f64x2.add (f64x2.floor (f64x2.mul (local.get $en) ${splat(1 / 32)})) ${splat(MAGIC + 1023)}) (i32.const 52)))
+          (local.set $fx${u} ${arg})
+          (local.set $fkb${u} (f32x4.add (f32x4.mul (local.get $fx${u}) ${sp(1 / Math.LN2)}) ${sp(MAGIC32)}))
+          (local.set $fn${u} (f32x4.sub (local.get $fkb${u}) ${sp(MAGIC32)}))
+          (local.set $fr${u} (f32x4.sub (f32x4.sub (local.get $fx${u}) (f32x4.mul (local.get $fn${u}) ${sp(0.693359375)}))
+                                    (f32x4.mul (local.get $fn${u}) ${sp(-2.12194440e-4)})))
+          (local.set $fr2${u} (f32x4.mul (local.get $fr${u}) (local.get $fr${u})))
           (v128.andnot
-            (f64x2.mul
-              (f64x2.mul (local.get $ep)
-                (f64x2.replace_lane 1
-                  (f64x2.splat (f64.load (i32.shl (i32.and (i32.wrap_i64 (i64x2.extract_lane 0 (local.get $ekb))) (i32.const 31)) (i32.const 3))))
-                  (f64.load (i32.shl (i32.and (i32.wrap_i64 (i64x2.extract_lane 1 (local.get $ekb))) (i32.const 31)) (i32.const 3)))))
-              (local.get $eni))
-            (f64x2.lt (local.get $ex) ${splat(-708)}))`;
+            (f32x4.mul
+              (f32x4.add (f32x4.add (local.get $fr${u}) ${sp(1)})
+                (f32x4.mul (local.get $fr2${u})
+                  (f32x4.add (f32x4.add ${pr(4, 5)} (f32x4.mul (local.get $fr2${u}) ${pr(2, 3)}))
+                    (f32x4.mul (f32x4.mul (local.get $fr2${u}) (local.get $fr2${u})) ${pr(0, 1)}))))
+              (i32x4.shl (i32x4.add (local.get $fkb${u}) (v128.const i32x4 ${I127} ${I127} ${I127} ${I127})) (i32.const 23)))
+            (f32x4.lt (local.get $fx${u}) ${sp(EXP32_MIN)}))`;
 }
 
-/** logit of the two components at byte offset $kk of the scratch: l + mu0*q0 + mu1*q1 - z*h */
-const logit = `(f64x2.sub
-            (f64x2.add (f64x2.add (v128.load offset=0 (i32.add (local.get $pl) (local.get $kk)))
-                                  (f64x2.mul (v128.load (i32.add (local.get $pscr) (local.get $kk))) (local.get $vq0)))
-                       (f64x2.mul (v128.load (i32.add (local.get $pm1) (local.get $kk))) (local.get $vq1)))
-            (f64x2.mul (local.get $vz) (v128.load (i32.add (local.get $ph) (local.get $kk)))))`;
+// component k's rows at $pc: l, mu0, mu1, h (4 lanes each)
+const logit = (u, off) => `(f32x4.sub
+            (f32x4.add (f32x4.add (v128.load offset=${off} (local.get $pc))
+                                  (f32x4.mul (local.tee $fm0${u} (v128.load offset=${off + 16} (local.get $pc))) (local.get $vq0)))
+                       (f32x4.mul (local.tee $fm1${u} (v128.load offset=${off + 32} (local.get $pc))) (local.get $vq1)))
+            (f32x4.mul (local.get $vz) (v128.load offset=${off + 48} (local.get $pc))))`;
 
-/** the shifted weights' sums over the components: $vs, $va0, $va1 (and the running maximum $vmx when `withMax`) */
+const body = (u, off, withMax) => `
+          (local.set $vt${u} ${logit(u, off)})
+          ${withMax ? `(local.set $vmx${u} (f32x4.pmax (local.get $vmx${u}) (local.get $vt${u})))` : ''}
+          (local.set $ve${u} ${exp32(`(f32x4.sub (local.get $vt${u}) (local.get $vsh))`, u)})
+          (local.set $vs${u} (f32x4.add (local.get $vs${u}) (local.get $ve${u})))
+          (local.set $va0${u} (f32x4.add (local.get $va0${u}) (f32x4.mul (local.get $ve${u}) (local.get $fm0${u}))))
+          (local.set $va1${u} (f32x4.add (local.get $va1${u}) (f32x4.mul (local.get $ve${u}) (local.get $fm1${u}))))`;
+
+const ZERO = '(v128.const i64x2 0 0)';
+// the sums over the components (two interleaved chains, components k and k + 1), with the running maximum when withMax
 const sums = (withMax) => `
-        (local.set $vs (v128.const i64x2 0 0)) (local.set $va0 (v128.const i64x2 0 0)) (local.set $va1 (v128.const i64x2 0 0))
-        (local.set $kk (i32.const 0))
+        (local.set $vs ${ZERO}) (local.set $va0 ${ZERO}) (local.set $va1 ${ZERO})
+        (local.set $vsb ${ZERO}) (local.set $va0b ${ZERO}) (local.set $va1b ${ZERO})
+        ${withMax ? `(local.set $vmx ${sp(-Infinity)}) (local.set $vmxb ${sp(-Infinity)})` : ''}
+        (local.set $pc (local.get $pscr))
         (block $done (loop $comp
-          (br_if $done (i32.ge_u (local.get $kk) (local.get $kb)))
-          (local.set $vt ${logit})
-          ${withMax ? '(local.set $vmx (f64x2.pmax (local.get $vmx) (local.get $vt)))' : ''}
-          (local.set $ve ${expV('(f64x2.sub (local.get $vt) (local.get $vsh))')})
-          (local.set $vs (f64x2.add (local.get $vs) (local.get $ve)))
-          (local.set $va0 (f64x2.add (local.get $va0) (f64x2.mul (local.get $ve) (v128.load (i32.add (local.get $pscr) (local.get $kk))))))
-          (local.set $va1 (f64x2.add (local.get $va1) (f64x2.mul (local.get $ve) (v128.load (i32.add (local.get $pm1) (local.get $kk))))))
-          (local.set $kk (i32.add (local.get $kk) (i32.const 16)))
-          (br $comp)))`;
+          (br_if $done (i32.ge_u (local.get $pc) (local.get $pend)))
+          ${body('', 0, withMax)}
+          ${body('b', 64, withMax)}
+          (local.set $pc (i32.add (local.get $pc) (i32.const 128)))
+          (br $comp)))
+        (local.set $vs (f32x4.add (local.get $vs) (local.get $vsb)))
+        (local.set $va0 (f32x4.add (local.get $va0) (local.get $va0b)))
+        (local.set $va1 (f32x4.add (local.get $va1) (local.get $va1b)))
+        ${withMax ? '(local.set $vmx (f32x4.pmax (local.get $vmx) (local.get $vmxb)))' : ''}`;
 
-const lanesMax = (v) => `(f64.max (f64x2.extract_lane 0 ${v}) (f64x2.extract_lane 1 ${v}))`;
-const lanesSum = (v) => `(f64.add (f64x2.extract_lane 0 ${v}) (f64x2.extract_lane 1 ${v}))`;
+// f64x2 of the f64 at byte offsets a, b
+const pair = (a, b) => `(f64x2.replace_lane 1 (f64x2.splat (f64.load ${a})) (f64.load ${b}))`;
+// f32x4 of two f64x2 (rounded)
+const join = (lo, hi) => `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${lo}) (f32x4.demote_f64x2_zero ${hi}))`;
+const lo64 = (v) => `(f64x2.promote_low_f32x4 ${v})`;
+const hi64 = (v) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 ${v} ${v}))`;
 
-/** stores x0, x1 as float32 at output state $jj for sample $b */
+/** stores lane i's state (x0 from $x0a/$x0b, x1 likewise) at output state `jj` when sample b + i < B */
 const store = (jj) => `
         (local.set $po (i32.add (local.get $pout) (i32.shl (i32.add (i32.mul ${jj} (local.get $NS)) (i32.shl (local.get $b) (i32.const 1))) (i32.const 2))))
-        (f32.store (local.get $po) (f32.demote_f64 (local.get $x0)))
-        (f32.store offset=4 (local.get $po) (f32.demote_f64 (local.get $x1)))`;
+        (f32.store (local.get $po) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $x0a))))
+        (f32.store offset=4 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $x1a))))
+        (if (i32.lt_u (i32.add (local.get $b) (i32.const 1)) (local.get $B)) (then
+          (f32.store offset=8 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $x0a))))
+          (f32.store offset=12 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $x1a))))))
+        (if (i32.lt_u (i32.add (local.get $b) (i32.const 2)) (local.get $B)) (then
+          (f32.store offset=16 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $x0b))))
+          (f32.store offset=20 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $x1b))))))
+        (if (i32.lt_u (i32.add (local.get $b) (i32.const 3)) (local.get $B)) (then
+          (f32.store offset=24 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $x0b))))
+          (f32.store offset=28 (local.get $po) (f32.demote_f64 (f64x2.extract_lane 1 (local.get $x1b))))))`;
+
+// the x update of one half (a: lanes 0, 1; b: lanes 2, 3) with mask m (i64x2): frozen lanes keep their state
+const update = (h, sum, s0, s1, m) => `
+        (local.set $inv (f64x2.div ${sp64(1)} ${sum}))
+        (local.set $x0${h} (v128.bitselect
+          (f64x2.add (local.get $x0${h}) (f64x2.mul (f64x2.sub (local.get $x0${h})
+            (f64x2.mul (f64x2.add (f64x2.mul (local.get $v${h}) (local.get $nu0${h})) (f64x2.mul ${s0} (local.get $inv))) (local.get $invDen${h}))) (local.get $cdt${h})))
+          (local.get $x0${h}) ${m}))
+        (local.set $x1${h} (v128.bitselect
+          (f64x2.add (local.get $x1${h}) (f64x2.mul (f64x2.sub (local.get $x1${h})
+            (f64x2.mul (f64x2.add (f64x2.mul (local.get $v${h}) (local.get $nu1${h})) (f64x2.mul ${s1} (local.get $inv))) (local.get $invDen${h}))) (local.get $cdt${h})))
+          (local.get $x1${h}) ${m}))`;
+
+// the per-lane scalars of one half at substep j: cx, zeta, cdt from coef rows of samples b + i0, b + i0 + 1
+const coefs = (h, i0) => {
+  const at = (i, off) => `(i32.add (local.get $o) (i32.const ${i * 32 + off}))`;
+  return `
+        (local.set $cx${h} ${pair(at(i0, 0), at(i0 + 1, 0))})
+        (local.set $zeta${h} ${pair(at(i0, 8), at(i0 + 1, 8))})
+        (local.set $cdt${h} ${pair(at(i0, 16), at(i0 + 1, 16))})
+        (local.set $invDen${h} (f64x2.div ${sp64(1)} (f64x2.max (f64x2.add (f64x2.mul (local.get $v${h}) (local.get $zeta${h})) ${sp64(1)}) (f64x2.splat (local.get $eps)))))
+        (local.set $nu0${h} (f64x2.sub (f64x2.mul (local.get $cx${h}) (local.get $x0${h})) (local.get $xr0${h})))
+        (local.set $nu1${h} (f64x2.sub (f64x2.mul (local.get $cx${h}) (local.get $x1${h})) (local.get $xr1${h})))`;
+};
+
+const v128s = (names) => names.map((n) => `(local $${n} v128)`).join(' ');
 
 const wat = `(module
   (memory (export "mem") 1)
-  ;; 2^(i/32), i = 0...31, at byte 0: exp's table
-  (data (i32.const 0) "${Array.from(new Uint8Array(POW2_32.buffer, POW2_32.byteOffset, POW2_32.byteLength), (x) => '\\' + x.toString(16).padStart(2, '0')).join('')}")
-  ;; The 2D GMFlow rollout (fused.ts gmflowRolloutHost2). Pointers are byte offsets into "mem":
-  ;; x, xs: f32 [B, 2]; mu: f32 [B, K, 2]; lw: f32 [B, K]; gv: f32 [B]; ra: f64 [B]; coef: f64 [steps, B, 4];
-  ;; out: f32 [(every ? steps + 1 : 1), B, 2]; scr: 4*Kp f64 of scratch (16-aligned), Kp = K rounded up to even.
-  ;; Returns the number of substeps (after each sample's first) whose one-pass softmax was redone.
+  ;; The 2D GMFlow rollout (fused.ts gmflowRolloutHost2), four samples a vector. Pointers are byte offsets into "mem":
+  ;; x, xs: f32 [Bp, 2]; mu: f32 [Bp, K, 2]; lw: f32 [Bp, K]; gv: f32 [Bp]; ra: f64 [Bp]; coef: f64 [steps, Bp, 4], with B
+  ;; padded to a multiple of 4 (Bp; padding samples: coefficients 0, frozen at once); out: f32 [(every ? steps + 1 : 1), B, 2],
+  ;; the B real samples only; scr: 64*(K+1) bytes, 16-aligned. Returns the number of (sample, substep) pairs, after each
+  ;; sample's first substep, whose one-pass softmax was redone.
   (func (export "rollout2")
     (param $B i32) (param $K i32) (param $steps i32) (param $every i32) (param $eps f64)
     (param $px i32) (param $pxs i32) (param $pmu i32) (param $plw i32) (param $pgv i32) (param $pra i32)
     (param $pcoef i32) (param $pout i32) (param $pscr i32)
     (result i32)
-    (local $b i32) (local $j i32) (local $k i32) (local $kk i32) (local $kb i32) (local $o i32) (local $po i32)
-    (local $NS i32) (local $last i32) (local $redos i32) (local $pm1 i32) (local $ph i32) (local $pl i32)
-    (local $v f64) (local $ra f64) (local $x0 f64) (local $x1 f64) (local $xr0 f64) (local $xr1 f64)
-    (local $a f64) (local $c f64) (local $shift f64) (local $mx f64) (local $sum f64) (local $s0 f64) (local $s1 f64)
-    (local $cx f64) (local $zeta f64) (local $cdt f64) (local $invDen f64) (local $nu0 f64) (local $nu1 f64) (local $inv f64)
-    (local $vq0 v128) (local $vq1 v128) (local $vz v128) (local $vsh v128) (local $vmx v128) (local $vt v128) (local $ve v128)
-    (local $vs v128) (local $va0 v128) (local $va1 v128)
-    (local $ex v128) (local $ey v128) (local $ekb v128) (local $en v128) (local $er v128) (local $ep v128) (local $eni v128)
+    (local $b i32) (local $i i32) (local $j i32) (local $k i32) (local $o i32) (local $po i32) (local $pc i32) (local $pend i32)
+    (local $Bp i32) (local $NS i32) (local $last i32) (local $redos i32) (local $need i32)
+    (local $a f32) (local $c f32)
+    ${v128s(['x0a', 'x0b', 'x1a', 'x1b', 'xr0a', 'xr0b', 'xr1a', 'xr1b', 'va', 'vb', 'cxa', 'cxb', 'zetaa', 'zetab', 'cdta', 'cdtb',
+    'invDena', 'invDenb', 'nu0a', 'nu0b', 'nu1a', 'nu1b', 'inv', 'act', 'shift', 'vq0', 'vq1', 'vz', 'vsh', 'ok', 'm',
+    'vs', 'va0', 'va1', 'vsb', 'va0b', 'va1b', 'vmx', 'vmxb',
+    ...['', 'b'].flatMap((u) => ['fx', 'fkb', 'fn', 'fr', 'fr2', 'fm0', 'fm1', 'vt', 've'].map((n) => n + u))])}
     (local.set $NS (i32.shl (local.get $B) (i32.const 1)))
+    (local.set $Bp (i32.and (i32.add (local.get $B) (i32.const 3)) (i32.const -4)))
     (local.set $last (select (local.get $steps) (i32.const 0) (local.get $every)))
-    ;; scratch: mu0 [Kp], mu1 [Kp], |mu|^2/2 [Kp], l [Kp]; kb = Kp*8 bytes per row
-    (local.set $kb (i32.shl (i32.and (i32.add (local.get $K) (i32.const 1)) (i32.const -2)) (i32.const 3)))
-    (local.set $pm1 (i32.add (local.get $pscr) (local.get $kb)))
-    (local.set $ph (i32.add (local.get $pm1) (local.get $kb)))
-    (local.set $pl (i32.add (local.get $ph) (local.get $kb))) ;; l
+    ;; rows of component k at scr + 64k: l, mu0, mu1, |mu|^2/2, four lanes each; K rounded up to even (a weight-0 component)
+    (local.set $pend (i32.add (local.get $pscr) (i32.shl (i32.and (i32.add (local.get $K) (i32.const 1)) (i32.const -2)) (i32.const 6))))
     (if (i32.and (local.get $K) (i32.const 1)) (then
-      ;; an odd K: one padding component of weight 0 (logit -inf)
-      (local.set $o (i32.shl (local.get $K) (i32.const 3)))
-      (f64.store (i32.add (local.get $pscr) (local.get $o)) (f64.const 0))
-      (f64.store (i32.add (local.get $pm1) (local.get $o)) (f64.const 0))
-      (f64.store (i32.add (local.get $ph) (local.get $o)) (f64.const 0))
-      (f64.store (i32.add (local.get $pl) (local.get $o)) (f64.const -inf))))
+      (local.set $pc (i32.add (local.get $pscr) (i32.shl (local.get $K) (i32.const 6))))
+      (v128.store (local.get $pc) ${sp(-Infinity)})
+      (v128.store offset=16 (local.get $pc) ${ZERO})
+      (v128.store offset=32 (local.get $pc) ${ZERO})
+      (v128.store offset=48 (local.get $pc) ${ZERO})))
     (local.set $b (i32.const 0))
-    (block $samplesDone (loop $sample
-      (br_if $samplesDone (i32.ge_u (local.get $b) (local.get $B)))
-      (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $pgv) (i32.shl (local.get $b) (i32.const 2))))))
-      (local.set $ra (f64.load (i32.add (local.get $pra) (i32.shl (local.get $b) (i32.const 3)))))
-      (local.set $o (i32.shl (local.get $b) (i32.const 3)))
-      (local.set $x0 (f64.promote_f32 (f32.load (i32.add (local.get $px) (local.get $o)))))
-      (local.set $x1 (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $px) (local.get $o)))))
-      (local.set $xr0 (f64.mul (local.get $ra) (f64.promote_f32 (f32.load (i32.add (local.get $pxs) (local.get $o))))))
-      (local.set $xr1 (f64.mul (local.get $ra) (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $pxs) (local.get $o))))))
-      ;; this sample's components into the scratch rows
+    (block $groupsDone (loop $group
+      (br_if $groupsDone (i32.ge_u (local.get $b) (local.get $B)))
+      ;; the four samples' states and constants
+      ${['a', 'b'].map((h, hi) => {
+        const s0 = `(i32.add (local.get $b) (i32.const ${2 * hi}))`;
+        const s1 = `(i32.add (local.get $b) (i32.const ${2 * hi + 1}))`;
+        const f = (p, s, off = 0) => `(f64.promote_f32 (f32.load offset=${off} (i32.add (local.get ${p}) (i32.shl ${s} (i32.const ${p === '$pgv' ? 2 : 3})))))`;
+        const pr = (a, b) => `(f64x2.replace_lane 1 (f64x2.splat ${a}) ${b})`;
+        const ra = pr(`(f64.load (i32.add (local.get $pra) (i32.shl ${s0} (i32.const 3))))`, `(f64.load (i32.add (local.get $pra) (i32.shl ${s1} (i32.const 3))))`);
+        return `
+      (local.set $x0${h} ${pr(f('$px', s0), f('$px', s1))})
+      (local.set $x1${h} ${pr(f('$px', s0, 4), f('$px', s1, 4))})
+      (local.set $xr0${h} (f64x2.mul ${ra} ${pr(f('$pxs', s0), f('$pxs', s1))}))
+      (local.set $xr1${h} (f64x2.mul ${ra} ${pr(f('$pxs', s0, 4), f('$pxs', s1, 4))}))
+      (local.set $v${h} ${pr(f('$pgv', s0), f('$pgv', s1))})`;
+      }).join('')}
+      ;; the components into the scratch rows, lane i from sample b + i
       (local.set $k (i32.const 0))
       (block $unpacked (loop $unpack
         (br_if $unpacked (i32.ge_u (local.get $k) (local.get $K)))
-        (local.set $o (i32.shl (i32.add (i32.mul (local.get $b) (local.get $K)) (local.get $k)) (i32.const 3)))
-        (local.set $a (f64.promote_f32 (f32.load (i32.add (local.get $pmu) (local.get $o)))))
-        (local.set $c (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $pmu) (local.get $o)))))
-        (local.set $kk (i32.shl (local.get $k) (i32.const 3)))
-        (f64.store (i32.add (local.get $pscr) (local.get $kk)) (local.get $a))
-        (f64.store (i32.add (local.get $pm1) (local.get $kk)) (local.get $c))
-        (f64.store (i32.add (local.get $ph) (local.get $kk))
-          (f64.mul (f64.const 0.5) (f64.add (f64.mul (local.get $a) (local.get $a)) (f64.mul (local.get $c) (local.get $c)))))
-        (f64.store (i32.add (local.get $pl) (local.get $kk))
-          (f64.promote_f32 (f32.load (i32.add (local.get $plw) (i32.shr_u (local.get $o) (i32.const 1))))))
+        (local.set $pc (i32.add (local.get $pscr) (i32.shl (local.get $k) (i32.const 6))))
+        (local.set $i (i32.const 0))
+        (block $lanesDone (loop $lane
+          (br_if $lanesDone (i32.ge_u (local.get $i) (i32.const 4)))
+          (local.set $o (i32.add (i32.mul (i32.add (local.get $b) (local.get $i)) (local.get $K)) (local.get $k))) ;; component index
+          (local.set $a (f32.load (i32.add (local.get $pmu) (i32.shl (local.get $o) (i32.const 3)))))
+          (local.set $c (f32.load offset=4 (i32.add (local.get $pmu) (i32.shl (local.get $o) (i32.const 3)))))
+          (local.set $po (i32.add (local.get $pc) (i32.shl (local.get $i) (i32.const 2))))
+          (f32.store (local.get $po) (f32.load (i32.add (local.get $plw) (i32.shl (local.get $o) (i32.const 2)))))
+          (f32.store offset=16 (local.get $po) (local.get $a))
+          (f32.store offset=32 (local.get $po) (local.get $c))
+          (f32.store offset=48 (local.get $po) (f32.demote_f64 (f64.mul (f64.const 0.5)
+            (f64.add (f64.mul (f64.promote_f32 (local.get $a)) (f64.promote_f32 (local.get $a))) (f64.mul (f64.promote_f32 (local.get $c)) (f64.promote_f32 (local.get $c)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $lane)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $unpack)))
       (if (local.get $every) (then ${store('(i32.const 0)')}))
-      (local.set $shift (f64.const nan))
+      ;; the lanes of real samples are active (the padding never is, whatever its coefficients)
+      (local.set $act (i32x4.lt_u (i32x4.add (i32x4.splat (local.get $b)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $B))))
       (local.set $j (i32.const 0))
       (block $stepsDone (loop $substep
         (br_if $stepsDone (i32.ge_u (local.get $j) (local.get $steps)))
-        (local.set $o (i32.add (local.get $pcoef) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $B)) (local.get $b)) (i32.const 5))))
-        (br_if $stepsDone (f64.eq (f64.load offset=24 (local.get $o)) (f64.const 0))) ;; frozen from here on
-        (local.set $cx (f64.load (local.get $o)))
-        (local.set $zeta (f64.load offset=8 (local.get $o)))
-        (local.set $cdt (f64.load offset=16 (local.get $o)))
-        (local.set $invDen (f64.div (f64.const 1) (f64.max (f64.add (f64.mul (local.get $v) (local.get $zeta)) (f64.const 1)) (local.get $eps))))
-        (local.set $nu0 (f64.sub (f64.mul (local.get $cx) (local.get $x0)) (local.get $xr0)))
-        (local.set $nu1 (f64.sub (f64.mul (local.get $cx) (local.get $x1)) (local.get $xr1)))
-        (local.set $vq0 (f64x2.splat (f64.mul (local.get $nu0) (local.get $invDen))))
-        (local.set $vq1 (f64x2.splat (f64.mul (local.get $nu1) (local.get $invDen))))
-        (local.set $vz (f64x2.splat (f64.mul (local.get $zeta) (local.get $invDen))))
-        (local.set $mx (f64.const -inf))
-        (if (f64.eq (local.get $shift) (local.get $shift)) (then
-          (local.set $vsh (f64x2.splat (local.get $shift)))
-          (local.set $vmx ${splat(-Infinity)})
+        (local.set $o (i32.add (local.get $pcoef) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $Bp)) (local.get $b)) (i32.const 5))))
+        ;; a lane whose flag is 0 is frozen from here on
+        (local.set $act (v128.and (local.get $act)
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+            (f64x2.ne ${pair('(i32.add (local.get $o) (i32.const 24))', '(i32.add (local.get $o) (i32.const 56))')} ${sp64(0)})
+            (f64x2.ne ${pair('(i32.add (local.get $o) (i32.const 88))', '(i32.add (local.get $o) (i32.const 120))')} ${sp64(0)}))))
+        (br_if $stepsDone (i32.eqz (v128.any_true (local.get $act))))
+        ${coefs('a', 0)}
+        ${coefs('b', 2)}
+        (local.set $vq0 ${join('(f64x2.mul (local.get $nu0a) (local.get $invDena))', '(f64x2.mul (local.get $nu0b) (local.get $invDenb))')})
+        (local.set $vq1 ${join('(f64x2.mul (local.get $nu1a) (local.get $invDena))', '(f64x2.mul (local.get $nu1b) (local.get $invDenb))')})
+        (local.set $vz ${join('(f64x2.mul (local.get $zetaa) (local.get $invDena))', '(f64x2.mul (local.get $zetab) (local.get $invDenb))')})
+        (local.set $need (i32.eqz (local.get $j))) ;; the first substep: the max-subtracted passes
+        (if (local.get $j) (then
+          (local.set $vsh (local.get $shift))
           ${sums(true)}
-          (local.set $mx ${lanesMax('(local.get $vmx)')})
-          (local.set $sum ${lanesSum('(local.get $vs)')})
-          (local.set $s0 ${lanesSum('(local.get $va0)')})
-          (local.set $s1 ${lanesSum('(local.get $va1)')})))
-        (if (i32.eqz (i32.and (f64.le (f64.sub (local.get $mx) (local.get $shift)) (f64.const ${SHIFT_SLACK}))
-                              (f64.ge (f64.sub (local.get $mx) (local.get $shift)) (f64.const -${SHIFT_SLACK})))) (then
-          ;; first substep, a far-moved maximum, or non-finite logits: the max-subtracted two passes
-          (if (i32.gt_u (local.get $j) (i32.const 0)) (then (local.set $redos (i32.add (local.get $redos) (i32.const 1)))))
-          (local.set $vmx ${splat(-Infinity)})
-          (local.set $kk (i32.const 0))
+          (local.set $ok (v128.and (f32x4.le (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(SLACK32)})
+                                   (f32x4.ge (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(-SLACK32)})))
+          (local.set $m (v128.andnot (local.get $act) (local.get $ok)))
+          (if (v128.any_true (local.get $m)) (then
+            (local.set $redos (i32.add (local.get $redos) (i32.popcnt (i32x4.bitmask (local.get $m)))))
+            (local.set $need (i32.const 1))))))
+        (if (local.get $need) (then
+          ;; a far-moved maximum in a lane (or the first substep, or non-finite logits): all four max-subtracted
+          (local.set $vmx ${sp(-Infinity)})
+          (local.set $pc (local.get $pscr))
           (block $maxDone (loop $maxLoop
-            (br_if $maxDone (i32.ge_u (local.get $kk) (local.get $kb)))
-            (local.set $vmx (f64x2.pmax (local.get $vmx) ${logit}))
-            (local.set $kk (i32.add (local.get $kk) (i32.const 16)))
+            (br_if $maxDone (i32.ge_u (local.get $pc) (local.get $pend)))
+            (local.set $vmx (f32x4.pmax (local.get $vmx) ${logit('', 0)}))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 64)))
             (br $maxLoop)))
-          (local.set $mx ${lanesMax('(local.get $vmx)')})
-          (local.set $vsh (f64x2.splat (local.get $mx)))
-          ${sums(false)}
-          (local.set $sum ${lanesSum('(local.get $vs)')})
-          (local.set $s0 ${lanesSum('(local.get $va0)')})
-          (local.set $s1 ${lanesSum('(local.get $va1)')})))
-        (local.set $shift (local.get $mx))
-        (local.set $inv (f64.div (f64.const 1) (local.get $sum)))
-        (local.set $x0 (f64.add (local.get $x0) (f64.mul (f64.sub (local.get $x0)
-          (f64.mul (f64.add (f64.mul (local.get $v) (local.get $nu0)) (f64.mul (local.get $s0) (local.get $inv))) (local.get $invDen))) (local.get $cdt))))
-        (local.set $x1 (f64.add (local.get $x1) (f64.mul (f64.sub (local.get $x1)
-          (f64.mul (f64.add (f64.mul (local.get $v) (local.get $nu1)) (f64.mul (local.get $s1) (local.get $inv))) (local.get $invDen))) (local.get $cdt))))
+          (local.set $vsh (local.get $vmx))
+          ${sums(false)}))
+        (local.set $shift (local.get $vmx))
+        ${update('a', lo64('(local.get $vs)'), lo64('(local.get $va0)'), lo64('(local.get $va1)'), '(i64x2.extend_low_i32x4_s (local.get $act))')}
+        ${update('b', hi64('(local.get $vs)'), hi64('(local.get $va0)'), hi64('(local.get $va1)'), '(i64x2.extend_high_i32x4_s (local.get $act))')}
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (if (local.get $every) (then ${store('(local.get $j)')}))
         (br $substep)))
@@ -198,8 +255,8 @@ const wat = `(module
         ${store('(local.get $k)')}
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tail)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $sample)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (br $group)))
     (local.get $redos)))
 `;
 

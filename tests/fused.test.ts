@@ -7,8 +7,9 @@
  *
  * Tolerance: |fused − generic| ≤ TOL·(1 + |generic|) with TOL = 1e-5. The generic path rounds every
  * substep's state and host coefficients to float32 (ε ≈ 6e-8) over up to 32 substeps here (≈ 2e-6
- * accumulated in the worst case), while the fused host loop runs in float64 (DX: the affine substeps
- * composed in float64); the bound leaves a margin for the posterior's 1/σ factors near a segment's
+ * accumulated in the worst case), while the fused host loops run in float64 (DX: the affine substeps
+ * composed in float64; the 2D GMFlow SIMD wasm program: float32 logits, weights and sums, float64
+ * coefficients and states); the bound leaves a margin for the posterior's 1/σ factors near a segment's
  * end. Observed worst differences: 0.4–3·10⁻⁷ on cpu and wasm.
  */
 import { test } from 'node:test';
@@ -16,13 +17,13 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from './helpers.js';
 import { Rng } from '../src/engine/rng.js';
-import { policyRollout, setFusedRollouts, type Policy, type RolloutSchedule } from '../src/engine/policy.js';
+import { policyRollout, rolloutSchedule, setFusedRollouts, type Policy, type RolloutSchedule } from '../src/engine/policy.js';
 import { GMFlowPolicy } from '../src/engine/gmflow.js';
 import { DXPolicy } from '../src/engine/dx.js';
 import { ConstantVelocityPolicy } from '../src/engine/constant.js';
 import { warpTimes } from '../src/engine/time.js';
 import { spawnSync } from 'node:child_process';
-import { exp64, fusedStats, gmflowRolloutHost, type GMFlowFusedInputs } from '../src/engine/fused.js';
+import { exp64, fusedStats, gmflowCoefficients, gmflowRolloutHost, type GMFlowFusedInputs } from '../src/engine/fused.js';
 import { setWasmRollout, wasmRolloutActive, wasmRolloutError } from '../src/engine/wasm-rollout.js';
 
 const TOL = 1e-5;
@@ -226,7 +227,7 @@ test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo count
         assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
         worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
       }
-      // the same float64 arithmetic per component; only the sums over K are two interleaved partial sums
+      // float32 logits, weights and sums against the loop's float64 (observed: at most 1.4e-7)
       assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
       assert.ok(js.out.some((v, i) => i < Bn * 2 && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
     }
@@ -234,6 +235,50 @@ test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo count
   }
   setWasmRollout(prevWasm);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('gmflowCoefficients into a caller\'s buffer: the same rows at a padded stride, the padding left alone, frozen entries 0', () => {
+  const sigma = warpTimes(RAW_START, SHIFT);
+  const sched = rolloutSchedule(Float64Array.from(RAW_START), Float64Array.from(RAW_END), sigma, TOTAL, SHIFT);
+  assert.ok(sched.n.some((n) => n < sched.steps), 'some samples freeze early');
+  const plain = gmflowCoefficients(sched, sigma, 1e-4);
+  assert.equal(plain.length, sched.steps * B * 4);
+  const R = B + 2;
+  const out = new Float64Array(sched.steps * R * 4).fill(7);
+  assert.equal(gmflowCoefficients(sched, sigma, 1e-4, out, R), out);
+  for (let j = 0; j < sched.steps; j++) {
+    for (let i = 0; i < R; i++) {
+      for (let c = 0; c < 4; c++) {
+        const v = out[(j * R + i) * 4 + c];
+        if (i >= B) assert.equal(v, 7, `padding [${j}, ${i}, ${c}]`);
+        else {
+          assert.equal(v, plain[(j * B + i) * 4 + c], `[${j}, ${i}, ${c}]`);
+          if (j >= sched.n[i]) assert.equal(v, 0, `frozen [${j}, ${i}, ${c}]`);
+        }
+      }
+    }
+  }
+  // a stale buffer: frozen entries are written, not left
+  const stale = new Float64Array(plain.length).fill(3);
+  assert.deepEqual(gmflowCoefficients(sched, sigma, 1e-4, stale), plain);
+});
+
+test('a uniform schedule (every sample alike) and its coefficients: the general path\'s values', () => {
+  // five alike samples, alone (the uniform path) and beside a sixth that differs (the general path)
+  const start = [0.8, 0.8, 0.8, 0.8, 0.8];
+  const end = [0.3, 0.3, 0.3, 0.3, 0.3];
+  const uni = rolloutSchedule(Float64Array.from(start), Float64Array.from(end), warpTimes(start, SHIFT), TOTAL, SHIFT);
+  const gen = rolloutSchedule(Float64Array.from([...start, 1]), Float64Array.from([...end, 0]), warpTimes([...start, 1], SHIFT), TOTAL, SHIFT);
+  assert.equal(uni.uniform, true);
+  assert.ok(!gen.uniform);
+  assert.deepEqual([...uni.n], [...gen.n].slice(0, 5));
+  for (let j = 0; j <= uni.steps; j++) assert.deepEqual([...uni.sigma[j]], [...gen.sigma[j]].slice(0, 5), `σ at substep ${j}`);
+  const src = warpTimes(start, SHIFT);
+  const fast = gmflowCoefficients(uni, src, 1e-4);
+  assert.deepEqual([...fast], [...gmflowCoefficients({ ...uni, uniform: false }, src, 1e-4)]);
+  // samples from different sources are not alike, whatever the schedule says
+  const src2 = Float64Array.from(src, (v, i) => (i === 2 ? 0.5 : v));
+  assert.deepEqual([...gmflowCoefficients(uni, src2, 1e-4)], [...gmflowCoefficients({ ...uni, uniform: false }, src2, 1e-4)]);
 });
 
 test('the committed wasm rollout module is what scripts/build-wasm-rollout.mjs builds from its text', () => {

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RolloutSchedule } from './policy.js';
 import type { Times } from './time.js';
-import { gmflowRollout2Wasm } from './wasm-rollout.js';
+import { gmflowRollout2Wasm, type CoefficientFill } from './wasm-rollout.js';
 
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = {
@@ -55,27 +55,64 @@ export function fusedTarget(): 'host' | 'webgpu' | null {
 /**
  * GMFlow per-substep host coefficients, mirroring GMFlowPolicy.timeCoefficients and the substep's
  * dt/b: for substep j and sample i, [cx = r_b/b, ζ = r_b² − r_a², c = dt/b, active (1 while j < n_i)]
- * as a [steps, B, 4] row-major array.
+ * as a [steps, B, 4] row-major array; into `out` when given, substep j's row at j·rowSamples·4 (rows
+ * padded to rowSamples ≥ B samples: the padding is left as it is).
  */
-export function gmflowCoefficients(sched: RolloutSchedule, sigmaTSrc: Times, eps: number): Float64Array {
+export function gmflowCoefficients(sched: RolloutSchedule, sigmaTSrc: Times, eps: number, out?: Float64Array, rowSamples?: number): Float64Array {
   const B = sigmaTSrc.length;
-  const out = new Float64Array(sched.steps * B * 4);
+  const R = rowSamples ?? B;
+  const o4 = out ?? new Float64Array(sched.steps * R * 4);
+  const raSq = new Float64Array(B);
   for (let i = 0; i < B; i++) {
     const a = Math.max(sigmaTSrc[i], eps);
     const ra = (1 - a) / a;
+    raSq[i] = ra * ra;
+  }
+  let same = sched.uniform === true;
+  for (let i = 1; same && i < B; i++) same = raSq[i] === raSq[0];
+  if (same && B > 0) {
+    // one schedule for all samples (a sampler's segment): each substep's four values once, copied along the row
     for (let j = 0; j < sched.steps; j++) {
-      const o = (j * B + i) * 4;
-      if (j >= sched.n[i]) continue; // frozen: all zero
-      const s = sched.sigma[j][i];
+      const s = sched.sigma[j][0];
       const b = Math.max(s, eps);
       const rb = (1 - b) / b;
-      out[o] = rb / b;
-      out[o + 1] = rb * rb - ra * ra;
-      out[o + 2] = (sched.sigma[j + 1][i] - s) / b;
-      out[o + 3] = 1;
+      const row = j * R * 4;
+      o4[row] = rb / b;
+      o4[row + 1] = rb * rb - raSq[0];
+      o4[row + 2] = (sched.sigma[j + 1][0] - s) / b;
+      o4[row + 3] = 1;
+      for (let done = 4; done < B * 4; done *= 2) o4.copyWithin(row + done, row, row + Math.min(done, B * 4 - done));
+    }
+    return o4;
+  }
+  // substep by substep (sequential writes)
+  for (let j = 0; j < sched.steps; j++) {
+    const sj = sched.sigma[j];
+    const sn = sched.sigma[j + 1];
+    for (let i = 0; i < B; i++) {
+      const o = (j * R + i) * 4;
+      if (j >= sched.n[i]) {
+        o4[o] = o4[o + 1] = o4[o + 2] = o4[o + 3] = 0; // frozen
+        continue;
+      }
+      const s = sj[i];
+      const b = Math.max(s, eps);
+      const rb = (1 - b) / b;
+      o4[o] = rb / b;
+      o4[o + 1] = rb * rb - raSq[i];
+      o4[o + 2] = (sn[i] - s) / b;
+      o4[o + 3] = 1;
     }
   }
-  return out;
+  return o4;
+}
+
+/** The coefficients as an array [steps, B, 4], or as a fill of a caller's buffer (rows of rowSamples ≥ B). */
+export type GMFlowCoefficients = Float64Array | CoefficientFill;
+
+/** The coefficients of `sched` as a fill: the wasm program has them written straight into its memory. */
+export function gmflowCoefficientFill(sched: RolloutSchedule, sigmaTSrc: Times, eps: number): CoefficientFill {
+  return (out, rowSamples) => void gmflowCoefficients(sched, sigmaTSrc, eps, out, rowSamples);
 }
 
 export interface GMFlowFusedInputs {
@@ -138,7 +175,7 @@ export function exp64(x: number): number {
  * Returns the end state as a flat Float32Array [B·C·S], or with `every` every substep's state
  * [(steps + 1)·B·C·S] (state 0 the start; frozen samples repeat their last state).
  */
-export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, steps: number, every = false): Float32Array {
+export function gmflowRolloutHost(inp: GMFlowFusedInputs, coefIn: GMFlowCoefficients, steps: number, every = false): Float32Array {
   const { K, C, S, eps, raSrc } = inp;
   const x = inp.x.dataSync() as Float32Array;
   const xSrc = inp.xSrc.dataSync() as Float32Array;
@@ -148,11 +185,15 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
   const B = gv.length;
   fusedStats.programs++;
   if (C === 2 && S === 1) {
-    const w = gmflowRollout2Wasm(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every); // SIMD wasm when loaded
+    const w = gmflowRollout2Wasm(x, xSrc, mu, lw, gv, raSrc, K, eps, coefIn, steps, every); // SIMD wasm when loaded
     if (w) {
       fusedStats.softmaxRedos += w.redos;
       return w.out;
     }
+  }
+  const coef = typeof coefIn === 'function' ? new Float64Array(steps * B * 4) : coefIn;
+  if (typeof coefIn === 'function') coefIn(coef, B);
+  if (C === 2 && S === 1) {
     return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
   }
   if (C === 1) return gmflowRolloutHost1(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coef, steps, every);
@@ -230,11 +271,14 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coef: Float64Array, st
 }
 
 /**
- * Largest |max logit − shift| for which `gmflowRolloutHost1` and `gmflowRolloutHost2` keep a substep's one-pass softmax: its
- * weights exp(logit − shift) then neither overflow (exp(600) ≈ 4e260) nor lose the dominant terms to
- * subnormals, so the ratio Σ e·μ / Σ e is the max-subtracted one up to float64 rounding.
+ * Largest |max logit − shift| for which the host rollouts (`gmflowRolloutHost1`, `gmflowRolloutHost2` and
+ * the SIMD wasm program, see scripts/build-wasm-rollout.mjs) keep a substep's one-pass softmax: its
+ * weights exp(logit − shift) then neither overflow nor lose the dominant terms to subnormals, so the
+ * ratio Σ e·μ / Σ e is the max-subtracted one up to rounding. 50 fits the wasm program's float32 weights
+ * (e^50·K finite, the largest weight at least e^−50, its floor e^−87); the float64 loops use the same
+ * bound so that all of them redo the same substeps.
  */
-export const SHIFT_SLACK = 600;
+export const SHIFT_SLACK = 50;
 
 /**
  * `gmflowRolloutHost` specialised to one channel (C = 1: 1D points, single-channel images such as MNIST),

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Policy, PolicyView, RolloutSchedule, velocityFromX0 } from './policy.js';
-import { fusedTarget, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, gmflowVelocitiesHost, GMFlowFusedInputs } from './fused.js';
+import { fusedTarget, gmflowCoefficientFill, gmflowCoefficients, gmflowRolloutHost, gmflowRolloutWebGpu, gmflowVelocitiesHost, GMFlowFusedInputs } from './fused.js';
 import { Times } from './time.js';
 import { check, perSample, sameTimes, stopGradient } from './tensors.js';
 import { Rng } from './rng.js';
@@ -277,10 +277,13 @@ export class GMFlowPolicy implements Policy {
       x: xT, xSrc: this.xTSrc, means: this.means, logweights: this.logweights, gmVars: this.gmVars,
       raSrc: this.raSrc, K: this.numComponents, C, S, eps: this.eps,
     };
-    const coef = gmflowCoefficients(sched, this.sigmaTSrc, this.eps);
-    if (target === 'webgpu') return tf.tidy(() => gmflowRolloutWebGpu(inp, coef, sched.steps).reshape(xT.shape));
+    if (target === 'webgpu') {
+      const coef = gmflowCoefficients(sched, this.sigmaTSrc, this.eps);
+      return tf.tidy(() => gmflowRolloutWebGpu(inp, coef, sched.steps).reshape(xT.shape));
+    }
     const shape = everyState ? [sched.steps + 1, ...xT.shape] : xT.shape;
-    return tf.tensor(gmflowRolloutHost(inp, coef, sched.steps, everyState), shape, 'float32');
+    // on the host as a fill: the SIMD wasm program has the coefficients written into its memory
+    return tf.tensor(gmflowRolloutHost(inp, gmflowCoefficientFill(sched, this.sigmaTSrc, this.eps), sched.steps, everyState), shape, 'float32');
   }
 
   /**

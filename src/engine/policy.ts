@@ -89,11 +89,23 @@ export interface RolloutResult {
 /** An optional observer of every substep (trajectory views); it must not keep `x` without cloning. */
 export type SubstepObserver = (j: number, x: tf.Tensor, sigma: Times) => void;
 
-/** A rollout's host schedule: substeps (batch maximum), σ per substep per sample (steps + 1 arrays), per-sample counts. */
+/**
+ * A rollout's host schedule: substeps (batch maximum), σ per substep per sample (steps + 1 arrays),
+ * per-sample counts; `uniform` when every sample has the same schedule (a sampler's segment: the host
+ * coefficients are then computed once per substep).
+ */
 export interface RolloutSchedule {
   steps: number;
   sigma: Times[];
   n: Int32Array;
+  uniform?: boolean;
+}
+
+/** Whether every entry of `a` is a[0] (NaN never is). */
+function allSame(a: Times): boolean {
+  const v = a[0];
+  for (let i = 1; i < a.length; i++) if (a[i] !== v) return false;
+  return v === v;
 }
 
 let fusedRollouts = true;
@@ -130,6 +142,15 @@ export function rolloutSchedule(
     steps = Math.max(steps, n[i]);
   }
   const sigma: Times[] = [Float64Array.from(sigmaTStart)];
+  if (B > 0 && allSame(rawTStart) && allSame(rawTEnd) && allSame(sigmaTStart)) {
+    // one schedule for all: the same arithmetic on one sample, copied
+    let raw = rawTStart[0];
+    for (let j = 0; j < steps; j++) {
+      raw = Math.max(raw - h[0], 0);
+      sigma.push(new Float64Array(B).fill(warpT(raw, shift)));
+    }
+    return { steps, sigma, n, uniform: true };
+  }
   const raw = Float64Array.from(rawTStart);
   for (let j = 0; j < steps; j++) {
     const prev = sigma[j];

@@ -1,7 +1,8 @@
 /**
- * The 2D GMFlow rollout (fused.ts `gmflowRolloutHost2`) as a SIMD WebAssembly program: two mixture
- * components per f64x2 vector, the same float64 arithmetic per component (see
- * scripts/build-wasm-rollout.mjs, which builds src/engine/wasm-rollout-module.ts from its text).
+ * The 2D GMFlow rollout (fused.ts `gmflowRolloutHost2`) as a SIMD WebAssembly program: four samples per
+ * f32x4 vector, the logits, weights and sums in float32, the coefficients and states in float64 (see
+ * scripts/build-wasm-rollout.mjs, which builds src/engine/wasm-rollout-module.ts from its text; ~2.3×
+ * the float64 two-components-a-vector program it replaced, ~2e−7 from the float64 JS loop).
  * `loadWasmRollout()` compiles it once (asynchronously: browsers refuse synchronous compiles on the main
  * thread); until then, where WebAssembly SIMD is missing, or after `setWasmRollout(false)`, the JS loop
  * runs. The module has its own memory, grown to fit: the inputs are copied in, the states copied out.
@@ -56,49 +57,68 @@ export function wasmRolloutActive(): boolean {
 
 const align = (n: number) => (n + 15) & ~15;
 
+/** Writes a rollout's coefficients (fused.ts gmflowCoefficients) into `out`, substep j's row at j·rowSamples·4. */
+export type CoefficientFill = (out: Float64Array, rowSamples: number) => void;
+
 /**
  * Runs the 2D rollout in the module: x, xSrc [B, 2], μ [B, K, 2], l [B, K], v [B] (float32), r_a/a [B],
- * the coefficients [steps, B, 4] (gmflowCoefficients). Returns the end state [B·2], or with `every` all
+ * the coefficients [steps, B, 4] (gmflowCoefficients), or a fill that writes them into the module's memory. Returns the end state [B·2], or with `every` all
  * states [(steps + 1)·B·2], and the count of redone softmaxes; null when the module is not active.
+ * The program takes four samples a vector: the inputs are copied in padded to a multiple of four
+ * samples (the padding zero, its coefficients 0: frozen from the start).
  */
 export function gmflowRollout2Wasm(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
-  K: number, eps: number, coef: Float64Array, steps: number, every: boolean,
+  K: number, eps: number, coef: Float64Array | CoefficientFill, steps: number, every: boolean,
 ): { out: Float32Array; redos: number } | null {
   if (!enabled || !exportsOf) return null;
   const B = gv.length;
-  const Kp = K + (K & 1);
+  const Bp = (B + 3) & ~3;
   const outLen = ((every ? steps : 0) + 1) * B * 2;
-  // layout after the 256-byte exp table: scratch, then the inputs and the output, 16-aligned
+  // layout after the 256 bytes the module keeps: scratch, then the inputs and the output, 16-aligned
   let p = 256;
   const pscr = p;
-  p = align(p + 4 * Kp * 8);
+  p = align(p + 64 * (K + 1));
   const pcoef = p;
-  p = align(p + steps * B * 4 * 8);
+  p = align(p + steps * Bp * 4 * 8);
   const pra = p;
-  p = align(p + B * 8);
+  p = align(p + Bp * 8);
   const px = p;
-  p = align(p + B * 2 * 4);
+  p = align(p + Bp * 2 * 4);
   const pxs = p;
-  p = align(p + B * 2 * 4);
+  p = align(p + Bp * 2 * 4);
   const pmu = p;
-  p = align(p + B * K * 2 * 4);
+  p = align(p + Bp * K * 2 * 4);
   const plw = p;
-  p = align(p + B * K * 4);
+  p = align(p + Bp * K * 4);
   const pgv = p;
-  p = align(p + B * 4);
+  p = align(p + Bp * 4);
   const pout = p;
   p = align(p + outLen * 4);
   const { mem } = exportsOf;
   if (p > mem.buffer.byteLength) mem.grow(Math.ceil((p - mem.buffer.byteLength) / 65536));
   const buf = mem.buffer;
-  new Float64Array(buf, pcoef, steps * B * 4).set(coef.subarray(0, steps * B * 4));
-  new Float64Array(buf, pra, B).set(raSrc.subarray(0, B));
-  new Float32Array(buf, px, B * 2).set(x.subarray(0, B * 2));
-  new Float32Array(buf, pxs, B * 2).set(xSrc.subarray(0, B * 2));
-  new Float32Array(buf, pmu, B * K * 2).set(mu.subarray(0, B * K * 2));
-  new Float32Array(buf, plw, B * K).set(lw.subarray(0, B * K));
-  new Float32Array(buf, pgv, B).set(gv);
+  const c = new Float64Array(buf, pcoef, steps * Bp * 4);
+  if (typeof coef === 'function') coef(c, Bp);
+  else if (Bp === B) c.set(coef.subarray(0, steps * B * 4));
+  else {
+    for (let j = 0; j < steps; j++) {
+      c.set(coef.subarray(j * B * 4, (j + 1) * B * 4), j * Bp * 4);
+      c.fill(0, (j * Bp + B) * 4, (j + 1) * Bp * 4);
+    }
+  }
+  // per sample n values, zero padded
+  const put = (ptr: number, n: number, src: Float32Array | Float64Array) => {
+    const dst = src instanceof Float64Array ? new Float64Array(buf, ptr, Bp * n) : new Float32Array(buf, ptr, Bp * n);
+    dst.set(src.subarray(0, B * n));
+    dst.fill(0, B * n);
+  };
+  put(pra, 1, raSrc);
+  put(px, 2, x);
+  put(pxs, 2, xSrc);
+  put(pmu, K * 2, mu);
+  put(plw, K, lw);
+  put(pgv, 1, gv);
   const redos = exportsOf.rollout2(B, K, steps, every ? 1 : 0, eps, px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr);
   return { out: new Float32Array(buf, pout, outLen).slice(), redos };
 }
