@@ -225,6 +225,8 @@ test('wasm Multiply, Add and Sub with one operand broadcast (GroupNorm, per-samp
   const cases: [number[], number[]][] = [
     [[4, 5, 5, 2, 8], [4, 1, 1, 2, 1]], [[4, 1, 1, 2, 1], [4, 5, 5, 2, 8]], [[3, 4, 6, 6], [3, 1, 1, 1]], [[3, 1, 1, 1], [3, 4, 6, 6]],
     [[7, 12], []], [[], [7, 12]], [[4, 6, 6, 3], [4, 1, 1, 3]], [[5, 7], [7]], [[2, 3, 4], [2, 3, 4]], [[2, 12, 4], [2, 1, 4]],
+    // short full runs (the float32 loop): a point against its K means, either order; three channels; one
+    [[6, 1, 2], [6, 32, 2]], [[6, 32, 2], [6, 1, 2]], [[5, 7, 3], [5, 1, 3]], [[9, 1, 1], [9, 4, 1]],
   ];
   for (const [sa, sb] of cases) {
     const na = sa.reduce((p, d) => p * d, 1);

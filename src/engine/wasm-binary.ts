@@ -46,6 +46,30 @@ export function broadcastBlocks(out: number[], big: number[], small: number[]): 
   return [A, M, G, Cg];
 }
 
+/**
+ * out[a, m, g, c] = x[a, m, g, c] OP y[a, g] as a float32 loop: each result is the float64 operation
+ * stored into a Float32Array (rounded to float32), which for +, − and × of float32 operands is the
+ * float32 operation itself (float64 has more than twice float32's precision), so wasm's kernel's bits.
+ * For each (a, g, c) one strided run over m with y[a, g] fixed.
+ */
+function broadcastLoop(op: 'mul' | 'add' | 'sub' | 'rsub', x: Float32Array, y: Float32Array, out: Float32Array, [A, M, G, Cg]: [number, number, number, number]): void {
+  const GC = G * Cg;
+  const n = M * GC;
+  for (let a = 0; a < A; a++) {
+    const end = (a + 1) * n;
+    for (let g = 0; g < G; g++) {
+      const yv = y[a * G + g];
+      for (let c = 0; c < Cg; c++) {
+        const start = a * n + g * Cg + c;
+        if (op === 'mul') for (let i = start; i < end; i += GC) out[i] = x[i] * yv;
+        else if (op === 'add') for (let i = start; i < end; i += GC) out[i] = x[i] + yv;
+        else if (op === 'sub') for (let i = start; i < end; i += GC) out[i] = x[i] - yv;
+        else for (let i = start; i < end; i += GC) out[i] = yv - x[i];
+      }
+    }
+  }
+}
+
 let installed = false;
 
 export function installWasmBroadcastBinary(): void {
@@ -65,7 +89,10 @@ export function installWasmBroadcastBinary(): void {
         blocks = broadcastBlocks(out, b.shape, a.shape);
         swapped = true;
       }
-      if (!blocks || blocks[3] % 4 !== 0) return origFn(args);
+      // the SIMD kernel needs whole vectors of a broadcast value (Cg % 4 = 0); short full runs (G < 4, Cg < 4:
+      // a [B, 1, 2] point against [B, K, 2] means) go through a float32 loop; the rest stays with wasm
+      const loop = blocks !== null && blocks[3] % 4 !== 0 && blocks[2] < 4 && blocks[3] < 4;
+      if (!blocks || (blocks[3] % 4 !== 0 && !loop)) return origFn(args);
       const backend = args.backend as unknown as WasmBackendLike;
       const o = backend.makeOutput(out, 'float32');
       const vo = backend.typedArrayFromHeap(o); // views after the allocation
@@ -76,6 +103,10 @@ export function installWasmBroadcastBinary(): void {
       }
       const vx = backend.typedArrayFromHeap(swapped ? b : a);
       const vy = backend.typedArrayFromHeap(swapped ? a : b);
+      if (loop) {
+        broadcastLoop(op === 'sub' && swapped ? 'rsub' : op, vx as Float32Array, vy as Float32Array, vo as Float32Array, blocks);
+        return o as never;
+      }
       const fn: keyof HeapKernels = op === 'sub' && swapped ? 'bcast_rsub' : `bcast_${op}`;
       (hk[fn] as HeapKernels['bcast_mul'])(vx.byteOffset, vy.byteOffset, vo.byteOffset, ...blocks);
       return o as never;
