@@ -54,38 +54,66 @@ function exp32(arg, u) {
             (f32x4.lt (local.get $fx${u}) ${sp(EXP32_MIN)}))`;
 }
 
-// component k's rows at $pc: l, mu0, mu1, h (4 lanes each)
-const logit = (u, off) => `(f32x4.sub
-            (f32x4.add (f32x4.add (v128.load offset=${off} (local.get $pc))
+// component k's rows at $pc: l, mu0, mu1, h (4 lanes each); one channel (C = 1): l, mu0, -, h
+const logit = (u, off, C = 2) => `(f32x4.sub
+            ${C === 2 ? `(f32x4.add (f32x4.add (v128.load offset=${off} (local.get $pc))
                                   (f32x4.mul (local.tee $fm0${u} (v128.load offset=${off + 16} (local.get $pc))) (local.get $vq0)))
-                       (f32x4.mul (local.tee $fm1${u} (v128.load offset=${off + 32} (local.get $pc))) (local.get $vq1)))
+                       (f32x4.mul (local.tee $fm1${u} (v128.load offset=${off + 32} (local.get $pc))) (local.get $vq1)))`
+    : `(f32x4.add (v128.load offset=${off} (local.get $pc)) (f32x4.mul (local.tee $fm0${u} (v128.load offset=${off + 16} (local.get $pc))) (local.get $vq0)))`}
             (f32x4.mul (local.get $vz) (v128.load offset=${off + 48} (local.get $pc))))`;
 
-const body = (u, off, withMax) => `
-          (local.set $vt${u} ${logit(u, off)})
+const body = (u, off, withMax, C) => `
+          (local.set $vt${u} ${logit(u, off, C)})
           ${withMax ? `(local.set $vmx${u} (f32x4.pmax (local.get $vmx${u}) (local.get $vt${u})))` : ''}
           (local.set $ve${u} ${exp32(`(f32x4.sub (local.get $vt${u}) (local.get $vsh))`, u)})
           (local.set $vs${u} (f32x4.add (local.get $vs${u}) (local.get $ve${u})))
           (local.set $va0${u} (f32x4.add (local.get $va0${u}) (f32x4.mul (local.get $ve${u}) (local.get $fm0${u}))))
-          (local.set $va1${u} (f32x4.add (local.get $va1${u}) (f32x4.mul (local.get $ve${u}) (local.get $fm1${u}))))`;
+          ${C === 2 ? `(local.set $va1${u} (f32x4.add (local.get $va1${u}) (f32x4.mul (local.get $ve${u}) (local.get $fm1${u}))))` : ''}`;
 
 const ZERO = '(v128.const i64x2 0 0)';
 // the sums over the components (two interleaved chains, components k and k + 1), with the running maximum when withMax
-const sums = (withMax) => `
+const sums = (withMax, C = 2) => `
         (local.set $vs ${ZERO}) (local.set $va0 ${ZERO}) (local.set $va1 ${ZERO})
         (local.set $vsb ${ZERO}) (local.set $va0b ${ZERO}) (local.set $va1b ${ZERO})
         ${withMax ? `(local.set $vmx ${sp(-Infinity)}) (local.set $vmxb ${sp(-Infinity)})` : ''}
         (local.set $pc (local.get $pscr))
         (block $done (loop $comp
           (br_if $done (i32.ge_u (local.get $pc) (local.get $pend)))
-          ${body('', 0, withMax)}
-          ${body('b', 64, withMax)}
+          ${body('', 0, withMax, C)}
+          ${body('b', 64, withMax, C)}
           (local.set $pc (i32.add (local.get $pc) (i32.const 128)))
           (br $comp)))
         (local.set $vs (f32x4.add (local.get $vs) (local.get $vsb)))
         (local.set $va0 (f32x4.add (local.get $va0) (local.get $va0b)))
         (local.set $va1 (f32x4.add (local.get $va1) (local.get $va1b)))
         ${withMax ? '(local.set $vmx (f32x4.pmax (local.get $vmx) (local.get $vmxb)))' : ''}`;
+
+
+/** a substep's softmax sums ($vs, $va0, $va1) and maximum ($vmx, the next shift), per lane: one pass shifted by the
+ * previous maximum ($shift), the lanes redone max-subtracted when one of the active ($act) moved beyond the slack */
+const softmax = (C) => `
+        (local.set $need (i32.eqz (local.get $j))) ;; the first substep: the max-subtracted passes
+        (if (local.get $j) (then
+          (local.set $vsh (local.get $shift))
+          ${sums(true, C)}
+          (local.set $ok (v128.and (f32x4.le (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(SLACK32)})
+                                   (f32x4.ge (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(-SLACK32)})))
+          (local.set $m (v128.andnot (local.get $act) (local.get $ok)))
+          (if (v128.any_true (local.get $m)) (then
+            (local.set $redos (i32.add (local.get $redos) (i32.popcnt (i32x4.bitmask (local.get $m)))))
+            (local.set $need (i32.const 1))))))
+        (if (local.get $need) (then
+          ;; a far-moved maximum in a lane (or the first substep, or non-finite logits): all four max-subtracted
+          (local.set $vmx ${sp(-Infinity)})
+          (local.set $pc (local.get $pscr))
+          (block $maxDone (loop $maxLoop
+            (br_if $maxDone (i32.ge_u (local.get $pc) (local.get $pend)))
+            (local.set $vmx (f32x4.pmax (local.get $vmx) ${logit('', 0, C)}))
+            (local.set $pc (i32.add (local.get $pc) (i32.const 64)))
+            (br $maxLoop)))
+          (local.set $vsh (local.get $vmx))
+          ${sums(false, C)}))
+        (local.set $shift (local.get $vmx))`;
 
 // f64x2 of the f64 at byte offsets a, b
 const pair = (a, b) => `(f64x2.replace_lane 1 (f64x2.splat (f64.load ${a})) (f64.load ${b}))`;
@@ -134,6 +162,103 @@ const coefs = (h, i0) => {
 };
 
 const v128s = (names) => names.map((n) => `(local $${n} v128)`).join(' ');
+
+
+// the one-channel rollout (fused.ts gmflowRolloutHost1: single-channel images), four pixels of a sample a vector
+const store1 = (jj) => `
+        (v128.store (i32.add (local.get $pout) (i32.shl (i32.add (i32.mul ${jj} (local.get $NS)) (local.get $idx)) (i32.const 2)))
+          ${join('(local.get $x0a)', '(local.get $x0b)')})`;
+const update1 = (h, sum, s0) => `
+        (local.set $inv (f64x2.div ${sp64(1)} ${sum}))
+        (local.set $x0${h} (f64x2.add (local.get $x0${h}) (f64x2.mul (f64x2.sub (local.get $x0${h})
+          (f64x2.mul (f64x2.add (f64x2.mul (local.get $vv) (local.get $nu0${h})) (f64x2.mul ${s0} (local.get $inv))) (local.get $vinvDen))) (local.get $vcdt))))`;
+const rollout1 = `
+  ;; The one-channel GMFlow rollout (fused.ts gmflowRolloutHost1), four pixels of a sample a vector (S a multiple of 4):
+  ;; x, xs: f32 [B, S]; mu, lw: f32 [B, K, S]; gv: f32 [B]; ra: f64 [B]; coef: f64 [steps, B, 4]; out: f32 [(every ? steps + 1 : 1), B, S];
+  ;; scr: 64*(K+1) bytes, 16-aligned. The pixels of a sample share its coefficients (no lane masks); returns the redone count.
+  (func (export "rollout1")
+    (param $B i32) (param $K i32) (param $S i32) (param $steps i32) (param $every i32) (param $eps f64)
+    (param $px i32) (param $pxs i32) (param $pmu i32) (param $plw i32) (param $pgv i32) (param $pra i32)
+    (param $pcoef i32) (param $pout i32) (param $pscr i32)
+    (result i32)
+    (local $b i32) (local $s i32) (local $idx i32) (local $j i32) (local $k i32) (local $o i32) (local $pc i32) (local $pend i32)
+    (local $NS i32) (local $last i32) (local $redos i32) (local $need i32)
+    (local $v f64) (local $ra f64) (local $zeta f64) (local $invDen f64)
+    ${v128s(['x0a', 'x0b', 'xr0a', 'xr0b', 'vv', 'vcx', 'vcdt', 'vinvDen', 'nu0a', 'nu0b', 'inv', 'act', 'shift', 'vq0', 'vz', 'vsh', 'ok', 'm', 'mu',
+    'vs', 'va0', 'va1', 'vsb', 'va0b', 'va1b', 'vmx', 'vmxb',
+    ...['', 'b'].flatMap((u) => ['fx', 'fkb', 'fn', 'fr', 'fr2', 'fm0', 'fm1', 'vt', 've'].map((n) => n + u))])}
+    (local.set $NS (i32.mul (local.get $B) (local.get $S)))
+    (local.set $last (select (local.get $steps) (i32.const 0) (local.get $every)))
+    (local.set $act (v128.const i32x4 -1 -1 -1 -1)) ;; the four pixels run together
+    (local.set $pend (i32.add (local.get $pscr) (i32.shl (i32.and (i32.add (local.get $K) (i32.const 1)) (i32.const -2)) (i32.const 6))))
+    (if (i32.and (local.get $K) (i32.const 1)) (then
+      (local.set $pc (i32.add (local.get $pscr) (i32.shl (local.get $K) (i32.const 6))))
+      (v128.store (local.get $pc) ${sp(-Infinity)})
+      (v128.store offset=16 (local.get $pc) ${ZERO})
+      (v128.store offset=48 (local.get $pc) ${ZERO})))
+    (local.set $b (i32.const 0))
+    (block $samplesDone (loop $sample
+      (br_if $samplesDone (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $pgv) (i32.shl (local.get $b) (i32.const 2))))))
+      (local.set $vv (f64x2.splat (local.get $v)))
+      (local.set $ra (f64.load (i32.add (local.get $pra) (i32.shl (local.get $b) (i32.const 3)))))
+      (local.set $s (i32.const 0))
+      (block $pixelsDone (loop $pixels
+        (br_if $pixelsDone (i32.ge_u (local.get $s) (local.get $S)))
+        (local.set $idx (i32.add (i32.mul (local.get $b) (local.get $S)) (local.get $s)))
+        (local.set $m (v128.load (i32.add (local.get $px) (i32.shl (local.get $idx) (i32.const 2)))))
+        (local.set $x0a ${lo64('(local.get $m)')})
+        (local.set $x0b ${hi64('(local.get $m)')})
+        (local.set $m (v128.load (i32.add (local.get $pxs) (i32.shl (local.get $idx) (i32.const 2)))))
+        (local.set $xr0a (f64x2.mul (f64x2.splat (local.get $ra)) ${lo64('(local.get $m)')}))
+        (local.set $xr0b (f64x2.mul (f64x2.splat (local.get $ra)) ${hi64('(local.get $m)')}))
+        ;; the components of these four pixels into the scratch rows: l, mu, -, |mu|^2/2
+        (local.set $k (i32.const 0))
+        (block $unpacked (loop $unpack
+          (br_if $unpacked (i32.ge_u (local.get $k) (local.get $K)))
+          (local.set $o (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $K)) (local.get $k)) (local.get $S)) (local.get $s)) (i32.const 2)))
+          (local.set $pc (i32.add (local.get $pscr) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $mu (v128.load (i32.add (local.get $pmu) (local.get $o))))
+          (v128.store (local.get $pc) (v128.load (i32.add (local.get $plw) (local.get $o))))
+          (v128.store offset=16 (local.get $pc) (local.get $mu))
+          (v128.store offset=48 (local.get $pc)
+            ${join(`(f64x2.mul ${sp64(0.5)} (f64x2.mul ${lo64('(local.get $mu)')} ${lo64('(local.get $mu)')}))`,
+    `(f64x2.mul ${sp64(0.5)} (f64x2.mul ${hi64('(local.get $mu)')} ${hi64('(local.get $mu)')}))`)})
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $unpack)))
+        (if (local.get $every) (then ${store1('(i32.const 0)')}))
+        (local.set $j (i32.const 0))
+        (block $stepsDone (loop $substep
+          (br_if $stepsDone (i32.ge_u (local.get $j) (local.get $steps)))
+          (local.set $o (i32.add (local.get $pcoef) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $B)) (local.get $b)) (i32.const 5))))
+          (br_if $stepsDone (f64.eq (f64.load offset=24 (local.get $o)) (f64.const 0))) ;; frozen from here on
+          (local.set $zeta (f64.load offset=8 (local.get $o)))
+          (local.set $invDen (f64.div (f64.const 1) (f64.max (f64.add (f64.mul (local.get $v) (local.get $zeta)) (f64.const 1)) (local.get $eps))))
+          (local.set $vinvDen (f64x2.splat (local.get $invDen)))
+          (local.set $vcx (f64x2.splat (f64.load (local.get $o))))
+          (local.set $vcdt (f64x2.splat (f64.load offset=16 (local.get $o))))
+          (local.set $nu0a (f64x2.sub (f64x2.mul (local.get $vcx) (local.get $x0a)) (local.get $xr0a)))
+          (local.set $nu0b (f64x2.sub (f64x2.mul (local.get $vcx) (local.get $x0b)) (local.get $xr0b)))
+          (local.set $vq0 ${join('(f64x2.mul (local.get $nu0a) (local.get $vinvDen))', '(f64x2.mul (local.get $nu0b) (local.get $vinvDen))')})
+          (local.set $vz (f32x4.splat (f32.demote_f64 (f64.mul (local.get $zeta) (local.get $invDen)))))
+${softmax(1)}
+          ${update1('a', lo64('(local.get $vs)'), lo64('(local.get $va0)'))}
+          ${update1('b', hi64('(local.get $vs)'), hi64('(local.get $va0)'))}
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (if (local.get $every) (then ${store1('(local.get $j)')}))
+          (br $substep)))
+        ;; frozen states, or the end
+        (local.set $k (select (i32.add (local.get $j) (i32.const 1)) (i32.const 0) (local.get $every)))
+        (block $tailDone (loop $tail
+          (br_if $tailDone (i32.gt_u (local.get $k) (local.get $last)))
+          ${store1('(local.get $k)')}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $tail)))
+        (local.set $s (i32.add (local.get $s) (i32.const 4)))
+        (br $pixels)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $sample)))
+    (local.get $redos))`;
 
 const wat = `(module
   (memory (export "mem") 1)
@@ -221,28 +346,7 @@ const wat = `(module
         (local.set $vq0 ${join('(f64x2.mul (local.get $nu0a) (local.get $invDena))', '(f64x2.mul (local.get $nu0b) (local.get $invDenb))')})
         (local.set $vq1 ${join('(f64x2.mul (local.get $nu1a) (local.get $invDena))', '(f64x2.mul (local.get $nu1b) (local.get $invDenb))')})
         (local.set $vz ${join('(f64x2.mul (local.get $zetaa) (local.get $invDena))', '(f64x2.mul (local.get $zetab) (local.get $invDenb))')})
-        (local.set $need (i32.eqz (local.get $j))) ;; the first substep: the max-subtracted passes
-        (if (local.get $j) (then
-          (local.set $vsh (local.get $shift))
-          ${sums(true)}
-          (local.set $ok (v128.and (f32x4.le (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(SLACK32)})
-                                   (f32x4.ge (f32x4.sub (local.get $vmx) (local.get $shift)) ${sp(-SLACK32)})))
-          (local.set $m (v128.andnot (local.get $act) (local.get $ok)))
-          (if (v128.any_true (local.get $m)) (then
-            (local.set $redos (i32.add (local.get $redos) (i32.popcnt (i32x4.bitmask (local.get $m)))))
-            (local.set $need (i32.const 1))))))
-        (if (local.get $need) (then
-          ;; a far-moved maximum in a lane (or the first substep, or non-finite logits): all four max-subtracted
-          (local.set $vmx ${sp(-Infinity)})
-          (local.set $pc (local.get $pscr))
-          (block $maxDone (loop $maxLoop
-            (br_if $maxDone (i32.ge_u (local.get $pc) (local.get $pend)))
-            (local.set $vmx (f32x4.pmax (local.get $vmx) ${logit('', 0)}))
-            (local.set $pc (i32.add (local.get $pc) (i32.const 64)))
-            (br $maxLoop)))
-          (local.set $vsh (local.get $vmx))
-          ${sums(false)}))
-        (local.set $shift (local.get $vmx))
+${softmax(2)}
         ${update('a', lo64('(local.get $vs)'), lo64('(local.get $va0)'), lo64('(local.get $va1)'), '(i64x2.extend_low_i32x4_s (local.get $act))')}
         ${update('b', hi64('(local.get $vs)'), hi64('(local.get $va0)'), hi64('(local.get $va1)'), '(i64x2.extend_high_i32x4_s (local.get $act))')}
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
@@ -257,7 +361,9 @@ const wat = `(module
         (br $tail)))
       (local.set $b (i32.add (local.get $b) (i32.const 4)))
       (br $group)))
-    (local.get $redos)))
+    (local.get $redos))
+${rollout1}
+)
 `;
 
 const buffer = assemble('gmflow-rollout.wat', wat);

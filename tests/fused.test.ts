@@ -86,6 +86,9 @@ const CASES: [string, number[], Make][] = [
   ['gmflow points C=2 K=7 wide means', [2], gmflow(7, 1e-4, false, 40)],
   ['gmflow image C=1 K=3 [1,4,3]', [1, 4, 3], gmflow(3, 1e-4)],
   ['gmflow image C=1 K=4 [1,3,3] wide means', [1, 3, 3], gmflow(4, 1e-4, false, 40)],
+  // four pixels a vector in the SIMD wasm program (S a multiple of 4; its far-moving logits: the direct test
+  // below; with wide means here the generic float32 path itself ends 1.04e-5 from the float64 loop)
+  ['gmflow image C=1 K=5 [1,4,4]', [1, 4, 4], gmflow(5, 1e-4)],
   ['gmflow image C=2 K=2 [2,3,3]', [2, 3, 3], gmflow(2, 1e-4)],
   ['dx grid points N=6', [2], dx(6, 'grid')],
   ['dx grid points N=1', [2], dx(1, 'grid')],
@@ -230,6 +233,59 @@ test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo count
       // float32 logits, weights and sums against the loop's float64 (observed: at most 1.4e-7)
       assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
       assert.ok(js.out.some((v, i) => i < Bn * 2 && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
+    }
+    tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
+  }
+  setWasmRollout(prevWasm);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('the SIMD wasm one-channel GMFlow rollout (four pixels a vector) gives the JS loop\'s states and redo counts (odd K, K = 1, every state, frozen samples, far-moving logits, NaN)', async () => {
+  await useBackend('wasm');
+  assert.ok(wasmRolloutActive(), `the SIMD module loads in Node (${wasmRolloutError()})`);
+  const before = tf.memory().numTensors;
+  const rng = new Rng(32);
+  const prevWasm = wasmRolloutActive();
+  for (const [Bn, K, S, steps, spread, nanAt] of [[5, 8, 16, 12, 1, -1], [3, 7, 8, 9, 3, -1], [4, 8, 12, 10, 200, -1], [3, 1, 4, 5, 1, -1], [2, 4, 8, 6, 1, 1], [64, 8, 784, 4, 1, -1]]) {
+    const mk = (n: number, sc = 1) => Float32Array.from(rng.normalArray(n), (v) => v * sc);
+    const mu = mk(Bn * K * S, spread);
+    if (nanAt >= 0) mu[nanAt * K * S + 5] = NaN; // sample nanAt's first component at pixel 5
+    const inp: GMFlowFusedInputs = {
+      x: tf.tensor(mk(Bn * S), [Bn, 1, S]), xSrc: tf.tensor(mk(Bn * S), [Bn, 1, S]), means: tf.tensor(mu, [Bn, K, 1, S]), logweights: tf.tensor(mk(Bn * K * S), [Bn, K, 1, S]),
+      gmVars: tf.tensor(Float32Array.from(mk(Bn), (v) => 0.01 + 0.05 * v * v), [Bn]), raSrc: Float64Array.from({ length: Bn }, (_, i) => 0.1 + i / Bn),
+      K, C: 1, S, eps: 1e-6,
+    };
+    const coef = new Float64Array(steps * Bn * 4);
+    for (let i = 0; i < Bn; i++) {
+      const n = i % 3 === 1 ? Math.floor(steps / 2) : steps; // every third sample frozen half-way
+      for (let j = 0; j < n; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * Bn + i) * 4);
+    }
+    for (const every of [false, true]) {
+      const runWith = (simd: boolean) => {
+        setWasmRollout(simd);
+        const r0 = fusedStats.softmaxRedos;
+        const out = gmflowRolloutHost(inp, coef, steps, every);
+        return { out, redos: fusedStats.softmaxRedos - r0 };
+      };
+      const js = runWith(false);
+      const simd = runWith(true);
+      const tag = `B ${Bn}, K ${K}, S ${S}, ${steps} substeps, spread ${spread}, every ${every}`;
+      assert.equal(simd.out.length, js.out.length, tag);
+      assert.equal(simd.redos, js.redos, `${tag}: redone substeps`);
+      if (spread > 100) assert.ok(js.redos > 0, `${tag}: far-moving logits are redone`);
+      let worst = 0;
+      for (let i = 0; i < js.out.length; i++) {
+        const px = i % (Bn * S);
+        if (nanAt >= 0 && px === nanAt * S + 5 && i >= Bn * S * (every ? 1 : 0)) {
+          assert.ok(Number.isNaN(simd.out[i]) && Number.isNaN(js.out[i]), `${tag}: the NaN pixel stays NaN in both`);
+          continue;
+        }
+        assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
+        worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
+      }
+      // float32 logits, weights and sums against the loop's float64
+      assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
+      assert.ok(js.out.some((v, i) => i < Bn * S && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
     }
     tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
   }

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RolloutSchedule } from './policy.js';
 import type { Times } from './time.js';
-import { gmflowRollout2Wasm, type CoefficientFill } from './wasm-rollout.js';
+import { gmflowRollout1Wasm, gmflowRollout2Wasm, type CoefficientFill } from './wasm-rollout.js';
 
 /** Fused programs run so far (host loops and WGSL dispatches; tf.profile does not see them): for the benchmark. */
 export const fusedStats = {
@@ -186,6 +186,13 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coefIn: GMFlowCoeffici
   fusedStats.programs++;
   if (C === 2 && S === 1) {
     const w = gmflowRollout2Wasm(x, xSrc, mu, lw, gv, raSrc, K, eps, coefIn, steps, every); // SIMD wasm when loaded
+    if (w) {
+      fusedStats.softmaxRedos += w.redos;
+      return w.out;
+    }
+  }
+  if (C === 1) {
+    const w = gmflowRollout1Wasm(x, xSrc, mu, lw, gv, raSrc, K, S, eps, coefIn, steps, every); // four pixels a vector
     if (w) {
       fusedStats.softmaxRedos += w.redos;
       return w.out;

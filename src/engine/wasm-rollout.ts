@@ -13,6 +13,8 @@ import type { Times } from './time.js';
 
 interface RolloutExports {
   mem: WebAssembly.Memory;
+  rollout1(B: number, K: number, S: number, steps: number, every: number, eps: number,
+    px: number, pxs: number, pmu: number, plw: number, pgv: number, pra: number, pcoef: number, pout: number, pscr: number): number;
   rollout2(B: number, K: number, steps: number, every: number, eps: number,
     px: number, pxs: number, pmu: number, plw: number, pgv: number, pra: number, pcoef: number, pout: number, pscr: number): number;
 }
@@ -120,5 +122,55 @@ export function gmflowRollout2Wasm(
   put(plw, K, lw);
   put(pgv, 1, gv);
   const redos = exportsOf.rollout2(B, K, steps, every ? 1 : 0, eps, px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr);
+  return { out: new Float32Array(buf, pout, outLen).slice(), redos };
+}
+
+/**
+ * The one-channel rollout (fused.ts `gmflowRolloutHost1`: single-channel images) in the module, four
+ * pixels of a sample a vector: x, xSrc [B, S], μ and l [B, K, S], v [B] (float32), r_a/a [B], the
+ * coefficients [steps, B, 4] or their fill. Returns the end state [B·S], or with `every` all states
+ * [(steps + 1)·B·S], and the count of redone softmaxes; null when the module is not active or S is not
+ * a multiple of 4 (then the JS loop runs).
+ */
+export function gmflowRollout1Wasm(
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
+  K: number, S: number, eps: number, coef: Float64Array | CoefficientFill, steps: number, every: boolean,
+): { out: Float32Array; redos: number } | null {
+  if (!enabled || !exportsOf || S % 4 !== 0 || S === 0) return null;
+  const B = gv.length;
+  const NS = B * S;
+  const outLen = ((every ? steps : 0) + 1) * NS;
+  let p = 256;
+  const pscr = p;
+  p = align(p + 64 * (K + 1));
+  const pcoef = p;
+  p = align(p + steps * B * 4 * 8);
+  const pra = p;
+  p = align(p + B * 8);
+  const px = p;
+  p = align(p + NS * 4);
+  const pxs = p;
+  p = align(p + NS * 4);
+  const pmu = p;
+  p = align(p + NS * K * 4);
+  const plw = p;
+  p = align(p + NS * K * 4);
+  const pgv = p;
+  p = align(p + B * 4);
+  const pout = p;
+  p = align(p + outLen * 4);
+  const { mem } = exportsOf;
+  if (p > mem.buffer.byteLength) mem.grow(Math.ceil((p - mem.buffer.byteLength) / 65536));
+  const buf = mem.buffer;
+  const c = new Float64Array(buf, pcoef, steps * B * 4);
+  if (typeof coef === 'function') coef(c, B);
+  else c.set(coef.subarray(0, steps * B * 4));
+  new Float64Array(buf, pra, B).set(raSrc.subarray(0, B));
+  new Float32Array(buf, px, NS).set(x.subarray(0, NS));
+  new Float32Array(buf, pxs, NS).set(xSrc.subarray(0, NS));
+  new Float32Array(buf, pmu, NS * K).set(mu.subarray(0, NS * K));
+  new Float32Array(buf, plw, NS * K).set(lw.subarray(0, NS * K));
+  new Float32Array(buf, pgv, B).set(gv);
+  const redos = exportsOf.rollout1(B, K, S, steps, every ? 1 : 0, eps, px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr);
   return { out: new Float32Array(buf, pout, outLen).slice(), redos };
 }
