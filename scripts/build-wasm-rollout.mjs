@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Builds the SIMD wasm GMFlow rollout for 2D points (src/engine/wasm-rollout.ts runs it) from the
-// WebAssembly text below, with wabt's assembler (a dev dependency), into
-// src/engine/wasm-rollout-module.ts (the module as base64: ~3 KB, committed so that a build needs no
+// Builds the SIMD wasm GMFlow rollouts for 2D points and one-channel images (src/engine/wasm-rollout.ts
+// runs them) from the WebAssembly text below, with wabt's assembler (a dev dependency), into
+// src/engine/wasm-rollout-module.ts (the module as base64: ~8 KB, committed so that a build needs no
 // assembler). `--check` exits 1 when the committed file differs from what this script builds (a test
 // runs it). It imports the softmax's slack from dist: run `npm run build` first.
 //
-// The program is `gmflowRolloutHost2` (src/engine/fused.ts) with four samples per f32x4 vector (lanes =
+// `rollout2` is `gmflowRolloutHost2` (src/engine/fused.ts) with four samples per f32x4 vector (lanes =
 // samples; a sample's components one after another, two interleaved chains): per substep the logits,
 // the one-pass softmax shifted by the previous substep's maximum (redone max-subtracted, for the four
 // lanes, when a lane's maximum moved beyond SHIFT_SLACK), the weighted sums of the means, all in
@@ -14,7 +14,9 @@
 // is exact), e^r = 1 + r + r²·P(r) with Cephes expf's P (about 1 ulp); a < EXP32_MIN gives 0 (such a
 // weight is below e^−37 of the largest, as the slack keeps the largest above e^−50). Frozen samples
 // (coefficient flag 0 from a substep on) keep their state by a lane mask; a group of four runs until
-// all its lanes are frozen. Against the float64 JS loop: ~2e−7 (float32 rounding of the logits and sums).
+// all its lanes are frozen. `rollout1` is `gmflowRolloutHost1` (C = 1) the same way with four pixels of
+// one sample a vector (they share the sample's coefficients: no masks). Against the float64 JS loops:
+// ~2e−7 (float32 rounding of the logits and sums).
 import { fileURLToPath } from 'node:url';
 import { assemble, writeOrCheck } from './wasm-build.mjs';
 // the softmax's slack, from the JS loop itself (build first: npm run build)

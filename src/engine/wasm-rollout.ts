@@ -1,6 +1,7 @@
 /**
- * The 2D GMFlow rollout (fused.ts `gmflowRolloutHost2`) as a SIMD WebAssembly program: four samples per
- * f32x4 vector, the logits, weights and sums in float32, the coefficients and states in float64 (see
+ * The 2D and one-channel GMFlow rollouts (fused.ts `gmflowRolloutHost2`, `gmflowRolloutHost1`) as SIMD
+ * WebAssembly programs: four samples (2D) or four pixels of a sample (images) per f32x4 vector, the
+ * logits, weights and sums in float32, the coefficients and states in float64 (see
  * scripts/build-wasm-rollout.mjs, which builds src/engine/wasm-rollout-module.ts from its text; ~2.3×
  * the float64 two-components-a-vector program it replaced, ~2e−7 from the float64 JS loop).
  * `loadWasmRollout()` compiles it once (asynchronously: browsers refuse synchronous compiles on the main
