@@ -15,6 +15,8 @@ import { POLICY_FAMILIES, POLICY_FAMILY_NAMES } from '../engine/families.js';
 import { datasetSource, Distiller, policyConfigOf, sampleStudent, sampleTeacher, TeacherTrainer } from './toy.js';
 import { wasmBackendMemory } from '../engine/backend-extras.js';
 import { heapKernelsError, heapKernelsFor, setHeapKernels } from '../engine/wasm-heap.js';
+import { setWasmRollout, wasmRolloutActive, wasmRolloutError } from '../engine/wasm-rollout.js';
+import { gmflowRolloutHost } from '../engine/fused.js';
 
 interface CheckRow {
   name: string;
@@ -101,6 +103,50 @@ async function wasmKernelCheck(): Promise<string> {
   return `bound to the wasm heap (${shared ? 'shared' : 'plain'} memory); transpose, row sums, broadcast product and sin equal the JS loops bit for bit`;
 }
 
+/**
+ * On cpu and wasm: whether the SIMD wasm rollout program is loaded, and that its 2D and one-channel GMFlow
+ * rollouts (four samples or pixels a vector, float32 logits) give the float64 JS loops' states.
+ */
+async function rolloutCheck(): Promise<string> {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu') return `not used on ${backend}${backend === 'webgpu' ? ' (its WGSL program runs)' : ''}`;
+  if (!wasmRolloutActive()) return `not loaded (${wasmRolloutError() ?? 'switched off'}): the JS loops run`;
+  const rng = new Rng(7);
+  const steps = 12;
+  let worst = 0;
+  // a 2D segment (6 samples, K = 5) and a one-channel image (2 samples of 8 pixels, K = 3)
+  for (const [B, K, C, S] of [[6, 5, 2, 1], [2, 3, 1, 8]]) {
+    const mk = (n: number) => Float32Array.from(rng.normalArray(n));
+    const feat = C === 2 ? [2] : [1, S];
+    const inp = {
+      x: tf.tensor(mk(B * C * S), [B, ...feat]), xSrc: tf.tensor(mk(B * C * S), [B, ...feat]),
+      means: tf.tensor(mk(B * K * C * S), [B, K, ...feat]), logweights: tf.tensor(mk(B * K * S), C === 2 ? [B, K] : [B, K, 1, S]),
+      gmVars: tf.tensor(Float32Array.from(mk(B), (v) => 0.01 + 0.05 * v * v), [B]), raSrc: Float64Array.from({ length: B }, (_, i) => 0.2 + i / B),
+      K, C, S, eps: 1e-6,
+    };
+    const coef = new Float64Array(steps * B * 4);
+    for (let i = 0; i < B; i++) for (let j = 0; j < steps; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * B + i) * 4);
+    try {
+      const program = gmflowRolloutHost(inp, coef, steps);
+      const prev = setWasmRollout(false);
+      let loop: Float32Array;
+      try {
+        loop = gmflowRolloutHost(inp, coef, steps);
+      } finally {
+        setWasmRollout(prev);
+      }
+      program.forEach((v, i) => {
+        const d = Math.abs(v - loop[i]) / (1 + Math.abs(loop[i]));
+        if (!(d <= 1e-6)) throw new Error(`${C === 2 ? '2D' : 'image'} [${i}]: ${v} (program) vs ${loop[i]} (loop)`);
+        worst = Math.max(worst, d);
+      });
+    } finally {
+      tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
+    }
+  }
+  return `loaded; its 2D and one-channel GMFlow rollouts are within ${worst.toExponential(1)} of the float64 JS loops`;
+}
+
 async function engineChecks(row: (name: string, fn: () => Promise<string>) => Promise<void>): Promise<void> {
   const rng = new Rng(0);
   const teacher = createToyNet({ kind: 'teacher', width: 32, depth: 2 }, rng.fork());
@@ -171,6 +217,7 @@ async function runChecks(choice: BackendChoice): Promise<void> {
   };
   await row('tensors: matmul, relu, gradient', mathCheck);
   await row('wasm SIMD heap kernels', wasmKernelCheck);
+  await row('SIMD wasm rollout program', rolloutCheck);
   await engineChecks(row);
   const ok = rows.every((r) => r.ok);
   result.dataset.state = ok ? 'pass' : 'fail';

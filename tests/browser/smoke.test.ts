@@ -48,10 +48,13 @@ function assertPassedOn(o: CheckOutcome, backend: string): void {
   assert.equal(o.backend, backend, `expected the ${backend} backend, got ${o.indicator}: ${o.reason}`);
   const failed = o.rows.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
   assert.equal(o.state, 'pass', `${o.result}\n${failed.join('\n')}`);
-  assert.equal(o.rows.length, 6);
+  assert.equal(o.rows.length, 7);
   // the SIMD heap kernels: bound on wasm (and equal to the JS loops), not used elsewhere
   const k = o.rows.find((x) => x.name === 'wasm SIMD heap kernels')?.detail ?? '';
   assert.match(k, backend === 'wasm' ? /^bound to the wasm heap \((plain|shared) memory\)/ : new RegExp(`^not used on ${backend}`), k);
+  // the SIMD rollout program: loaded with cpu and wasm (and within float32 rounding of the JS loops), not used elsewhere
+  const r = o.rows.find((x) => x.name === 'SIMD wasm rollout program')?.detail ?? '';
+  assert.match(r, backend === 'wasm' || backend === 'cpu' ? /^loaded; its 2D and one-channel GMFlow rollouts are within \S+ of the float64 JS loops$/ : new RegExp(`^not used on ${backend}`), r);
 }
 
 function timings(o: CheckOutcome): string {
