@@ -233,6 +233,13 @@ nb.cell('teacherPanel', ['lab', 'teacherMany'], async (lab: LabClient, teacherMa
   return { data, panel: { title: 'teacher, 128 Euler steps', data: [{ name: 'data', points: data, color: '#bbb' }, { name: 'teacher', points: teacherMany.samples, color: '#1f77b4' }] } };
 });
 
+/**
+ * The student's samples at 1, 2 and 4 NFE for its weights (studentKey) and temperature: a redraw with the
+ * same weights (e.g. the shipped student's version bump arriving after the panels were drawn with it, or a
+ * new title) reuses them instead of sampling again.
+ */
+let studentPoints: { key: string; points: Float32Array[] } | null = null;
+
 /** The student at 1, 2 and 4 NFE, each panel labelled with the NFE it was distilled for; live while distilling. */
 nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 'temperature'], async (lab: LabClient, tp: { data: Float32Array; panel: { title: string; data: { name: string; points: Float32Array; color: string }[] } } | null, _sv: number, _lv: number, temperature: number) => {
   if (!tp) return;
@@ -240,10 +247,16 @@ nb.cell('samplesView', ['lab', 'teacherPanel', 'studentVersion', 'liveVersion', 
   const panels = [tp.panel];
   if (st.student && st.studentPolicy) {
     const label = studentLabel(st);
-    for (const nfe of [1, 2, 4]) {
-      const title = `${label[0].toUpperCase()}${label.slice(1)}, shown at ${nfe} NFE`;
-      panels.push({ title, data: [{ name: 'data', points: tp.data, color: '#bbb' }, { name: `${nfe} NFE`, points: await lab.call.studentSamples(2000, 303, { nfe, temperature }), color: '#d62728' }] });
+    const key = `${st.studentKey}|${temperature}`;
+    if (studentPoints?.key !== key) {
+      const points: Float32Array[] = [];
+      for (const nfe of [1, 2, 4]) points.push(await lab.call.studentSamples(2000, 303, { nfe, temperature }));
+      studentPoints = { key, points };
     }
+    [1, 2, 4].forEach((nfe, i) => {
+      const title = `${label[0].toUpperCase()}${label.slice(1)}, shown at ${nfe} NFE`;
+      panels.push({ title, data: [{ name: 'data', points: tp.data, color: '#bbb' }, { name: `${nfe} NFE`, points: studentPoints!.points[i], color: '#d62728' }] });
+    });
   }
   grid.update(panels);
 });

@@ -37,6 +37,8 @@ export interface LabStatus {
   student: MlpConfig | null;
   studentPolicy: StudentPolicyConfig | null;
   studentIteration: number;
+  /** the same while the student's weights are the same (model-lab.ts `studentKey`): views skip redrawing */
+  studentKey: string;
   /** a student with its π-ID run (settings, and since issue 12 its optimizer and stream): Distill can resume it */
   canDistill: boolean;
   running: 'idle' | 'teacher' | 'student';

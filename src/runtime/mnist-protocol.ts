@@ -15,6 +15,8 @@ export interface MnistStatus {
   student: UNetConfig | null;
   studentPolicy: StudentPolicyConfig | null;
   studentIteration: number;
+  /** the same while the student's weights are the same (model-lab.ts `studentKey`): views skip redrawing */
+  studentKey: string;
   /** a student with π-ID settings: Distill goes on from it */
   canDistill: boolean;
   running: 'idle' | 'teacher' | 'student';

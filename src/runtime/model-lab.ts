@@ -200,6 +200,10 @@ export interface ModelsSnapshot<A> {
  * A lab with a teacher (T, trained by Tr) and a π-Flow student (S, distilled by D); A is their
  * artifacts. Subclasses say how nets are read and written and how a distiller is made.
  */
+/** Ids of the student networks a lab has had (ModelLab.studentKey). */
+const netIds = new WeakMap<object, number>();
+let nextNetId = 1;
+
 export abstract class ModelLab<
   T extends NetLike,
   S extends NetLike,
@@ -373,6 +377,18 @@ export abstract class ModelLab<
 
   get studentIteration(): number {
     return this.distiller?.piid.iteration ?? 0;
+  }
+
+  /**
+   * Names the student's weights: which network (a new one on every new, loaded or shipped student) and
+   * how many π-ID iterations it has had ('' without a student). The same key, the same weights (a failed
+   * step restores them and leaves the iteration), so a view drawn from a key need not be drawn again.
+   */
+  get studentKey(): string {
+    if (!this.student) return '';
+    let id = netIds.get(this.student);
+    if (id === undefined) netIds.set(this.student, (id = nextNetId++));
+    return `${id}:${this.studentIteration}`;
   }
 
   get teacherIteration(): number {

@@ -206,6 +206,7 @@ export function commonStatus<L extends AnyModelLab & HostedLab<S>, S>(host: Work
     student: lab.student?.cfg ?? null,
     studentPolicy: lab.studentPolicy,
     studentIteration: lab.studentIteration,
+    studentKey: lab.studentKey,
     canDistill: lab.canDistill,
     running: lab.running,
     paused: lab.isPaused,

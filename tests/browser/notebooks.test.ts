@@ -195,8 +195,7 @@ describe('notebooks on wasm', () => {
       await r.page.waitForFunction(() => document.querySelectorAll('#samples [data-testid="panel"]').length === 4, null, { timeout: 60_000 });
       const arrivalTitles = await r.page.locator(`#samples ${tid('panel')}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-title') ?? ''));
       assert.equal(arrivalTitles[0], 'teacher, 128 Euler steps'); // the samples the reference distance is measured on
-      // each teacher view ran once on arrival: the two reference samplings (128 steps, also the panel; 2 steps) and the
-      // paths (the student's panels may run twice, ~0.1 s each: the shipped student arrives while they are drawn)
+      // each teacher view ran once on arrival: the two reference samplings (128 steps, also the panel; 2 steps) and the paths
       const counts = await requestCountsOnce(r, 'teacherSamples', 2);
       assert.deepEqual([counts.teacherSamples, counts.teacherPaths, counts.loadTeacherUrl], [2, 1, 1], JSON.stringify(counts));
       assert.deepEqual(arrivalTitles.slice(1), [1, 2, 4].map((n) => `Shipped GMFlow student (K = 8), distilled for 2 NFE, shown at ${n} NFE`));
@@ -205,6 +204,19 @@ describe('notebooks on wasm', () => {
       // "Start from": before Distill the page says what it will do to the shipped student
       const plan = async (re: RegExp) => r.page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid="distill-plan"]')?.textContent ?? ''), re.source, { timeout: 30_000 });
       await plan(/^Distill replaces the shipped GMFlow student \(K = 8\), distilled for 2 NFE, by a fresh copy of the teacher/);
+      // the shipped student's panels sampled once (1, 2, 4 NFE): its version bump, which can arrive after they were drawn
+      // with it (a race: before the samples were keyed by the student's weights, about every other arrival sampled
+      // twice), redraws them from the same samples; read once the worker's counts have settled
+      // (the sampling requests only: the page polls status, and each read is itself a request)
+      let settled = '';
+      for (let i = 0; i < 40; i++) {
+        const c = await requestCountsOnce(r, 'studentSamples', 3);
+        const now = JSON.stringify([c.studentSamples, c.teacherSamples, c.policyPaths, c.dataSamples]);
+        if (now === settled) break;
+        settled = now;
+        await r.page.waitForTimeout(500);
+      }
+      assert.equal(JSON.parse(settled)[0], 3, `studentSamples, teacherSamples, policyPaths, dataSamples: ${settled}`);
       // the student's samples from fixed noise (2 NFE)
       const probe = () => r.page.evaluate(async () => {
         const lab = (window as unknown as { piflowLab: { call: { studentSamples(n: number, seed: number, o: { nfe: number }): Promise<Float32Array> } } }).piflowLab.call;
