@@ -166,6 +166,15 @@ const coefs = (h, i0) => {
 const v128s = (names) => names.map((n) => `(local $${n} v128)`).join(' ');
 
 
+/** after a sample's (or group's) substeps: with `every` the states j + 1 … steps repeat the last (frozen), else state 0 is the end */
+const frozenTail = (put) => `
+      (local.set $k (select (i32.add (local.get $j) (i32.const 1)) (i32.const 0) (local.get $every)))
+      (block $tailDone (loop $tail
+        (br_if $tailDone (i32.gt_u (local.get $k) (local.get $last)))
+        ${put('(local.get $k)')}
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $tail)))`;
+
 // the one-channel rollout (fused.ts gmflowRolloutHost1: single-channel images), four pixels of a sample a vector
 const store1 = (jj) => `
         (v128.store (i32.add (local.get $pout) (i32.shl (i32.add (i32.mul ${jj} (local.get $NS)) (local.get $idx)) (i32.const 2)))
@@ -249,13 +258,7 @@ ${softmax(1)}
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (if (local.get $every) (then ${store1('(local.get $j)')}))
           (br $substep)))
-        ;; frozen states, or the end
-        (local.set $k (select (i32.add (local.get $j) (i32.const 1)) (i32.const 0) (local.get $every)))
-        (block $tailDone (loop $tail
-          (br_if $tailDone (i32.gt_u (local.get $k) (local.get $last)))
-          ${store1('(local.get $k)')}
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $tail)))
+        ${frozenTail(store1)}
         (local.set $s (i32.add (local.get $s) (i32.const 4)))
         (br $pixels)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -354,13 +357,7 @@ ${softmax(2)}
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (if (local.get $every) (then ${store('(local.get $j)')}))
         (br $substep)))
-      ;; frozen states, or the end
-      (local.set $k (select (i32.add (local.get $j) (i32.const 1)) (i32.const 0) (local.get $every)))
-      (block $tailDone (loop $tail
-        (br_if $tailDone (i32.gt_u (local.get $k) (local.get $last)))
-        ${store('(local.get $k)')}
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $tail)))
+      ${frozenTail(store)}
       (local.set $b (i32.add (local.get $b) (i32.const 4)))
       (br $group)))
     (local.get $redos))

@@ -198,8 +198,12 @@ export function gmflowRolloutHost(inp: GMFlowFusedInputs, coefIn: GMFlowCoeffici
       return w.out;
     }
   }
-  const coef = typeof coefIn === 'function' ? new Float64Array(steps * B * 4) : coefIn;
-  if (typeof coefIn === 'function') coefIn(coef, B);
+  // the JS loops: a fill is materialised
+  let coef = coefIn as Float64Array;
+  if (typeof coefIn === 'function') {
+    coef = new Float64Array(steps * B * 4);
+    coefIn(coef, B);
+  }
   if (C === 2 && S === 1) {
     return gmflowRolloutHost2(x, xSrc, mu, lw, gv, raSrc, K, eps, coef, steps, every);
   }

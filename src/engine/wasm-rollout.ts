@@ -63,12 +63,74 @@ const align = (n: number) => (n + 15) & ~15;
 /** Writes a rollout's coefficients (fused.ts gmflowCoefficients) into `out`, substep j's row at j·rowSamples·4. */
 export type CoefficientFill = (out: Float64Array, rowSamples: number) => void;
 
+interface Staged {
+  px: number; pxs: number; pmu: number; plw: number; pgv: number; pra: number; pcoef: number; pout: number; pscr: number;
+  buf: ArrayBuffer;
+  outLen: number;
+}
+
+/**
+ * Lays a rollout's inputs out in the module's memory (after the 256 bytes it keeps: scratch, then the
+ * inputs and the output, 16-aligned), growing it to fit, and copies them in: R ≥ B rows (samples), each
+ * row `perX` values of x and x_src and `perMu` of μ and of l (rows past B zero); the coefficients
+ * [steps, R, 4] copied or filled in place (rows past B: zero when copied, left when filled — the program
+ * never reads them as active).
+ */
+function stage(
+  ex: RolloutExports, R: number, perX: number, perMu: number, perL: number, K: number, steps: number, outLen: number,
+  x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times, coef: Float64Array | CoefficientFill,
+): Staged {
+  const B = gv.length;
+  let p = 256;
+  const take = (bytes: number) => {
+    const at = p;
+    p = align(p + bytes);
+    return at;
+  };
+  const pscr = take(64 * (K + 1));
+  const pcoef = take(steps * R * 4 * 8);
+  const pra = take(R * 8);
+  const px = take(R * perX * 4);
+  const pxs = take(R * perX * 4);
+  const pmu = take(R * perMu * 4);
+  const plw = take(R * perL * 4);
+  const pgv = take(R * 4);
+  const pout = take(outLen * 4);
+  if (p > ex.mem.buffer.byteLength) ex.mem.grow(Math.ceil((p - ex.mem.buffer.byteLength) / 65536));
+  const buf = ex.mem.buffer;
+  const c = new Float64Array(buf, pcoef, steps * R * 4);
+  if (typeof coef === 'function') coef(c, R);
+  else if (R === B) c.set(coef.subarray(0, steps * B * 4));
+  else {
+    for (let j = 0; j < steps; j++) {
+      c.set(coef.subarray(j * B * 4, (j + 1) * B * 4), j * R * 4);
+      c.fill(0, (j * R + B) * 4, (j + 1) * R * 4);
+    }
+  }
+  // n values a row, zero past B
+  const put = (ptr: number, n: number, src: Float32Array | Float64Array) => {
+    const dst = src instanceof Float64Array ? new Float64Array(buf, ptr, R * n) : new Float32Array(buf, ptr, R * n);
+    dst.set(src.subarray(0, B * n));
+    dst.fill(0, B * n);
+  };
+  put(pra, 1, raSrc);
+  put(px, perX, x);
+  put(pxs, perX, xSrc);
+  put(pmu, perMu, mu);
+  put(plw, perL, lw);
+  put(pgv, 1, gv);
+  return { px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr, buf, outLen };
+}
+
+/** The program's output states, copied out of its memory. */
+const outOf = (s: Staged) => new Float32Array(s.buf, s.pout, s.outLen).slice();
+
 /**
  * Runs the 2D rollout in the module: x, xSrc [B, 2], μ [B, K, 2], l [B, K], v [B] (float32), r_a/a [B],
- * the coefficients [steps, B, 4] (gmflowCoefficients), or a fill that writes them into the module's memory. Returns the end state [B·2], or with `every` all
- * states [(steps + 1)·B·2], and the count of redone softmaxes; null when the module is not active.
- * The program takes four samples a vector: the inputs are copied in padded to a multiple of four
- * samples (the padding zero, its coefficients 0: frozen from the start).
+ * the coefficients [steps, B, 4] (gmflowCoefficients), or a fill that writes them into the module's
+ * memory. Returns the end state [B·2], or with `every` all states [(steps + 1)·B·2], and the count of
+ * redone softmaxes; null when the module is not active. The program takes four samples a vector: the
+ * inputs are copied in padded to a multiple of four samples (padding lanes are never active).
  */
 export function gmflowRollout2Wasm(
   x: Float32Array, xSrc: Float32Array, mu: Float32Array, lw: Float32Array, gv: Float32Array, raSrc: Times,
@@ -76,54 +138,9 @@ export function gmflowRollout2Wasm(
 ): { out: Float32Array; redos: number } | null {
   if (!enabled || !exportsOf) return null;
   const B = gv.length;
-  const Bp = (B + 3) & ~3;
-  const outLen = ((every ? steps : 0) + 1) * B * 2;
-  // layout after the 256 bytes the module keeps: scratch, then the inputs and the output, 16-aligned
-  let p = 256;
-  const pscr = p;
-  p = align(p + 64 * (K + 1));
-  const pcoef = p;
-  p = align(p + steps * Bp * 4 * 8);
-  const pra = p;
-  p = align(p + Bp * 8);
-  const px = p;
-  p = align(p + Bp * 2 * 4);
-  const pxs = p;
-  p = align(p + Bp * 2 * 4);
-  const pmu = p;
-  p = align(p + Bp * K * 2 * 4);
-  const plw = p;
-  p = align(p + Bp * K * 4);
-  const pgv = p;
-  p = align(p + Bp * 4);
-  const pout = p;
-  p = align(p + outLen * 4);
-  const { mem } = exportsOf;
-  if (p > mem.buffer.byteLength) mem.grow(Math.ceil((p - mem.buffer.byteLength) / 65536));
-  const buf = mem.buffer;
-  const c = new Float64Array(buf, pcoef, steps * Bp * 4);
-  if (typeof coef === 'function') coef(c, Bp);
-  else if (Bp === B) c.set(coef.subarray(0, steps * B * 4));
-  else {
-    for (let j = 0; j < steps; j++) {
-      c.set(coef.subarray(j * B * 4, (j + 1) * B * 4), j * Bp * 4);
-      c.fill(0, (j * Bp + B) * 4, (j + 1) * Bp * 4);
-    }
-  }
-  // per sample n values, zero padded
-  const put = (ptr: number, n: number, src: Float32Array | Float64Array) => {
-    const dst = src instanceof Float64Array ? new Float64Array(buf, ptr, Bp * n) : new Float32Array(buf, ptr, Bp * n);
-    dst.set(src.subarray(0, B * n));
-    dst.fill(0, B * n);
-  };
-  put(pra, 1, raSrc);
-  put(px, 2, x);
-  put(pxs, 2, xSrc);
-  put(pmu, K * 2, mu);
-  put(plw, K, lw);
-  put(pgv, 1, gv);
-  const redos = exportsOf.rollout2(B, K, steps, every ? 1 : 0, eps, px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr);
-  return { out: new Float32Array(buf, pout, outLen).slice(), redos };
+  const s = stage(exportsOf, (B + 3) & ~3, 2, K * 2, K, K, steps, ((every ? steps : 0) + 1) * B * 2, x, xSrc, mu, lw, gv, raSrc, coef);
+  const redos = exportsOf.rollout2(B, K, steps, every ? 1 : 0, eps, s.px, s.pxs, s.pmu, s.plw, s.pgv, s.pra, s.pcoef, s.pout, s.pscr);
+  return { out: outOf(s), redos };
 }
 
 /**
@@ -139,39 +156,7 @@ export function gmflowRollout1Wasm(
 ): { out: Float32Array; redos: number } | null {
   if (!enabled || !exportsOf || S % 4 !== 0 || S === 0) return null;
   const B = gv.length;
-  const NS = B * S;
-  const outLen = ((every ? steps : 0) + 1) * NS;
-  let p = 256;
-  const pscr = p;
-  p = align(p + 64 * (K + 1));
-  const pcoef = p;
-  p = align(p + steps * B * 4 * 8);
-  const pra = p;
-  p = align(p + B * 8);
-  const px = p;
-  p = align(p + NS * 4);
-  const pxs = p;
-  p = align(p + NS * 4);
-  const pmu = p;
-  p = align(p + NS * K * 4);
-  const plw = p;
-  p = align(p + NS * K * 4);
-  const pgv = p;
-  p = align(p + B * 4);
-  const pout = p;
-  p = align(p + outLen * 4);
-  const { mem } = exportsOf;
-  if (p > mem.buffer.byteLength) mem.grow(Math.ceil((p - mem.buffer.byteLength) / 65536));
-  const buf = mem.buffer;
-  const c = new Float64Array(buf, pcoef, steps * B * 4);
-  if (typeof coef === 'function') coef(c, B);
-  else c.set(coef.subarray(0, steps * B * 4));
-  new Float64Array(buf, pra, B).set(raSrc.subarray(0, B));
-  new Float32Array(buf, px, NS).set(x.subarray(0, NS));
-  new Float32Array(buf, pxs, NS).set(xSrc.subarray(0, NS));
-  new Float32Array(buf, pmu, NS * K).set(mu.subarray(0, NS * K));
-  new Float32Array(buf, plw, NS * K).set(lw.subarray(0, NS * K));
-  new Float32Array(buf, pgv, B).set(gv);
-  const redos = exportsOf.rollout1(B, K, S, steps, every ? 1 : 0, eps, px, pxs, pmu, plw, pgv, pra, pcoef, pout, pscr);
-  return { out: new Float32Array(buf, pout, outLen).slice(), redos };
+  const s = stage(exportsOf, B, S, K * S, K * S, K, steps, ((every ? steps : 0) + 1) * B * S, x, xSrc, mu, lw, gv, raSrc, coef);
+  const redos = exportsOf.rollout1(B, K, S, steps, every ? 1 : 0, eps, s.px, s.pxs, s.pmu, s.plw, s.pgv, s.pra, s.pcoef, s.pout, s.pscr);
+  return { out: outOf(s), redos };
 }
