@@ -188,6 +188,51 @@ test('the 2D and single-channel GMFlow host rollouts redo a substep max-subtract
   assert.equal(tf.memory().numTensors, before);
 });
 
+/**
+ * The SIMD wasm host rollout against the float64 JS loop on `inp`, end state and every state: the same
+ * redo counts, finite states within 1e-6 (scaled), the NaN entries (`isNaNAt`: an index within a state)
+ * NaN in both after the start, and states that moved. `steps` substeps; the samples `frozen` picks stop
+ * half-way. Returns the loop's redo count (every-state run).
+ */
+function simdAgainstLoop(inp: GMFlowFusedInputs, steps: number, frozen: (i: number) => boolean, what: string, isNaNAt: (k: number) => boolean): number {
+  const Bn = inp.raSrc.length;
+  const per = inp.x.size; // values a state
+  const coef = new Float64Array(steps * Bn * 4);
+  for (let i = 0; i < Bn; i++) {
+    const n = frozen(i) ? Math.floor(steps / 2) : steps;
+    for (let j = 0; j < n; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * Bn + i) * 4);
+  }
+  const x0 = inp.x.dataSync();
+  let redos = 0;
+  for (const every of [false, true]) {
+    const runWith = (simd: boolean) => {
+      setWasmRollout(simd);
+      const r0 = fusedStats.softmaxRedos;
+      const out = gmflowRolloutHost(inp, coef, steps, every);
+      return { out, redos: fusedStats.softmaxRedos - r0 };
+    };
+    const js = runWith(false);
+    const simd = runWith(true);
+    const tag = `${what}, every ${every}`;
+    assert.equal(simd.out.length, js.out.length, tag);
+    assert.equal(simd.redos, js.redos, `${tag}: redone substeps`);
+    redos = js.redos;
+    let worst = 0;
+    for (let i = 0; i < js.out.length; i++) {
+      if (isNaNAt(i % per) && i >= per * (every ? 1 : 0)) {
+        assert.ok(Number.isNaN(simd.out[i]) && Number.isNaN(js.out[i]), `${tag}: the NaN entry stays NaN in both`);
+        continue;
+      }
+      assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
+      worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
+    }
+    // float32 logits, weights and sums against the loop's float64 (observed: at most 1.9e-7)
+    assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
+    assert.ok(js.out.some((v, i) => i < per && Math.abs(v - x0[i]) > 1e-3) || every, `${tag}: the states moved`);
+  }
+  return redos;
+}
+
 test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo counts (odd K, K = 1, every state, frozen samples, far-moving logits, NaN)', async () => {
   await useBackend('wasm');
   assert.ok(wasmRolloutActive(), `the SIMD module loads in Node (${wasmRolloutError()})`);
@@ -203,37 +248,8 @@ test('the SIMD wasm 2D GMFlow rollout gives the JS loop\'s states and redo count
       gmVars: tf.tensor(Float32Array.from(mk(Bn), (v) => 0.01 + 0.05 * v * v), [Bn]), raSrc: Float64Array.from({ length: Bn }, (_, i) => 0.1 + i / Bn),
       K, C: 2, S: 1, eps: 1e-6,
     };
-    const coef = new Float64Array(steps * Bn * 4);
-    for (let i = 0; i < Bn; i++) {
-      const n = i % 5 === 0 ? Math.floor(steps / 2) : steps; // every fifth sample frozen half-way
-      for (let j = 0; j < n; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * Bn + i) * 4);
-    }
-    for (const every of [false, true]) {
-      const runWith = (simd: boolean) => {
-        setWasmRollout(simd);
-        const r0 = fusedStats.softmaxRedos;
-        const out = gmflowRolloutHost(inp, coef, steps, every);
-        return { out, redos: fusedStats.softmaxRedos - r0 };
-      };
-      const js = runWith(false);
-      const simd = runWith(true);
-      const tag = `B ${Bn}, K ${K}, ${steps} substeps, spread ${spread}, every ${every}`;
-      assert.equal(simd.out.length, js.out.length, tag);
-      assert.equal(simd.redos, js.redos, `${tag}: redone substeps`);
-      let worst = 0;
-      for (let i = 0; i < js.out.length; i++) {
-        const sample = Math.floor((i % (Bn * 2)) / 2);
-        if (sample === nanAt && i >= Bn * 2 * (every ? 1 : 0)) {
-          assert.ok(Number.isNaN(simd.out[i]) && Number.isNaN(js.out[i]), `${tag}: the NaN sample stays NaN in both`);
-          continue;
-        }
-        assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
-        worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
-      }
-      // float32 logits, weights and sums against the loop's float64 (observed: at most 1.4e-7)
-      assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
-      assert.ok(js.out.some((v, i) => i < Bn * 2 && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
-    }
+    // every fifth sample frozen half-way; the NaN sample's two coordinates stay NaN
+    simdAgainstLoop(inp, steps, (i) => i % 5 === 0, `B ${Bn}, K ${K}, ${steps} substeps, spread ${spread}`, (k) => Math.floor(k / 2) === nanAt);
     tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
   }
   setWasmRollout(prevWasm);
@@ -255,38 +271,9 @@ test('the SIMD wasm one-channel GMFlow rollout (four pixels a vector) gives the 
       gmVars: tf.tensor(Float32Array.from(mk(Bn), (v) => 0.01 + 0.05 * v * v), [Bn]), raSrc: Float64Array.from({ length: Bn }, (_, i) => 0.1 + i / Bn),
       K, C: 1, S, eps: 1e-6,
     };
-    const coef = new Float64Array(steps * Bn * 4);
-    for (let i = 0; i < Bn; i++) {
-      const n = i % 3 === 1 ? Math.floor(steps / 2) : steps; // every third sample frozen half-way
-      for (let j = 0; j < n; j++) coef.set([0.5 + j / steps, 0.2 + j / steps, -1 / steps, 1], (j * Bn + i) * 4);
-    }
-    for (const every of [false, true]) {
-      const runWith = (simd: boolean) => {
-        setWasmRollout(simd);
-        const r0 = fusedStats.softmaxRedos;
-        const out = gmflowRolloutHost(inp, coef, steps, every);
-        return { out, redos: fusedStats.softmaxRedos - r0 };
-      };
-      const js = runWith(false);
-      const simd = runWith(true);
-      const tag = `B ${Bn}, K ${K}, S ${S}, ${steps} substeps, spread ${spread}, every ${every}`;
-      assert.equal(simd.out.length, js.out.length, tag);
-      assert.equal(simd.redos, js.redos, `${tag}: redone substeps`);
-      if (spread > 100) assert.ok(js.redos > 0, `${tag}: far-moving logits are redone`);
-      let worst = 0;
-      for (let i = 0; i < js.out.length; i++) {
-        const px = i % (Bn * S);
-        if (nanAt >= 0 && px === nanAt * S + 5 && i >= Bn * S * (every ? 1 : 0)) {
-          assert.ok(Number.isNaN(simd.out[i]) && Number.isNaN(js.out[i]), `${tag}: the NaN pixel stays NaN in both`);
-          continue;
-        }
-        assert.ok(Number.isFinite(simd.out[i]), `${tag}: [${i}] = ${simd.out[i]}`);
-        worst = Math.max(worst, Math.abs(simd.out[i] - js.out[i]) / (1 + Math.abs(js.out[i])));
-      }
-      // float32 logits, weights and sums against the loop's float64
-      assert.ok(worst <= 1e-6, `${tag}: worst scaled difference ${worst}`);
-      assert.ok(js.out.some((v, i) => i < Bn * S && Math.abs(v - inp.x.dataSync()[i]) > 1e-3) || every, `${tag}: the states moved`);
-    }
+    // every third sample frozen half-way; the NaN pixel stays NaN
+    const redos = simdAgainstLoop(inp, steps, (i) => i % 3 === 1, `B ${Bn}, K ${K}, S ${S}, ${steps} substeps, spread ${spread}`, (k) => nanAt >= 0 && k === nanAt * S + 5);
+    if (spread > 100) assert.ok(redos > 0, `B ${Bn}, K ${K}, S ${S}: far-moving logits are redone`);
     tf.dispose([inp.x, inp.xSrc, inp.means, inp.logweights, inp.gmVars]);
   }
   setWasmRollout(prevWasm);

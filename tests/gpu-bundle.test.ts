@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -35,8 +35,8 @@ test('the device script parses (bash -n) and refuses to run without its bundle',
   try {
     // a copy of the script in a tree without gpu-run/
     const scripts = path.join(dir, 'scripts');
-    spawnSync('mkdir', ['-p', scripts]);
-    spawnSync('cp', ['scripts/gpu-run.sh', scripts]);
+    mkdirSync(scripts, { recursive: true });
+    copyFileSync('scripts/gpu-run.sh', path.join(scripts, 'gpu-run.sh'));
     const r = spawnSync('bash', [path.join(scripts, 'gpu-run.sh')], { encoding: 'utf8', env: { ...process.env, OUT: path.join(dir, 'out') } });
     assert.equal(r.status, 2);
     assert.match(r.stdout + r.stderr, /gpu-run\/ is missing: node scripts\/gpu-bundle.mjs first/);
