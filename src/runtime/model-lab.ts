@@ -196,14 +196,14 @@ export interface ModelsSnapshot<A> {
   student?: A;
 }
 
-/**
- * A lab with a teacher (T, trained by Tr) and a π-Flow student (S, distilled by D); A is their
- * artifacts. Subclasses say how nets are read and written and how a distiller is made.
- */
 /** Ids of the student networks a lab has had (ModelLab.studentKey). */
 const netIds = new WeakMap<object, number>();
 let nextNetId = 1;
 
+/**
+ * A lab with a teacher (T, trained by Tr) and a π-Flow student (S, distilled by D); A is their
+ * artifacts. Subclasses say how nets are read and written and how a distiller is made.
+ */
 export abstract class ModelLab<
   T extends NetLike,
   S extends NetLike,
