@@ -21,6 +21,9 @@
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
 //    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
+//  - wino_in, wino_filter, wino_out, wino_dy, wino_wgrad: the transforms of Winograd F(2x2, 3x3) and, for the
+//    filter gradient, F(3x3, 2x2) (wasm-winograd.ts; float32, four channels a vector: not a JS loop's twin, so
+//    tests/winograd.test.ts compares them with a float64 direct convolution instead).
 import { fileURLToPath } from 'node:url';
 import { assemble, writeOrCheck } from './wasm-build.mjs';
 
@@ -147,6 +150,234 @@ const copyRow = `
         (i32.store (i32.add (local.get $pd) (local.get $x)) (i32.load (i32.add (local.get $ps) (local.get $x))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $tl)))`;
+
+// Winograd F(2x2, 3x3) (Lavin & Gray 2016) for 3x3 stride-1 convolutions padded by 1 (wasm-winograd.ts):
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+// A^T = [1 1 1 0; 0 1 -1 -1]. Four channels a vector; the 16 products between the transforms are XNNPACK's.
+const get = (n) => `(local.get ${n})`;
+const vsub = (a, b) => `(f32x4.sub ${a} ${b})`;
+const vadd = (a, b) => `(f32x4.add ${a} ${b})`;
+const vhalf = (a) => `(f32x4.mul ${a} (f32x4.splat (f32.const 0.5)))`;
+const idx16 = [...Array(16).keys()];
+/** B^T d B on 4 x 4 locals named pre+r+s into out+r+s (rows first, via t+r+s) */
+const inTransform = (d, t, v) => [0, 1, 2, 3].map((s) => `
+      (local.set ${t}0${s} ${vsub(get(`${d}0${s}`), get(`${d}2${s}`))})
+      (local.set ${t}1${s} ${vadd(get(`${d}1${s}`), get(`${d}2${s}`))})
+      (local.set ${t}2${s} ${vsub(get(`${d}2${s}`), get(`${d}1${s}`))})
+      (local.set ${t}3${s} ${vsub(get(`${d}1${s}`), get(`${d}3${s}`))})`).join('') + [0, 1, 2, 3].map((r) => `
+      (local.set ${v}${r}0 ${vsub(get(`${t}${r}0`), get(`${t}${r}2`))})
+      (local.set ${v}${r}1 ${vadd(get(`${t}${r}1`), get(`${t}${r}2`))})
+      (local.set ${v}${r}2 ${vsub(get(`${t}${r}2`), get(`${t}${r}1`))})
+      (local.set ${v}${r}3 ${vsub(get(`${t}${r}1`), get(`${t}${r}3`))})`).join('');
+const locals = (pre, type, n = 16) => idx16.slice(0, n).map((k) => `(local ${pre}${k >> 2}${k & 3} ${type})`).join(' ');
+const winoIn = (name, transposed) => `
+  ;; Winograd input transform: V[xi, t, c] = (B^T d B)[xi] of tile t's 4 x 4 patch d (rows 2ty-1.., columns
+  ;; 2tx-1..; zero outside the image: read from $zero, C zero words) of x [N, H, W, C] (float32, byte
+  ;; addresses, C % 4 == 0); tiles t = (n, ty, tx), ceil(H/2) x ceil(W/2) an image; xi = 4r + s, planes of T*C words;
+  ;; wino_in_t writes V transposed, [xi, c, t] (the filter gradient's products' left operand)
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $zero i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
+    (local $n i32) (local $ty i32) (local $tx i32) (local $tH i32) (local $tW i32) (local $c i32) (local $row i32) (local $plane i32)
+    (local $po i32) (local $y i32) (local $x i32) (local $img i32) (local $T4 i32) (local $q i32)
+    ${locals('$p', 'i32')} ${locals('$d', 'v128')} ${locals('$t', 'v128')} ${locals('$v', 'v128')}
+    (local.set $tH (i32.shr_u (i32.add (local.get $H) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $W) (i32.const 1)) (i32.const 1)))
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $plane (i32.mul (i32.mul (local.get $row) (local.get $N)) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $po (local.get $dst))
+    (local.set $T4 (i32.shl (i32.mul (local.get $N) (i32.mul (local.get $tH) (local.get $tW))) (i32.const 2)))
+    (local.set $n (i32.const 0))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $img (i32.add (local.get $src) (i32.mul (i32.mul (local.get $n) (local.get $H)) (i32.mul (local.get $W) (local.get $row)))))
+      (local.set $ty (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $ty) (local.get $tH)))
+        (local.set $tx (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $tx) (local.get $tW)))
+${idx16.map((k) => { const r = k >> 2, s = k & 3; return `          (local.set $y (i32.add (i32.shl (local.get $ty) (i32.const 1)) (i32.const ${r - 1})))
+          (local.set $x (i32.add (i32.shl (local.get $tx) (i32.const 1)) (i32.const ${s - 1})))
+          (local.set $p${r}${s} (select
+            (i32.add (local.get $img) (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (local.get $x)) (local.get $row)))
+            (local.get $zero)
+            (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $x) (local.get $W)))))`; }).join('\n')}
+          (local.set $c (i32.const 0))
+          (block $cd (loop $cl
+            (br_if $cd (i32.ge_u (local.get $c) (local.get $row)))
+${idx16.map((k) => `            (local.set $d${k >> 2}${k & 3} (v128.load (i32.add (local.get $p${k >> 2}${k & 3}) (local.get $c))))`).join('\n')}
+${inTransform('$d', '$t', '$v')}
+${transposed ? `            (local.set $q (i32.add (local.get $po) (i32.mul (local.get $c) (i32.shr_u (local.get $T4) (i32.const 2)))))
+` + idx16.map((k) => [0, 1, 2, 3].map((l) => `            (f32.store (i32.add (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const ${k}))) (i32.mul (local.get $T4) (i32.const ${l}))) (f32x4.extract_lane ${l} (local.get $v${k >> 2}${k & 3})))`).join('\n')).join('\n') : idx16.map((k) => `            (v128.store (i32.add (i32.add (local.get $po) (local.get $c)) (i32.mul (local.get $plane) (i32.const ${k}))) (local.get $v${k >> 2}${k & 3}))`).join('\n')}
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $po (i32.add (local.get $po) ${transposed ? '(i32.const 4)' : '(local.get $row)'}))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+          (br $xl)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
+`;
+const winograd = `
+${winoIn('wino_in', false)}
+  ;; Winograd filter transform: U[xi, ci, co] = (G g G^T)[xi] of g[., ., ci, co] for g [3, 3, Ci, Co]; $flip = 1 takes
+  ;; the kernel flipped in space and transposed in/out (g'[i, j, co, ci] = g[2-i, 2-j, ci, co]: the input gradient's
+  ;; kernel; U is then [16, Co, Ci]). $K = Ci*Co (a multiple of 4 without the flip; with it Ci % 4 == 0)
+  (func (export "wino_filter") (param $g i32) (param $dst i32) (param $Ci i32) (param $Co i32) (param $flip i32)
+    (local $o i32) (local $K4 i32) (local $end i32) (local $a i32) (local $b i32) (local $q i32)
+    ${locals('$d', 'v128', 12).replace(/\$d(\d)(\d)/g, '$$g$1$2')} ${locals('$t', 'v128')} ${locals('$v', 'v128')}
+    (local.set $K4 (i32.shl (i32.mul (local.get $Ci) (local.get $Co)) (i32.const 2)))
+    (local.set $o (i32.const 0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $K4)))
+      (if (local.get $flip) (then
+        ;; output (co, ci..ci+3) of the flipped kernel reads g[2-i, 2-j, ci..ci+3, co]: four words a row apart
+        (local.set $a (i32.shr_u (local.get $o) (i32.const 2)))
+        (local.set $b (i32.div_u (local.get $a) (local.get $Ci)))
+        (local.set $q (i32.sub (local.get $a) (i32.mul (local.get $b) (local.get $Ci))))
+        (local.set $q (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $Co)) (local.get $b)) (i32.const 2))))
+${[0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => {
+  const p = `(i32.add (local.get $q) (i32.mul (local.get $K4) (i32.const ${(2 - i) * 3 + (2 - j)})))`;
+  const co = `(i32.shl (local.get $Co) (i32.const 2))`;
+  return `        (local.set $g${i}${j} (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.load ${p}))
+          (f32.load (i32.add ${p} ${co}))) (f32.load (i32.add ${p} (i32.mul ${co} (i32.const 2))))) (f32.load (i32.add ${p} (i32.mul ${co} (i32.const 3))))))`;
+})).join('\n')})
+      (else
+${[0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => `        (local.set $g${i}${j} (v128.load (i32.add (i32.add (local.get $g) (local.get $o)) (i32.mul (local.get $K4) (i32.const ${i * 3 + j})))))`)).join('\n')}))
+${[0, 1, 2].map((j) => `
+      (local.set $t0${j} (local.get $g0${j}))
+      (local.set $t1${j} ${vhalf(vadd(vadd(get(`$g0${j}`), get(`$g1${j}`)), get(`$g2${j}`)))})
+      (local.set $t2${j} ${vhalf(vadd(vsub(get(`$g0${j}`), get(`$g1${j}`)), get(`$g2${j}`)))})
+      (local.set $t3${j} (local.get $g2${j}))`).join('')}
+${[0, 1, 2, 3].map((r) => `
+      (local.set $v${r}0 (local.get $t${r}0))
+      (local.set $v${r}1 ${vhalf(vadd(vadd(get(`$t${r}0`), get(`$t${r}1`)), get(`$t${r}2`)))})
+      (local.set $v${r}2 ${vhalf(vadd(vsub(get(`$t${r}0`), get(`$t${r}1`)), get(`$t${r}2`)))})
+      (local.set $v${r}3 (local.get $t${r}2))`).join('')}
+${idx16.map((k) => `      (v128.store (i32.add (i32.add (local.get $dst) (local.get $o)) (i32.mul (local.get $K4) (i32.const ${k}))) (local.get $v${k >> 2}${k & 3}))`).join('\n')}
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l))))
+
+  ;; Winograd output transform: y[n, 2ty+i, 2tx+j, c] = (A^T m A)[i, j] + bias[c] of the 16 products m[xi, t, c]
+  ;; (planes of T*C words, tiles as in wino_in), for the pixels inside the image (the others go to $trash, C words);
+  ;; y [N, H, W, C], C % 4 == 0
+  (func (export "wino_out") (param $m i32) (param $bias i32) (param $dst i32) (param $trash i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
+    (local $n i32) (local $ty i32) (local $tx i32) (local $tH i32) (local $tW i32) (local $c i32) (local $row i32) (local $plane i32)
+    (local $pm i32) (local $img i32) (local $y i32) (local $x i32) (local $bv v128)
+    (local $q00 i32) (local $q01 i32) (local $q10 i32) (local $q11 i32)
+    ${locals('$d', 'v128')} ${locals('$t', 'v128', 8)}
+    (local.set $tH (i32.shr_u (i32.add (local.get $H) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $W) (i32.const 1)) (i32.const 1)))
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $plane (i32.mul (i32.mul (local.get $row) (local.get $N)) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $pm (local.get $m))
+    (local.set $n (i32.const 0))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $img (i32.add (local.get $dst) (i32.mul (i32.mul (local.get $n) (local.get $H)) (i32.mul (local.get $W) (local.get $row)))))
+      (local.set $ty (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $ty) (local.get $tH)))
+        (local.set $tx (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $tx) (local.get $tW)))
+${[0, 1].flatMap((i) => [0, 1].map((j) => `          (local.set $y (i32.add (i32.shl (local.get $ty) (i32.const 1)) (i32.const ${i})))
+          (local.set $x (i32.add (i32.shl (local.get $tx) (i32.const 1)) (i32.const ${j})))
+          (local.set $q${i}${j} (select
+            (i32.add (local.get $img) (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (local.get $x)) (local.get $row)))
+            (local.get $trash)
+            (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $x) (local.get $W)))))`)).join('\n')}
+          (local.set $c (i32.const 0))
+          (block $cd (loop $cl
+            (br_if $cd (i32.ge_u (local.get $c) (local.get $row)))
+${idx16.map((k) => `            (local.set $d${k >> 2}${k & 3} (v128.load (i32.add (i32.add (local.get $pm) (local.get $c)) (i32.mul (local.get $plane) (i32.const ${k})))))`).join('\n')}
+${[0, 1, 2, 3].map((s) => `
+            (local.set $t0${s} ${vadd(vadd(get(`$d0${s}`), get(`$d1${s}`)), get(`$d2${s}`))})
+            (local.set $t1${s} ${vsub(vsub(get(`$d1${s}`), get(`$d2${s}`)), get(`$d3${s}`))})`).join('')}
+            (local.set $bv (v128.load (i32.add (local.get $bias) (local.get $c))))
+${[0, 1].map((i) => `
+            (v128.store (i32.add (local.get $q${i}0) (local.get $c)) (f32x4.add ${vadd(vadd(get(`$t${i}0`), get(`$t${i}1`)), get(`$t${i}2`))} (local.get $bv)))
+            (v128.store (i32.add (local.get $q${i}1) (local.get $c)) (f32x4.add ${vsub(vsub(get(`$t${i}1`), get(`$t${i}2`)), get(`$t${i}3`))} (local.get $bv)))`).join('')}
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $pm (i32.add (local.get $pm) (local.get $row)))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+          (br $xl)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
+  ;; the filter gradient's dy transform: E[xi, t, c] = (A e A^T)[xi] of tile t's 2 x 2 block e of dy [N, H, W, C]
+  ;; (rows 2ty.., columns 2tx..; zero outside: read from $zero), A = [1 0; 1 1; 1 -1; 0 -1]; planes of T*C words
+  (func (export "wino_dy") (param $src i32) (param $dst i32) (param $zero i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
+    (local $n i32) (local $ty i32) (local $tx i32) (local $tH i32) (local $tW i32) (local $c i32) (local $row i32) (local $plane i32)
+    (local $po i32) (local $y i32) (local $x i32) (local $img i32)
+    (local $p00 i32) (local $p01 i32) (local $p10 i32) (local $p11 i32)
+    (local $e00 v128) (local $e01 v128) (local $e10 v128) (local $e11 v128) ${[0, 1, 2, 3].map((r) => `(local $t${r}0 v128) (local $t${r}1 v128)`).join(' ')}
+    (local.set $tH (i32.shr_u (i32.add (local.get $H) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $W) (i32.const 1)) (i32.const 1)))
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $plane (i32.mul (i32.mul (local.get $row) (local.get $N)) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $po (local.get $dst))
+    (local.set $n (i32.const 0))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $img (i32.add (local.get $src) (i32.mul (i32.mul (local.get $n) (local.get $H)) (i32.mul (local.get $W) (local.get $row)))))
+      (local.set $ty (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $ty) (local.get $tH)))
+        (local.set $tx (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $tx) (local.get $tW)))
+${[0, 1].flatMap((u) => [0, 1].map((v) => `          (local.set $y (i32.add (i32.shl (local.get $ty) (i32.const 1)) (i32.const ${u})))
+          (local.set $x (i32.add (i32.shl (local.get $tx) (i32.const 1)) (i32.const ${v})))
+          (local.set $p${u}${v} (select
+            (i32.add (local.get $img) (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (local.get $x)) (local.get $row)))
+            (local.get $zero)
+            (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $x) (local.get $W)))))`)).join('\n')}
+          (local.set $c (i32.const 0))
+          (block $cd (loop $cl
+            (br_if $cd (i32.ge_u (local.get $c) (local.get $row)))
+${[0, 1].flatMap((u) => [0, 1].map((v) => `            (local.set $e${u}${v} (v128.load (i32.add (local.get $p${u}${v}) (local.get $c))))`)).join('\n')}
+${[0, 1].map((v) => `
+            (local.set $t0${v} (local.get $e0${v}))
+            (local.set $t1${v} ${vadd(get(`$e0${v}`), get(`$e1${v}`))})
+            (local.set $t2${v} ${vsub(get(`$e0${v}`), get(`$e1${v}`))})
+            (local.set $t3${v} (f32x4.neg (local.get $e1${v})))`).join('')}
+${[0, 1, 2, 3].map((r) => [
+  get(`$t${r}0`), vadd(get(`$t${r}0`), get(`$t${r}1`)), vsub(get(`$t${r}0`), get(`$t${r}1`)), `(f32x4.neg ${get(`$t${r}1`)})`,
+].map((val, k) => `            (v128.store (i32.add (i32.add (local.get $po) (local.get $c)) (i32.mul (local.get $plane) (i32.const ${4 * r + k}))) ${val})`).join('\n')).join('\n')}
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $po (i32.add (local.get $po) (local.get $row)))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+          (br $xl)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
+  ;; the filter gradient's output transform: dW[i, j] = (G^T m G)[i, j] of the 16 products m [16, K] (K words a plane,
+  ;; K % 4 == 0), dW [3, 3, K]; G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]
+  (func (export "wino_wgrad") (param $m i32) (param $dst i32) (param $K i32)
+    (local $o i32) (local $K4 i32) ${locals('$d', 'v128')} ${locals('$t', 'v128', 12)}
+    (local.set $K4 (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $o (i32.const 0))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $K4)))
+${idx16.map((k) => `      (local.set $d${k >> 2}${k & 3} (v128.load (i32.add (i32.add (local.get $m) (local.get $o)) (i32.mul (local.get $K4) (i32.const ${k})))))`).join('\n')}
+${[0, 1, 2, 3].map((s) => `
+      (local.set $t0${s} ${vadd(get(`$d0${s}`), vhalf(vadd(get(`$d1${s}`), get(`$d2${s}`))))})
+      (local.set $t1${s} ${vhalf(vsub(get(`$d1${s}`), get(`$d2${s}`)))})
+      (local.set $t2${s} ${vadd(vhalf(vadd(get(`$d1${s}`), get(`$d2${s}`))), get(`$d3${s}`))})`).join('')}
+${[0, 1, 2].map((i) => [
+  vadd(get(`$t${i}0`), vhalf(vadd(get(`$t${i}1`), get(`$t${i}2`)))), vhalf(vsub(get(`$t${i}1`), get(`$t${i}2`))), vadd(vhalf(vadd(get(`$t${i}1`), get(`$t${i}2`))), get(`$t${i}3`)),
+].map((val, j) => `      (v128.store (i32.add (i32.add (local.get $dst) (local.get $o)) (i32.mul (local.get $K4) (i32.const ${3 * i + j}))) ${val})`).join('\n')).join('\n')}
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l))))
+`;
 
 const body = `
   ;; dst[n, c, r] = src[n, r, c], byte addresses, R % 4 == 0 and C % 4 == 0
@@ -283,6 +514,7 @@ ${copyRow}
       (br $nl))))
 
 ${['mul', 'add', 'sub', 'rsub'].map(bcast).join('\n')}
+${winograd}
 
   ;; SiLU's gradient as tfjs's kernels compute it for mul(sigmoid(z), z), n % 4 == 0, float32 throughout:
   ;; dz = dy*s + (dy*z)*(s*(1 - s)), s = sigmoid(z)

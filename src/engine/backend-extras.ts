@@ -10,6 +10,7 @@ import { installWasmFastReductions, installWasmFastTranspose } from './wasm-redu
 import { installWasmFastTrig } from './wasm-trig.js';
 import { installWasmBroadcastBinary, installWasmFastSlice } from './wasm-binary.js';
 import { installWasmConv2DBackpropFilter } from './wasm-conv.js';
+import { installWasmWinograd } from './wasm-winograd.js';
 import { loadWasmRollout } from './wasm-rollout.js';
 import { installWebGpuAddNGroups } from './webgpu-addn.js';
 import { bindHeapKernels, loadHeapKernels } from './wasm-heap.js';
@@ -36,6 +37,7 @@ export async function installBackendExtras(name: string): Promise<void> {
     installWasmBroadcastBinary();
     installWasmFastSlice();
     installWasmConv2DBackpropFilter(); // conv layers (the image nets, the MNIST U-Net) train on wasm too
+    installWasmWinograd(); // 3×3 stride-1 convolutions (and their input gradients) as Winograd F(2×2, 3×3)
     // the heap kernels in place on tfjs's heap (transposes, sums, trig, broadcasts, slices)
     const mem = wasmBackendMemory();
     if (mem) await bindHeapKernels(mem);

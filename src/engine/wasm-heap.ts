@@ -32,6 +32,16 @@ export interface HeapKernels {
   bcast_rsub(px: number, py: number, po: number, A: number, M: number, G: number, Cg: number): void;
   /** dst[n·dstStride + x] = src[n·srcStride + x] for n < N, x < len (32-bit words; strides in words) */
   copy2d(src: number, dst: number, N: number, len: number, srcStride: number, dstStride: number): void;
+  /** Winograd F(2×2, 3×3) input transform: dst [16, T, C] of x [N, H, W, C] padded by 1 (zero: C zero words), C % 4 = 0 */
+  wino_in(src: number, dst: number, zero: number, N: number, H: number, W: number, C: number): void;
+  /** the filter transform: dst [16, Ci, Co] of g [3, 3, Ci, Co]; flip = 1: of g flipped in space and transposed ([16, Co, Ci]) */
+  wino_filter(g: number, dst: number, Ci: number, Co: number, flip: number): void;
+  /** the output transform plus bias [C]: y [N, H, W, C] of the products m [16, T, C] (trash: C words for cut tiles) */
+  wino_out(m: number, bias: number, dst: number, trash: number, N: number, H: number, W: number, C: number): void;
+  /** the filter gradient's dy transform: dst [16, T, C] (A e Aᵀ of each tile's 2×2 block of dy [N, H, W, C]; zero: C zero words) */
+  wino_dy(src: number, dst: number, zero: number, N: number, H: number, W: number, C: number): void;
+  /** the filter gradient's output transform: dW [3, 3, K] = Gᵀ m G of the products m [16, K] (K % 4 = 0) */
+  wino_wgrad(m: number, dst: number, K: number): void;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
   /** the Adam update of n (even) float32 elements at byte addresses (see optim.ts applyHost) */

@@ -1,0 +1,143 @@
+// Winograd F(2×2, 3×3) on the wasm backend (src/engine/wasm-winograd.ts): the forward convolution (Conv2D,
+// FusedConv2D with a bias), the stride-1 input gradient (the flipped kernel) and the filter gradient
+// (F(3×3, 2×2)) against a float64 direct computation and against tfjs's direct convolutions
+// (setWinograd(false)); the shapes it does not cover run the direct path; no tensors are left behind.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../src/engine/backend.js';
+import { setWinograd, winogradCalls } from '../src/engine/wasm-winograd.js';
+import { Rng } from '../src/engine/rng.js';
+
+before(async () => {
+  await initNodeBackend('wasm');
+});
+
+/** y = conv(x, w) + b, dx and dW of Σ y·g, in float64 (NHWC, 3×3, stride 1, padding 1) */
+function reference(x: Float32Array, xs: number[], w: Float32Array, Co: number, b: Float32Array, g: Float32Array) {
+  const [B, H, W, Ci] = xs;
+  const y = new Float64Array(B * H * W * Co);
+  const dx = new Float64Array(x.length);
+  const dW = new Float64Array(w.length);
+  for (let n = 0; n < B; n++) for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
+    const o = ((n * H + oy) * W + ox) * Co;
+    for (let co = 0; co < Co; co++) y[o + co] = b[co];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
+      const iy = oy + i - 1;
+      const ix = ox + j - 1;
+      if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+      const p = ((n * H + iy) * W + ix) * Ci;
+      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) {
+        const wk = ((i * 3 + j) * Ci + ci) * Co + co;
+        y[o + co] += x[p + ci] * w[wk];
+        dx[p + ci] += w[wk] * g[o + co];
+        dW[wk] += x[p + ci] * g[o + co];
+      }
+    }
+  }
+  return { y, dx, dW };
+}
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(got.length, want.length, what);
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= tol * (1 + Math.abs(want[i])))) assert.fail(`${what}: [${i}] ${got[i]} vs ${want[i]}`);
+  }
+}
+
+/** the forward, dx, dW and db of a fused conv layer (bias, 'same') through tf.grads, and how many Winograd calls ran */
+function layer(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, g: tf.Tensor) {
+  const c0 = winogradCalls();
+  const f = (a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, bias: c, strides: 1, pad: 'same' });
+  const y = f(x, w, b);
+  const [dx, dW, db] = tf.grads((a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) => f(a, k, c).mul(g).sum())([x, w, b]);
+  const out = { y: y.dataSync(), dx: dx.dataSync(), dW: dW.dataSync(), db: db.dataSync(), calls: winogradCalls() - c0 };
+  tf.dispose([y, dx, dW, db]);
+  return out;
+}
+
+// [B, H, W, Ci, Co]: odd and even sizes, a 1×1 image, filter gradients covered (even H, W, channels ≥ 16, 4 | tiles) or not
+const SHAPES: [number, number, number, number, number, number][] = [
+  // ... and the Winograd calls expected: two forwards (y, and again inside tf.grads) + the input gradient (+ the filter gradient)
+  [4, 6, 6, 16, 20, 4],
+  [4, 8, 4, 16, 16, 4],
+  [3, 7, 5, 8, 12, 3],
+  [2, 5, 5, 4, 8, 3],
+  [1, 1, 1, 4, 4, 3],
+  [4, 6, 6, 4, 16, 3], // Cin = 4: the filter gradient stays on the taps
+  [2, 6, 6, 16, 16, 3], // 2·9 tiles, not a multiple of 4: the taps
+];
+
+test('Winograd forward, input and filter gradients equal a float64 direct convolution, and tfjs\'s direct path', () => {
+  const rng = new Rng(11);
+  for (const [B, H, W, Ci, Co, expected] of SHAPES) {
+    const xs = [B, H, W, Ci];
+    const x = tf.tensor4d(rng.normalArray(B * H * W * Ci), xs as [number, number, number, number]);
+    const w = tf.tensor4d(rng.normalArray(9 * Ci * Co), [3, 3, Ci, Co]);
+    const b = tf.tensor1d(rng.normalArray(Co));
+    const g = tf.tensor4d(rng.normalArray(B * H * W * Co), [B, H, W, Co]);
+    const ref = reference(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, Co, b.dataSync() as Float32Array, g.dataSync() as Float32Array);
+    const what = `[${xs}] → ${Co}`;
+    const wino = layer(x, w, b, g);
+    assert.equal(wino.calls, expected, `${what}: Winograd calls`);
+    const prev = setWinograd(false);
+    let direct;
+    try {
+      direct = layer(x, w, b, g);
+    } finally {
+      setWinograd(prev);
+    }
+    assert.equal(direct.calls, 0, `${what}: switched off`);
+    for (const [name, got] of [['winograd', wino], ['direct', direct]] as const) {
+      close(got.y, ref.y, 2e-5, `${what} ${name} y`);
+      close(got.dx, ref.dx, 2e-5, `${what} ${name} dx`);
+      close(got.dW, ref.dW, 2e-5, `${what} ${name} dW`);
+    }
+    close(wino.db, direct.db, 0, `${what} db`);
+    tf.dispose([x, w, b, g]);
+  }
+});
+
+test('Winograd: Conv2D without a bias, and the shapes it does not cover run the direct convolution', () => {
+  const rng = new Rng(12);
+  const x = tf.tensor4d(rng.normalArray(2 * 6 * 6 * 8), [2, 6, 6, 8]);
+  const w = tf.tensor4d(rng.normalArray(9 * 8 * 4), [3, 3, 8, 4]);
+  let c0 = winogradCalls();
+  const y = tf.conv2d(x, w, 1, 'same');
+  assert.equal(winogradCalls() - c0, 1);
+  const prev = setWinograd(false);
+  const yd = tf.conv2d(x, w, 1, 'same');
+  setWinograd(prev);
+  close(y.dataSync(), yd.dataSync(), 2e-5, 'conv2d, no bias');
+  c0 = winogradCalls();
+  const x3 = tf.tensor4d(rng.normalArray(2 * 6 * 6 * 3), [2, 6, 6, 3]);
+  const w5 = tf.tensor4d(rng.normalArray(25 * 8 * 4), [5, 5, 8, 4]);
+  const others = [
+    tf.conv2d(x, w, 2, 'same'), // strided
+    tf.conv2d(x, w, 1, 'valid'), // no padding
+    tf.conv2d(x, w5, 1, 'same'), // 5×5
+    tf.conv2d(x3, tf.tensor4d(rng.normalArray(9 * 3 * 4), [3, 3, 3, 4]), 1, 'same'), // 3 input channels
+    tf.conv2d(x, tf.tensor4d(rng.normalArray(9 * 8 * 3), [3, 3, 8, 3]), 1, 'same'), // 3 output channels
+    tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', activation: 'relu' }), // an activation
+  ];
+  assert.equal(winogradCalls() - c0, 0, 'not covered: the direct path');
+  tf.dispose([x, w, y, yd, x3, w5, ...others]);
+});
+
+test('Winograd: no tensors left behind, results the same from call to call', () => {
+  const rng = new Rng(13);
+  const x = tf.tensor4d(rng.normalArray(4 * 6 * 6 * 16), [4, 6, 6, 16]);
+  const w = tf.tensor4d(rng.normalArray(9 * 16 * 16), [3, 3, 16, 16]);
+  const b = tf.tensor1d(rng.normalArray(16));
+  const g = tf.tensor4d(rng.normalArray(4 * 6 * 6 * 16), [4, 6, 6, 16]);
+  const first = layer(x, w, b, g);
+  const n0 = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const again = layer(x, w, b, g);
+    assert.equal(again.calls, 4);
+    close(again.dW, first.dW, 0, 'dW again');
+    close(again.y, first.y, 0, 'y again');
+  }
+  assert.equal(tf.memory().numTensors, n0);
+  tf.dispose([x, w, b, g]);
+});
