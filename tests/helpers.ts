@@ -37,3 +37,30 @@ export function sumOverAxes(vals: ArrayLike<number>, shape: number[], axes: numb
   }
   return ref;
 }
+
+/**
+ * A convolution, and the input and filter gradients of Σ y·g, in float64 (NHWC, stride s, explicit top/left
+ * pads pt/pl, output [.., OH, OW, ..] from `gs`): the reference the wasm conv kernels are tested against.
+ */
+export function refConv(x: Float32Array, xs: number[], w: Float32Array, ws: number[], g: Float32Array, gs: number[], s: number, pt: number, pl: number) {
+  const [B, H, W, Ci] = xs;
+  const [KH, KW, , Co] = ws;
+  const [, OH, OW] = gs;
+  const y = new Float64Array(B * OH * OW * Co);
+  const dW = new Float64Array(w.length);
+  const dx = new Float64Array(x.length);
+  for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+    const iy = oy * s + i - pt;
+    const ix = ox * s + j - pl;
+    if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) {
+      const o = ((b * OH + oy) * OW + ox) * Co + co;
+      const wk = ((i * KW + j) * Ci + ci) * Co + co;
+      const xv = x[((b * H + iy) * W + ix) * Ci + ci];
+      y[o] += xv * w[wk];
+      dW[wk] += xv * g[o];
+      dx[((b * H + iy) * W + ix) * Ci + ci] += w[wk] * g[o];
+    }
+  }
+  return { y, dW, dx };
+}

@@ -8,6 +8,7 @@ import { initNodeBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { sumOverAxes } from './helpers.js';
 import { setWasmFilterGradMode } from '../src/engine/wasm-conv.js';
+import { refConv } from './helpers.js';
 import { wasmFastTrigInstalled } from '../src/engine/wasm-trig.js';
 import {
   DEFAULT_UNET, createImageNet, initImageStudentFromTeacher, patchify, splitImageDxOutput, splitImageGmflowOutput,
@@ -20,26 +21,6 @@ before(async () => {
 });
 
 const TINY: UNetConfig = { ...DEFAULT_UNET, base: 16, mid: 16, groups: 4, embDim: 32, timeDim: 16 };
-
-/** Reference conv gradients in plain JS (NHWC, explicit pads). */
-function refConvGrads(x: Float32Array, xs: number[], w: Float32Array, ws: number[], g: Float32Array, gs: number[], s: number, pt: number, pl: number) {
-  const [B, H, W, Ci] = xs;
-  const [KH, KW, , Co] = ws;
-  const [, OH, OW] = gs;
-  const dW = new Float64Array(w.length);
-  const dx = new Float64Array(x.length);
-  for (let b = 0; b < B; b++) for (let y = 0; y < OH; y++) for (let xx = 0; xx < OW; xx++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
-    const iy = y * s + i - pt;
-    const ix = xx * s + j - pl;
-    if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) {
-      const gv = g[((b * OH + y) * OW + xx) * Co + co];
-      dW[((i * KW + j) * Ci + ci) * Co + co] += x[((b * H + iy) * W + ix) * Ci + ci] * gv;
-      dx[((b * H + iy) * W + ix) * Ci + ci] += w[((i * KW + j) * Ci + ci) * Co + co] * gv;
-    }
-  }
-  return { dW, dx };
-}
 
 test('wasm conv gradients (filter: per-tap products, conv and im2col forms; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
@@ -55,7 +36,7 @@ test('wasm conv gradients (filter: per-tap products, conv and im2col forms; inpu
     const out = tf.conv2d(x, w, s, padding);
     const g = tf.tensor(rng.normalArray(out.size), out.shape);
     const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
-    const ref = refConvGrads(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
     for (const mode of ['taps', 'conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
       const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, padding).mul(g).sum())([x, w]);

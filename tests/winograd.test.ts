@@ -8,35 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
 import { setWinograd, winogradCalls } from '../src/engine/wasm-winograd.js';
 import { Rng } from '../src/engine/rng.js';
+import { refConv } from './helpers.js';
 
 before(async () => {
   await initNodeBackend('wasm');
 });
-
-/** y = conv(x, w) + b, dx and dW of Σ y·g, in float64 (NHWC, 3×3, stride 1, padding 1) */
-function reference(x: Float32Array, xs: number[], w: Float32Array, Co: number, b: Float32Array, g: Float32Array) {
-  const [B, H, W, Ci] = xs;
-  const y = new Float64Array(B * H * W * Co);
-  const dx = new Float64Array(x.length);
-  const dW = new Float64Array(w.length);
-  for (let n = 0; n < B; n++) for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
-    const o = ((n * H + oy) * W + ox) * Co;
-    for (let co = 0; co < Co; co++) y[o + co] = b[co];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
-      const iy = oy + i - 1;
-      const ix = ox + j - 1;
-      if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-      const p = ((n * H + iy) * W + ix) * Ci;
-      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) {
-        const wk = ((i * 3 + j) * Ci + ci) * Co + co;
-        y[o + co] += x[p + ci] * w[wk];
-        dx[p + ci] += w[wk] * g[o + co];
-        dW[wk] += x[p + ci] * g[o + co];
-      }
-    }
-  }
-  return { y, dx, dW };
-}
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(got.length, want.length, what);
@@ -76,7 +52,9 @@ test('Winograd forward, input and filter gradients equal a float64 direct convol
     const w = tf.tensor4d(rng.normalArray(9 * Ci * Co), [3, 3, Ci, Co]);
     const b = tf.tensor1d(rng.normalArray(Co));
     const g = tf.tensor4d(rng.normalArray(B * H * W * Co), [B, H, W, Co]);
-    const ref = reference(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, Co, b.dataSync() as Float32Array, g.dataSync() as Float32Array);
+    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, [3, 3, Ci, Co], g.dataSync() as Float32Array, g.shape, 1, 1, 1);
+    const bias = b.dataSync();
+    for (let i = 0; i < ref.y.length; i++) ref.y[i] += bias[i % Co]; // y = conv(x, w) + b
     const what = `[${xs}] → ${Co}`;
     const wino = layer(x, w, b, g);
     assert.equal(wino.calls, expected, `${what}: Winograd calls`);

@@ -14,17 +14,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
 import { heapKernelsFor } from './wasm-heap.js';
-import { winogradConv, winogradEnabled, winogradFilterGrad } from './wasm-winograd.js';
+import { type ConvAttrs, winogradConv, winogradCovers, winogradFilterGrad } from './wasm-winograd.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
-
-/** The convolution attributes the gradient kernels receive. */
-interface ConvAttrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
 
 /**
  * Runs a composite kernel body: `run(name, inputs, attrs)` calls a wasm kernel and frees its output
@@ -80,9 +72,8 @@ export function installWasmConv2DBackpropFilter(): void {
     const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
     const backend = args.backend as unknown as WasmBackendLike;
     return composite(args, (run, final) => {
-      if (winogradEnabled() && filterMode === 'taps' && KH === 3 && KW === 3 && sh === 1 && sw === 1 && top === 1 && bottom === 1 && left === 1 && right === 1
-        && OH === x.shape[1] && OW === x.shape[2] && Cin % 4 === 0 && Cout % 4 === 0 && Math.min(Cin, Cout) >= 16 && x.dtype === 'float32' && dy.dtype === 'float32'
-        && OH % 2 === 0 && OW % 2 === 0 && (B * (OH / 2) * (OW / 2)) % 4 === 0) {
+      if (filterMode === 'taps' && x.dtype === dy.dtype && winogradCovers(x.shape, attrs.filterShape, x.dtype, attrs)
+        && Math.min(Cin, Cout) >= 16 && OH % 2 === 0 && OW % 2 === 0 && (B * (OH / 2) * (OW / 2)) % 4 === 0) {
         // Winograd F(3×3, 2×2) where the 2×2 tiles cover the image exactly (an odd size wastes a third of the
         // products on the padding tiles and measured slower than the taps on [128, 7, 7, 96]) and both channel
         // counts are ≥ 16 (its 16 products each pack a [T, Cout] operand: with Cin = 4 that is 45 against the
@@ -172,8 +163,7 @@ function installFastBackpropInput(): void {
     const padB = H - (OH - 1) * sh - 1 + top;
     const padR = W - (OW - 1) * sw - 1 + left;
     if (padT < 0 || padL < 0 || padB < 0 || padR < 0) return origFn(args);
-    if (winogradEnabled() && sh === 1 && sw === 1 && KH === 3 && KW === 3 && padT === 1 && padL === 1 && padB === 1 && padR === 1
-      && dy.dtype === 'float32' && filter.dtype === 'float32' && filter.shape[2] % 4 === 0 && Cout % 4 === 0 && OH === H && OW === W) {
+    if (dy.dtype === filter.dtype && winogradCovers(attrs.inputShape, filter.shape, dy.dtype, attrs)) {
       // the same convolution as below (dy by the flipped, transposed kernel, padded by 1) as Winograd F(2×2, 3×3)
       const dx = winogradConv(args.backend as unknown as WasmBackendLike, dy, filter, null, true);
       if (dx) return dx as never;

@@ -36,37 +36,37 @@ export function setWinograd(on: boolean): boolean {
   return prev;
 }
 
-/** Whether the Winograd path is on. */
-export function winogradEnabled(): boolean {
-  return enabled;
-}
-
 let calls = 0;
 /** How many convolutions the Winograd path has run (tests check that it ran). */
 export function winogradCalls(): number {
   return calls;
 }
 
-interface ConvAttrs {
+/** The convolution attributes the conv kernels receive (the gradients' have no dilations: 1). */
+export interface ConvAttrs {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
-  dilations: [number, number] | number;
+  dilations?: [number, number] | number;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
   activation?: string;
 }
 
-/** Whether the Winograd path covers this convolution (see the module comment). */
-export function winogradCovers(x: HeapInfo, filter: HeapInfo, attrs: ConvAttrs): boolean {
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || attrs.dataFormat === 'NCHW') return false;
-  const [KH, KW, Ci, Co] = filter.shape;
-  if (KH !== 3 || KW !== 3 || Ci % 4 !== 0 || Co % 4 !== 0 || x.shape[3] !== Ci) return false;
+/**
+ * Whether the Winograd path is on and covers the convolution of an input of `xShape` by a filter of
+ * `filterShape` (see the module comment; `dtype`: both operands'). The input and filter gradients of a
+ * covered convolution are covered too (the filter gradient adds its own conditions: wasm-conv.ts).
+ */
+export function winogradCovers(xShape: number[], filterShape: number[], dtype: string, attrs: ConvAttrs): boolean {
+  if (!enabled || dtype !== 'float32' || xShape.length !== 4 || attrs.dataFormat === 'NCHW') return false;
+  const [KH, KW, Ci, Co] = filterShape;
+  if (KH !== 3 || KW !== 3 || Ci % 4 !== 0 || Co % 4 !== 0 || xShape[3] !== Ci) return false;
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
+    xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode,
   );
   const p = info.padInfo;
   return info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1
-    && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1 && info.outHeight === x.shape[1] && info.outWidth === x.shape[2];
+    && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1 && info.outHeight === xShape[1] && info.outWidth === xShape[2];
 }
 
 let product: ((...a: unknown[]) => void) | null = null;
@@ -190,7 +190,7 @@ export function installWasmWinograd(): void {
       const attrs = args.attrs as unknown as ConvAttrs;
       const linear = attrs.activation == null || attrs.activation === 'linear';
       const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.reduce((p, q) => p * q, 1) === filter.shape[3]);
-      if (enabled && linear && preluActivationWeights == null && biasOk && winogradCovers(x, filter, attrs)) {
+      if (linear && preluActivationWeights == null && biasOk && filter.dtype === x.dtype && winogradCovers(x.shape, filter.shape, x.dtype, attrs)) {
         const y = winogradConv(args.backend as unknown as WasmBackendLike, x, filter, bias ?? null);
         if (y) return y as never;
       }
