@@ -170,21 +170,19 @@ const inTransform = (d, t, v) => [0, 1, 2, 3].map((s) => `
       (local.set ${v}${r}2 ${vsub(get(`${t}${r}2`), get(`${t}${r}1`))})
       (local.set ${v}${r}3 ${vsub(get(`${t}${r}1`), get(`${t}${r}3`))})`).join('');
 const locals = (pre, type, n = 16) => idx16.slice(0, n).map((k) => `(local ${pre}${k >> 2}${k & 3} ${type})`).join(' ');
-const winoIn = (name, transposed) => `
+const winoIn = `
   ;; Winograd input transform: V[xi, t, c] = (B^T d B)[xi] of tile t's 4 x 4 patch d (rows 2ty-1.., columns
   ;; 2tx-1..; zero outside the image: read from $zero, C zero words) of x [N, H, W, C] (float32, byte
-  ;; addresses, C % 4 == 0); tiles t = (n, ty, tx), ceil(H/2) x ceil(W/2) an image; xi = 4r + s, planes of T*C words;
-  ;; wino_in_t writes V transposed, [xi, c, t] (the filter gradient's products' left operand)
-  (func (export "${name}") (param $src i32) (param $dst i32) (param $zero i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
+  ;; addresses, C % 4 == 0); tiles t = (n, ty, tx), ceil(H/2) x ceil(W/2) an image; xi = 4r + s, planes of T*C words
+  (func (export "wino_in") (param $src i32) (param $dst i32) (param $zero i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
     (local $n i32) (local $ty i32) (local $tx i32) (local $tH i32) (local $tW i32) (local $c i32) (local $row i32) (local $plane i32)
-    (local $po i32) (local $y i32) (local $x i32) (local $img i32) (local $T4 i32) (local $q i32)
+    (local $po i32) (local $y i32) (local $x i32) (local $img i32)
     ${locals('$p', 'i32')} ${locals('$d', 'v128')} ${locals('$t', 'v128')} ${locals('$v', 'v128')}
     (local.set $tH (i32.shr_u (i32.add (local.get $H) (i32.const 1)) (i32.const 1)))
     (local.set $tW (i32.shr_u (i32.add (local.get $W) (i32.const 1)) (i32.const 1)))
     (local.set $row (i32.shl (local.get $C) (i32.const 2)))
     (local.set $plane (i32.mul (i32.mul (local.get $row) (local.get $N)) (i32.mul (local.get $tH) (local.get $tW))))
     (local.set $po (local.get $dst))
-    (local.set $T4 (i32.shl (i32.mul (local.get $N) (i32.mul (local.get $tH) (local.get $tW))) (i32.const 2)))
     (local.set $n (i32.const 0))
     (block $nd (loop $nl
       (br_if $nd (i32.ge_u (local.get $n) (local.get $N)))
@@ -206,11 +204,10 @@ ${idx16.map((k) => { const r = k >> 2, s = k & 3; return `          (local.set $
             (br_if $cd (i32.ge_u (local.get $c) (local.get $row)))
 ${idx16.map((k) => `            (local.set $d${k >> 2}${k & 3} (v128.load (i32.add (local.get $p${k >> 2}${k & 3}) (local.get $c))))`).join('\n')}
 ${inTransform('$d', '$t', '$v')}
-${transposed ? `            (local.set $q (i32.add (local.get $po) (i32.mul (local.get $c) (i32.shr_u (local.get $T4) (i32.const 2)))))
-` + idx16.map((k) => [0, 1, 2, 3].map((l) => `            (f32.store (i32.add (i32.add (local.get $q) (i32.mul (local.get $plane) (i32.const ${k}))) (i32.mul (local.get $T4) (i32.const ${l}))) (f32x4.extract_lane ${l} (local.get $v${k >> 2}${k & 3})))`).join('\n')).join('\n') : idx16.map((k) => `            (v128.store (i32.add (i32.add (local.get $po) (local.get $c)) (i32.mul (local.get $plane) (i32.const ${k}))) (local.get $v${k >> 2}${k & 3}))`).join('\n')}
+${idx16.map((k) => `            (v128.store (i32.add (i32.add (local.get $po) (local.get $c)) (i32.mul (local.get $plane) (i32.const ${k}))) (local.get $v${k >> 2}${k & 3}))`).join('\n')}
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
             (br $cl)))
-          (local.set $po (i32.add (local.get $po) ${transposed ? '(i32.const 4)' : '(local.get $row)'}))
+          (local.set $po (i32.add (local.get $po) (local.get $row)))
           (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
           (br $xl)))
         (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
@@ -220,7 +217,7 @@ ${transposed ? `            (local.set $q (i32.add (local.get $po) (i32.mul (loc
 
 `;
 const winograd = `
-${winoIn('wino_in', false)}
+${winoIn}
   ;; Winograd filter transform: U[xi, ci, co] = (G g G^T)[xi] of g[., ., ci, co] for g [3, 3, Ci, Co]; $flip = 1 takes
   ;; the kernel flipped in space and transposed in/out (g'[i, j, co, ci] = g[2-i, 2-j, ci, co]: the input gradient's
   ;; kernel; U is then [16, Co, Ci]). $K = Ci*Co (a multiple of 4 without the flip; with it Ci % 4 == 0)
