@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { sumOverAxes } from './helpers.js';
-import { setWasmFilterGradMode } from '../src/engine/wasm-conv.js';
+import { setSubPixelInputGrad, setWasmFilterGradMode, subPixelInputGradRuns } from '../src/engine/wasm-conv.js';
 import { refConv } from './helpers.js';
 import { wasmFastTrigInstalled } from '../src/engine/wasm-trig.js';
 import {
@@ -49,6 +49,50 @@ test('wasm conv gradients (filter: per-tap products, conv and im2col forms; inpu
     setWasmFilterGradMode('taps');
     tf.dispose([x, w, out, g]);
   }
+});
+
+test('wasm strided input gradient in sub-pixel form (one stride-1 conv a phase) equals a direct computation; shapes it does not cover take the dilated form', () => {
+  const rng = new Rng(4);
+  // [kernel, stride, size, padding, covered]: 'same' at an even size pads 0 before (s = 2), an explicit 1 pads 1
+  // before; 5×5 and 4×4 kernels, stride 3; an odd size and a kernel smaller than the stride are not covered
+  const cases: [number, number, number, 'same' | 'valid' | number, boolean][] = [
+    [3, 2, 8, 'same', true], [3, 2, 8, 1, true], [5, 2, 8, 'same', true], [4, 2, 8, 'same', true], [3, 3, 9, 'same', true],
+    [2, 2, 8, 'valid', true], [3, 2, 7, 'same', false], [1, 2, 6, 'valid', false],
+  ];
+  const tensorsBefore = tf.memory().numTensors;
+  for (const [k, s, H, padding, covered] of cases) {
+    const xs = [3, H, H, 5];
+    const ws = [k, k, 5, 6];
+    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
+    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
+    const out = tf.conv2d(x, w, s, padding);
+    const g = tf.tensor(rng.normalArray(out.size), out.shape);
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
+    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const dxOf = (on: boolean) => {
+      const prev = setSubPixelInputGrad(on);
+      try {
+        const runs = subPixelInputGradRuns();
+        const dx = tf.grad((a: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, w, s, padding).mul(g).sum())(x);
+        const v = dx.dataSync();
+        dx.dispose();
+        return { v, ran: subPixelInputGradRuns() - runs };
+      } finally {
+        setSubPixelInputGrad(prev);
+      }
+    };
+    const sub = dxOf(true);
+    const dilated = dxOf(false);
+    const label = `k${k} s${s} H${H} pad ${padding}`;
+    assert.equal(sub.ran, covered ? 1 : 0, `${label}: sub-pixel form ran`);
+    assert.equal(dilated.ran, 0);
+    for (let i = 0; i < ref.dx.length; i++) {
+      assert.ok(Math.abs(sub.v[i] - ref.dx[i]) < 1e-4 * (1 + Math.abs(ref.dx[i])), `${label}: dx[${i}] ${sub.v[i]} vs ${ref.dx[i]}`);
+      assert.ok(Math.abs(dilated.v[i] - ref.dx[i]) < 1e-4 * (1 + Math.abs(ref.dx[i])), `${label} (dilated): dx[${i}] ${dilated.v[i]} vs ${ref.dx[i]}`);
+    }
+    tf.dispose([x, w, out, g]);
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore);
 });
 
 test('U-Net: parameter counts (recipe size 677,540) and output shapes per head', () => {

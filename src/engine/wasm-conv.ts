@@ -8,7 +8,9 @@
  * U-Net step at batch 128); dx is the forward Conv2D (XNNPACK) of dy with the kernel flipped in space
  * and transposed in/out, padded by (KH−1−top, KH−1−bottom) and (KW−1−left, KW−1−right). Strided
  * convolutions (the U-Net's stride-2 downsample: 583 of a 6,600 ms step, wasm's generic loop) dilate dy
- * by the stride first (reshape, pad, reshape) and run the same stride-1 conv. Installed by initNodeBackend (engine/backend.ts) on wasm; a browser front end
+ * by the stride first (reshape, pad, reshape) and run the same stride-1 conv, or, where the sizes allow,
+ * run one small stride-1 conv per output phase instead (subPixelInputGrad: the U-Net's downsample
+ * gradient 100 → 33 ms at batch 128). Installed by initNodeBackend (engine/backend.ts) on wasm; a browser front end
  * that trains conv nets on wasm calls `installWasmConv2DBackpropFilter()` after selecting the backend.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -168,6 +170,10 @@ function installFastBackpropInput(): void {
       const dx = winogradConv(args.backend as unknown as WasmBackendLike, dy, filter, null, true);
       if (dx) return dx as never;
     }
+    if (sh > 1 || sw > 1) {
+      const dx = subPixelInputGrad(args, dy, filter, H, W, top, left, sh, sw);
+      if (dx) return dx;
+    }
     return composite(args, (run, final) => {
       const flipped = KH === 1 && KW === 1 ? filter : run('Reverse', { x: filter }, { dims: [0, 1] });
       const wT = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
@@ -196,4 +202,92 @@ function installFastBackpropInput(): void {
   };
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel({ ...orig, kernelFunc });
+}
+
+let subPixel = true;
+let subPixelRuns = 0;
+/** Switches the sub-pixel form of the strided input gradient on or off (tests compare); returns the previous setting. */
+export function setSubPixelInputGrad(on: boolean): boolean {
+  const prev = subPixel;
+  subPixel = on;
+  return prev;
+}
+/** How many strided input gradients have run in the sub-pixel form (tests check that it ran). */
+export function subPixelInputGradRuns(): number {
+  return subPixelRuns;
+}
+
+/** The taps of one output phase p (0 ≤ p < s) along an axis: dy offsets e from lo to hi, tap k = p + pad − s·e. */
+function phaseTaps(p: number, pad: number, K: number, s: number): [number, number] {
+  return [Math.ceil((p + pad - K + 1) / s), Math.floor((p + pad) / s)];
+}
+
+/**
+ * The input gradient of a stride-s convolution (s × s, NHWC float32, H and W multiples of s, K ≥ s) as s²
+ * stride-1 convolutions of dy, one an output phase (py, px): dx[b, s·Y + py, s·X + px] = Σ dy[b, Y + e, X + f]·
+ * W[py + top − s·e, px + left − s·f]ᵀ over the taps that land on that phase, each phase's sub-kernel
+ * transposed in/out; the phases' outputs interleaved into dx by strided copies (heap kernel `copy2d`). The
+ * dilated form below multiplies s² as many zeros: on the U-Net's downsample (s = 2) it does 4× the work.
+ * Null where it does not apply.
+ */
+function subPixelInputGrad(
+  args: Parameters<KernelFn>[0], dy: HeapInfo, filter: HeapInfo, H: number, W: number, top: number, left: number, sh: number, sw: number,
+): ReturnType<KernelFn> | null {
+  const [KH, KW, Ci, Co] = filter.shape;
+  const [B, OH, OW] = dy.shape;
+  if (!subPixel || sh !== sw || H % sh !== 0 || W % sw !== 0 || KH < sh || KW < sw || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  const HY = H / sh;
+  const WX = W / sw;
+  const phases: { py: number; px: number; e: [number, number]; f: [number, number] }[] = [];
+  for (let py = 0; py < sh; py++) {
+    for (let px = 0; px < sw; px++) {
+      const e = phaseTaps(py, top, KH, sh);
+      const f = phaseTaps(px, left, KW, sw);
+      // dy rows Y + e for Y < HY: padded by −e.lo before and so much after (a crop would be needed otherwise)
+      if (e[0] > 0 || f[0] > 0 || HY - 1 + e[1] - (OH - 1) < 0 || WX - 1 + f[1] - (OW - 1) < 0) return null;
+      phases.push({ py, px, e, f });
+    }
+  }
+  const backend = args.backend as unknown as WasmBackendLike;
+  const hk = heapKernelsFor(backend.typedArrayFromHeap(dy).buffer);
+  if (!hk) return null;
+  subPixelRuns++;
+  const w = backend.typedArrayFromHeap(filter).slice(); // a copy: allocating the sub-kernels may grow the heap
+  const subs: HeapInfo[] = [];
+  try {
+    return composite(args, (run, final) => {
+      const outs = phases.map(({ py, px, e, f }) => {
+        const kh = e[1] - e[0] + 1;
+        const kw = f[1] - f[0] + 1;
+        const sub = backend.makeOutput([kh, kw, Co, Ci], 'float32');
+        subs.push(sub);
+        const v = backend.typedArrayFromHeap(sub);
+        for (let a = 0; a < kh; a++) {
+          const i = py + top - sh * (e[0] + a);
+          for (let c = 0; c < kw; c++) {
+            const j = px + left - sw * (f[0] + c);
+            const src = (i * KW + j) * Ci * Co;
+            const dst = (a * kw + c) * Co * Ci;
+            for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) v[dst + co * Ci + ci] = w[src + ci * Co + co];
+          }
+        }
+        const pad = [[0, 0], [-e[0], HY - 1 + e[1] - (OH - 1)], [-f[0], WX - 1 + f[1] - (OW - 1)], [0, 0]];
+        return run('Conv2D', { x: dy, filter: sub }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] });
+      });
+      // interleave: phase (py, px)'s rows [b, Y, X, :] go to dx[b, s·Y + py, s·X + px, :] (a strided copy per (b, Y))
+      const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+      const base = backend.typedArrayFromHeap(dx).byteOffset;
+      phases.forEach(({ py, px }, k) => {
+        const src = backend.typedArrayFromHeap(outs[k]).byteOffset;
+        for (let b = 0; b < B; b++) {
+          for (let Y = 0; Y < HY; Y++) {
+            hk.copy2d(src + 4 * ((b * HY + Y) * WX * Ci), base + 4 * (((b * H + sh * Y + py) * W + px) * Ci), WX, Ci, Ci, sw * Ci);
+          }
+        }
+      });
+      return dx;
+    });
+  } finally {
+    for (const t of subs) backend.disposeData(t.dataId);
+  }
 }
