@@ -32,17 +32,26 @@ function layer(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, g: tf.Tensor) {
   return out;
 }
 
-// [B, H, W, Ci, Co]: odd and even sizes, a 1×1 image, filter gradients covered (even H, W, channels ≥ 16, 4 | tiles) or not
+// [B, H, W, Ci, Co]: odd and even sizes, a 1×1 image, filter gradients covered or not: with 8 | Co on the heap
+// product (Ci ≥ 8, any size), else on XNNPACK's (even H, W, channels ≥ 16, 4 | tiles)
 const SHAPES: [number, number, number, number, number, number][] = [
   // ... and the Winograd calls expected: two forwards (y, and again inside tf.grads) + the input gradient (+ the filter gradient)
-  [4, 6, 6, 16, 20, 4],
+  [4, 6, 6, 16, 20, 4], // XNNPACK's products
   [4, 8, 4, 16, 16, 4],
-  [3, 7, 5, 8, 12, 3],
-  [2, 5, 5, 4, 8, 3],
+  [3, 7, 5, 8, 12, 3], // Co = 12 and Ci < 16: the taps
+  [2, 5, 5, 4, 8, 3], // Ci = 4: the taps
   [1, 1, 1, 4, 4, 3],
-  [4, 6, 6, 4, 16, 3], // Cin = 4: the filter gradient stays on the taps
-  [2, 6, 6, 16, 16, 3], // 2·9 tiles, not a multiple of 4: the taps
+  [4, 6, 6, 4, 16, 3], // Cin = 4: the taps
+  [2, 6, 6, 16, 20, 3], // XNNPACK's products, 2·9 tiles, not a multiple of 4: the taps
+  [2, 6, 6, 16, 16, 4], // the same tiles on the heap product
+  [3, 7, 7, 8, 8, 4], // odd sizes on the heap product
+  [2, 7, 5, 12, 16, 4], // Ci a multiple of 4, not 8
+  [8, 14, 14, 8, 24, 4], // 392 tiles: two of the heap product's row blocks (256 + 136); g scaled (G_SCALE)
 ];
+// dW of [8, 14, 14, 8] sums 1,568 terms: there g is scaled as a mean loss's gradient would be, so that dW is of
+// order 1 (unscaled, its entries are of order 40 and float32 rounding alone exceeds 2e-5 of 1 + |dW|, in
+// tfjs's direct path as much as in Winograd's: 3.3e-5 and 4.1e-5)
+const G_SCALE = (B: number, H: number, W: number) => (B * H * W > 1000 ? 1 / Math.sqrt(B * H * W) : 1);
 
 test('Winograd forward, input and filter gradients equal a float64 direct convolution, and tfjs\'s direct path', () => {
   const rng = new Rng(11);
@@ -51,7 +60,8 @@ test('Winograd forward, input and filter gradients equal a float64 direct convol
     const x = tf.tensor4d(rng.normalArray(B * H * W * Ci), xs as [number, number, number, number]);
     const w = tf.tensor4d(rng.normalArray(9 * Ci * Co), [3, 3, Ci, Co]);
     const b = tf.tensor1d(rng.normalArray(Co));
-    const g = tf.tensor4d(rng.normalArray(B * H * W * Co), [B, H, W, Co]);
+    const gs = G_SCALE(B, H, W);
+    const g = tf.tensor4d(rng.normalArray(B * H * W * Co).map((v) => v * gs), [B, H, W, Co]);
     const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, [3, 3, Ci, Co], g.dataSync() as Float32Array, g.shape, 1, 1, 1);
     const bias = b.dataSync();
     for (let i = 0; i < ref.y.length; i++) ref.y[i] += bias[i % Co]; // y = conv(x, w) + b

@@ -74,12 +74,14 @@ export function installWasmConv2DBackpropFilter(): void {
     const { outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
     const backend = args.backend as unknown as WasmBackendLike;
     return composite(args, (run, final) => {
+      // Winograd F(3×3, 2×2): with Cout % 8 = 0 its 16 products are the heap kernels' own (gemm_tn, no packing),
+      // faster than the taps from Cin = 8 at any size (measured at batch 128: [14, 14, 64] → 64 109 → 51 ms,
+      // 128 → 64 159 → 88, [7, 7, 96] → 96 55 → 33 against the taps; Cin = 4: 8 against the taps' 5 ms); else they
+      // are XNNPACK's, which packs a [T, Cout] operand each: only where both channel counts are ≥ 16 and the
+      // 2×2 tiles cover the image exactly (an odd size measured slower than the taps on [128, 7, 7, 96])
+      const ownProducts = Cout % 8 === 0;
       if (filterMode === 'taps' && x.dtype === dy.dtype && winogradCovers(x.shape, attrs.filterShape, x.dtype, attrs)
-        && Math.min(Cin, Cout) >= 16 && OH % 2 === 0 && OW % 2 === 0 && (B * (OH / 2) * (OW / 2)) % 4 === 0) {
-        // Winograd F(3×3, 2×2) where the 2×2 tiles cover the image exactly (an odd size wastes a third of the
-        // products on the padding tiles and measured slower than the taps on [128, 7, 7, 96]) and both channel
-        // counts are ≥ 16 (its 16 products each pack a [T, Cout] operand: with Cin = 4 that is 45 against the
-        // taps' 6 ms on [128, 14, 14, 4] → 64; 128 → 64: 131 against 175 ms; 64 → 64: even)
+        && (ownProducts ? Cin >= 8 : Math.min(Cin, Cout) >= 16 && OH % 2 === 0 && OW % 2 === 0 && (B * (OH / 2) * (OW / 2)) % 4 === 0)) {
         const dW = winogradFilterGrad(backend, x, dy);
         if (dW) return dW;
       }
