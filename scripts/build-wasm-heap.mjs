@@ -21,7 +21,8 @@
 //  - silugrad: the gradient of tfjs-layers' swish, mul(sigmoid(z), z), as its kernels compute it
 //    (float32 operations in their order, four elements a vector; models/mlp.ts);
 //  - adam: tfjs's Adam update in float64 per element, two elements per f64x2 (n even; optim.ts applyHost).
-//  - gemm_tn: C = A^T B for row-major A [K, M] and B [K, N], batched, unpacked (Winograd's filter-gradient products);
+//  - gemm_tn, gemm_nn: C = A^T B (A [K, M]) and C = A B (A [M, K]), B [K, N], row-major, batched, unpacked (the
+//    products of Winograd's filter gradient, and of its forward and input gradient);
 //  - wino_in, wino_filter, wino_out, wino_dy, wino_wgrad: the transforms of Winograd F(2x2, 3x3) and, for the
 //    filter gradient, F(3x3, 2x2) (wasm-winograd.ts; float32, four channels a vector: not a JS loop's twin, so
 //    tests/winograd.test.ts compares them with a float64 direct convolution instead).
@@ -276,6 +277,59 @@ ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `            (v128.store offset=
       (br $lq))))
 `;
 
+/** gemm_nn's loop over the column tiles of `rows` (4 or 1) rows from $m: C[m.., n..n+8] = A[m.., :] B[:, n..n+8] */
+const gemmNnRows = (rows) => `
+          (local.set $n (i32.const 0))
+          (block $dn${rows} (loop $ln${rows}
+            (br_if $dn${rows} (i32.ge_u (local.get $n) (local.get $N)))
+${GEMM_ACC.slice(0, 2 * rows).map((n) => `            (local.set ${n} (v128.const i32x4 0 0 0 0))`).join('\n')}
+            (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
+            (local.set $cnt (local.get $K))
+            (loop $l${rows}
+              (local.set $b0 (v128.load (local.get $pb)))
+              (local.set $b1 (v128.load offset=16 (local.get $pb)))
+${Array.from({ length: rows }, (_, r) => `              (local.set $x (v128.load32_splat ${r ? `(i32.add (local.get $pa) (i32.mul (local.get $K4) (i32.const ${r})))` : '(local.get $pa)'}))
+              (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
+              (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n')}
+              (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
+              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
+              (br_if $l${rows} (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
+            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+${Array.from({ length: rows }, (_, r) => [0, 1].map((v) => `            (v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`).join('\n')).join('\n')}
+            (local.set $n (i32.add (local.get $n) (i32.const 8)))
+            (br $ln${rows})))`;
+const gemmNn = `
+  ;; C[q, m, n] = sum_k A[q, m, k] * B[q, k, n] for q < Q (A [Q, M, K], B [Q, K, N], C [Q, M, N] row-major, K >= 1,
+  ;; N % 8 == 0, any M): the products of Winograd's forward and input gradient ([T, Ci] x [Ci, Co]), in place of
+  ;; XNNPACK's (an operator created, B packed, for each of the 16). Tiles of 4 x 8 rows, then the M % 4 rows
+  ;; one by one; float32, k in order.
+  (func (export "gemm_nn") (param $a i32) (param $b i32) (param $c i32) (param $Q i32) (param $M i32) (param $K i32) (param $N i32)
+    (local $q i32) (local $cnt i32) (local $m i32) (local $n i32) (local $pa i32) (local $pb i32) (local $pc i32)
+    (local $K4 i32) (local $N4 i32) (local $b0 v128) (local $b1 v128) (local $x v128) ${GEMM_ACC.map((n) => `(local ${n} v128)`).join(' ')}
+    (local.set $K4 (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $N4 (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $q (i32.const 0))
+    (block $dq (loop $lq
+      (br_if $dq (i32.ge_u (local.get $q) (local.get $Q)))
+      (local.set $m (i32.const 0))
+      (block $dm (loop $lm
+        (br_if $dm (i32.gt_u (i32.add (local.get $m) (i32.const 4)) (local.get $M)))
+${gemmNnRows(4)}
+        (local.set $m (i32.add (local.get $m) (i32.const 4)))
+        (br $lm)))
+      (block $dr (loop $lr
+        (br_if $dr (i32.ge_u (local.get $m) (local.get $M)))
+${gemmNnRows(1)}
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $lr)))
+      (local.set $a (i32.add (local.get $a) (i32.mul (local.get $M) (local.get $K4))))
+      (local.set $b (i32.add (local.get $b) (i32.mul (local.get $K) (local.get $N4))))
+      (local.set $c (i32.add (local.get $c) (i32.mul (local.get $M) (local.get $N4))))
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (br $lq))))
+`;
+
 const winograd = `
 ${winoIn}
   ;; Winograd filter transform: U[xi, ci, co] = (G g G^T)[xi] of g[., ., ci, co] for g [3, 3, Ci, Co]; $flip = 1 takes
@@ -435,6 +489,7 @@ ${[0, 1, 2].map((i) => [
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br $l))))
 ${gemmTn}
+${gemmNn}
 `;
 
 const body = `
