@@ -220,17 +220,20 @@ ${idx16.map((k) => `            (v128.store (i32.add (i32.add (local.get $po) (l
 `;
 // the accumulators of gemm_tn's 4 x 8 tile: $c<row><vector>
 const GEMM_ACC = [0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `$c${r}${v}`));
+// their scalar twins for the N % 8 columns: $s<row>
+const GEMM_SUM = [0, 1, 2, 3].map((r) => `$s${r}`);
 // gemm_tn's K block (rows of both operands per pass over the tiles: 2 x 256 x 64 x 4 bytes stay in L2);
 // measured on [6272, 64]^T [6272, 64]: 128 2.14 ms, 256 2.06, 512 2.25
 const GEMM_KC = 256;
 const gemmTn = `
   ;; C[q, m, n] = sum_k A[q, k, m] * B[q, k, n] for q < Q (A [Q, K, M], B [Q, K, N], C [Q, M, N] row-major, M % 4 == 0,
-  ;; N % 8 == 0): the products of Winograd's filter gradient, whose operands are both fresh (XNNPACK would pack
+  ;; K >= 1; the N % 8 columns scalar): the products of Winograd's filter gradient, whose operands are both fresh (XNNPACK would pack
   ;; one of them first). Tiles of 4 x 8 in eight v128 accumulators, K in blocks of ${GEMM_KC} (each block's rows
   ;; stay in cache across the tiles; C is written by the first block, added to by the next); float32, k in order.
   (func (export "gemm_tn") (param $a i32) (param $b i32) (param $c i32) (param $Q i32) (param $K i32) (param $M i32) (param $N i32)
     (local $q i32) (local $k0 i32) (local $cnt i32) (local $m i32) (local $n i32) (local $pa i32) (local $pb i32) (local $pc i32)
     (local $M4 i32) (local $N4 i32) (local $b0 v128) (local $b1 v128) (local $x v128) ${GEMM_ACC.map((n) => `(local ${n} v128)`).join(' ')}
+    (local $y f32) ${GEMM_SUM.map((n) => `(local ${n} f32)`).join(' ')}
     (local.set $M4 (i32.shl (local.get $M) (i32.const 2)))
     (local.set $N4 (i32.shl (local.get $N) (i32.const 2)))
     (local.set $q (i32.const 0))
@@ -244,7 +247,7 @@ const gemmTn = `
           (br_if $dm (i32.ge_u (local.get $m) (local.get $M)))
           (local.set $n (i32.const 0))
           (block $dn (loop $ln
-            (br_if $dn (i32.ge_u (local.get $n) (local.get $N)))
+            (br_if $dn (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
             (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
             (if (i32.eqz (local.get $k0)) (then
 ${GEMM_ACC.map((n) => `              (local.set ${n} (v128.const i32x4 0 0 0 0))`).join('\n')})
@@ -266,6 +269,27 @@ ${[0, 1, 2, 3].map((r) => `              (local.set $x (v128.load32_splat offset
 ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `            (v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`)).join('\n')}
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $ln)))
+          ;; the N % 8 columns: one at a time, four scalar sums (the same operations as a vector lane)
+          (block $dt (loop $lt
+            (br_if $dt (i32.ge_u (local.get $n) (local.get $N)))
+            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+            (if (i32.eqz (local.get $k0)) (then
+${GEMM_SUM.map((n) => `              (local.set ${n} (f32.const 0))`).join('\n')})
+            (else
+${GEMM_SUM.map((n, r) => `              (local.set ${n} (f32.load (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r})))))`).join('\n')}))
+            (local.set $pa (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $M)) (local.get $m)) (i32.const 2))))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $n)) (i32.const 2))))
+            (local.set $cnt (i32.sub (local.get $K) (local.get $k0)))
+            (if (i32.gt_u (local.get $cnt) (i32.const ${GEMM_KC})) (then (local.set $cnt (i32.const ${GEMM_KC}))))
+            (loop $lts
+              (local.set $y (f32.load (local.get $pb)))
+${GEMM_SUM.map((n, r) => `              (local.set ${n} (f32.add (local.get ${n}) (f32.mul (f32.load offset=${4 * r} (local.get $pa)) (local.get $y))))`).join('\n')}
+              (local.set $pa (i32.add (local.get $pa) (local.get $M4)))
+              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
+              (br_if $lts (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
+${GEMM_SUM.map((n, r) => `            (f32.store (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get ${n}))`).join('\n')}
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $lt)))
           (local.set $m (i32.add (local.get $m) (i32.const 4)))
           (br $lm)))
         (local.set $k0 (i32.add (local.get $k0) (i32.const ${GEMM_KC})))
@@ -281,7 +305,7 @@ ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `            (v128.store offset=
 const gemmNnRows = (rows) => `
           (local.set $n (i32.const 0))
           (block $dn${rows} (loop $ln${rows}
-            (br_if $dn${rows} (i32.ge_u (local.get $n) (local.get $N)))
+            (br_if $dn${rows} (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
 ${GEMM_ACC.slice(0, 2 * rows).map((n) => `            (local.set ${n} (v128.const i32x4 0 0 0 0))`).join('\n')}
             (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
             (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
@@ -298,15 +322,33 @@ ${Array.from({ length: rows }, (_, r) => `              (local.set $x (v128.load
             (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
 ${Array.from({ length: rows }, (_, r) => [0, 1].map((v) => `            (v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`).join('\n')).join('\n')}
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
-            (br $ln${rows})))`;
+            (br $ln${rows})))
+          ;; the N % 8 columns: one at a time, scalar sums (the same operations as a vector lane)
+          (block $dt${rows} (loop $lt${rows}
+            (br_if $dt${rows} (i32.ge_u (local.get $n) (local.get $N)))
+${GEMM_SUM.slice(0, rows).map((n) => `            (local.set ${n} (f32.const 0))`).join('\n')}
+            (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
+            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
+            (local.set $cnt (local.get $K))
+            (loop $lts${rows}
+              (local.set $y (f32.load (local.get $pb)))
+${GEMM_SUM.slice(0, rows).map((n, r) => `              (local.set ${n} (f32.add (local.get ${n}) (f32.mul (f32.load ${r ? `(i32.add (local.get $pa) (i32.mul (local.get $K4) (i32.const ${r})))` : '(local.get $pa)'}) (local.get $y))))`).join('\n')}
+              (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
+              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
+              (br_if $lts${rows} (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
+            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+${GEMM_SUM.slice(0, rows).map((n, r) => `            (f32.store (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get ${n}))`).join('\n')}
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $lt${rows})))`;
 const gemmNn = `
   ;; C[q, m, n] = sum_k A[q, m, k] * B[q, k, n] for q < Q (A [Q, M, K], B [Q, K, N], C [Q, M, N] row-major, K >= 1,
-  ;; N % 8 == 0, any M): the products of Winograd's forward and input gradient ([T, Ci] x [Ci, Co]), in place of
+  ;; any M and N, the N % 8 columns scalar): the products of Winograd's forward and input gradient ([T, Ci] x [Ci, Co]), in place of
   ;; XNNPACK's (an operator created, B packed, for each of the 16). Tiles of 4 x 8 rows, then the M % 4 rows
   ;; one by one; float32, k in order.
   (func (export "gemm_nn") (param $a i32) (param $b i32) (param $c i32) (param $Q i32) (param $M i32) (param $K i32) (param $N i32)
     (local $q i32) (local $cnt i32) (local $m i32) (local $n i32) (local $pa i32) (local $pb i32) (local $pc i32)
     (local $K4 i32) (local $N4 i32) (local $b0 v128) (local $b1 v128) (local $x v128) ${GEMM_ACC.map((n) => `(local ${n} v128)`).join(' ')}
+    (local $y f32) ${GEMM_SUM.map((n) => `(local ${n} f32)`).join(' ')}
     (local.set $K4 (i32.shl (local.get $K) (i32.const 2)))
     (local.set $N4 (i32.shl (local.get $N) (i32.const 2)))
     (local.set $q (i32.const 0))

@@ -45,6 +45,8 @@ test('heap products equal XNNPACK\'s bit for bit (no bias) and a float64 referen
   const cases: [number, number, number, number, boolean, boolean][] = [
     [1, 8, 5, 8, false, false], [1, 7, 3, 16, false, false], [1, 33, 1, 8, false, true], [1, 64, 300, 24, true, false],
     [1, 12, 600, 16, true, false], [3, 9, 17, 8, false, true], [2, 8, 40, 16, true, true], [1, 130, 64, 32, false, false],
+    // N % 8 columns (scalar): the 2D student's head width, N = 97, plain, transposed and batched; N = 71 past a row block
+    [1, 21, 30, 97, false, false], [2, 16, 33, 97, true, false], [1, 8, 520, 71, true, false], [2, 5, 9, 67, false, true],
   ];
   for (const [Q, M, K, N, tA, tB] of cases) {
     const what = `[${Q}] ${M}×${K}·${K}×${N}${tA ? ' tA' : ''}${tB ? ' tB' : ''}`;
@@ -73,7 +75,7 @@ test('heap products: shapes and attributes they do not cover run XNNPACK\'s', ()
   const t = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((p, q) => p * q, 1)), shape);
   const a = t([6, 5]);
   const cases: [string, () => tf.Tensor][] = [
-    ['N = 97', () => tf.matMul(a, t([5, 97]))],
+    ['N = 60 (not a multiple of 8, under 64)', () => tf.matMul(a, t([5, 60]))],
     ['N = 4', () => tf.matMul(a, t([5, 4]))],
     ['transposeA with M = 6', () => tf.matMul(t([5, 6]), t([5, 8]), true, false)],
     ['a relu', () => tf.fused.matMul({ a, b: t([5, 8]), activation: 'relu' })],

@@ -42,9 +42,9 @@ export interface HeapKernels {
   wino_dy(src: number, dst: number, zero: number, N: number, H: number, W: number, C: number): void;
   /** the filter gradient's output transform: dW [3, 3, K] = Gᵀ m G of the products m [16, K] (K % 4 = 0) */
   wino_wgrad(m: number, dst: number, K: number): void;
-  /** C[q] = A[q]ᵀ·B[q] for q < Q: A [Q, K, M], B [Q, K, N], C [Q, M, N] float32 row-major, M % 4 = 0, N % 8 = 0 (no packing) */
+  /** C[q] = A[q]ᵀ·B[q] for q < Q: A [Q, K, M], B [Q, K, N], C [Q, M, N] float32 row-major, M % 4 = 0, K ≥ 1 (no packing; the N % 8 columns scalar) */
   gemm_tn(a: number, b: number, c: number, Q: number, K: number, M: number, N: number): void;
-  /** C[q] = A[q]·B[q] for q < Q: A [Q, M, K], B [Q, K, N], C [Q, M, N] float32 row-major, N % 8 = 0, K ≥ 1 (no packing) */
+  /** C[q] = A[q]·B[q] for q < Q: A [Q, M, K], B [Q, K, N], C [Q, M, N] float32 row-major, K ≥ 1 (no packing; the N % 8 columns scalar) */
   gemm_nn(a: number, b: number, c: number, Q: number, M: number, K: number, N: number): void;
   /** dz = dy·s + (dy·z)·(s·(1 − s)) in float32, n % 4 = 0 (SiLU's gradient, s = sigmoid(z)) */
   silugrad(pdy: number, pz: number, ps: number, po: number, n: number): void;
