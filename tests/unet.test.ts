@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { sumOverAxes } from './helpers.js';
-import { setSubPixelInputGrad, setWasmFilterGradMode, subPixelInputGradRuns } from '../src/engine/wasm-conv.js';
+import { pointwiseGradRuns, setSubPixelInputGrad, setWasmFilterGradMode, subPixelInputGradRuns } from '../src/engine/wasm-conv.js';
 import { refConv } from './helpers.js';
 import { wasmFastTrigInstalled } from '../src/engine/wasm-trig.js';
 import {
@@ -22,7 +22,7 @@ before(async () => {
 
 const TINY: UNetConfig = { ...DEFAULT_UNET, base: 16, mid: 16, groups: 4, embDim: 32, timeDim: 16 };
 
-test('wasm conv gradients (filter: per-tap products, conv and im2col forms; input, strided too) equal a direct computation', () => {
+test('wasm conv gradients (filter: per-tap products, conv and im2col forms, 1×1 as one product; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
   const cases: [number, number, number, 'same' | 'valid'][] = [
     [3, 1, 6, 'same'], [3, 2, 6, 'same'], [1, 1, 5, 'same'], [3, 2, 7, 'same'], [3, 2, 8, 'valid'], [3, 3, 8, 'same'],
@@ -39,11 +39,14 @@ test('wasm conv gradients (filter: per-tap products, conv and im2col forms; inpu
     const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
     for (const mode of ['taps', 'conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
+      const pw0 = pointwiseGradRuns();
       const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, padding).mul(g).sum())([x, w]);
       const dWv = dW.dataSync();
       const dxv = dx.dataSync();
       for (let i = 0; i < dWv.length; i++) assert.ok(Math.abs(dWv[i] - ref.dW[i]) < 1e-3, `${mode} k${k} s${s} ${padding}: dW[${i}] ${dWv[i]} vs ${ref.dW[i]}`);
       for (let i = 0; i < dxv.length; i++) assert.ok(Math.abs(dxv[i] - ref.dx[i]) < 1e-3, `k${k} s${s} ${padding}: dx[${i}] ${dxv[i]} vs ${ref.dx[i]}`);
+      // a 1×1 stride-1 convolution's gradients are single products (the filter gradient in 'taps' mode only)
+      assert.equal(pointwiseGradRuns() - pw0, k === 1 && s === 1 ? (mode === 'taps' ? 2 : 1) : 0, `k${k} s${s} ${mode}: 1×1 products`);
       tf.dispose([dx, dW]);
     }
     setWasmFilterGradMode('taps');

@@ -85,6 +85,14 @@ export function installWasmConv2DBackpropFilter(): void {
         const dW = winogradFilterGrad(backend, x, dy);
         if (dW) return dW;
       }
+      if (filterMode === 'taps' && pointwise(KH, KW, sh, sw, top + bottom + left + right, x.dtype, dy.dtype)) {
+        // a 1×1 stride-1 unpadded convolution: dW = xᵀ·dy as one product ([128, 7, 7, 96] → 256: 22 → 10 ms)
+        pointwiseRuns++;
+        const a = run('Reshape', { x }, { shape: [1, B * OH * OW, Cin] });
+        const b = run('Reshape', { x: dy }, { shape: [1, B * OH * OW, Cout] });
+        const mm = run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+        return final('Reshape', { x: mm }, { shape: [1, 1, Cin, Cout] });
+      }
       const xp = top || bottom || left || right
         ? run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
         : x;
@@ -172,6 +180,16 @@ function installFastBackpropInput(): void {
       const dx = winogradConv(args.backend as unknown as WasmBackendLike, dy, filter, null, true);
       if (dx) return dx as never;
     }
+    if (pointwise(KH, KW, sh, sw, padT + padL + padB + padR - 2 * (KH - 1) - 2 * (KW - 1), dy.dtype, filter.dtype)) {
+      // a 1×1 stride-1 unpadded convolution: dx = dy·Wᵀ as one product ([128, 14, 14, 64] → 128: 32 → 17 ms)
+      pointwiseRuns++;
+      return composite(args, (run, final) => {
+        const a = run('Reshape', { x: dy }, { shape: [1, B * OH * OW, Cout] });
+        const b = run('Reshape', { x: filter }, { shape: [1, filter.shape[2], Cout] });
+        const mm = run('BatchMatMul', { a, b }, { transposeA: false, transposeB: true });
+        return final('Reshape', { x: mm }, { shape: attrs.inputShape });
+      });
+    }
     if (sh > 1 || sw > 1) {
       const dx = subPixelInputGrad(args, dy, filter, H, W, top, left, sh, sw);
       if (dx) return dx;
@@ -204,6 +222,21 @@ function installFastBackpropInput(): void {
   };
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel({ ...orig, kernelFunc });
+}
+
+let pointwiseRuns = 0;
+/** How many 1×1 convolution gradients have run as one product (tests check that they ran). */
+export function pointwiseGradRuns(): number {
+  return pointwiseRuns;
+}
+/**
+ * Whether a convolution is 1×1, stride 1, unpadded (`pads`: the sum of its paddings) on float32: its input
+ * and filter gradients are then single products (wasm's BatchMatMul: the heap kernels' where they cover
+ * it), faster than XNNPACK's convolution of the same sizes; its forward stays XNNPACK's (its fused bias
+ * beat a product and a separate add, measured).
+ */
+function pointwise(KH: number, KW: number, sh: number, sw: number, pads: number, ...dtypes: string[]): boolean {
+  return KH === 1 && KW === 1 && sh === 1 && sw === 1 && pads === 0 && dtypes.every((d) => d === 'float32');
 }
 
 let subPixel = true;
