@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { sumOverAxes } from './helpers.js';
-import { pointwiseGradRuns, setSubPixelInputGrad, setWasmFilterGradMode, subPixelInputGradRuns } from '../src/engine/wasm-conv.js';
+import { pointwiseGradRuns, setSubPixelInputGrad, setWasmFilterGradMode, stridedTapGradRuns, subPixelInputGradRuns } from '../src/engine/wasm-conv.js';
 import { refConv } from './helpers.js';
 import { wasmFastTrigInstalled } from '../src/engine/wasm-trig.js';
 import {
@@ -93,6 +93,39 @@ test('wasm strided input gradient in sub-pixel form (one stride-1 conv a phase) 
       assert.ok(Math.abs(sub.v[i] - ref.dx[i]) < 1e-4 * (1 + Math.abs(ref.dx[i])), `${label}: dx[${i}] ${sub.v[i]} vs ${ref.dx[i]}`);
       assert.ok(Math.abs(dilated.v[i] - ref.dx[i]) < 1e-4 * (1 + Math.abs(ref.dx[i])), `${label} (dilated): dx[${i}] ${dilated.v[i]} vs ${ref.dx[i]}`);
     }
+    tf.dispose([x, w, out, g]);
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+});
+
+test('wasm strided filter gradient as per-tap heap products equals a direct computation and the swapped-axes form; uncovered channel counts take that form', () => {
+  const rng = new Rng(5);
+  // [kernel, stride, size, padding, Cin, Cout, covered]: Cin % 4 = 0 and (8 | Cout or Cout ≥ 64)
+  const cases: [number, number, number, 'same' | 'valid', number, number, boolean][] = [
+    [3, 2, 8, 'same', 4, 8, true], [3, 2, 7, 'same', 8, 16, true], [5, 2, 9, 'valid', 4, 67, true], [3, 3, 10, 'same', 12, 8, true],
+    [2, 2, 6, 'valid', 8, 24, true], [3, 2, 8, 'same', 6, 8, false], [3, 2, 8, 'same', 4, 12, false],
+  ];
+  const tensorsBefore = tf.memory().numTensors;
+  for (const [k, s, H, padding, Ci, Co, covered] of cases) {
+    const xs = [3, H, H, Ci];
+    const ws = [k, k, Ci, Co];
+    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
+    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
+    const out = tf.conv2d(x, w, s, padding);
+    const g = tf.tensor(rng.normalArray(out.size), out.shape);
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
+    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const label = `k${k} s${s} H${H} ${padding} ${Ci} → ${Co}`;
+    for (const mode of ['taps', 'conv'] as const) {
+      setWasmFilterGradMode(mode);
+      const r0 = stridedTapGradRuns();
+      const dW = tf.grad((b: tf.Tensor) => tf.conv2d(x, b as tf.Tensor4D, s, padding).mul(g).sum())(w);
+      const v = dW.dataSync();
+      dW.dispose();
+      assert.equal(stridedTapGradRuns() - r0, covered && mode === 'taps' ? 1 : 0, `${label} ${mode}: per-tap products ran`);
+      for (let i = 0; i < v.length; i++) assert.ok(Math.abs(v[i] - ref.dW[i]) < 1e-4 * (1 + Math.abs(ref.dW[i])), `${label} ${mode}: dW[${i}] ${v[i]} vs ${ref.dW[i]}`);
+    }
+    setWasmFilterGradMode('taps');
     tf.dispose([x, w, out, g]);
   }
   assert.equal(tf.memory().numTensors, tensorsBefore);
