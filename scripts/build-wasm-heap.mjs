@@ -218,13 +218,51 @@ ${idx16.map((k) => `            (v128.store (i32.add (i32.add (local.get $po) (l
       (br $nl))))
 
 `;
-// the accumulators of gemm_tn's 4 x 8 tile: $c<row><vector>
+// the accumulators of gemm_tn's and gemm_nn's 4 x 8 tiles: $c<row><vector>
 const GEMM_ACC = [0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `$c${r}${v}`));
 // their scalar twins for the N % 8 columns: $s<row>
 const GEMM_SUM = [0, 1, 2, 3].map((r) => `$s${r}`);
 // gemm_tn's K block (rows of both operands per pass over the tiles: 2 x 256 x 64 x 4 bytes stay in L2);
 // measured on [6272, 64]^T [6272, 64]: 128 2.14 ms, 256 2.06, 512 2.25
 const GEMM_KC = 256;
+
+/**
+ * The parts of gemm_tn's and gemm_nn's tiles, `rows` rows by 8 columns (two v128 accumulators a row, `vec`) or
+ * by one (a scalar sum a row, the N % 8 columns): `a(r)` is the memory operand of row r's A element at $pa
+ * (an `offset=` immediate or an address), `aStep` what $pa moves a k.
+ */
+const tileZero = (rows, vec) => (vec ? GEMM_ACC.slice(0, 2 * rows).map((n) => `(local.set ${n} (v128.const i32x4 0 0 0 0))`)
+  : GEMM_SUM.slice(0, rows).map((n) => `(local.set ${n} (f32.const 0))`)).join('\n');
+const tileLoad = (rows, vec) => (vec ? Array.from({ length: rows }, (_, r) => [0, 1].map((v) => `(local.set $c${r}${v} (v128.load offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r})))))`)).flat()
+  : GEMM_SUM.slice(0, rows).map((n, r) => `(local.set ${n} (f32.load (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r})))))`)).join('\n');
+const tileStore = (rows, vec) => (vec ? Array.from({ length: rows }, (_, r) => [0, 1].map((v) => `(v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`)).flat()
+  : GEMM_SUM.slice(0, rows).map((n, r) => `(f32.store (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get ${n}))`)).join('\n');
+const tileLoop = (label, rows, vec, a, aStep) => `(loop ${label}
+${vec ? `(local.set $b0 (v128.load (local.get $pb)))
+(local.set $b1 (v128.load offset=16 (local.get $pb)))
+${Array.from({ length: rows }, (_, r) => `(local.set $x (v128.load32_splat ${a(r)}))
+(local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
+(local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n')}`
+    : `(local.set $y (f32.load (local.get $pb)))
+${GEMM_SUM.slice(0, rows).map((n, r) => `(local.set ${n} (f32.add (local.get ${n}) (f32.mul (f32.load ${a(r)}) (local.get $y))))`).join('\n')}`}
+(local.set $pa (i32.add (local.get $pa) ${aStep}))
+(local.set $pb (i32.add (local.get $pb) (local.get $N4)))
+(br_if ${label} (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))`;
+// gemm_tn's A row elements are adjacent (A [K, M]); gemm_nn's a row of K apart (A [M, K])
+const tnA = (r) => `offset=${4 * r} (local.get $pa)`;
+const nnA = (r) => (r ? `(i32.add (local.get $pa) (i32.mul (local.get $K4) (i32.const ${r})))` : '(local.get $pa)');
+/** gemm_tn's tile at ($m, $n) for K block $k0: C written by the first block, added to by the next */
+const tnTile = (label, vec) => `(local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+(if (i32.eqz (local.get $k0)) (then
+${tileZero(4, vec)})
+(else
+${tileLoad(4, vec)}))
+(local.set $pa (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $M)) (local.get $m)) (i32.const 2))))
+(local.set $pb (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $n)) (i32.const 2))))
+(local.set $cnt (i32.sub (local.get $K) (local.get $k0)))
+(if (i32.gt_u (local.get $cnt) (i32.const ${GEMM_KC})) (then (local.set $cnt (i32.const ${GEMM_KC}))))
+${tileLoop(label, 4, vec, tnA, '(local.get $M4)')}
+${tileStore(4, vec)}`;
 const gemmTn = `
   ;; C[q, m, n] = sum_k A[q, k, m] * B[q, k, n] for q < Q (A [Q, K, M], B [Q, K, N], C [Q, M, N] row-major, M % 4 == 0,
   ;; K >= 1; the N % 8 columns scalar): the products of Winograd's filter gradient, whose operands are both fresh (XNNPACK would pack
@@ -248,46 +286,13 @@ const gemmTn = `
           (local.set $n (i32.const 0))
           (block $dn (loop $ln
             (br_if $dn (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
-            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-            (if (i32.eqz (local.get $k0)) (then
-${GEMM_ACC.map((n) => `              (local.set ${n} (v128.const i32x4 0 0 0 0))`).join('\n')})
-            (else
-${[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `              (local.set $c${r}${v} (v128.load offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r})))))`)).join('\n')}))
-            (local.set $pa (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $M)) (local.get $m)) (i32.const 2))))
-            (local.set $pb (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $n)) (i32.const 2))))
-            (local.set $cnt (i32.sub (local.get $K) (local.get $k0)))
-            (if (i32.gt_u (local.get $cnt) (i32.const ${GEMM_KC})) (then (local.set $cnt (i32.const ${GEMM_KC}))))
-            (loop $l
-              (local.set $b0 (v128.load (local.get $pb)))
-              (local.set $b1 (v128.load offset=16 (local.get $pb)))
-${[0, 1, 2, 3].map((r) => `              (local.set $x (v128.load32_splat offset=${4 * r} (local.get $pa)))
-              (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
-              (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n')}
-              (local.set $pa (i32.add (local.get $pa) (local.get $M4)))
-              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
-              (br_if $l (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
-${[0, 1, 2, 3].flatMap((r) => [0, 1].map((v) => `            (v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`)).join('\n')}
+${tnTile('$l', true)}
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $ln)))
           ;; the N % 8 columns: one at a time, four scalar sums (the same operations as a vector lane)
           (block $dt (loop $lt
             (br_if $dt (i32.ge_u (local.get $n) (local.get $N)))
-            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-            (if (i32.eqz (local.get $k0)) (then
-${GEMM_SUM.map((n) => `              (local.set ${n} (f32.const 0))`).join('\n')})
-            (else
-${GEMM_SUM.map((n, r) => `              (local.set ${n} (f32.load (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r})))))`).join('\n')}))
-            (local.set $pa (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $M)) (local.get $m)) (i32.const 2))))
-            (local.set $pb (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $n)) (i32.const 2))))
-            (local.set $cnt (i32.sub (local.get $K) (local.get $k0)))
-            (if (i32.gt_u (local.get $cnt) (i32.const ${GEMM_KC})) (then (local.set $cnt (i32.const ${GEMM_KC}))))
-            (loop $lts
-              (local.set $y (f32.load (local.get $pb)))
-${GEMM_SUM.map((n, r) => `              (local.set ${n} (f32.add (local.get ${n}) (f32.mul (f32.load offset=${4 * r} (local.get $pa)) (local.get $y))))`).join('\n')}
-              (local.set $pa (i32.add (local.get $pa) (local.get $M4)))
-              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
-              (br_if $lts (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
-${GEMM_SUM.map((n, r) => `            (f32.store (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get ${n}))`).join('\n')}
+${tnTile('$lts', false)}
             (local.set $n (i32.add (local.get $n) (i32.const 1)))
             (br $lt)))
           (local.set $m (i32.add (local.get $m) (i32.const 4)))
@@ -301,43 +306,26 @@ ${GEMM_SUM.map((n, r) => `            (f32.store (i32.add (local.get $pc) (i32.m
       (br $lq))))
 `;
 
+/** gemm_nn's tile of `rows` rows at ($m, $n) */
+const nnTile = (label, rows, vec) => `${tileZero(rows, vec)}
+(local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
+(local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
+(local.set $cnt (local.get $K))
+${tileLoop(label, rows, vec, nnA, '(i32.const 4)')}
+(local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+${tileStore(rows, vec)}`;
 /** gemm_nn's loop over the column tiles of `rows` (4 or 1) rows from $m: C[m.., n..n+8] = A[m.., :] B[:, n..n+8] */
 const gemmNnRows = (rows) => `
           (local.set $n (i32.const 0))
           (block $dn${rows} (loop $ln${rows}
             (br_if $dn${rows} (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
-${GEMM_ACC.slice(0, 2 * rows).map((n) => `            (local.set ${n} (v128.const i32x4 0 0 0 0))`).join('\n')}
-            (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
-            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
-            (local.set $cnt (local.get $K))
-            (loop $l${rows}
-              (local.set $b0 (v128.load (local.get $pb)))
-              (local.set $b1 (v128.load offset=16 (local.get $pb)))
-${Array.from({ length: rows }, (_, r) => `              (local.set $x (v128.load32_splat ${r ? `(i32.add (local.get $pa) (i32.mul (local.get $K4) (i32.const ${r})))` : '(local.get $pa)'}))
-              (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $x) (local.get $b0))))
-              (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $x) (local.get $b1))))`).join('\n')}
-              (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
-              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
-              (br_if $l${rows} (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
-            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-${Array.from({ length: rows }, (_, r) => [0, 1].map((v) => `            (v128.store offset=${16 * v} (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get $c${r}${v}))`).join('\n')).join('\n')}
+${nnTile(`$l${rows}`, rows, true)}
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $ln${rows})))
           ;; the N % 8 columns: one at a time, scalar sums (the same operations as a vector lane)
           (block $dt${rows} (loop $lt${rows}
             (br_if $dt${rows} (i32.ge_u (local.get $n) (local.get $N)))
-${GEMM_SUM.slice(0, rows).map((n) => `            (local.set ${n} (f32.const 0))`).join('\n')}
-            (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $K4))))
-            (local.set $pb (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))))
-            (local.set $cnt (local.get $K))
-            (loop $lts${rows}
-              (local.set $y (f32.load (local.get $pb)))
-${GEMM_SUM.slice(0, rows).map((n, r) => `              (local.set ${n} (f32.add (local.get ${n}) (f32.mul (f32.load ${r ? `(i32.add (local.get $pa) (i32.mul (local.get $K4) (i32.const ${r})))` : '(local.get $pa)'}) (local.get $y))))`).join('\n')}
-              (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
-              (local.set $pb (i32.add (local.get $pb) (local.get $N4)))
-              (br_if $lts${rows} (local.tee $cnt (i32.sub (local.get $cnt) (i32.const 1)))))
-            (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-${GEMM_SUM.slice(0, rows).map((n, r) => `            (f32.store (i32.add (local.get $pc) (i32.mul (local.get $N4) (i32.const ${r}))) (local.get ${n}))`).join('\n')}
+${nnTile(`$lts${rows}`, rows, false)}
             (local.set $n (i32.add (local.get $n) (i32.const 1)))
             (br $lt${rows})))`;
 const gemmNn = `

@@ -22,6 +22,17 @@ before(async () => {
 
 const TINY: UNetConfig = { ...DEFAULT_UNET, base: 16, mid: 16, groups: 4, embDim: 32, timeDim: 16 };
 
+/** random x, w and an output gradient g for conv2d(x, w, s, padding), with the float64 reference (refConv) */
+function convCase(rng: Rng, xs: number[], ws: number[], s: number, padding: 'same' | 'valid' | number) {
+  const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
+  const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
+  const out = tf.conv2d(x, w, s, padding);
+  const g = tf.tensor(rng.normalArray(out.size), out.shape);
+  const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
+  const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+  return { x, w, out, g, ref };
+}
+
 test('wasm conv gradients (filter: per-tap products, conv and im2col forms, 1×1 as one product; input, strided too) equal a direct computation', () => {
   const rng = new Rng(3);
   const cases: [number, number, number, 'same' | 'valid'][] = [
@@ -29,14 +40,7 @@ test('wasm conv gradients (filter: per-tap products, conv and im2col forms, 1×1
     [2, 2, 7, 'valid'], [5, 2, 9, 'same'], [1, 2, 6, 'valid'],
   ];
   for (const [k, s, H, padding] of cases) {
-    const xs = [2, H, H, 3];
-    const ws = [k, k, 3, 4];
-    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
-    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
-    const out = tf.conv2d(x, w, s, padding);
-    const g = tf.tensor(rng.normalArray(out.size), out.shape);
-    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
-    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const { x, w, out, g, ref } = convCase(rng, [2, H, H, 3], [k, k, 3, 4], s, padding);
     for (const mode of ['taps', 'conv', 'im2col'] as const) {
       setWasmFilterGradMode(mode);
       const pw0 = pointwiseGradRuns();
@@ -64,14 +68,7 @@ test('wasm strided input gradient in sub-pixel form (one stride-1 conv a phase) 
   ];
   const tensorsBefore = tf.memory().numTensors;
   for (const [k, s, H, padding, covered] of cases) {
-    const xs = [3, H, H, 5];
-    const ws = [k, k, 5, 6];
-    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
-    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
-    const out = tf.conv2d(x, w, s, padding);
-    const g = tf.tensor(rng.normalArray(out.size), out.shape);
-    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
-    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const { x, w, out, g, ref } = convCase(rng, [3, H, H, 5], [k, k, 5, 6], s, padding);
     const dxOf = (on: boolean) => {
       const prev = setSubPixelInputGrad(on);
       try {
@@ -107,14 +104,7 @@ test('wasm strided filter gradient as per-tap heap products equals a direct comp
   ];
   const tensorsBefore = tf.memory().numTensors;
   for (const [k, s, H, padding, Ci, Co, covered] of cases) {
-    const xs = [3, H, H, Ci];
-    const ws = [k, k, Ci, Co];
-    const x = tf.tensor4d(rng.normalArray(xs.reduce((a, b) => a * b)), xs as [number, number, number, number]);
-    const w = tf.tensor4d(rng.normalArray(ws.reduce((a, b) => a * b)), ws as [number, number, number, number]);
-    const out = tf.conv2d(x, w, s, padding);
-    const g = tf.tensor(rng.normalArray(out.size), out.shape);
-    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], s, 1, padding);
-    const ref = refConv(x.dataSync() as Float32Array, xs, w.dataSync() as Float32Array, ws, g.dataSync() as Float32Array, out.shape, s, info.padInfo.top, info.padInfo.left);
+    const { x, w, out, g, ref } = convCase(rng, [3, H, H, Ci], [k, k, Ci, Co], s, padding);
     const label = `k${k} s${s} H${H} ${padding} ${Ci} → ${Co}`;
     for (const mode of ['taps', 'conv'] as const) {
       setWasmFilterGradMode(mode);
