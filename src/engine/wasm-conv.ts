@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
-import { heapKernelsFor } from './wasm-heap.js';
+import { heapKernelsFor, heapProductCovers } from './wasm-heap.js';
 import { type ConvAttrs, winogradConv, winogradCovers, winogradFilterGrad } from './wasm-winograd.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
@@ -79,7 +79,7 @@ export function installWasmConv2DBackpropFilter(): void {
       // 128 → 64 159 → 88, [7, 7, 96] → 96 55 → 33 against the taps; Cin = 4: 8 against the taps' 5 ms); else they
       // are XNNPACK's, which packs a [T, Cout] operand each: only where both channel counts are ≥ 16 and the
       // 2×2 tiles cover the image exactly (an odd size measured slower than the taps on [128, 7, 7, 96])
-      const ownProducts = Cout % 8 === 0;
+      const ownProducts = heapProductCovers(Cout, Cin); // as winogradFilterGrad decides
       if (filterMode === 'taps' && x.dtype === dy.dtype && winogradCovers(x.shape, attrs.filterShape, x.dtype, attrs)
         && (ownProducts ? Cin >= 8 : Math.min(Cin, Cout) >= 16 && OH % 2 === 0 && OW % 2 === 0 && (B * (OH / 2) * (OW / 2)) % 4 === 0)) {
         const dW = winogradFilterGrad(backend, x, dy);
@@ -123,7 +123,7 @@ export function installWasmConv2DBackpropFilter(): void {
         return final('Reshape', { x: all }, { shape: [KH, KW, Cin, Cout] });
       }
       const hs = filterMode === 'taps' && (sh > 1 || sw > 1) && x.dtype === 'float32' && dy.dtype === 'float32'
-        && Cin % 4 === 0 && (Cout % 8 === 0 || Cout >= 64) ? heapKernelsFor(backend.typedArrayFromHeap(xp).buffer) : null;
+        && heapProductCovers(Cout, Cin) ? heapKernelsFor(backend.typedArrayFromHeap(xp).buffer) : null;
       if (hs) {
         // strided: dW[i, j] = Xᵢⱼᵀ·dy a tap as well, Xᵢⱼ[(b, y, x), ci] = xp[b, y·sh + i, x·sw + j, ci] gathered by
         // strided row copies (heap kernel copy2d), the products the heap kernels' gemm_tn (wasm's BatchMatMul with
@@ -211,7 +211,7 @@ function installFastBackpropInput(): void {
       const dx = winogradConv(args.backend as unknown as WasmBackendLike, dy, filter, null, true);
       if (dx) return dx as never;
     }
-    if (pointwise(KH, KW, sh, sw, padT + padL + padB + padR - 2 * (KH - 1) - 2 * (KW - 1), dy.dtype, filter.dtype)) {
+    if (pointwise(KH, KW, sh, sw, padT + padL + padB + padR, dy.dtype, filter.dtype)) {
       // a 1×1 stride-1 unpadded convolution: dx = dy·Wᵀ as one product ([128, 14, 14, 64] → 128: 32 → 17 ms)
       pointwiseRuns++;
       return composite(args, (run, final) => {

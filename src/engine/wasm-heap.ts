@@ -109,6 +109,15 @@ export function setHeapKernels(on: boolean): boolean {
   return prev;
 }
 
+/**
+ * Whether the heap products (gemm_nn; gemm_tn with `transposedRows`, its M) take a product with N columns:
+ * N % 8 = 0, or N ≥ 64 where the N % 8 scalar columns are a small share (the 2D student's head, N = 97);
+ * gemm_tn's rows a multiple of 4. The one rule for every caller (wasm-matmul.ts, wasm-winograd.ts, wasm-conv.ts).
+ */
+export function heapProductCovers(N: number, transposedRows?: number): boolean {
+  return (N % 8 === 0 || N >= 64) && (transposedRows === undefined || transposedRows % 4 === 0);
+}
+
 /** The kernels working on `buffer`'s memory (bound before), or null: not loaded, switched off, another memory. */
 export function heapKernelsFor(buffer: ArrayBufferLike): HeapKernels | null {
   if (!enabled) return null;

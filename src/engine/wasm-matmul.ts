@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
-import { heapKernelsFor } from './wasm-heap.js';
+import { heapKernelsFor, heapProductCovers } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 interface TensorInfoLike {
@@ -79,7 +79,7 @@ const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
  * same 4 × 8 tiles of four-lane multiplies and adds as XNNPACK's wasm kernels, k in order, so the same
  * float32 results bit for bit (tested), without an operator created and the right operand packed for
  * every call: measured [2048, 256]·[256, 256] 9.4 → 8.0 ms, [2048, 128]·[128, 256] 6.4 → 4.2, the weight
- * gradient's [2048, 256]ᵀ·[2048, 256] 9.5 → 8.7 ms. Where N % 8 = 0 or N ≥ 64 (and M % 4 = 0 with transposeA), equal
+ * gradient's [2048, 256]ᵀ·[2048, 256] 9.5 → 8.7 ms. Where heapProductCovers (N % 8 = 0 or N ≥ 64; M % 4 = 0 with transposeA), equal
  * batch shapes, float32; _FusedMatMul with a linear activation and a bias of N values, added afterwards by
  * wasm's Add (XNNPACK's fused bias starts its sums from the bias: a rounding apart). Null elsewhere.
  */
@@ -96,8 +96,7 @@ function heapMatMul(args: Parameters<KernelFn>[0], fused: boolean): HeapInfo | n
   const [M, K] = tA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
   const [Kb, N] = tB ? [b.shape[ra - 1], b.shape[ra - 2]] : [b.shape[ra - 2], b.shape[ra - 1]];
   const Q = size(a.shape.slice(0, -2));
-  // the N % 8 columns run scalar: only where they are a small share (the 2D student's head, N = 97)
-  if (K !== Kb || M === 0 || K === 0 || Q === 0 || (N % 8 !== 0 && N < 64) || (tA && M % 4 !== 0)) return null;
+  if (K !== Kb || M === 0 || K === 0 || Q === 0 || !heapProductCovers(N, tA ? M : undefined)) return null;
   if (bias != null && (bias.dtype !== 'float32' || size(bias.shape) !== N || bias.shape.length > 2)) return null;
   const backend = args.backend as unknown as WasmBackendLike;
   const call = (kernel: string, inputs: unknown, at: unknown) =>

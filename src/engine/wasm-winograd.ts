@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HeapInfo, WasmBackendLike } from './wasm-util.js';
-import { heapKernelsFor, type HeapKernels } from './wasm-heap.js';
+import { heapKernelsFor, heapProductCovers, type HeapKernels } from './wasm-heap.js';
 
 type KernelFn = tf.KernelConfig['kernelFunc'];
 
@@ -148,7 +148,7 @@ export function winogradConv(backendIn: WasmBackendLike, x: HeapInfo, g: HeapInf
     new Float32Array(hk.memory.buffer, S, Ci + Co).fill(0);
     hk.wino_filter(at(g), U, gi, go, flip ? 1 : 0);
     hk.wino_in(at(x), V, S, N, H, W, Ci);
-    if (Co % 8 === 0) hk.gemm_nn(V, U, M, 16, T, Ci, Co);
+    if (heapProductCovers(Co)) hk.gemm_nn(V, U, M, 16, T, Ci, Co);
     else products(V, U, M, T, Ci, Co);
     hk.wino_out(M, bias ? at(bias) : S + 4 * Ci, out, S + 4 * (Ci + Co), N, H, W, Co);
   });
@@ -167,7 +167,7 @@ export function winogradFilterGrad(backendIn: WasmBackendLike, x: HeapInfo, dy: 
   const [N, H, W, Ci] = x.shape;
   const Co = dy.shape[3];
   const T = N * Math.ceil(H / 2) * Math.ceil(W / 2);
-  const own = Co % 8 === 0; // the heap kernels' own unpacked product (else XNNPACK's, on Vᵀ)
+  const own = heapProductCovers(Co, Ci); // the heap kernels' own unpacked product (else XNNPACK's, on Vᵀ)
   // V [16, T, Ci] | Vt [16, Ci, T] (XNNPACK's products only) | E [16, T, Co] | M [16, Ci, Co] | zeros [max(Ci, Co)]
   return withHeap(backend, [3, 3, Ci, Co], [16 * T * Ci, own ? 0 : 16 * T * Ci, 16 * T * Co, 16 * Ci * Co, Math.max(Ci, Co)], ({ hk, buf: [V, Vt, E, M, Z], out, at, products }) => {
     new Float32Array(hk.memory.buffer, Z, Math.max(Ci, Co)).fill(0);
